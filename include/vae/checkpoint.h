@@ -1,0 +1,66 @@
+// Checkpoints: one .safetensors file (include/vae/safetensors.h) holding
+//   tensors   every parameter by its param_table name ("encoder.0.weight", …, F32);
+//             "optimizer.exp_avg.<name>" and "optimizer.exp_avg_sq.<name>" (Adam's m and v, F32);
+//             "optimizer.step" (I64 scalar)
+//   metadata  "format" = "vae.cpp", "format_version" = "1",
+//             "model" (ModelConfig JSON), "train_options" (TrainOptions JSON),
+//             "train_state" (TrainState JSON; the RNG words as hex strings)
+// Python reads it with safetensors.numpy.load_file / safe_open(...).metadata().
+// Written to a temporary file and renamed into place: a crash never leaves half a checkpoint.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "vae/model.h"
+#include "vae/rng.h"
+
+namespace vae {
+
+inline constexpr const char* kCheckpointFormat = "vae.cpp";
+inline constexpr int kCheckpointVersion = 1;
+
+/// The hyperparameters of a training run (what `vae train` was asked for).
+struct TrainOptions {
+  std::string data = "fashion-mnist";  ///< data spec given to load_data
+  int epochs = 10;                     ///< total epochs of the run
+  int batch_size = 128;
+  double lr = 1e-3;
+  uint64_t seed = 1;
+  std::string binarize = "none";       ///< "none" or "dynamic"
+
+  void validate() const;  ///< throws vae::Error naming the option
+  std::string to_json() const;
+  static TrainOptions from_json(const std::string& text, const std::string& origin);
+};
+
+/// Where a run stands after its last completed epoch.
+struct TrainState {
+  int64_t epoch = 0;  ///< epochs completed
+  int64_t step = 0;   ///< optimiser steps taken
+  double best_test_loss = std::numeric_limits<double>::infinity();
+  int64_t best_epoch = 0;
+  Rng::State rng{};   ///< the training RNG after the last completed epoch
+
+  std::string to_json() const;
+  static TrainState from_json(const std::string& text, const std::string& origin);
+};
+
+struct Checkpoint {
+  ModelConfig model;
+  TrainOptions train;
+  TrainState state;
+  std::vector<float> params;          ///< (P) flat, param_table(model) layout
+  std::vector<float> adam_m, adam_v;  ///< (P) each, or empty for a weights-only checkpoint
+  int64_t adam_step = 0;
+};
+
+/// Writes atomically. Asserts params (and moments, when present) have param_count(model) values.
+void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
+/// Reads and validates (format, version, configs, every tensor's presence, dtype and shape).
+/// Throws vae::Error "<path>: <what>" for anything amiss.
+Checkpoint load_checkpoint(const std::string& path);
+
+}  // namespace vae

@@ -1,0 +1,31 @@
+// Two kinds of error (STYLE.md, rule 11):
+//  * a broken contract inside the library (a caller passed sizes that disagree, a buffer that is
+//    too small) is a programming error: VAE_ASSERT prints file, line and the condition and aborts;
+//  * bad input a user can fix (a missing file, a corrupt header, an option out of range) is a
+//    vae::Error carrying one line that names the file or option and what is wrong.
+// The library never calls exit(); only the `vae` command maps errors to exit codes.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+namespace vae {
+
+/// A user-actionable failure. what() is one line: "<file or option>: <what is wrong>".
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] inline void assert_fail(const char* cond, const char* file, int line) {
+  std::fprintf(stderr, "%s:%d: internal check failed: %s\n", file, line, cond);
+  std::abort();
+}
+
+}  // namespace vae
+
+/// Contract check, on in every build type: cheap shape and size checks at layer boundaries.
+#define VAE_ASSERT(cond) \
+  ((cond) ? (void)0 : ::vae::assert_fail(#cond, __FILE__, __LINE__))

@@ -1,0 +1,49 @@
+// The pieces of the negative ELBO, each a forward/backward pair (gradient rule: include/vae/nn.h,
+// backward accumulates).
+//
+// Legend: B batch, Z latent size, D data size, n = element count.
+//
+// Loss per example (nats):  L(x) = −log p(x|z) + KL(q(z|x) ‖ N(0, I)),  z = μ + σ ⊙ ε.
+// Forward functions return SUMS over the batch; the batch scaling (mean over examples) happens in
+// one place, the `scale` argument of each backward, set by Vae::backward to 1/B.
+#pragma once
+
+#include <cstddef>
+
+namespace vae {
+
+// ---- Reparameterisation: z = μ + exp(½ log σ²) ⊙ ε ----------------------------------------
+//   μ, log σ², ε, z all (B, Z). ε ~ N(0, I) is drawn by the caller and passed in, so a test can
+//   pin it; the same ε is passed to backward — never redrawn.
+template <class T>
+void reparam_forward(T* z, const T* mu, const T* logvar, const T* eps, size_t n);
+//   ∂z/∂μ = 1,   ∂z/∂log σ² = ½ exp(½ log σ²) ε
+//   dμ += dz,    dlog σ² += dz ⊙ ½ exp(½ log σ²) ⊙ ε
+template <class T>
+void reparam_backward(T* dmu, T* dlogvar, const T* dz, const T* logvar, const T* eps, size_t n);
+
+// ---- KL(N(μ, σ²) ‖ N(0, 1)), closed form, summed over latent dimensions ---------------------
+//   KL = −½ Σ_j (1 + log σ²_j − μ_j² − σ²_j)
+// Returns the sum over all B·Z entries; writes per-example sums to kl_rows (B) when non-null.
+template <class T>
+double gaussian_kl_forward(T* kl_rows, const T* mu, const T* logvar, int B, int Z);
+//   ∂KL/∂μ = μ,   ∂KL/∂log σ² = ½ (σ² − 1);   dμ += scale · μ,  dlog σ² += scale · ½(σ² − 1)
+template <class T>
+void gaussian_kl_backward(T* dmu, T* dlogvar, const T* mu, const T* logvar, T scale, size_t n);
+
+// ---- Bernoulli negative log-likelihood from logits -----------------------------------------
+//   −log p(x|l) = −[x log σ(l) + (1−x) log(1−σ(l))] = softplus(l) − x·l
+//   softplus(l) = max(l, 0) + log1p(exp(−|l|))   (exact and never overflows)
+// Valid for x in [0, 1] (continuous "Bernoulli" on grey levels, as in the literature).
+// Returns the sum over all B·D entries; per-example sums to nll_rows (B) when non-null.
+template <class T>
+double bernoulli_nll_forward(T* nll_rows, const T* logits, const T* x, int B, int D);
+//   ∂/∂l = σ(l) − x;   dlogits += scale · (σ(l) − x)
+template <class T>
+void bernoulli_nll_backward(T* dlogits, const T* logits, const T* x, T scale, size_t n);
+
+/// σ(l) = 1 / (1 + e^−l), computed without overflow for either sign; y may alias l.
+template <class T>
+void sigmoid_forward(T* y, const T* l, size_t n);
+
+}  // namespace vae

@@ -1,0 +1,25 @@
+// NumPy's .npy format (versions 1.0, 2.0, 3.0): magic "\x93NUMPY", version, header length, a
+// Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (N, D), } padded to 64
+// bytes, then the raw C-order data.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vae {
+
+struct NpyArray {
+  std::vector<int64_t> shape;  ///< outermost first
+  std::vector<float> data;     ///< product(shape) values, C order
+};
+
+/// Writes float32 little-endian, C order, atomically.
+void write_npy(const std::string& path, const float* data, const std::vector<int64_t>& shape);
+/// Reads '<f4', '<f8', '<i4', '<i8', '|u1' and '|i1' arrays (any byte-order mark on the one-byte
+/// types) in C order, converting to float. Throws vae::Error "<path>: <what>" for a bad magic, an
+/// unsupported dtype or Fortran order, a malformed header, or a payload size that disagrees with
+/// the shape.
+NpyArray read_npy(const std::string& path);
+
+}  // namespace vae

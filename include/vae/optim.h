@@ -1,0 +1,50 @@
+// Adam (Kingma & Ba, 2015) over one flat parameter buffer, as PyTorch's torch.optim.Adam computes
+// it. For step t = 1, 2, … and each element:
+//   m ← β₁ m + (1 − β₁) g
+//   v ← β₂ v + (1 − β₂) g²
+//   θ ← θ − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
+// (the bias-corrected form m̂ / (√v̂ + ε) with ε added after the correction of v, as in PyTorch).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace vae {
+
+struct AdamConfig {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+};
+
+template <class T>
+class Adam {
+ public:
+  Adam(size_t n, const AdamConfig& cfg) : cfg_(cfg), m_(n, T(0)), v_(n, T(0)) {}
+
+  /// One update of params (n) from grads (n).
+  void step(T* params, const T* grads);
+
+  const AdamConfig& config() const { return cfg_; }
+  void set_lr(double lr) { cfg_.lr = lr; }
+  int64_t steps() const { return t_; }
+  size_t size() const { return m_.size(); }
+  // The state a checkpoint saves: first and second moments (n each) and the step count.
+  std::vector<T>& m() { return m_; }
+  std::vector<T>& v() { return v_; }
+  const std::vector<T>& m() const { return m_; }
+  const std::vector<T>& v() const { return v_; }
+  void set_steps(int64_t t) { t_ = t; }
+
+ private:
+  AdamConfig cfg_;
+  std::vector<T> m_, v_;  // (n) each
+  int64_t t_ = 0;
+};
+
+extern template class Adam<float>;
+extern template class Adam<double>;
+
+}  // namespace vae

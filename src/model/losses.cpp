@@ -1,0 +1,94 @@
+// The terms of the negative ELBO (formulas and contracts in include/vae/losses.h).
+#include "vae/losses.h"
+
+#include <cmath>
+
+namespace vae {
+
+template <class T>
+void reparam_forward(T* z, const T* mu, const T* logvar, const T* eps, size_t n) {
+  for (size_t i = 0; i < n; ++i) z[i] = mu[i] + std::exp(T(0.5) * logvar[i]) * eps[i];
+}
+
+template <class T>
+void reparam_backward(T* dmu, T* dlogvar, const T* dz, const T* logvar, const T* eps, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    dmu[i] += dz[i];
+    dlogvar[i] += dz[i] * T(0.5) * std::exp(T(0.5) * logvar[i]) * eps[i];
+  }
+}
+
+template <class T>
+double gaussian_kl_forward(T* kl_rows, const T* mu, const T* logvar, int B, int Z) {
+  double total = 0;
+  for (int r = 0; r < B; ++r) {
+    double row = 0;
+    for (int j = 0; j < Z; ++j) {
+      const double m = mu[r * Z + j], lv = logvar[r * Z + j];
+      row += -0.5 * (1.0 + lv - m * m - std::exp(lv));
+    }
+    if (kl_rows) kl_rows[r] = static_cast<T>(row);
+    total += row;
+  }
+  return total;
+}
+
+template <class T>
+void gaussian_kl_backward(T* dmu, T* dlogvar, const T* mu, const T* logvar, T scale, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    dmu[i] += scale * mu[i];
+    dlogvar[i] += scale * T(0.5) * (std::exp(logvar[i]) - T(1));
+  }
+}
+
+template <class T>
+static inline T softplus(T l) {
+  return (l > T(0) ? l : T(0)) + std::log1p(std::exp(-std::fabs(l)));
+}
+
+template <class T>
+static inline T sigmoid(T l) {
+  // For l ≥ 0, 1/(1+e^−l); for l < 0, e^l/(1+e^l): the exponent is never positive.
+  if (l >= T(0)) return T(1) / (T(1) + std::exp(-l));
+  const T e = std::exp(l);
+  return e / (T(1) + e);
+}
+
+template <class T>
+double bernoulli_nll_forward(T* nll_rows, const T* logits, const T* x, int B, int D) {
+  double total = 0;
+  for (int r = 0; r < B; ++r) {
+    const T* l = logits + static_cast<size_t>(r) * D;
+    const T* xr = x + static_cast<size_t>(r) * D;
+    // Accumulate in T within a row (vectorises), in double across rows.
+    T row = 0;
+    for (int j = 0; j < D; ++j) row += softplus(l[j]) - xr[j] * l[j];
+    if (nll_rows) nll_rows[r] = row;
+    total += row;
+  }
+  return total;
+}
+
+template <class T>
+void bernoulli_nll_backward(T* dlogits, const T* logits, const T* x, T scale, size_t n) {
+  for (size_t i = 0; i < n; ++i) dlogits[i] += scale * (sigmoid(logits[i]) - x[i]);
+}
+
+template <class T>
+void sigmoid_forward(T* y, const T* l, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] = sigmoid(l[i]);
+}
+
+#define VAE_INSTANTIATE(T)                                                               \
+  template void reparam_forward<T>(T*, const T*, const T*, const T*, size_t);            \
+  template void reparam_backward<T>(T*, T*, const T*, const T*, const T*, size_t);       \
+  template double gaussian_kl_forward<T>(T*, const T*, const T*, int, int);              \
+  template void gaussian_kl_backward<T>(T*, T*, const T*, const T*, T, size_t);          \
+  template double bernoulli_nll_forward<T>(T*, const T*, const T*, int, int);            \
+  template void bernoulli_nll_backward<T>(T*, const T*, const T*, T, size_t);            \
+  template void sigmoid_forward<T>(T*, const T*, size_t);
+VAE_INSTANTIATE(float)
+VAE_INSTANTIATE(double)
+#undef VAE_INSTANTIATE
+
+}  // namespace vae

@@ -1,0 +1,31 @@
+// Adam, PyTorch's formulation (see include/vae/optim.h).
+#include <cmath>
+
+#include "vae/optim.h"
+
+namespace vae {
+
+template <class T>
+void Adam<T>::step(T* params, const T* grads) {
+  ++t_;
+  const double bc1 = 1.0 - std::pow(cfg_.beta1, static_cast<double>(t_));
+  const double bc2 = 1.0 - std::pow(cfg_.beta2, static_cast<double>(t_));
+  const T step_size = static_cast<T>(cfg_.lr / bc1);
+  const T inv_sqrt_bc2 = static_cast<T>(1.0 / std::sqrt(bc2));
+  const T b1 = static_cast<T>(cfg_.beta1), b2 = static_cast<T>(cfg_.beta2);
+  const T eps = static_cast<T>(cfg_.eps);
+  T* m = m_.data();
+  T* v = v_.data();
+  const size_t n = m_.size();
+  for (size_t i = 0; i < n; ++i) {
+    const T g = grads[i];
+    m[i] = b1 * m[i] + (T(1) - b1) * g;
+    v[i] = b2 * v[i] + (T(1) - b2) * g * g;
+    params[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+  }
+}
+
+template class Adam<float>;
+template class Adam<double>;
+
+}  // namespace vae

@@ -1,0 +1,157 @@
+// Checkpoint files (layout in include/vae/checkpoint.h).
+#include "vae/checkpoint.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+
+#include "vae/error.h"
+#include "vae/safetensors.h"
+
+namespace vae {
+
+using nlohmann::json;
+
+void TrainOptions::validate() const {
+  if (epochs < 0) throw Error("--epochs: must be >= 0, got " + std::to_string(epochs));
+  if (batch_size < 1 || batch_size > 65536)
+    throw Error("--batch-size: must be in 1..65536, got " + std::to_string(batch_size));
+  if (!(lr > 0) || !std::isfinite(lr)) throw Error("--lr: must be a positive number");
+  if (binarize != "none" && binarize != "dynamic")
+    throw Error("--binarize: must be 'none' or 'dynamic', got '" + binarize + "'");
+}
+
+std::string TrainOptions::to_json() const {
+  return json{{"data", data},   {"epochs", epochs}, {"batch_size", batch_size},
+              {"lr", lr},       {"seed", seed},     {"binarize", binarize},
+              {"optimizer", "adam"}}
+      .dump();
+}
+
+TrainOptions TrainOptions::from_json(const std::string& text, const std::string& origin) {
+  TrainOptions o;
+  try {
+    const auto j = json::parse(text);
+    o.data = j.at("data").get<std::string>();
+    o.epochs = j.at("epochs").get<int>();
+    o.batch_size = j.at("batch_size").get<int>();
+    o.lr = j.at("lr").get<double>();
+    o.seed = j.at("seed").get<uint64_t>();
+    o.binarize = j.at("binarize").get<std::string>();
+    o.validate();
+  } catch (const json::exception& e) {
+    throw Error(origin + ": malformed train_options (" + e.what() + ")");
+  } catch (const Error& e) {
+    throw Error(origin + ": train_options: " + e.what());
+  }
+  return o;
+}
+
+static std::string hex64(uint64_t v) {
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string TrainState::to_json() const {
+  json r = json::array();
+  for (uint64_t w : rng) r.push_back(hex64(w));
+  json j = {{"epoch", epoch}, {"step", step}, {"best_epoch", best_epoch}, {"rng", r}};
+  // JSON has no infinity: a run with no finished epoch has best_test_loss null.
+  j["best_test_loss"] = std::isfinite(best_test_loss) ? json(best_test_loss) : json(nullptr);
+  return j.dump();
+}
+
+TrainState TrainState::from_json(const std::string& text, const std::string& origin) {
+  TrainState s;
+  try {
+    const auto j = json::parse(text);
+    s.epoch = j.at("epoch").get<int64_t>();
+    s.step = j.at("step").get<int64_t>();
+    s.best_epoch = j.at("best_epoch").get<int64_t>();
+    const auto& b = j.at("best_test_loss");
+    s.best_test_loss = b.is_null() ? std::numeric_limits<double>::infinity() : b.get<double>();
+    const auto& r = j.at("rng");
+    if (!r.is_array() || r.size() != 4) throw Error("rng must hold 4 words");
+    for (int i = 0; i < 4; ++i) {
+      const std::string w = r[i].get<std::string>();
+      if (w.size() != 16 || w.find_first_not_of("0123456789abcdef") != std::string::npos)
+        throw Error("rng word '" + w + "' is not 16 hex digits");
+      s.rng[i] = std::stoull(w, nullptr, 16);
+    }
+    if (s.epoch < 0 || s.step < 0) throw Error("negative epoch or step");
+  } catch (const json::exception& e) {
+    throw Error(origin + ": malformed train_state (" + e.what() + ")");
+  } catch (const Error& e) {
+    throw Error(origin + ": train_state: " + e.what());
+  }
+  return s;
+}
+
+void save_checkpoint(const std::string& path, const Checkpoint& c) {
+  const auto table = param_table(c.model);
+  const size_t P = param_count(c.model);
+  VAE_ASSERT(c.params.size() == P);
+  const bool with_optim = !c.adam_m.empty();
+  VAE_ASSERT(!with_optim || (c.adam_m.size() == P && c.adam_v.size() == P));
+
+  SafeTensors st;
+  st.metadata = {{"format", kCheckpointFormat},
+                 {"format_version", std::to_string(kCheckpointVersion)},
+                 {"model", c.model.to_json()},
+                 {"train_options", c.train.to_json()},
+                 {"train_state", c.state.to_json()}};
+  for (const ParamInfo& p : table) st.add_f32(p.name, p.shape, c.params.data() + p.offset);
+  if (with_optim) {
+    for (const ParamInfo& p : table)
+      st.add_f32("optimizer.exp_avg." + p.name, p.shape, c.adam_m.data() + p.offset);
+    for (const ParamInfo& p : table)
+      st.add_f32("optimizer.exp_avg_sq." + p.name, p.shape, c.adam_v.data() + p.offset);
+    st.add_i64("optimizer.step", {}, &c.adam_step);
+  }
+  write_safetensors(path, st);
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  const SafeTensors st = read_safetensors(path);
+  auto meta = [&](const std::string& key) -> const std::string& {
+    const auto it = st.metadata.find(key);
+    if (it == st.metadata.end())
+      throw Error(path + ": not a vae.cpp checkpoint (metadata has no '" + key + "')");
+    return it->second;
+  };
+  if (meta("format") != kCheckpointFormat)
+    throw Error(path + ": not a vae.cpp checkpoint (format '" + meta("format") + "')");
+  if (meta("format_version") != std::to_string(kCheckpointVersion))
+    throw Error(path + ": checkpoint format version " + meta("format_version") +
+                " is not supported (this build reads version " +
+                std::to_string(kCheckpointVersion) + ")");
+  Checkpoint c;
+  c.model = ModelConfig::from_json(meta("model"), path);
+  c.train = TrainOptions::from_json(meta("train_options"), path);
+  c.state = TrainState::from_json(meta("train_state"), path);
+
+  const auto table = param_table(c.model);
+  c.params.resize(param_count(c.model));
+  auto fill = [&](std::vector<float>& dst, const std::string& prefix) {
+    for (const ParamInfo& p : table) {
+      const std::vector<float> v = st.get_f32(prefix + p.name, p.shape);
+      std::copy(v.begin(), v.end(), dst.begin() + static_cast<std::ptrdiff_t>(p.offset));
+    }
+  };
+  fill(c.params, "");
+  for (float v : c.params)
+    if (!std::isfinite(v)) throw Error(path + ": parameters contain NaN or Inf");
+  if (st.find("optimizer.step")) {
+    c.adam_m.resize(c.params.size());
+    c.adam_v.resize(c.params.size());
+    fill(c.adam_m, "optimizer.exp_avg.");
+    fill(c.adam_v, "optimizer.exp_avg_sq.");
+    c.adam_step = st.get_i64("optimizer.step", {})[0];
+    if (c.adam_step < 0) throw Error(path + ": optimizer.step is negative");
+  }
+  return c;
+}
+
+}  // namespace vae

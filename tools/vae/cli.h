@@ -1,0 +1,56 @@
+// The `vae` command: one file per subcommand, each registering its option table and returning
+// the function that runs it. Exit codes: 0 success, 2 usage (a bad option or value), 1 anything
+// else (a missing or corrupt file, a failed write, divergence). Errors are one line on stderr.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "vae/checkpoint.h"
+#include "vae/dataset.h"
+#include "vae/model.h"
+
+namespace vae_cli {
+
+/// A bad option value: exit code 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+Command add_train(CLI::App& root);
+Command add_eval(CLI::App& root);
+Command add_sample(CLI::App& root);
+Command add_reconstruct(CLI::App& root);
+Command add_encode(CLI::App& root);
+Command add_decode(CLI::App& root);
+Command add_info(CLI::App& root);
+
+/// The --threads option every computing subcommand has (0 = all cores).
+void add_threads_option(CLI::App* app, int* threads);
+/// Applies --threads; rejects negative counts.
+void apply_threads(int threads);
+
+/// Loads one split of a data spec ("train" or "test") as a model trained with `train` saw it:
+/// binarised once with the fixed test seed when the run binarised dynamically.
+vae::Dataset load_split_for(const vae::Checkpoint& ckpt, const std::string& data_spec,
+                            const std::string& split);
+
+/// Checks that a data set fits a model (same number of values per example).
+void check_fits(const vae::Dataset& data, const vae::ModelConfig& cfg, const std::string& what);
+
+/// Refuses to write where the folder of `path` does not exist (before any work is done).
+void check_output_path(const std::string& path, const std::string& option);
+
+/// True when `path` ends with `suffix` (case-sensitive).
+bool ends_with(const std::string& path, const std::string& suffix);
+
+}  // namespace vae_cli

@@ -1,0 +1,51 @@
+// vae info: what a checkpoint holds.
+#include <cstdio>
+
+#include "cli.h"
+#include "vae/trainer.h"
+
+namespace vae_cli {
+
+namespace {
+
+int run_info(const std::string& path) {
+  const vae::Checkpoint c = vae::load_checkpoint(path);
+  const vae::ModelConfig& m = c.model;
+  std::printf("checkpoint   %s (format %s v%d)\n", path.c_str(), vae::kCheckpointFormat,
+              vae::kCheckpointVersion);
+  std::string enc = std::to_string(m.input_dim), dec = std::to_string(m.latent);
+  for (int h : m.hidden) enc += "-" + std::to_string(h);
+  for (size_t l = m.hidden.size(); l-- > 0;) dec += "-" + std::to_string(m.hidden[l]);
+  std::printf("encoder      %s -> (mu, logvar) x %d, %s\n", enc.c_str(), m.latent,
+              vae::activation_name(m.activation));
+  std::printf("decoder      %s-%d -> %s logits\n", dec.c_str(), m.input_dim, m.likelihood.c_str());
+  if (m.channels > 0) std::printf("images       %dx%dx%d\n", m.height, m.width, m.channels);
+  std::printf("parameters   %zu\n", vae::param_count(m));
+  for (const vae::ParamInfo& p : vae::param_table(m)) {
+    std::string shape;
+    for (size_t k = 0; k < p.shape.size(); ++k) shape += (k ? "x" : "") + std::to_string(p.shape[k]);
+    std::printf("  %-22s %s\n", p.name.c_str(), shape.c_str());
+  }
+  const vae::TrainOptions& t = c.train;
+  std::printf("training     data %s, binarize %s, batch %d, adam lr %g, seed %llu, %d epochs planned\n",
+              t.data.c_str(), t.binarize.c_str(), t.batch_size, t.lr,
+              static_cast<unsigned long long>(t.seed), t.epochs);
+  std::printf("state        epoch %lld, step %lld, optimiser state %s\n",
+              static_cast<long long>(c.state.epoch), static_cast<long long>(c.state.step),
+              c.adam_m.empty() ? "absent" : "present");
+  if (c.state.best_epoch > 0)
+    std::printf("best         test loss %.4f nats at epoch %lld\n", c.state.best_test_loss,
+                static_cast<long long>(c.state.best_epoch));
+  return 0;
+}
+
+}  // namespace
+
+Command add_info(CLI::App& root) {
+  auto path = std::make_shared<std::string>();
+  CLI::App* app = root.add_subcommand("info", "Show a checkpoint's architecture, parameter count and training state");
+  app->add_option("checkpoint", *path, "checkpoint (.safetensors)")->required();
+  return {app, [path] { return run_info(*path); }};
+}
+
+}  // namespace vae_cli

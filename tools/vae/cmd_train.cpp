@@ -1,0 +1,224 @@
+// vae train: train a model on a data set into a run folder.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+
+#include "cli.h"
+#include "vae/batcher.h"
+#include "vae/error.h"
+#include "vae/pictures.h"
+#include "vae/png.h"
+#include "vae/runtime.h"
+#include "vae/trainer.h"
+
+namespace vae_cli {
+
+namespace {
+
+struct TrainArgs {
+  std::string data = "fashion-mnist";
+  std::string out;
+  std::vector<int> hidden = {400};
+  int latent = 20;
+  std::string activation = "relu";
+  int epochs = 10;
+  int batch_size = 128;
+  double lr = 1e-3;
+  uint64_t seed = 1;
+  std::string binarize = "none";
+  int threads = 0;
+  std::string resume;
+  bool overwrite = false;
+};
+
+std::string default_out_dir() {
+  char buf[64];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(buf, sizeof buf, "runs/%Y%m%d-%H%M%S", std::localtime(&t));
+  return buf;
+}
+
+std::string format_eta(double s) {
+  if (!(s >= 0) || s > 1e7) return "?";
+  const long t = static_cast<long>(s + 0.5);
+  char buf[32];
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
+  return buf;
+}
+
+// A one-line progress bar on a terminal (stderr), redrawn at most ten times a second.
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool enabled) : enabled_(enabled) {}
+  void update(const vae::TrainProgress& p) {
+    if (!enabled_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (p.batch != p.batches && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    const int width = 24;
+    const int filled = static_cast<int>(width * p.batch / std::max<size_t>(p.batches, 1));
+    std::string bar(filled, '#');
+    bar.resize(width, '.');
+    const double eta = p.elapsed_s / std::max<size_t>(p.batch, 1) * (p.batches - p.batch);
+    std::fprintf(stderr, "\r\033[Kepoch %lld/%lld [%s] %zu/%zu  loss %.2f  %.0f ex/s  ETA %s",
+                 static_cast<long long>(p.epoch), static_cast<long long>(p.epochs), bar.c_str(),
+                 p.batch, p.batches, p.loss, p.examples_per_s, format_eta(eta).c_str());
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+  void clear() {
+    if (drawn_) std::fprintf(stderr, "\r\033[K");
+    drawn_ = false;
+  }
+
+ private:
+  bool enabled_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+int run_train(const TrainArgs& a, CLI::App* app) {
+  apply_threads(a.threads);
+  vae::Checkpoint resumed;
+  vae::TrainOptions opts;
+  vae::ModelConfig cfg;
+  std::string out = a.out;
+
+  if (!a.resume.empty()) {
+    for (const char* name : {"--hidden", "--latent", "--activation", "--batch-size", "--lr",
+                             "--seed", "--binarize", "--overwrite"})
+      if (app->count(name))
+        throw UsageError(std::string(name) +
+                         ": cannot be combined with --resume (a resumed run keeps its checkpoint's "
+                         "model and options; only --epochs, --data, --out and --threads apply)");
+    resumed = vae::load_checkpoint(a.resume);
+    opts = resumed.train;
+    cfg = resumed.model;
+    if (app->count("--epochs")) opts.epochs = a.epochs;
+    if (app->count("--data")) opts.data = a.data;
+    if (out.empty()) out = std::filesystem::path(a.resume).parent_path().string();
+    if (out.empty()) out = ".";
+    try {
+      opts.validate();
+    } catch (const vae::Error& e) {
+      throw UsageError(e.what());
+    }
+  } else {
+    opts.data = a.data;
+    opts.epochs = a.epochs;
+    opts.batch_size = a.batch_size;
+    opts.lr = a.lr;
+    opts.seed = a.seed;
+    opts.binarize = a.binarize;
+    cfg.hidden = a.hidden;
+    cfg.latent = a.latent;
+    try {
+      cfg.activation = vae::parse_activation(a.activation);
+      opts.validate();
+      cfg.validate();
+    } catch (const vae::Error& e) {
+      throw UsageError(e.what());
+    }
+    if (out.empty()) out = default_out_dir();
+  }
+
+  namespace fs = std::filesystem;
+  const fs::path last = fs::path(out) / vae::kLastCheckpoint;
+  std::error_code ec;
+  if (a.resume.empty() && fs::exists(last, ec) && !a.overwrite)
+    throw vae::Error("--out: " + out + " already holds a run (" + last.string() +
+                     "); continue it with --resume " + last.string() +
+                     ", or pass --overwrite to start over");
+
+  // Read the data before creating anything, so bad data leaves no folder behind.
+  const vae::DataSplits data = vae::load_data(opts.data);
+  cfg.input_dim = static_cast<int>(data.train.d);
+  cfg.height = data.train.height;
+  cfg.width = data.train.width;
+  cfg.channels = data.train.channels;
+  if (!a.resume.empty()) {
+    if (data.train.d != static_cast<size_t>(resumed.model.input_dim))
+      throw vae::Error(opts.data + ": examples have " + std::to_string(data.train.d) +
+                       " values but the checkpoint's model expects " +
+                       std::to_string(resumed.model.input_dim));
+    cfg = resumed.model;
+  }
+
+  fs::create_directories(out, ec);
+  if (ec) throw vae::Error("--out: cannot create folder " + out + " (" + ec.message() + ")");
+  if (::access(out.c_str(), W_OK) != 0) throw vae::Error("--out: folder " + out + " is not writable");
+
+  const bool tty = ::isatty(STDERR_FILENO);
+  std::printf("training %s on %s: %zu train / %zu test examples, %zu parameters, %d thread%s\n",
+              cfg.to_json().c_str(), data.source.c_str(), data.train.n, data.test.n,
+              vae::param_count(cfg), vae::num_threads(), vae::num_threads() == 1 ? "" : "s");
+  if (!a.resume.empty())
+    std::printf("resuming from %s at epoch %lld of %d\n", a.resume.c_str(),
+                static_cast<long long>(resumed.state.epoch), opts.epochs);
+  std::fflush(stdout);
+
+  ProgressBar bar(tty);
+  vae::TrainCallbacks cb;
+  cb.on_batch = [&](const vae::TrainProgress& p) { bar.update(p); };
+  cb.on_epoch = [&](const vae::EpochMetrics& m) {
+    bar.clear();
+    std::printf("epoch %lld/%d  train %.2f  test %.2f (recon %.2f + kl %.2f)  %.0f ex/s  %.1f s\n",
+                static_cast<long long>(m.epoch), opts.epochs, m.train_loss, m.test_loss,
+                m.test_recon, m.test_kl, m.examples_per_s, m.seconds);
+    std::fflush(stdout);
+  };
+  vae::train(out, cfg, opts, data, a.resume.empty() ? nullptr : &resumed, cb);
+
+  if (!fs::exists(last, ec)) {
+    std::printf("no epochs to run (--epochs %d)\n", opts.epochs);
+    return 0;
+  }
+  const vae::Checkpoint final_ckpt = vae::load_checkpoint(last.string());
+  if (cfg.channels > 0) {
+    vae::Vae<float> model = vae::model_from_checkpoint(final_ckpt, 256);
+    vae::write_png(out + "/samples.png", vae::sample_grid(model, 64, opts.seed));
+    const vae::Dataset shown =
+        opts.binarize == "dynamic" ? vae::binarize(data.test, vae::kTestBinarizeSeed) : data.test;
+    vae::write_png(out + "/reconstructions.png", vae::reconstruction_grid(model, shown, 32));
+  }
+  std::printf("done: best test loss %.2f at epoch %lld; wrote %s/{last,best}.safetensors, "
+              "%s/metrics.jsonl%s\n",
+              final_ckpt.state.best_test_loss, static_cast<long long>(final_ckpt.state.best_epoch),
+              out.c_str(), out.c_str(),
+              cfg.channels > 0 ? (", " + out + "/{samples,reconstructions}.png").c_str() : "");
+  return 0;
+}
+
+}  // namespace
+
+Command add_train(CLI::App& root) {
+  auto args = std::make_shared<TrainArgs>();
+  CLI::App* app = root.add_subcommand("train", "Train a VAE; writes checkpoints, metrics and pictures to a run folder");
+  app->add_option("--data", args->data,
+                  "data: 'fashion-mnist' (Debian's dataset-fashion-mnist; $FASHION_MNIST_DIR overrides "
+                  "the folder) or a folder of MNIST-format IDX files");
+  app->add_option("--out", args->out, "run folder (default: runs/YYYYmmdd-HHMMSS)");
+  app->add_option("--hidden", args->hidden, "hidden layer widths, e.g. --hidden 512,256")
+      ->delimiter(',');
+  app->add_option("--latent", args->latent, "latent dimensions Z");
+  app->add_option("--activation", args->activation, "hidden activation: relu, tanh, leaky_relu, elu");
+  app->add_option("--epochs", args->epochs, "total epochs");
+  app->add_option("--batch-size", args->batch_size, "examples per step");
+  app->add_option("--lr", args->lr, "Adam learning rate");
+  app->add_option("--seed", args->seed, "seed for initialisation, shuffling and sampling");
+  app->add_option("--binarize", args->binarize,
+                  "none: continuous pixels; dynamic: pixels ~ Bernoulli(intensity), redrawn every "
+                  "epoch (test set binarised once, fixed seed)");
+  add_threads_option(app, &args->threads);
+  app->add_option("--resume", args->resume, "continue the run saved in this checkpoint (its last.safetensors)");
+  app->add_flag("--overwrite", args->overwrite, "start over in a run folder that already holds a run");
+  return {app, [args, app] { return run_train(*args, app); }};
+}
+
+}  // namespace vae_cli
