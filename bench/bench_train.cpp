@@ -1,1 +1,85 @@
-int main(){}
+// Training-step throughput of the default model (784-400-20, batch 128 unless given), and the
+// GEMM ceiling: the same step's matrix products alone, at the same shapes, on the same threads.
+//
+//   build/bench/bench_train [--benchmark_filter=...]        (threads: VAE_THREADS, default 1)
+//
+// items_per_second is examples per second. The ceiling benchmark's FLOP/s counter divided by
+// the model's FLOPs per example is the fastest a step could go if everything but GEMM were free.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <vector>
+
+#include "core/blas.h"
+#include "vae/model.h"
+#include "vae/optim.h"
+#include "vae/rng.h"
+#include "vae/runtime.h"
+
+namespace {
+
+int bench_threads() {
+  const char* t = std::getenv("VAE_THREADS");
+  return t ? std::atoi(t) : 1;
+}
+
+// One training step: zero_grad, forward, backward, Adam.
+void BM_TrainStep(benchmark::State& state) {
+  vae::set_num_threads(bench_threads());
+  const int B = static_cast<int>(state.range(0));
+  vae::ModelConfig cfg;  // 784-400-20, ReLU
+  vae::Vae<float> model(cfg, B);
+  vae::Adam<float> adam(model.num_params(), vae::AdamConfig{1e-3});
+  vae::Rng rng(1);
+  model.init_params(rng);
+  std::vector<float> x(static_cast<size_t>(B) * cfg.input_dim), eps(static_cast<size_t>(B) * cfg.latent);
+  for (float& v : x) v = rng.uniform_float();
+  for (auto _ : state) {
+    rng.normal_fill(eps.data(), eps.size());
+    model.zero_grad();
+    auto loss = model.forward(x.data(), eps.data(), B);
+    benchmark::DoNotOptimize(loss);
+    model.backward(x.data(), B);
+    adam.step(model.params(), model.grads());
+  }
+  state.SetItemsProcessed(state.iterations() * B);
+  state.counters["threads"] = vae::num_threads();
+}
+BENCHMARK(BM_TrainStep)->Arg(128)->Arg(20)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// The matrix products of one step of the default model, nothing else. For each linear map
+// (I → O): forward (B,I)·(O,I)ᵀ, backward dW += dyᵀ·x and, except the first layer, dx += dy·W.
+void BM_GemmCeiling(benchmark::State& state) {
+  vae::set_num_threads(bench_threads());
+  const int B = static_cast<int>(state.range(0));
+  struct Map { int in, out; bool first; };
+  const Map maps[] = {{784, 400, true}, {400, 20, false}, {400, 20, false}, {20, 400, false}, {400, 784, false}};
+  std::vector<std::vector<float>> w, dw, x, y;
+  vae::Rng rng(2);
+  double flops = 0;
+  for (const Map& m : maps) {
+    w.emplace_back(static_cast<size_t>(m.in) * m.out, 0.01f);
+    dw.emplace_back(static_cast<size_t>(m.in) * m.out, 0.0f);
+    x.emplace_back(static_cast<size_t>(B) * m.in, 0.5f);
+    y.emplace_back(static_cast<size_t>(B) * m.out, 0.0f);
+    flops += 2.0 * B * m.in * m.out * (m.first ? 2 : 3);
+  }
+  for (auto _ : state) {
+    for (size_t k = 0; k < std::size(maps); ++k) {
+      const Map& m = maps[k];
+      vae::gemm<float>(false, true, B, m.out, m.in, 1.f, x[k].data(), m.in, w[k].data(), m.in, 0.f, y[k].data(), m.out);
+      vae::gemm<float>(true, false, m.out, m.in, B, 1.f, y[k].data(), m.out, x[k].data(), m.in, 1.f, dw[k].data(), m.in);
+      if (!m.first)
+        vae::gemm<float>(false, false, B, m.in, m.out, 1.f, y[k].data(), m.out, w[k].data(), m.in, 0.f, x[k].data(), m.in);
+    }
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * B);
+  state.counters["FLOP/s"] = benchmark::Counter(flops * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["threads"] = vae::num_threads();
+}
+BENCHMARK(BM_GemmCeiling)->Arg(128)->Arg(20)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -25,7 +25,8 @@ class Batcher {
   /// time a row is served — so each epoch sees a new binarisation of the training set.
   Batcher(const Dataset& data, int batch_size, bool dynamic_binarize);
 
-  /// Shuffles the order (Fisher–Yates with `rng`) and rewinds.
+  /// Shuffles 0..N-1 (Fisher–Yates with `rng`, from the identity each time, so the order depends
+  /// only on the RNG state) and rewinds.
   void start_epoch(Rng& rng);
   /// Fills x (B, D) with the next batch and returns B (the last batch of an epoch may be
   /// short), or 0 when the epoch is over. Draws binarisation noise from `rng` when dynamic.

@@ -23,6 +23,10 @@ Batcher::Batcher(const Dataset& data, int batch_size, bool dynamic_binarize)
 }
 
 void Batcher::start_epoch(Rng& rng) {
+  // Shuffle from the identity, not from the previous epoch's order: an epoch's order must depend
+  // on the RNG state alone, which is all a checkpoint saves, so that a resumed run sees the same
+  // batches as one that never stopped.
+  std::iota(order_.begin(), order_.end(), 0u);
   for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.below(i)]);
   pos_ = 0;
 }

@@ -101,7 +101,7 @@ struct Header {
   std::vector<int64_t> shape;
 };
 
-// A recursive-descent reader for the dict literal NumPy writes: string keys, values that are a
+// A hand-written reader for the dict literal NumPy writes: string keys, values that are a
 // string, True/False or a tuple of non-negative integers; any key order, any whitespace, an
 // optional trailing comma. Every step checks the end of the text first.
 class DictParser {
@@ -156,7 +156,8 @@ class DictParser {
 
   void expect(char c) {
     if (p_ >= end_) error(std::string("expected '") + c + "', found the end of the header");
-    if (*p_ != c) error(std::string("expected '") + c + "', found " + in_quotes(std::string(1, *p_)));
+    if (*p_ != c)
+      error(std::string("expected '") + c + "', found " + in_quotes(std::string(1, *p_)));
     ++p_;
   }
 
@@ -233,8 +234,8 @@ NpyArray parse_npy(const unsigned char* bytes, size_t size, const std::string& o
     fail(origin, "not a .npy file (bad magic)");
   const int major = bytes[6], minor = bytes[7];
   if ((major != 1 && major != 2 && major != 3) || minor != 0)
-    fail(origin, "unsupported .npy version " + std::to_string(major) + "." +
-                     std::to_string(minor) + " (supported: 1.0, 2.0, 3.0)");
+    fail(origin, "unsupported .npy version " + std::to_string(major) + "." + std::to_string(minor) +
+                     " (supported: 1.0, 2.0, 3.0)");
   const size_t len_size = major == 1 ? 2 : 4;
   const size_t prefix = kMagicSize + 2 + len_size;
   if (size < prefix) fail(origin, "file ends inside the header length");
@@ -286,8 +287,12 @@ NpyArray parse_npy(const unsigned char* bytes, size_t size, const std::string& o
         out.data[i] = static_cast<float>(v);
         break;
       }
-      case Kind::U8: out.data[i] = static_cast<float>(*p); break;
-      case Kind::I8: out.data[i] = static_cast<float>(static_cast<int8_t>(*p)); break;
+      case Kind::U8:
+        out.data[i] = static_cast<float>(*p);
+        break;
+      case Kind::I8:
+        out.data[i] = static_cast<float>(static_cast<int8_t>(*p));
+        break;
       case Kind::I32:
         out.data[i] = static_cast<float>(static_cast<int32_t>(load_le<uint32_t>(p)));
         break;

@@ -221,8 +221,7 @@ void parse_metadata(const Json& j, const std::string& origin, SafeTensors* st) {
 Span parse_entry(const std::string& name, const Json& j, size_t buffer_size,
                  const std::string& origin, TensorEntry* t) {
   const std::string what = "tensor " + in_quotes(name);
-  if (!j.is_object())
-    fail(origin, what + ": entry is a JSON " + j.type_name() + ", not an object");
+  if (!j.is_object()) fail(origin, what + ": entry is a JSON " + j.type_name() + ", not an object");
   for (const auto& kv : j.items()) {
     if (kv.key() != "dtype" && kv.key() != "shape" && kv.key() != "data_offsets")
       fail(origin, what + ": unexpected key " + in_quotes(kv.key()));
@@ -232,13 +231,15 @@ Span parse_entry(const std::string& name, const Json& j, size_t buffer_size,
   }
 
   const Json& dtype = j["dtype"];
-  if (!dtype.is_string()) fail(origin, what + ": dtype is a JSON " + dtype.type_name() + ", not a string");
+  if (!dtype.is_string())
+    fail(origin, what + ": dtype is a JSON " + dtype.type_name() + ", not a string");
   if (!parse_dtype(dtype.get<std::string>(), &t->dtype))
     fail(origin, what + ": unsupported dtype " + in_quotes(dtype.get<std::string>()) +
                      " (supported: F32, F64, I64, I32, U8)");
 
   const Json& shape = j["shape"];
-  if (!shape.is_array()) fail(origin, what + ": shape is a JSON " + shape.type_name() + ", not an array");
+  if (!shape.is_array())
+    fail(origin, what + ": shape is a JSON " + shape.type_name() + ", not an array");
   bool empty = false;
   for (const Json& d : shape) {
     uint64_t v;
@@ -281,7 +282,8 @@ const TensorEntry& checked_entry(const SafeTensors& st, const std::string& name,
   const std::string what = "tensor " + in_quotes(name);
   if (!t) fail(st.origin, what + " is missing");
   if (t->dtype != dtype)
-    fail(st.origin, what + " has dtype " + dtype_name(t->dtype) + ", expected " + dtype_name(dtype));
+    fail(st.origin,
+         what + " has dtype " + dtype_name(t->dtype) + ", expected " + dtype_name(dtype));
   if (t->shape != shape)
     fail(st.origin,
          what + " has shape " + shape_string(t->shape) + ", expected " + shape_string(shape));
@@ -292,11 +294,16 @@ const TensorEntry& checked_entry(const SafeTensors& st, const std::string& name,
 
 const char* dtype_name(DType t) {
   switch (t) {
-    case DType::F32: return "F32";
-    case DType::F64: return "F64";
-    case DType::I64: return "I64";
-    case DType::I32: return "I32";
-    case DType::U8: return "U8";
+    case DType::F32:
+      return "F32";
+    case DType::F64:
+      return "F64";
+    case DType::I64:
+      return "I64";
+    case DType::I32:
+      return "I32";
+    case DType::U8:
+      return "U8";
   }
   VAE_ASSERT(!"unknown DType");
   return "";
@@ -304,11 +311,16 @@ const char* dtype_name(DType t) {
 
 size_t dtype_size(DType t) {
   switch (t) {
-    case DType::F32: return 4;
-    case DType::F64: return 8;
-    case DType::I64: return 8;
-    case DType::I32: return 4;
-    case DType::U8: return 1;
+    case DType::F32:
+      return 4;
+    case DType::F64:
+      return 8;
+    case DType::I64:
+      return 8;
+    case DType::I32:
+      return 4;
+    case DType::U8:
+      return 1;
   }
   VAE_ASSERT(!"unknown DType");
   return 0;
@@ -420,7 +432,8 @@ SafeTensors parse_safetensors(const unsigned char* bytes, size_t size, const std
   if (std::memchr(json_begin, '\0', static_cast<size_t>(n)) != nullptr)
     fail(origin, "header is not valid JSON (it contains a NUL byte)");
   HeaderScan scan;
-  if (!Json::sax_parse(json_begin, json_end, &scan)) fail(origin, scan.problem);
+  if (!Json::sax_parse(json_begin, json_end, &scan))
+    fail(origin, scan.problem.empty() ? "header is not valid JSON" : scan.problem);
   Json root;
   try {
     root = Json::parse(json_begin, json_end);

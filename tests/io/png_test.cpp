@@ -261,7 +261,8 @@ TEST(Png, GridClampsAndRoundsEachChannel) {
   ASSERT_EQ(g.height, 3);
   ASSERT_EQ(g.channels, 4);
   const uint8_t* p = &g.pixels[(1 * 4 + 1) * 4];
-  EXPECT_EQ(std::vector<uint8_t>(p, p + 8), (std::vector<uint8_t>{0, 255, 0, 128, 51, 10, 11, 255}));
+  EXPECT_EQ(std::vector<uint8_t>(p, p + 8),
+            (std::vector<uint8_t>{0, 255, 0, 128, 51, 10, 11, 255}));
   EXPECT_EQ(std::vector<uint8_t>(g.pixels.begin(), g.pixels.begin() + 4),
             (std::vector<uint8_t>{255, 255, 255, 255}));  // padding is opaque white
 }

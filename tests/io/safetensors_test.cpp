@@ -107,8 +107,8 @@ TEST(SafeTensors, ExampleFileMatchesTheFormatByteForByte) {
       "\"step\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[8,16]}}";
   ASSERT_EQ(json.size(), 141u);
   const std::string expected = std::string("\x90\0\0\0\0\0\0\0", 8) + json + "   " +
-                               std::string("\x00\x00\x80\x3f", 4) +  // 1.0f
-                               std::string("\x00\x00\x00\xc0", 4) +  // -2.0f
+                               std::string("\x00\x00\x80\x3f", 4) +   // 1.0f
+                               std::string("\x00\x00\x00\xc0", 4) +   // -2.0f
                                std::string("\x07\0\0\0\0\0\0\0", 8);  // int64 7
   EXPECT_EQ(vae::to_safetensors_bytes(st), expected);
 }
@@ -119,12 +119,18 @@ TEST(SafeTensors, RoundTripIsBitExact) {
 
   vae::SafeTensors st;
   st.metadata["epoch"] = "12";
-  st.metadata["note"] = "Gr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93 \"quoted\"\n";
+  st.metadata["note"] =
+      "Gr\xc3\xbc\xc3\x9f"
+      "e \xe2\x9c\x93 \"quoted\"\n";
   st.metadata["empty"] = "";
-  const std::vector<float> f = {
-      0.f, -0.f, 1.5f, std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::max(),
-      std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
-      float_from_bits(0x7fc12345u)};  // a NaN with a payload
+  const std::vector<float> f = {0.f,
+                                -0.f,
+                                1.5f,
+                                std::numeric_limits<float>::denorm_min(),
+                                std::numeric_limits<float>::max(),
+                                std::numeric_limits<float>::infinity(),
+                                -std::numeric_limits<float>::infinity(),
+                                float_from_bits(0x7fc12345u)};  // a NaN with a payload
   const std::vector<int64_t> i = {0, -1, std::numeric_limits<int64_t>::min(),
                                   std::numeric_limits<int64_t>::max()};
   const float scalar = 2.5f;
@@ -179,7 +185,8 @@ TEST(SafeTensors, HeaderIsPaddedWithSpacesToEightBytes) {
     ASSERT_EQ(bytes.size(), 8 + n + 4);
     const size_t close = bytes.rfind('}', 8 + n);
     for (size_t k = close + 1; k < 8 + n; ++k) EXPECT_EQ(bytes[k], ' ');
-    EXPECT_EQ(vae::parse_safetensors(data_of(bytes), bytes.size(), "x").get_f32(std::string(len, 'x'), {1}),
+    EXPECT_EQ(vae::parse_safetensors(data_of(bytes), bytes.size(), "x")
+                  .get_f32(std::string(len, 'x'), {1}),
               std::vector<float>{1.f});
   }
 }
@@ -190,7 +197,8 @@ TEST(SafeTensors, MetadataKeyOnlyWhenNonEmpty) {
   st.add_f32("a", {1}, &v);
   EXPECT_EQ(vae::to_safetensors_bytes(st).find("__metadata__"), std::string::npos);
   st.metadata["k"] = "v";
-  EXPECT_NE(vae::to_safetensors_bytes(st).find("\"__metadata__\":{\"k\":\"v\"}"), std::string::npos);
+  EXPECT_NE(vae::to_safetensors_bytes(st).find("\"__metadata__\":{\"k\":\"v\"}"),
+            std::string::npos);
 }
 
 TEST(SafeTensors, EmptyFileAndZeroSizeTensorsAreValid) {
@@ -212,9 +220,8 @@ TEST(SafeTensors, EmptyFileAndZeroSizeTensorsAreValid) {
 }
 
 TEST(SafeTensors, TensorsComeInBufferOrder) {
-  const std::string json =
-      R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},)"
-      R"("b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+  const std::string json = R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},)"
+                           R"("b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
   const std::string bytes =
       le64(json.size()) + json + std::string("\x00\x00\x80\x3f\x00\x00\x00\x40", 8);
   const vae::SafeTensors st = vae::parse_safetensors(data_of(bytes), bytes.size(), "x");
@@ -236,16 +243,14 @@ TEST(SafeTensors, GettersCheckPresenceDtypeAndShape) {
     }
     return "";
   };
-  EXPECT_EQ(message([&] { st.get_f32("nope", {1}); }),
-            "ckpt.safetensors: tensor 'nope' is missing");
-  EXPECT_EQ(message([&] { st.get_f32("step", {}); }),
-            "ckpt.safetensors: tensor 'step' has dtype I64, expected F32");
-  EXPECT_EQ(message([&] { st.get_i64("enc.b", {3}); }),
-            "ckpt.safetensors: tensor 'enc.b' has dtype F32, expected I64");
-  EXPECT_EQ(message([&] { st.get_f32("enc.w", {3, 2}); }),
-            "ckpt.safetensors: tensor 'enc.w' has shape [2, 3], expected [3, 2]");
-  EXPECT_EQ(message([&] { st.get_i64("step", {1}); }),
-            "ckpt.safetensors: tensor 'step' has shape [], expected [1]");
+  const std::string at = "ckpt.safetensors: tensor ";
+  EXPECT_EQ(message([&] { st.get_f32("nope", {1}); }), at + "'nope' is missing");
+  EXPECT_EQ(message([&] { st.get_f32("step", {}); }), at + "'step' has dtype I64, expected F32");
+  EXPECT_EQ(message([&] { st.get_i64("enc.b", {3}); }), at + "'enc.b' has dtype F32, expected I64");
+  const std::vector<int64_t> transposed = {3, 2};
+  EXPECT_EQ(message([&] { st.get_f32("enc.w", transposed); }),
+            at + "'enc.w' has shape [2, 3], expected [3, 2]");
+  EXPECT_EQ(message([&] { st.get_i64("step", {1}); }), at + "'step' has shape [], expected [1]");
   EXPECT_EQ(st.get_i64("step", {}), std::vector<int64_t>{1234});
   EXPECT_EQ(st.find("nope"), nullptr);
 }
@@ -295,8 +300,7 @@ TEST(SafeTensors, HostileHeadersAreErrors) {
       {entry(ok_dtype + R"(,"shape":2,)" + ok_offsets), 8, "shape is a JSON number"},
       {entry(ok_dtype + R"(,"shape":[4294967296,4294967296,4294967296],)" + ok_offsets), 8,
        "is too large"},
-      {entry(R"("dtype":"F64","shape":[2305843009213693952,1],)" + ok_offsets), 8,
-       "is too large"},
+      {entry(R"("dtype":"F64","shape":[2305843009213693952,1],)" + ok_offsets), 8, "is too large"},
       {entry(ok_dtype + "," + ok_shape + R"(,"data_offsets":8)"), 8, "two non-negative integers"},
       {entry(ok_dtype + "," + ok_shape + R"(,"data_offsets":[0])"), 8, "two non-negative"},
       {entry(ok_dtype + "," + ok_shape + R"(,"data_offsets":[0,8,8])"), 8, "two non-negative"},

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what vae.cpp needs to build, test and train, from Debian 12's archive.
+# Run as root (or with sudo available). Does nothing when everything is already installed.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config   # compiler and build
+  libopenblas-dev                    # GEMM through CBLAS
+  zlib1g-dev                         # .gz IDX files
+  libpng-dev                         # PNG grids
+  nlohmann-json3-dev                 # checkpoint metadata, metrics, configs
+  libcli11-dev                       # the command line
+  libgtest-dev googletest            # tests
+  libbenchmark-dev                   # benchmarks
+  dataset-fashion-mnist              # the default data set, /usr/share/datasets/fashion-mnist
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  sudo_cmd=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"

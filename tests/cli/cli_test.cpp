@@ -1,0 +1,783 @@
+// The `vae` command end to end: each test runs the built binary (VAE_BINARY) as a subprocess on a
+// tiny generated MNIST-format data set (6x6 images, 64 train and 16 test examples) and checks its
+// exit status, its stdout and stderr (captured separately), and the files it leaves behind.
+//
+// Exit codes under test (tools/vae/cli.h): 0 success, 2 usage, 1 anything else. Every error is
+// exactly one line on stderr naming the file or option, and leaves no output file (and no
+// "*.tmp.<pid>" file from an interrupted atomic write) behind.
+//
+// Legend: N examples, D = 36 values per 6x6 image, H = 8 hidden units, Z = 2 latent dimensions.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+#include "vae/checkpoint.h"
+#include "vae/model.h"
+#include "vae/npy.h"
+#include "vae/png.h"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using vae_test::exists;
+using vae_test::read_bytes;
+using vae_test::TempDir;
+using vae_test::write_bytes;
+
+// ---------------------------------------------------------------------------------------------
+// Running the command
+
+struct RunResult {
+  int code = -1;    ///< exit status, or 128 + signal number when the process was killed
+  std::string out;  ///< everything written to stdout
+  std::string err;  ///< everything written to stderr
+};
+
+/// Runs `binary args...` with stdin from /dev/null and stdout and stderr each sent to its own
+/// file (files, not pipes, so neither stream can fill up and stall the child, and neither is a
+/// terminal: the command must print plain lines).
+RunResult run_binary(const std::string& binary, const std::vector<std::string>& args) {
+  TempDir capture;
+  const std::string out_path = capture.file("stdout"), err_path = capture.file("stderr");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(binary.c_str()));
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  RunResult r;
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    ADD_FAILURE() << "cannot start " << binary << ": " << std::strerror(rc);
+    return r;
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = read_bytes(out_path);
+  r.err = read_bytes(err_path);
+  return r;
+}
+
+RunResult vae_run(const std::vector<std::string>& args) { return run_binary(VAE_BINARY, args); }
+
+/// "vae train ... (exit 1)\n--- stdout ---\n...\n--- stderr ---\n..." for failure messages.
+std::string describe(const std::vector<std::string>& args, const RunResult& r) {
+  std::string s = "vae";
+  for (const std::string& a : args) s += " " + a;
+  return s + "  (exit " + std::to_string(r.code) + ")\n--- stdout ---\n" + r.out +
+         "--- stderr ---\n" + r.err;
+}
+
+size_t count_lines(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+std::vector<std::string> split_lines(const std::string& s) {
+  std::vector<std::string> lines;
+  std::istringstream in(s);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+/// Every file under `dir` whose name holds ".tmp." (what AtomicFile leaves if it is not cleaned).
+std::vector<std::string> temp_files_under(const std::string& dir) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return found;
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec))
+    if (e.path().filename().string().find(".tmp.") != std::string::npos)
+      found.push_back(e.path().string());
+  return found;
+}
+
+/// The contract for a failed run: the expected exit code, exactly one line on stderr that names
+/// `names` (the file or option at fault), nothing on stdout, none of `outputs` on disk and no
+/// temporary file left under `scratch`.
+void expect_clean_failure(const std::vector<std::string>& args, int code, const std::string& names,
+                          const std::vector<std::string>& outputs, const std::string& scratch) {
+  const RunResult r = vae_run(args);
+  const std::string what = describe(args, r);
+  EXPECT_EQ(r.code, code) << what;
+  EXPECT_EQ(count_lines(r.err), 1u) << what;
+  EXPECT_TRUE(!r.err.empty() && r.err.back() == '\n') << what;
+  EXPECT_NE(r.err.find(names), std::string::npos) << "stderr should name '" << names << "'\n"
+                                                  << what;
+  EXPECT_EQ(r.out, "") << what;
+  for (const std::string& o : outputs) EXPECT_FALSE(exists(o)) << o << " was created\n" << what;
+  EXPECT_EQ(temp_files_under(scratch), std::vector<std::string>{}) << what;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A tiny MNIST-format data set
+
+constexpr int kSide = 6;                  // images are kSide x kSide
+constexpr int kD = kSide * kSide;         // D
+constexpr int kTrainN = 64, kTestN = 16;  // N of each split
+constexpr int kHidden = 8, kLatent = 2;   // H, Z
+
+void put_be32(std::string& s, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) s.push_back(static_cast<char>((v >> shift) & 0xFF));
+}
+
+/// An IDX file: magic (0, 0, type, ndims), big-endian sizes, then `payload` as given.
+std::string idx_bytes(uint8_t type, const std::vector<uint32_t>& dims, const std::string& payload) {
+  std::string s = {'\0', '\0', static_cast<char>(type), static_cast<char>(dims.size())};
+  for (uint32_t d : dims) put_be32(s, d);
+  return s + payload;
+}
+
+/// n u8 images in four classes a model can tell apart (a bright top, bottom, left or right
+/// half), each with its own brightness and a little deterministic noise. offset shifts the
+/// noise so that the test split is not a copy of the train split.
+std::string image_payload(int n, int offset) {
+  std::string s;
+  uint32_t lcg = 12345u + static_cast<uint32_t>(offset);
+  for (int i = 0; i < n; ++i) {
+    const int cls = i % 4;
+    const int bright = 180 + (i * 7 + offset) % 70;
+    for (int y = 0; y < kSide; ++y)
+      for (int x = 0; x < kSide; ++x) {
+        const bool on = (cls == 0 && y < kSide / 2) || (cls == 1 && y >= kSide / 2) ||
+                        (cls == 2 && x < kSide / 2) || (cls == 3 && x >= kSide / 2);
+        lcg = lcg * 1664525u + 1013904223u;
+        const int noise = static_cast<int>(lcg >> 28);  // 0..15
+        s.push_back(static_cast<char>(on ? bright - noise : noise));
+      }
+  }
+  return s;
+}
+
+std::string label_payload(int n) {
+  std::string s;
+  for (int i = 0; i < n; ++i) s.push_back(static_cast<char>(i % 4));
+  return s;
+}
+
+std::string train_images() {
+  return idx_bytes(0x08, {kTrainN, kSide, kSide}, image_payload(kTrainN, 0));
+}
+std::string train_labels() { return idx_bytes(0x08, {kTrainN}, label_payload(kTrainN)); }
+std::string test_images() {
+  return idx_bytes(0x08, {kTestN, kSide, kSide}, image_payload(kTestN, 1));
+}
+std::string test_labels() { return idx_bytes(0x08, {kTestN}, label_payload(kTestN)); }
+
+/// Writes the four plain IDX files into `dir` (created if needed) and returns `dir`.
+std::string write_data(const std::string& dir) {
+  fs::create_directories(dir);
+  write_bytes(dir + "/train-images-idx3-ubyte", train_images());
+  write_bytes(dir + "/train-labels-idx1-ubyte", train_labels());
+  write_bytes(dir + "/t10k-images-idx3-ubyte", test_images());
+  write_bytes(dir + "/t10k-labels-idx1-ubyte", test_labels());
+  return dir;
+}
+
+/// Writes `bytes` gzip-compressed to `path` through zlib's gzopen, as gzip(1) would.
+void write_gz(const std::string& path, const std::string& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb9");
+  ASSERT_NE(f, nullptr) << path;
+  ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())),
+            static_cast<int>(bytes.size()));
+  ASSERT_EQ(gzclose(f), Z_OK);
+}
+
+/// The four files as .gz only (no plain copy beside them, which would win).
+std::string write_gz_data(const std::string& dir) {
+  fs::create_directories(dir);
+  write_gz(dir + "/train-images-idx3-ubyte.gz", train_images());
+  write_gz(dir + "/train-labels-idx1-ubyte.gz", train_labels());
+  write_gz(dir + "/t10k-images-idx3-ubyte.gz", test_images());
+  write_gz(dir + "/t10k-labels-idx1-ubyte.gz", test_labels());
+  return dir;
+}
+
+/// The options of every tiny training run (the data and --out are added by the caller).
+std::vector<std::string> tiny_train_args(const std::string& data, const std::string& out,
+                                         int epochs) {
+  return {"train",
+          "--data",
+          data,
+          "--out",
+          out,
+          "--hidden",
+          std::to_string(kHidden),
+          "--latent",
+          std::to_string(kLatent),
+          "--epochs",
+          std::to_string(epochs),
+          "--batch-size",
+          "16",
+          "--threads",
+          "1",
+          "--seed",
+          "7"};
+}
+
+/// `args` with `option` set to `value`: the value after an option already present is replaced
+/// (CLI11 refuses an option given twice), otherwise the pair is appended.
+std::vector<std::string> with_option(std::vector<std::string> args, const std::string& option,
+                                     const std::string& value) {
+  for (size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == option) {
+      args[i + 1] = value;
+      return args;
+    }
+  args.push_back(option);
+  args.push_back(value);
+  return args;
+}
+
+vae::ModelConfig tiny_config() {
+  vae::ModelConfig c;
+  c.input_dim = kD;
+  c.hidden = {kHidden};
+  c.latent = kLatent;
+  c.height = c.width = kSide;
+  c.channels = 1;
+  return c;
+}
+
+double pixel_variance(const vae::Image& img) {
+  double sum = 0, sq = 0;
+  for (uint8_t p : img.pixels) {
+    sum += p;
+    sq += static_cast<double>(p) * p;
+  }
+  const double n = static_cast<double>(img.pixels.size());
+  return n > 0 ? sq / n - (sum / n) * (sum / n) : 0;
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One data folder and one trained 2-epoch run shared by every test that only reads them.
+
+class Cli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    shared_ = std::make_unique<TempDir>();
+    data_ = write_data(shared_->file("data"));
+    run_ = shared_->file("run");
+    const auto args = tiny_train_args(data_, run_, 2);
+    train_result_ = vae_run(args);
+    ASSERT_EQ(train_result_.code, 0) << describe(args, train_result_);
+  }
+  static void TearDownTestSuite() { shared_.reset(); }
+
+  void SetUp() override { ASSERT_EQ(train_result_.code, 0) << "the shared training run failed"; }
+
+  static std::string last() { return run_ + "/last.safetensors"; }
+
+  static std::unique_ptr<TempDir> shared_;
+  static std::string data_, run_;
+  static RunResult train_result_;
+  TempDir tmp_;  // per-test scratch
+};
+
+std::unique_ptr<TempDir> Cli::shared_;
+std::string Cli::data_, Cli::run_;
+RunResult Cli::train_result_;
+
+// ---------------------------------------------------------------------------------------------
+// 1. train
+
+TEST_F(Cli, TrainWritesRunFolder) {
+  for (const char* name : {"last.safetensors", "best.safetensors", "metrics.jsonl", "samples.png",
+                           "reconstructions.png"})
+    EXPECT_TRUE(exists(run_ + "/" + name)) << name;
+  EXPECT_EQ(temp_files_under(run_), std::vector<std::string>{});
+
+  // One JSON object per epoch, in order, whose loss is its two parts (each rounded to 1e-4).
+  const std::vector<std::string> lines = split_lines(read_bytes(run_ + "/metrics.jsonl"));
+  ASSERT_EQ(lines.size(), 2u);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    SCOPED_TRACE(lines[i]);
+    const nlohmann::json j = nlohmann::json::parse(lines[i]);
+    ASSERT_TRUE(j.is_object());
+    for (const char* key : {"epoch", "train_loss", "test_loss", "train_recon", "train_kl",
+                            "test_recon", "test_kl", "examples_per_s", "seconds"}) {
+      ASSERT_TRUE(j.contains(key)) << key;
+      ASSERT_TRUE(j[key].is_number()) << key;
+      EXPECT_TRUE(std::isfinite(j[key].get<double>())) << key;
+    }
+    EXPECT_EQ(j["epoch"].get<int>(), static_cast<int>(i + 1));
+    EXPECT_NEAR(j["train_loss"].get<double>(),
+                j["train_recon"].get<double>() + j["train_kl"].get<double>(), 3e-4);
+    EXPECT_NEAR(j["test_loss"].get<double>(),
+                j["test_recon"].get<double>() + j["test_kl"].get<double>(), 3e-4);
+    EXPECT_GT(j["train_recon"].get<double>(), 0);
+    EXPECT_GE(j["train_kl"].get<double>(), 0);
+    EXPECT_GT(j["examples_per_s"].get<double>(), 0);
+    EXPECT_GE(j["seconds"].get<double>(), 0);
+  }
+
+  // 64 samples of 6x6 in 8 columns with 2 px padding: 8*6 + 9*2 = 66 each way.
+  const vae::Image samples = vae::read_png(run_ + "/samples.png");
+  EXPECT_EQ(samples.width, 66);
+  EXPECT_EQ(samples.height, 66);
+  EXPECT_EQ(samples.channels, 1);
+  EXPECT_GT(pixel_variance(samples), 0);
+  // The 16 test images over their reconstructions, 8 per row: 4 rows of tiles, 4*6 + 5*2 = 34.
+  const vae::Image recon = vae::read_png(run_ + "/reconstructions.png");
+  EXPECT_EQ(recon.width, 66);
+  EXPECT_EQ(recon.height, 34);
+  EXPECT_EQ(recon.channels, 1);
+  EXPECT_GT(pixel_variance(recon), 0);
+
+  // Neither stream is a terminal: plain lines, no progress bar redrawn with \r or escapes.
+  const RunResult& r = train_result_;
+  EXPECT_EQ(r.out.find('\r'), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\033'), std::string::npos) << r.out;
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find("epoch 1/2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("epoch 2/2"), std::string::npos) << r.out;
+  EXPECT_TRUE(!r.out.empty() && r.out.back() == '\n') << r.out;
+}
+
+TEST_F(Cli, TrainReadsGzipData) {
+  const std::string data = write_gz_data(tmp_.file("gzdata"));
+  const std::string run = tmp_.file("run");
+  const auto args = tiny_train_args(data, run, 1);
+  const RunResult r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  EXPECT_EQ(r.err, "");
+  EXPECT_TRUE(exists(run + "/last.safetensors"));
+  EXPECT_EQ(split_lines(read_bytes(run + "/metrics.jsonl")).size(), 1u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. eval
+
+TEST_F(Cli, EvalPrintsJsonAndWritesOut) {
+  const std::string out = tmp_.file("eval.json");
+  const std::vector<std::string> args = {"eval", last(), "--threads", "1", "--out", out};
+  const RunResult r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  EXPECT_EQ(r.err, "");
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("examples").get<int>(), kTestN);
+  EXPECT_EQ(j.at("likelihood").get<std::string>(), "bernoulli");
+  const double loss = j.at("loss").get<double>(), recon = j.at("recon").get<double>(),
+               kl = j.at("kl").get<double>();
+  EXPECT_TRUE(std::isfinite(loss));
+  EXPECT_GT(recon, 0);
+  EXPECT_GE(kl, 0);
+  EXPECT_NEAR(loss, recon + kl, 1e-9 * std::fabs(loss));
+  ASSERT_TRUE(exists(out));
+  EXPECT_EQ(read_bytes(out), r.out);
+  EXPECT_EQ(temp_files_under(tmp_.path()), std::vector<std::string>{});
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. sample, reconstruct, encode, decode, info
+
+TEST_F(Cli, SampleWritesGrid) {
+  const std::string out = tmp_.file("x.png");
+  const std::vector<std::string> args = {"sample", last(), "-n",        "10",
+                                         "--out",  out,    "--threads", "1"};
+  const RunResult r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  EXPECT_EQ(r.err, "");
+  // 10 tiles, 8 per row: 2 rows; 8*6 + 9*2 = 66 wide, 2*6 + 3*2 = 18 high.
+  const vae::Image img = vae::read_png(out);
+  EXPECT_EQ(img.width, 66);
+  EXPECT_EQ(img.height, 18);
+  EXPECT_GT(pixel_variance(img), 0);
+}
+
+TEST_F(Cli, ReconstructWritesOriginalsAboveReconstructions) {
+  const std::string out = tmp_.file("r.png");
+  const std::vector<std::string> args = {"reconstruct", last(), "-n",        "4",
+                                         "--out",       out,    "--threads", "1"};
+  const RunResult r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  EXPECT_EQ(r.err, "");
+  // 4 originals in one row above their 4 reconstructions: 4*6 + 5*2 = 34 by 2*6 + 3*2 = 18.
+  const vae::Image img = vae::read_png(out);
+  EXPECT_EQ(img.width, 34);
+  EXPECT_EQ(img.height, 18);
+  EXPECT_GT(pixel_variance(img), 0);
+}
+
+TEST_F(Cli, EncodeThenDecode) {
+  // Default: (N, 2, Z) posterior parameters [mu, logvar].
+  const std::string pairs = tmp_.file("z.npy");
+  std::vector<std::string> args = {"encode", last(), "--out", pairs, "--threads", "1"};
+  RunResult r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  const vae::NpyArray z2 = vae::read_npy(pairs);
+  EXPECT_EQ(z2.shape, (std::vector<int64_t>{kTestN, 2, kLatent}));
+  for (float v : z2.data) EXPECT_TRUE(std::isfinite(v));
+
+  // --sample: (N, Z) draws.
+  const std::string draws = tmp_.file("zs.npy");
+  args = {"encode", last(), "--sample", "--out", draws, "--threads", "1"};
+  r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  const vae::NpyArray zs = vae::read_npy(draws);
+  EXPECT_EQ(zs.shape, (std::vector<int64_t>{kTestN, kLatent}));
+
+  // Decoding either gives (N, D) means in [0, 1]; decoding the pairs uses mu.
+  for (const std::string& in : {pairs, draws}) {
+    const std::string x = tmp_.file("x_" + fs::path(in).stem().string() + ".npy");
+    args = {"decode", last(), in, "--out", x, "--threads", "1"};
+    r = vae_run(args);
+    ASSERT_EQ(r.code, 0) << describe(args, r);
+    const vae::NpyArray xs = vae::read_npy(x);
+    EXPECT_EQ(xs.shape, (std::vector<int64_t>{kTestN, kD}));
+    for (float v : xs.data) EXPECT_TRUE(v >= 0.0f && v <= 1.0f) << v;
+  }
+
+  // To a picture: 16 tiles, 8 per row, 66 by 2*6 + 3*2 = 18.
+  const std::string png = tmp_.file("x.png");
+  args = {"decode", last(), pairs, "--out", png, "--threads", "1"};
+  r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  const vae::Image img = vae::read_png(png);
+  EXPECT_EQ(img.width, 66);
+  EXPECT_EQ(img.height, 18);
+  EXPECT_EQ(temp_files_under(tmp_.path()), std::vector<std::string>{});
+}
+
+TEST_F(Cli, InfoPrintsParameterCount) {
+  const std::vector<std::string> args = {"info", last()};
+  const RunResult r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  EXPECT_EQ(r.err, "");
+  const vae::Checkpoint ckpt = vae::load_checkpoint(last());
+  const size_t expected = vae::param_count(ckpt.model);
+  // Encoder 36*8+8, heads 2*(8*2+2), decoder 2*8+8 and 8*36+36.
+  EXPECT_EQ(expected, 680u);
+  EXPECT_EQ(vae::param_count(tiny_config()), expected);
+  bool found = false;
+  for (const std::string& line : split_lines(r.out)) {
+    std::istringstream in(line);
+    std::string key;
+    size_t value = 0;
+    if (in >> key && key == "parameters" && in >> value) {
+      found = true;
+      EXPECT_EQ(value, expected) << line;
+    }
+  }
+  EXPECT_TRUE(found) << r.out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. --resume
+
+TEST_F(Cli, ResumeMatchesUninterruptedRun) {
+  const std::string straight = tmp_.file("straight"), split = tmp_.file("split");
+  auto args = tiny_train_args(data_, straight, 2);
+  RunResult r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  args = tiny_train_args(data_, split, 1);
+  r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  args = {"train", "--resume", split + "/last.safetensors", "--epochs", "2", "--threads", "1"};
+  r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  EXPECT_EQ(r.err, "");
+
+  const vae::Checkpoint a = vae::load_checkpoint(straight + "/last.safetensors");
+  const vae::Checkpoint b = vae::load_checkpoint(split + "/last.safetensors");
+  EXPECT_TRUE(same_bits(a.params, b.params));
+  EXPECT_TRUE(same_bits(a.adam_m, b.adam_m));
+  EXPECT_TRUE(same_bits(a.adam_v, b.adam_v));
+  EXPECT_FALSE(a.adam_m.empty());
+  EXPECT_EQ(a.adam_step, b.adam_step);
+  EXPECT_EQ(a.state.step, b.state.step);
+  EXPECT_EQ(a.state.step, 2 * kTrainN / 16);
+  EXPECT_EQ(a.state.epoch, 2);
+  EXPECT_EQ(b.state.epoch, 2);
+  EXPECT_EQ(a.state.rng, b.state.rng);
+
+  std::vector<int> epochs;
+  for (const std::string& line : split_lines(read_bytes(split + "/metrics.jsonl")))
+    epochs.push_back(nlohmann::json::parse(line).at("epoch").get<int>());
+  EXPECT_EQ(epochs, (std::vector<int>{1, 2}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. An existing run is not overwritten by accident
+
+TEST_F(Cli, RefusesToOverwriteExistingRun) {
+  const std::string run = tmp_.file("run");
+  auto args = tiny_train_args(data_, run, 1);
+  RunResult r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  const std::string ckpt_before = read_bytes(run + "/last.safetensors");
+  const std::string metrics_before = read_bytes(run + "/metrics.jsonl");
+
+  r = vae_run(args);
+  EXPECT_EQ(r.code, 1) << describe(args, r);
+  EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("--overwrite"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(run), std::string::npos) << r.err;
+  EXPECT_EQ(read_bytes(run + "/last.safetensors"), ckpt_before);
+  EXPECT_EQ(read_bytes(run + "/metrics.jsonl"), metrics_before);
+  EXPECT_EQ(temp_files_under(tmp_.path()), std::vector<std::string>{});
+
+  // With --overwrite the run starts over: one epoch again, not two.
+  args.push_back("--overwrite");
+  r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  EXPECT_EQ(split_lines(read_bytes(run + "/metrics.jsonl")).size(), 1u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Bad input
+
+TEST_F(Cli, UsageErrorsExitTwo) {
+  const std::string run = tmp_.file("run");
+  const std::vector<std::string> base = tiny_train_args(data_, run, 1);
+  struct Case {
+    std::vector<std::string> args;
+    std::string names;  // what stderr must say: the option, and for a bad value the rule broken
+  };
+  auto append = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  const std::vector<Case> cases = {
+      {append({"--bogus"}), "--bogus"},
+      {with_option(base, "--latent", "0"), "--latent: must be"},
+      {with_option(base, "--epochs", "-1"), "--epochs: must be >= 0"},
+      {append({"--activation", "foo"}), "--activation: unknown activation 'foo'"},
+      {with_option(base, "--batch-size", "0"), "--batch-size: must be"},
+      {append({"--binarize", "maybe"}), "--binarize: must be"},
+      {with_option(base, "--threads", "-2"), "--threads: must be >= 0"},
+      {with_option(base, "--hidden", "0"), "--hidden"},
+      {with_option(base, "--latent", "x"), "--latent"},
+      {{"train", "--resume", last(), "--latent", "3", "--out", run},
+       "--latent: cannot be combined with --resume"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.names);
+    expect_clean_failure(c.args, 2, c.names, {run}, tmp_.path());
+  }
+
+  // A missing required positional, for each command that takes a checkpoint.
+  for (const char* cmd : {"eval", "sample", "reconstruct", "encode", "info"}) {
+    SCOPED_TRACE(cmd);
+    expect_clean_failure({cmd}, 2, "checkpoint", {}, tmp_.path());
+  }
+  const std::string out = tmp_.file("x.npy");
+  expect_clean_failure({"decode", last(), "--out", out}, 2, "input", {out}, tmp_.path());
+  // A subcommand is required.
+  expect_clean_failure({}, 2, "vae", {}, tmp_.path());
+  // Output names of the wrong kind.
+  expect_clean_failure({"sample", last(), "--out", tmp_.file("x.jpg")}, 2, "--out",
+                       {tmp_.file("x.jpg")}, tmp_.path());
+  expect_clean_failure({"sample", last(), "-n", "0", "--out", tmp_.file("x.png")}, 2, "-n",
+                       {tmp_.file("x.png")}, tmp_.path());
+}
+
+TEST_F(Cli, BadDataFailsCleanly) {
+  const std::string run = tmp_.file("run"), json_out = tmp_.file("eval.json");
+  // Each bad folder is tried with train (whose run folder must not appear) and with eval --data
+  // (whose --out must not appear).
+  auto check = [&](const std::string& data, const std::string& names) {
+    SCOPED_TRACE(data + " -> " + names);
+    expect_clean_failure(tiny_train_args(data, run, 1), 1, names, {run}, tmp_.path());
+    expect_clean_failure({"eval", last(), "--data", data, "--out", json_out}, 1, names, {json_out},
+                         tmp_.path());
+  };
+
+  check(tmp_.file("no_such_folder"), tmp_.file("no_such_folder"));
+
+  const std::string bad_magic = write_data(tmp_.file("bad_magic"));
+  std::string bytes = read_bytes(bad_magic + "/train-images-idx3-ubyte");
+  bytes[0] = 0x12;
+  bytes[1] = 0x34;
+  write_bytes(bad_magic + "/train-images-idx3-ubyte", bytes);
+  check(bad_magic, bad_magic + "/train-images-idx3-ubyte");
+
+  const std::string missing = write_data(tmp_.file("missing_file"));
+  fs::remove(missing + "/t10k-labels-idx1-ubyte");
+  check(missing, "t10k-labels-idx1-ubyte");
+
+  const std::string truncated_gz = write_data(tmp_.file("truncated_gz"));
+  fs::remove(truncated_gz + "/train-images-idx3-ubyte");
+  const std::string gz_path = truncated_gz + "/train-images-idx3-ubyte.gz";
+  write_gz(gz_path, train_images());
+  const std::string gz = read_bytes(gz_path);
+  write_bytes(gz_path, gz.substr(0, gz.size() / 2));
+  check(truncated_gz, gz_path);
+
+  const std::string mismatch = write_data(tmp_.file("count_mismatch"));
+  write_bytes(mismatch + "/train-labels-idx1-ubyte",
+              idx_bytes(0x08, {kTrainN - 1}, label_payload(kTrainN - 1)));
+  check(mismatch, mismatch + "/train-images-idx3-ubyte");
+
+  // Float images (IDX type 0x0D) with one NaN: it would poison every gradient it touched.
+  const std::string nan = write_data(tmp_.file("nan"));
+  std::string payload;
+  for (int i = 0; i < kTrainN * kD; ++i) {
+    const float v = i == 5 * kD + 3 ? std::nanf("") : static_cast<float>(i % 7) / 7.0f;
+    uint32_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    put_be32(payload, bits);
+  }
+  write_bytes(nan + "/train-images-idx3-ubyte", idx_bytes(0x0D, {kTrainN, kSide, kSide}, payload));
+  check(nan, nan + "/train-images-idx3-ubyte");
+}
+
+TEST_F(Cli, TruncatedCheckpointFailsCleanly) {
+  const std::string whole = read_bytes(last());
+  ASSERT_GT(whole.size(), 200u);
+  const std::string ckpt = tmp_.file("cut.safetensors");
+  const std::string json_out = tmp_.file("eval.json"), png_out = tmp_.file("s.png"),
+                    npy_out = tmp_.file("z.npy");
+  for (size_t size :
+       {size_t{0}, size_t{7}, size_t{8}, size_t{100}, whole.size() / 2, whole.size() - 1}) {
+    SCOPED_TRACE("truncated to " + std::to_string(size) + " bytes");
+    write_bytes(ckpt, whole.substr(0, size));
+    expect_clean_failure({"eval", ckpt, "--out", json_out}, 1, ckpt, {json_out}, tmp_.path());
+    expect_clean_failure({"info", ckpt}, 1, ckpt, {}, tmp_.path());
+    expect_clean_failure({"sample", ckpt, "--out", png_out}, 1, ckpt, {png_out}, tmp_.path());
+    expect_clean_failure({"encode", ckpt, "--out", npy_out}, 1, ckpt, {npy_out}, tmp_.path());
+    const std::string run = tmp_.file("resumed");
+    expect_clean_failure({"train", "--resume", ckpt, "--out", run}, 1, ckpt, {run}, tmp_.path());
+  }
+}
+
+TEST_F(Cli, MangledCheckpointHeaderFailsCleanly) {
+  std::string bytes = read_bytes(last());
+  ASSERT_GT(bytes.size(), 16u);
+  // Garbage in place of the JSON header, its length field left as it was.
+  for (size_t i = 8; i < 40; ++i) bytes[i] = "}{not json at all"[i % 17];
+  const std::string ckpt = tmp_.file("mangled.safetensors");
+  write_bytes(ckpt, bytes);
+  const std::string json_out = tmp_.file("eval.json"), png_out = tmp_.file("s.png");
+  expect_clean_failure({"eval", ckpt, "--out", json_out}, 1, ckpt, {json_out}, tmp_.path());
+  expect_clean_failure({"info", ckpt}, 1, ckpt, {}, tmp_.path());
+  expect_clean_failure({"sample", ckpt, "--out", png_out}, 1, ckpt, {png_out}, tmp_.path());
+
+  // A header length that points far past the end of the file.
+  bytes = read_bytes(last());
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(i < 4 ? 0xff : 0x00);
+  write_bytes(ckpt, bytes);
+  expect_clean_failure({"info", ckpt}, 1, ckpt, {}, tmp_.path());
+  expect_clean_failure({"eval", ckpt, "--out", json_out}, 1, ckpt, {json_out}, tmp_.path());
+}
+
+TEST_F(Cli, MissingOutputFolderFailsCleanly) {
+  const std::string gone = tmp_.file("nonexistent/dir");
+  const std::string png = gone + "/x.png", npy = gone + "/x.npy", json = gone + "/e.json";
+  // The path the command is most likely to meet in the wild, outside any scratch folder.
+  if (!exists("/nonexistent"))
+    expect_clean_failure({"sample", last(), "--out", "/nonexistent/dir/x.png"}, 1, "--out",
+                         {"/nonexistent"}, tmp_.path());
+  expect_clean_failure({"sample", last(), "--out", png}, 1, "--out", {png}, tmp_.path());
+  expect_clean_failure({"reconstruct", last(), "--out", png}, 1, "--out", {png}, tmp_.path());
+  expect_clean_failure({"encode", last(), "--out", npy}, 1, "--out", {npy}, tmp_.path());
+  expect_clean_failure({"eval", last(), "--out", json}, 1, "--out", {json}, tmp_.path());
+
+  const std::string z = tmp_.file("z.npy");
+  const std::vector<float> codes(3 * kLatent, 0.5f);
+  vae::write_npy(z, codes.data(), {3, kLatent});
+  expect_clean_failure({"decode", last(), z, "--out", npy}, 1, "--out", {npy}, tmp_.path());
+  EXPECT_FALSE(exists(tmp_.file("nonexistent")));
+}
+
+TEST_F(Cli, DecodeRejectsWrongLatentWidth) {
+  const std::string z = tmp_.file("wide.npy"), out = tmp_.file("x.npy"), png = tmp_.file("x.png");
+  const std::vector<float> codes(3 * (kLatent + 3), 0.1f);
+  vae::write_npy(z, codes.data(), {3, kLatent + 3});
+  expect_clean_failure({"decode", last(), z, "--out", out}, 1, z, {out}, tmp_.path());
+  expect_clean_failure({"decode", last(), z, "--out", png}, 1, z, {png}, tmp_.path());
+  // (N, 2, Z') with the wrong Z' too.
+  vae::write_npy(z, codes.data(), {1, 3, kLatent + 3});
+  expect_clean_failure({"decode", last(), z, "--out", out}, 1, z, {out}, tmp_.path());
+  // A file that is not .npy at all.
+  write_bytes(z, "not an array");
+  expect_clean_failure({"decode", last(), z, "--out", out}, 1, z, {out}, tmp_.path());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. The embedding example
+
+TEST_F(Cli, EmbedExampleRunsOnCheckpoint) {
+  const std::vector<std::string> args = {run_ + "/best.safetensors"};
+  const RunResult r = run_binary(VAE_EXAMPLE_BINARY, args);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(r.err, "");
+  const std::vector<std::string> lines = split_lines(r.out);
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(lines[i].rfind("example " + std::to_string(i) + ":", 0), 0u) << lines[i];
+  EXPECT_EQ(r.out.find("nan"), std::string::npos) << r.out;
+
+  // A bad checkpoint: exit 1, one line.
+  const RunResult bad = run_binary(VAE_EXAMPLE_BINARY, {tmp_.file("missing.safetensors")});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_EQ(count_lines(bad.err), 1u) << bad.err;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. Help
+
+TEST(CliHelp, ListsCommandsAndEveryTrainOptionWithDefaults) {
+  const RunResult top = vae_run({"--help"});
+  ASSERT_EQ(top.code, 0) << top.out << top.err;
+  for (const char* cmd : {"train", "eval", "sample", "reconstruct", "encode", "decode", "info"})
+    EXPECT_NE(top.out.find(std::string("\n  ") + cmd + " "), std::string::npos) << cmd << "\n"
+                                                                                << top.out;
+
+  const RunResult train = vae_run({"train", "--help"});
+  ASSERT_EQ(train.code, 0) << train.out << train.err;
+  const std::vector<std::string> lines = split_lines(train.out);
+  // The line that documents `option`, or "" when there is none.
+  auto line_of = [&](const std::string& option) -> std::string {
+    for (const std::string& l : lines)
+      if (l.rfind("  " + option + " ", 0) == 0) return l;
+    return "";
+  };
+  // Options with a default value show it as "=value".
+  const std::vector<std::pair<std::string, std::string>> with_defaults = {
+      {"--data", "=fashion-mnist"}, {"--hidden", "=[400]"}, {"--latent", "=20"},
+      {"--activation", "=relu"},    {"--epochs", "=10"},    {"--batch-size", "=128"},
+      {"--lr", "=0.001"},           {"--seed", "=1"},       {"--binarize", "=none"},
+      {"--threads", "=0"}};
+  for (const auto& [option, shown] : with_defaults) {
+    const std::string line = line_of(option);
+    EXPECT_NE(line, "") << option << " missing from\n" << train.out;
+    EXPECT_NE(line.find(shown), std::string::npos) << option << ": " << line;
+  }
+  // --out defaults to a dated folder, stated in its help text; --resume has no default.
+  EXPECT_NE(line_of("--out").find("default: runs/"), std::string::npos) << train.out;
+  EXPECT_NE(line_of("--resume"), "") << train.out;
+  EXPECT_NE(line_of("--overwrite"), "") << train.out;
+}
+
+}  // namespace

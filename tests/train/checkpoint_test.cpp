@@ -1,0 +1,166 @@
+// Checkpoints: save → load gives the same model outputs; every truncation and a range of
+// mangled headers are clean errors naming the file.
+#include "vae/checkpoint.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+#include "vae/error.h"
+#include "vae/safetensors.h"
+#include "vae/trainer.h"
+
+namespace {
+
+vae::Checkpoint small_checkpoint() {
+  vae::Checkpoint c;
+  c.model.input_dim = 12;
+  c.model.hidden = {6, 5};
+  c.model.latent = 3;
+  c.model.height = 3;
+  c.model.width = 4;
+  c.model.channels = 1;
+  c.model.activation = vae::Activation::Tanh;
+  c.train.seed = 77;
+  c.train.binarize = "dynamic";
+  vae::Vae<float> model(c.model, 4);
+  vae::Rng rng(3);
+  model.init_params(rng);
+  c.params.assign(model.params(), model.params() + model.num_params());
+  c.adam_m.resize(c.params.size());
+  c.adam_v.resize(c.params.size());
+  for (size_t i = 0; i < c.params.size(); ++i) {
+    c.adam_m[i] = static_cast<float>(rng.uniform() - 0.5);
+    c.adam_v[i] = static_cast<float>(rng.uniform());
+  }
+  c.adam_step = 123;
+  c.state.epoch = 4;
+  c.state.step = 123;
+  c.state.best_test_loss = 201.5;
+  c.state.best_epoch = 3;
+  for (int i = 0; i < 50; ++i) rng.next();
+  c.state.rng = rng.state();
+  return c;
+}
+
+void expect_error_naming(const std::string& path, const std::string& fragment = "") {
+  try {
+    vae::load_checkpoint(path);
+    ADD_FAILURE() << "loaded a bad checkpoint";
+  } catch (const vae::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.rfind(path, 0), 0u) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    if (!fragment.empty()) {
+      EXPECT_NE(msg.find(fragment), std::string::npos) << msg;
+    }
+  }
+}
+
+TEST(Checkpoint, SaveLoadRoundTripKeepsEverything) {
+  vae_test::TempDir dir;
+  const vae::Checkpoint c = small_checkpoint();
+  const std::string path = dir.file("c.safetensors");
+  vae::save_checkpoint(path, c);
+  const vae::Checkpoint r = vae::load_checkpoint(path);
+  EXPECT_EQ(r.model.to_json(), c.model.to_json());
+  EXPECT_EQ(r.train.to_json(), c.train.to_json());
+  EXPECT_EQ(r.state.to_json(), c.state.to_json());
+  EXPECT_EQ(r.state.rng, c.state.rng);
+  EXPECT_EQ(r.params, c.params);
+  EXPECT_EQ(r.adam_m, c.adam_m);
+  EXPECT_EQ(r.adam_v, c.adam_v);
+  EXPECT_EQ(r.adam_step, 123);
+  EXPECT_FALSE(vae_test::exists(path + ".tmp"));
+}
+
+TEST(Checkpoint, LoadedModelGivesTheSameOutputs) {
+  vae_test::TempDir dir;
+  const vae::Checkpoint c = small_checkpoint();
+  vae::save_checkpoint(dir.file("c.safetensors"), c);
+  vae::Vae<float> a = vae::model_from_checkpoint(c, 4);
+  vae::Vae<float> b = vae::model_from_checkpoint(vae::load_checkpoint(dir.file("c.safetensors")), 4);
+  std::vector<float> x(4 * 12), eps(4 * 3), za(4 * 3), zb(4 * 3);
+  vae::Rng rng(9);
+  for (float& v : x) v = rng.uniform_float();
+  rng.normal_fill(eps.data(), eps.size());
+  const auto la = a.forward(x.data(), eps.data(), 4);
+  const auto lb = b.forward(x.data(), eps.data(), 4);
+  EXPECT_EQ(la.recon, lb.recon);
+  EXPECT_EQ(la.kl, lb.kl);
+}
+
+TEST(Checkpoint, NamesTensorsLikePyTorch) {
+  vae_test::TempDir dir;
+  vae::save_checkpoint(dir.file("c.safetensors"), small_checkpoint());
+  const vae::SafeTensors st = vae::read_safetensors(dir.file("c.safetensors"));
+  for (const char* name : {"encoder.0.weight", "encoder.1.bias", "encoder.mu.weight",
+                           "encoder.logvar.bias", "decoder.0.weight", "decoder.out.bias",
+                           "optimizer.exp_avg.encoder.0.weight", "optimizer.exp_avg_sq.decoder.out.bias",
+                           "optimizer.step"})
+    EXPECT_NE(st.find(name), nullptr) << name;
+  EXPECT_EQ(st.find("encoder.0.weight")->shape, (std::vector<int64_t>{6, 12}));
+  EXPECT_EQ(st.metadata.at("format"), "vae.cpp");
+  EXPECT_EQ(st.metadata.at("format_version"), "1");
+}
+
+TEST(Checkpoint, EveryTruncationIsACleanError) {
+  vae_test::TempDir dir;
+  const std::string good = dir.file("good.safetensors");
+  vae::save_checkpoint(good, small_checkpoint());
+  const std::string bytes = vae_test::read_bytes(good);
+  const std::string bad = dir.file("cut.safetensors");
+  for (size_t n = 0; n < bytes.size(); n += (n < 2000 ? 1 : 37)) {
+    vae_test::write_bytes(bad, bytes.substr(0, n));
+    expect_error_naming(bad);
+  }
+}
+
+TEST(Checkpoint, MangledContentsAreCleanErrors) {
+  vae_test::TempDir dir;
+  const vae::Checkpoint c = small_checkpoint();
+  const std::string path = dir.file("c.safetensors");
+
+  auto rewrite = [&](auto&& edit) {
+    vae::save_checkpoint(path, c);
+    vae::SafeTensors st = vae::read_safetensors(path);
+    edit(st);
+    vae::write_safetensors(path, st);
+  };
+  rewrite([](vae::SafeTensors& st) { st.metadata["format"] = "other"; });
+  expect_error_naming(path, "not a vae.cpp checkpoint");
+  rewrite([](vae::SafeTensors& st) { st.metadata["format_version"] = "99"; });
+  expect_error_naming(path, "version 99");
+  rewrite([](vae::SafeTensors& st) { st.metadata["model"] = "{not json"; });
+  expect_error_naming(path, "model config");
+  rewrite([](vae::SafeTensors& st) { st.metadata["model"] = R"({"input_dim": 12})"; });
+  expect_error_naming(path, "model config");
+  rewrite([](vae::SafeTensors& st) { st.metadata["train_state"] = R"({"epoch": 1})"; });
+  expect_error_naming(path, "train_state");
+  rewrite([](vae::SafeTensors& st) { st.metadata.erase("train_options"); });
+  expect_error_naming(path, "train_options");
+  rewrite([](vae::SafeTensors& st) { st.tensors.erase(st.tensors.begin()); });
+  expect_error_naming(path, "encoder.0.weight");
+  rewrite([](vae::SafeTensors& st) {
+    st.tensors[0].shape = {12, 6};  // transposed: same size, wrong shape
+  });
+  expect_error_naming(path, "encoder.0.weight");
+  rewrite([](vae::SafeTensors& st) {
+    float nan = std::nanf("");
+    std::memcpy(st.tensors[0].data.data(), &nan, sizeof nan);
+  });
+  expect_error_naming(path, "NaN");
+
+  // A header that is not JSON at all.
+  std::string bytes = vae_test::read_bytes(path);
+  for (size_t i = 8; i < 40; ++i) bytes[i] = '#';
+  vae_test::write_bytes(path, bytes);
+  expect_error_naming(path);
+  expect_error_naming(dir.file("missing.safetensors"));
+}
+
+}  // namespace
