@@ -155,9 +155,15 @@ int run_train(const TrainArgs& a, CLI::App* app) {
   if (::access(out.c_str(), W_OK) != 0) throw vae::Error("--out: folder " + out + " is not writable");
 
   const bool tty = ::isatty(STDERR_FILENO);
-  std::printf("training %s on %s: %zu train / %zu test examples, %zu parameters, %d thread%s\n",
-              cfg.to_json().c_str(), data.source.c_str(), data.train.n, data.test.n,
-              vae::param_count(cfg), vae::num_threads(), vae::num_threads() == 1 ? "" : "s");
+  std::string arch = std::to_string(cfg.input_dim);
+  for (int h : cfg.hidden) arch += "-" + std::to_string(h);
+  arch += "-" + std::to_string(cfg.latent);
+  std::printf("model %s (%s, %s likelihood), %zu parameters; data %s: %zu train / %zu test; "
+              "%d epochs, batch %d, lr %g, seed %llu, binarize %s, %d thread%s\n",
+              arch.c_str(), vae::activation_name(cfg.activation), cfg.likelihood.c_str(),
+              vae::param_count(cfg), data.source.c_str(), data.train.n, data.test.n, opts.epochs,
+              opts.batch_size, opts.lr, static_cast<unsigned long long>(opts.seed),
+              opts.binarize.c_str(), vae::num_threads(), vae::num_threads() == 1 ? "" : "s");
   if (!a.resume.empty())
     std::printf("resuming from %s at epoch %lld of %d\n", a.resume.c_str(),
                 static_cast<long long>(resumed.state.epoch), opts.epochs);
