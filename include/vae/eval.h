@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 #include "vae/dataset.h"
 #include "vae/model.h"
@@ -19,6 +21,24 @@ struct ElboResult {
   double kl = 0;     ///< KL(q(z|x) ‖ N(0, I)), exact
   size_t n = 0;
 };
+
+/// Importance-weighted estimate of log p(x) (Burda et al., 2016), per example:
+///   log p(x) ≥ log (1/K) Σ_k w_k,   w_k = p(x|z_k) p(z_k) / q(z_k|x),   z_k = μ + σ ⊙ ε_k
+///   log w_k = log p(x|z_k) − ½‖z_k‖² + ½‖ε_k‖² + ½ Σ_j log σ²_j    (the ½ log 2π terms cancel)
+/// The bound tightens as K grows and equals the ELBO in expectation at K = 1. The sum over k is a
+/// log-sum-exp accumulated in double across chunks of samples.
+struct IwResult {
+  int k = 0;
+  size_t n = 0;
+  double log_likelihood = 0;  ///< mean over examples of the estimate, nats (higher is better)
+  double std_error = 0;       ///< standard error of that mean across examples
+  std::vector<double> per_example;  ///< (N) estimates of log p(x_i)
+};
+
+/// Runs the K decodes of many examples as one batch of up to `rows` latent rows per decoder
+/// pass (large GEMMs). progress(done, total) is called after each pass with examples finished.
+IwResult evaluate_iw(const Vae<float>& model, const Dataset& data, int k, uint64_t seed = kEvalSeed,
+                     const std::function<void(size_t, size_t)>& progress = {}, int rows = 4096);
 
 /// −ELBO over every row of `data` with one z sample per example (ε from Rng(seed)), in batches
 /// of model.max_batch().

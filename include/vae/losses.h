@@ -42,6 +42,19 @@ double bernoulli_nll_forward(T* nll_rows, const T* logits, const T* x, int B, in
 template <class T>
 void bernoulli_nll_backward(T* dlogits, const T* logits, const T* x, T scale, size_t n);
 
+// ---- Gaussian negative log-likelihood with a fixed standard deviation σ ---------------------
+//   −log N(x; m, σ²) = ½ ((x − m)/σ)² + log σ + ½ log 2π      per dimension, in nats
+// (the constants are included, so numbers compare across likelihoods and with the literature).
+// Returns the sum over all B·D entries; per-example sums to nll_rows (B) when non-null.
+template <class T>
+double gaussian_nll_forward(T* nll_rows, const T* mean, const T* x, T sigma, int B, int D);
+//   ∂/∂m = (m − x)/σ²;   dmean += scale · (m − x)/σ²
+template <class T>
+void gaussian_nll_backward(T* dmean, const T* mean, const T* x, T sigma, T scale, size_t n);
+
+/// ½ log 2π.
+inline constexpr double kHalfLog2Pi = 0.91893853320467274178;
+
 /// σ(l) = 1 / (1 + e^−l), computed without overflow for either sign; y may alias l.
 template <class T>
 void sigmoid_forward(T* y, const T* l, size_t n);

@@ -6,9 +6,13 @@
 //   encoder   h_0 = x (B,D);  a_l = h_{l-1} W_lᵀ + b_l,  h_l = f(a_l)   (B,H_l), l = 1..L
 //   heads     μ = h_L W_μᵀ + b_μ (B,Z),   log σ² = h_L W_vᵀ + b_v (B,Z)
 //   sample    z = μ + exp(½ log σ²) ⊙ ε  (B,Z),  ε ~ N(0, I) given by the caller
-//   decoder   widths H_L..H_1 (the encoder's mirrored), then logits = g W_oᵀ + b_o (B,D)
-//   loss      per example: softplus(logits) − x·logits summed over D, plus KL(q ‖ N(0,I))
+//   decoder   widths H_L..H_1 (the encoder's mirrored), then out = g W_oᵀ + b_o (B,D): the
+//             Bernoulli logits, or the Gaussian mean
+//   loss      per example: −log p(x|z) summed over D (Bernoulli: softplus(l) − x·l; Gaussian
+//             with fixed σ: ½((x − m)/σ)² + log σ + ½ log 2π), plus KL(q ‖ N(0,I))
 //             (include/vae/losses.h); the training objective is the mean over the batch.
+// With no hidden layers (L = 0) encoder heads and decoder are linear maps: with a Gaussian
+// likelihood that is probabilistic PCA, whose exact log p(x) is known (tests use it).
 //
 // Vae::backward is forward's call list read in reverse; each call's math sits beside the
 // function it calls (include/vae/nn.h, include/vae/losses.h).
@@ -29,10 +33,11 @@ namespace vae {
 
 struct ModelConfig {
   int input_dim = 784;              ///< D
-  std::vector<int> hidden = {400};  ///< encoder widths H_1..H_L (decoder mirrors them)
+  std::vector<int> hidden = {400};  ///< encoder widths H_1..H_L (decoder mirrors them); may be empty
   int latent = 20;                  ///< Z
   Activation activation = Activation::Relu;
-  std::string likelihood = "bernoulli";
+  std::string likelihood = "bernoulli";  ///< "bernoulli" (x in [0,1]) or "gaussian" (fixed sigma)
+  double sigma = 1.0;                    ///< the Gaussian likelihood's standard deviation
   int height = 28, width = 28, channels = 1;  ///< image geometry of x, or 0 when not images
 
   /// Throws vae::Error naming the offending field ("--latent: must be >= 1, got 0").
@@ -96,13 +101,20 @@ class Vae {
   const T* mu() const { return acts_.data() + mu_; }
   const T* logvar() const { return acts_.data() + logvar_; }
   const T* z() const { return acts_.data() + z_; }
-  const T* logits() const { return acts_.data() + logits_; }
+  const T* logits() const { return acts_.data() + logits_; }  ///< decoder output (B, D)
+  /// −log p(x|z) for B rows of decoder output `out` (B, D) against x (B, D): the batch sum,
+  /// with per-row values in rows (B) when non-null.
+  double recon_nll(const T* out, const T* x, int B, T* rows) const;
 
   /// Posterior parameters for n rows of x (any n; processed in chunks of max_batch).
   /// mu, logvar: (n, Z).
   void encode(const T* x, size_t n, T* mu, T* logvar);
-  /// Decoder means σ(logits) for n latent rows z (n, Z) → out (n, D).
+  /// Decoder means for n latent rows z (n, Z) → out (n, D): σ(logits) for Bernoulli, the mean
+  /// itself for Gaussian.
   void decode(const T* z, size_t n, T* out);
+  /// Raw decoder output (logits, or the Gaussian mean) for B ≤ max_batch latent rows z (B, Z);
+  /// the returned (B, D) buffer is the model's own and is valid until the next call.
+  const T* decode_logits(const T* z, int B);
 
  private:
   struct LayerSlots {       // offsets into acts_ for one hidden layer
@@ -123,6 +135,7 @@ class Vae {
   size_t mu_ = 0, logvar_ = 0, eps_ = 0, z_ = 0, logits_ = 0;                   // acts_ offsets
   std::vector<std::pair<size_t, int>> act_slots_;  // (offset, width) of every activation tensor
   int last_batch_ = 0;
+  bool gaussian_ = false;  // likelihood == "gaussian"
 };
 
 extern template class Vae<float>;

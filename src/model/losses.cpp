@@ -80,6 +80,31 @@ void bernoulli_nll_backward(T* dlogits, const T* logits, const T* x, T scale, si
 }
 
 template <class T>
+double gaussian_nll_forward(T* nll_rows, const T* mean, const T* x, T sigma, int B, int D) {
+  const T inv_var = T(1) / (sigma * sigma);
+  const double constant = D * (std::log(static_cast<double>(sigma)) + kHalfLog2Pi);
+  double total = 0;
+  for (int r = 0; r < B; ++r) {
+    const T* m = mean + static_cast<size_t>(r) * D;
+    const T* xr = x + static_cast<size_t>(r) * D;
+    T sq = 0;
+#pragma omp simd reduction(+ : sq)
+    for (int j = 0; j < D; ++j) sq += (xr[j] - m[j]) * (xr[j] - m[j]);
+    const double row = 0.5 * static_cast<double>(sq) * inv_var + constant;
+    if (nll_rows) nll_rows[r] = static_cast<T>(row);
+    total += row;
+  }
+  return total;
+}
+
+template <class T>
+void gaussian_nll_backward(T* dmean, const T* mean, const T* x, T sigma, T scale, size_t n) {
+  const T k = scale / (sigma * sigma);
+#pragma omp simd
+  for (size_t i = 0; i < n; ++i) dmean[i] += k * (mean[i] - x[i]);
+}
+
+template <class T>
 void sigmoid_forward(T* y, const T* l, size_t n) {
 #pragma omp simd
   for (size_t i = 0; i < n; ++i) y[i] = sigmoid(l[i]);
@@ -92,7 +117,9 @@ void sigmoid_forward(T* y, const T* l, size_t n) {
   template void gaussian_kl_backward<T>(T*, T*, const T*, const T*, T, size_t);          \
   template double bernoulli_nll_forward<T>(T*, const T*, const T*, int, int);            \
   template void bernoulli_nll_backward<T>(T*, const T*, const T*, T, size_t);            \
-  template void sigmoid_forward<T>(T*, const T*, size_t);
+  template void sigmoid_forward<T>(T*, const T*, size_t);                               \
+  template double gaussian_nll_forward<T>(T*, const T*, const T*, T, int, int);         \
+  template void gaussian_nll_backward<T>(T*, const T*, const T*, T, T, size_t);
 VAE_INSTANTIATE(float)
 VAE_INSTANTIATE(double)
 #undef VAE_INSTANTIATE

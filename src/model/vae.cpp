@@ -16,14 +16,15 @@ namespace vae {
 
 void ModelConfig::validate() const {
   if (input_dim < 1) throw Error("input_dim: must be >= 1, got " + std::to_string(input_dim));
-  if (hidden.empty()) throw Error("--hidden: needs at least one hidden layer");
   for (int h : hidden)
     if (h < 1 || h > (1 << 16))
       throw Error("--hidden: each width must be in 1..65536, got " + std::to_string(h));
   if (latent < 1 || latent > (1 << 14))
     throw Error("--latent: must be in 1..16384, got " + std::to_string(latent));
-  if (likelihood != "bernoulli")
-    throw Error("likelihood: only 'bernoulli' is supported, got '" + likelihood + "'");
+  if (likelihood != "bernoulli" && likelihood != "gaussian")
+    throw Error("--likelihood: must be 'bernoulli' or 'gaussian', got '" + likelihood + "'");
+  if (!(sigma > 0) || !std::isfinite(sigma))
+    throw Error("--sigma: must be a positive number");
   if (channels > 0 && static_cast<long>(height) * width * channels != input_dim)
     throw Error("image geometry " + std::to_string(height) + "x" + std::to_string(width) + "x" +
                 std::to_string(channels) + " does not match input_dim " + std::to_string(input_dim));
@@ -32,7 +33,8 @@ void ModelConfig::validate() const {
 std::string ModelConfig::to_json() const {
   nlohmann::json j = {{"input_dim", input_dim}, {"hidden", hidden},
                       {"latent", latent},       {"activation", activation_name(activation)},
-                      {"likelihood", likelihood}, {"height", height},
+                      {"likelihood", likelihood}, {"sigma", sigma},
+                      {"height", height},
                       {"width", width},         {"channels", channels},
                       {"decoder", "mirror"},    {"posterior", "diagonal_gaussian"},
                       {"prior", "standard_normal"}};
@@ -48,6 +50,7 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& o
     c.latent = j.at("latent").get<int>();
     c.activation = parse_activation(j.at("activation").get<std::string>());
     c.likelihood = j.at("likelihood").get<std::string>();
+    c.sigma = j.value("sigma", 1.0);
     c.height = j.at("height").get<int>();
     c.width = j.at("width").get<int>();
     c.channels = j.at("channels").get<int>();
@@ -101,6 +104,7 @@ template <class T>
 Vae<T>::Vae(const ModelConfig& cfg, int max_batch) : cfg_(cfg), max_batch_(max_batch) {
   cfg_.validate();
   VAE_ASSERT(max_batch >= 1);
+  gaussian_ = cfg_.likelihood == "gaussian";
   table_ = param_table(cfg_);
   params_.assign(param_count(cfg_), T(0));
   grads_.assign(params_.size(), T(0));
@@ -179,7 +183,7 @@ void Vae<T>::encoder_forward(const T* x, int B) {
     activation_forward(A + s.h, A + s.a, static_cast<size_t>(B) * s.out, cfg_.activation);
     h = A + s.h;
   }
-  const int H = enc_.back().out;
+  const int H = enc_.empty() ? cfg_.input_dim : enc_.back().out;
   linear_forward(A + mu_, h, P + mu_w_, P + mu_b_, B, H, cfg_.latent);      // μ (B,Z)
   linear_forward(A + logvar_, h, P + lv_w_, P + lv_b_, B, H, cfg_.latent);  // log σ² (B,Z)
 }
@@ -194,13 +198,14 @@ void Vae<T>::decoder_forward(int B) {
     activation_forward(A + s.h, A + s.a, static_cast<size_t>(B) * s.out, cfg_.activation);
     h = A + s.h;
   }
-  linear_forward(A + logits_, h, P + out_w_, P + out_b_, B, dec_.back().out, cfg_.input_dim);
+  const int H = dec_.empty() ? cfg_.latent : dec_.back().out;
+  linear_forward(A + logits_, h, P + out_w_, P + out_b_, B, H, cfg_.input_dim);
 }
 
 template <class T>
 LossParts Vae<T>::forward(const T* x, const T* eps, int B) {
   VAE_ASSERT(B >= 1 && B <= max_batch_);
-  const int Z = cfg_.latent, D = cfg_.input_dim;
+  const int Z = cfg_.latent;
   const size_t nz = static_cast<size_t>(B) * Z;
   T* A = acts_.data();
   encoder_forward(x, B);
@@ -209,16 +214,23 @@ LossParts Vae<T>::forward(const T* x, const T* eps, int B) {
   decoder_forward(B);
   last_batch_ = B;
   LossParts loss;
-  loss.recon = bernoulli_nll_forward<T>(nullptr, A + logits_, x, B, D);
+  loss.recon = recon_nll(A + logits_, x, B, nullptr);
   loss.kl = gaussian_kl_forward<T>(nullptr, A + mu_, A + logvar_, B, Z);
   return loss;
+}
+
+template <class T>
+double Vae<T>::recon_nll(const T* out, const T* x, int B, T* rows) const {
+  if (cfg_.likelihood == "gaussian")
+    return gaussian_nll_forward<T>(rows, out, x, static_cast<T>(cfg_.sigma), B, cfg_.input_dim);
+  return bernoulli_nll_forward<T>(rows, out, x, B, cfg_.input_dim);
 }
 
 template <class T>
 void Vae<T>::loss_rows(const T* x, int B, T* recon_rows, T* kl_rows) const {
   VAE_ASSERT(B == last_batch_);
   const T* A = acts_.data();
-  bernoulli_nll_forward<T>(recon_rows, A + logits_, x, B, cfg_.input_dim);
+  recon_nll(A + logits_, x, B, recon_rows);
   gaussian_kl_forward<T>(kl_rows, A + mu_, A + logvar_, B, cfg_.latent);
 }
 
@@ -245,13 +257,18 @@ void Vae<T>::backward(const T* x, int B) {
   for (const auto& [offset, width] : act_slots_)
     std::memset(dA + offset, 0, sizeof(T) * static_cast<size_t>(B) * width);
 
-  // loss = mean over rows of [bernoulli_nll(logits, x) + kl(μ, log σ²)]
-  bernoulli_nll_backward(dA + logits_, A + logits_, x, scale, static_cast<size_t>(B) * D);
+  // loss = mean over rows of [−log p(x | out) + kl(μ, log σ²)]
+  const size_t nx = static_cast<size_t>(B) * D;
+  if (gaussian_)
+    gaussian_nll_backward(dA + logits_, A + logits_, x, static_cast<T>(cfg_.sigma), scale, nx);
+  else
+    bernoulli_nll_backward(dA + logits_, A + logits_, x, scale, nx);
 
-  // decoder, last layer first; the input of decoder layer 0 is z
-  const T* h_last = A + dec_.back().h;
-  linear_backward(dA + dec_.back().h, G + out_w_, G + out_b_, dA + logits_, h_last, P + out_w_, B,
-                  dec_.back().out, D);
+  // decoder, last layer first; the input of the output layer (and of decoder layer 0) is z
+  const size_t out_in = dec_.empty() ? z_ : dec_.back().h;
+  const int H_out = dec_.empty() ? Z : dec_.back().out;
+  linear_backward(dA + out_in, G + out_w_, G + out_b_, dA + logits_, A + out_in, P + out_w_, B,
+                  H_out, D);
   for (size_t l = dec_.size(); l-- > 0;) {
     const LayerSlots& s = dec_[l];
     activation_backward(dA + s.a, dA + s.h, A + s.a, A + s.h, static_cast<size_t>(B) * s.out,
@@ -264,11 +281,14 @@ void Vae<T>::backward(const T* x, int B) {
   reparam_backward(dA + mu_, dA + logvar_, dA + z_, A + logvar_, A + eps_, nz);
   gaussian_kl_backward(dA + mu_, dA + logvar_, A + mu_, A + logvar_, scale, nz);
 
-  // heads: both add into the gradient of the last encoder output
-  const LayerSlots& top = enc_.back();
-  linear_backward(dA + top.h, G + mu_w_, G + mu_b_, dA + mu_, A + top.h, P + mu_w_, B, top.out, Z);
-  linear_backward(dA + top.h, G + lv_w_, G + lv_b_, dA + logvar_, A + top.h, P + lv_w_, B, top.out,
-                  Z);
+  // heads: both add into the gradient of the last encoder output (x itself when there are no
+  // hidden layers: then no input gradient is needed)
+  const bool linear = enc_.empty();
+  const int H = linear ? cfg_.input_dim : enc_.back().out;
+  T* dtop = linear ? nullptr : dA + enc_.back().h;
+  const T* top = linear ? x : A + enc_.back().h;
+  linear_backward(dtop, G + mu_w_, G + mu_b_, dA + mu_, top, P + mu_w_, B, H, Z);
+  linear_backward(dtop, G + lv_w_, G + lv_b_, dA + logvar_, top, P + lv_w_, B, H, Z);
 
   // encoder, last layer first; layer 0's input is x, which needs no gradient
   for (size_t l = enc_.size(); l-- > 0;) {
@@ -302,9 +322,21 @@ void Vae<T>::decode(const T* z, size_t n, T* out) {
     const int B = static_cast<int>(std::min<size_t>(max_batch_, n - start));
     std::memcpy(acts_.data() + z_, z + start * Z, sizeof(T) * B * Z);
     decoder_forward(B);
-    sigmoid_forward(out + start * D, acts_.data() + logits_, static_cast<size_t>(B) * D);
+    if (gaussian_)
+      std::memcpy(out + start * D, acts_.data() + logits_, sizeof(T) * B * D);
+    else
+      sigmoid_forward(out + start * D, acts_.data() + logits_, static_cast<size_t>(B) * D);
   }
   last_batch_ = 0;
+}
+
+template <class T>
+const T* Vae<T>::decode_logits(const T* z, int B) {
+  VAE_ASSERT(B >= 1 && B <= max_batch_);
+  std::memcpy(acts_.data() + z_, z, sizeof(T) * static_cast<size_t>(B) * cfg_.latent);
+  decoder_forward(B);
+  last_batch_ = 0;
+  return acts_.data() + logits_;
 }
 
 template class Vae<float>;

@@ -122,6 +122,34 @@ TEST(Reparam, ForwardAndGradientWithPinnedEps) {
   check_gradient("dlogvar", lv.data(), dlv.data(), n, loss);
 }
 
+TEST(GaussianNll, GoldenValuesIncludeTheConstants) {
+  // One dimension, x = m: −log N(m; m, σ²) = log σ + ½ log 2π. σ = 1: 0.918938533204672742.
+  const double m = 0.3, x = 0.3;
+  double row;
+  vae::gaussian_nll_forward(&row, &m, &x, 1.0, 1, 1);
+  EXPECT_NEAR(row, 0.918938533204672742, 1e-15);
+  vae::gaussian_nll_forward(&row, &m, &x, 2.0, 1, 1);
+  EXPECT_NEAR(row, std::log(2.0) + 0.918938533204672742, 1e-15);
+  // x − m = 1.5, σ = 0.5: ½·9 + log 0.5 + ½ log 2π; two dimensions add.
+  const double m2[] = {0.0, 0.3}, x2[] = {1.5, 0.3};
+  vae::gaussian_nll_forward(&row, m2, x2, 0.5, 1, 2);
+  EXPECT_NEAR(row, 4.5 + 2 * (std::log(0.5) + 0.918938533204672742), 1e-14);
+}
+
+TEST(GaussianNll, GradientMatchesFiniteDifferences) {
+  const int B = 3, D = 5;
+  vae::Rng rng(8);
+  std::vector<double> m(B * D), x(B * D);
+  fill_uniform(m, rng, -2, 2);
+  fill_uniform(x, rng, -2, 2);
+  const double sigma = 0.6, scale = 0.25;
+  auto loss = [&] { return scale * vae::gaussian_nll_forward<double>(nullptr, m.data(), x.data(), sigma, B, D); };
+  std::vector<double> dm(B * D, 3.0);
+  vae::gaussian_nll_backward(dm.data(), m.data(), x.data(), sigma, scale, m.size());
+  for (double& v : dm) v -= 3.0;
+  check_gradient("dmean", m.data(), dm.data(), m.size(), loss);
+}
+
 TEST(Sigmoid, SymmetricAndSaturatesWithoutOverflow) {
   const double l[] = {-800, -1, 0, 1, 800};
   double y[5];

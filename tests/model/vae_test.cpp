@@ -13,8 +13,11 @@
 
 namespace {
 
-vae::ModelConfig tiny_config(vae::Activation act, std::vector<int> hidden) {
+vae::ModelConfig tiny_config(vae::Activation act, std::vector<int> hidden,
+                             const std::string& likelihood = "bernoulli") {
   vae::ModelConfig c;
+  c.likelihood = likelihood;
+  c.sigma = 0.7;
   c.input_dim = 6;
   c.hidden = std::move(hidden);
   c.latent = 3;
@@ -28,12 +31,13 @@ vae::ModelConfig tiny_config(vae::Activation act, std::vector<int> hidden) {
 struct Case {
   vae::Activation act;
   std::vector<int> hidden;
+  std::string likelihood = "bernoulli";
 };
 
 class VaeGradient : public ::testing::TestWithParam<Case> {};
 
 TEST_P(VaeGradient, NegativeElboGradientMatchesFiniteDifferencesForEveryParameter) {
-  const vae::ModelConfig cfg = tiny_config(GetParam().act, GetParam().hidden);
+  const vae::ModelConfig cfg = tiny_config(GetParam().act, GetParam().hidden, GetParam().likelihood);
   const int B = 4;
   vae::Vae<double> model(cfg, B);
   vae::Rng rng(10);
@@ -66,9 +70,12 @@ INSTANTIATE_TEST_SUITE_P(
     All, VaeGradient,
     ::testing::Values(Case{vae::Activation::Relu, {5}}, Case{vae::Activation::Tanh, {5}},
                       Case{vae::Activation::LeakyRelu, {5}}, Case{vae::Activation::Elu, {5}},
-                      Case{vae::Activation::Tanh, {5, 4}}, Case{vae::Activation::Relu, {7, 4}}),
+                      Case{vae::Activation::Tanh, {5, 4}}, Case{vae::Activation::Relu, {7, 4}},
+                      Case{vae::Activation::Tanh, {5}, "gaussian"},
+                      Case{vae::Activation::Relu, {}, "gaussian"},
+                      Case{vae::Activation::Relu, {}, "bernoulli"}),
     [](const auto& info) {
-      std::string name = vae::activation_name(info.param.act);
+      std::string name = info.param.likelihood + "_" + vae::activation_name(info.param.act);
       for (int h : info.param.hidden) name += "_" + std::to_string(h);
       return name;
     });

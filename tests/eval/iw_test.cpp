@@ -1,0 +1,179 @@
+// The importance-weighted log-likelihood: exact on probabilistic PCA, a bound that tightens with
+// K and sits above the ELBO.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "vae/eval.h"
+#include "vae/model.h"
+
+namespace {
+
+// log N(x; b, C) for a 3×3 covariance, by Cholesky in double.
+double log_normal3(const double* x, const double* b, const double C[3][3]) {
+  double L[3][3] = {};
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j <= i; ++j) {
+      double s = C[i][j];
+      for (int k = 0; k < j; ++k) s -= L[i][k] * L[j][k];
+      L[i][j] = i == j ? std::sqrt(s) : s / L[j][j];
+    }
+  double y[3], r[3];
+  for (int i = 0; i < 3; ++i) r[i] = x[i] - b[i];
+  for (int i = 0; i < 3; ++i) {  // solve L y = r
+    double s = r[i];
+    for (int k = 0; k < i; ++k) s -= L[i][k] * y[k];
+    y[i] = s / L[i][i];
+  }
+  double quad = 0, logdet = 0;
+  for (int i = 0; i < 3; ++i) {
+    quad += y[i] * y[i];
+    logdet += 2 * std::log(L[i][i]);
+  }
+  return -0.5 * quad - 0.5 * logdet - 1.5 * std::log(2 * M_PI);
+}
+
+// Probabilistic PCA as a VAE: D = 3, Z = 2, no hidden layers, Gaussian likelihood with σ = 0.5,
+// decoder W (3,2) with orthogonal columns so that the exact posterior is diagonal:
+//   p(x) = N(b, W Wᵀ + σ² I),  q*(z|x) = N(M⁻¹ Wᵀ (x − b), σ² M⁻¹),  M = WᵀW + σ² I (diagonal).
+struct Ppca {
+  vae::ModelConfig cfg;
+  double W[3][2] = {{1.0, 0.5}, {2.0, 0.0}, {-1.0, 1.0}};  // orthogonalised in the constructor
+  double b[3] = {0.2, -0.1, 0.4};
+  double sigma = 0.5;
+  Ppca() {
+    // Make the columns orthogonal: second column minus its projection on the first.
+    double c0 = 0, c01 = 0;
+    for (int i = 0; i < 3; ++i) {
+      c0 += W[i][0] * W[i][0];
+      c01 += W[i][0] * W[i][1];
+    }
+    for (int i = 0; i < 3; ++i) W[i][1] -= c01 / c0 * W[i][0];
+    cfg.input_dim = 3;
+    cfg.hidden = {};
+    cfg.latent = 2;
+    cfg.likelihood = "gaussian";
+    cfg.sigma = sigma;
+    cfg.height = cfg.width = cfg.channels = 0;
+  }
+  double m(int j) const {  // M_jj = Σ_i W_ij² + σ²
+    double s = sigma * sigma;
+    for (int i = 0; i < 3; ++i) s += W[i][j] * W[i][j];
+    return s;
+  }
+  // Loads the decoder, and the exact posterior (exact = true) or a deliberately poor one.
+  void load(vae::Vae<float>& model, bool exact) const {
+    float* P = model.params();
+    for (const vae::ParamInfo& p : model.params_info()) {
+      float* t = P + p.offset;
+      for (size_t i = 0; i < p.numel; ++i) t[i] = 0;
+      if (p.name == "decoder.out.weight")
+        for (int i = 0; i < 3; ++i)
+          for (int j = 0; j < 2; ++j) t[i * 2 + j] = static_cast<float>(W[i][j]);
+      if (p.name == "decoder.out.bias")
+        for (int i = 0; i < 3; ++i) t[i] = static_cast<float>(b[i]);
+      if (p.name == "encoder.mu.weight")  // (2,3): M⁻¹ Wᵀ, or half of it
+        for (int j = 0; j < 2; ++j)
+          for (int i = 0; i < 3; ++i) t[j * 3 + i] = static_cast<float>(W[i][j] / m(j) * (exact ? 1 : 0.5));
+      if (p.name == "encoder.mu.bias")  // −M⁻¹ Wᵀ b
+        for (int j = 0; j < 2; ++j) {
+          double s = 0;
+          for (int i = 0; i < 3; ++i) s += W[i][j] * b[i];
+          t[j] = static_cast<float>(-s / m(j) * (exact ? 1 : 0.5));
+        }
+      if (p.name == "encoder.logvar.bias")
+        for (int j = 0; j < 2; ++j) t[j] = static_cast<float>(std::log(sigma * sigma / m(j)) + (exact ? 0 : 1.0));
+    }
+  }
+  double exact_log_px(const float* x) const {
+    double C[3][3], xd[3] = {x[0], x[1], x[2]};
+    for (int i = 0; i < 3; ++i)
+      for (int k = 0; k < 3; ++k)
+        C[i][k] = W[i][0] * W[k][0] + W[i][1] * W[k][1] + (i == k ? sigma * sigma : 0);
+    return log_normal3(xd, b, C);
+  }
+};
+
+vae::Dataset points(size_t n) {
+  vae::Dataset d;
+  d.n = n;
+  d.d = 3;
+  d.x.resize(n * 3);
+  vae::Rng rng(12);
+  for (float& v : d.x) v = static_cast<float>(2 * rng.uniform() - 1);
+  return d;
+}
+
+TEST(ImportanceWeighted, ExactPosteriorGivesTheExactLikelihoodForAnyK) {
+  const Ppca ppca;
+  vae::Vae<float> model(ppca.cfg, 8);
+  ppca.load(model, true);
+  const vae::Dataset data = points(20);
+  for (int k : {1, 7}) {
+    const vae::IwResult r = vae::evaluate_iw(model, data, k, 3, {}, 5);  // 5 rows: passes split examples
+    for (size_t i = 0; i < data.n; ++i)
+      EXPECT_NEAR(r.per_example[i], ppca.exact_log_px(data.row(i)), 2e-4) << "k=" << k << " i=" << i;
+  }
+}
+
+TEST(ImportanceWeighted, ConvergesToTheExactLikelihoodFromAPoorPosterior) {
+  const Ppca ppca;
+  vae::Vae<float> model(ppca.cfg, 8);
+  ppca.load(model, false);
+  const vae::Dataset data = points(10);
+  double exact = 0;
+  for (size_t i = 0; i < data.n; ++i) exact += ppca.exact_log_px(data.row(i));
+  exact /= data.n;
+  const double gap1 = exact - vae::evaluate_iw(model, data, 1).log_likelihood;
+  const double gap5000 = exact - vae::evaluate_iw(model, data, 5000).log_likelihood;
+  EXPECT_GT(gap1, 0.3);                // a poor q leaves a large gap at K = 1 ...
+  EXPECT_LT(std::fabs(gap5000), 0.01);  // ... which K = 5000 closes
+}
+
+TEST(ImportanceWeighted, BoundRisesWithKAndSitsAboveTheElbo) {
+  vae::ModelConfig cfg;
+  cfg.input_dim = 16;
+  cfg.hidden = {12};
+  cfg.latent = 3;
+  cfg.height = cfg.width = 4;
+  cfg.channels = 1;
+  vae::Vae<float> model(cfg, 64);
+  vae::Rng rng(2);
+  model.init_params(rng);
+  vae::Dataset data;
+  data.n = 200;
+  data.d = 16;
+  data.x.resize(200 * 16);
+  for (float& v : data.x) v = rng.uniform_float();
+  const double elbo = -vae::evaluate_elbo(model, data).loss;
+  const double k1 = vae::evaluate_iw(model, data, 1).log_likelihood;
+  const double k10 = vae::evaluate_iw(model, data, 10).log_likelihood;
+  const double k100 = vae::evaluate_iw(model, data, 100).log_likelihood;
+  EXPECT_NEAR(k1, elbo, 0.1 * std::fabs(elbo) / 100 + 0.05);  // same quantity, other ε
+  EXPECT_GT(k10, elbo);
+  EXPECT_GT(k100, k10);
+}
+
+TEST(ImportanceWeighted, ReportsProgressAndStandardError) {
+  const Ppca ppca;
+  vae::Vae<float> model(ppca.cfg, 8);
+  ppca.load(model, false);
+  const vae::Dataset data = points(30);
+  size_t last = 0, calls = 0;
+  const vae::IwResult r = vae::evaluate_iw(model, data, 10, 1, [&](size_t done, size_t total) {
+    EXPECT_EQ(total, 30u);
+    EXPECT_GT(done, last);
+    last = done;
+    ++calls;
+  }, 64);
+  EXPECT_EQ(last, 30u);
+  EXPECT_GE(calls, 4u);
+  double mean = 0, var = 0;
+  for (double v : r.per_example) mean += v;
+  mean /= 30;
+  for (double v : r.per_example) var += (v - mean) * (v - mean);
+  EXPECT_NEAR(r.std_error, std::sqrt(var / 29 / 30), 1e-12);
+}
+
+}  // namespace
