@@ -7,7 +7,8 @@ packages=(
   build-essential cmake pkg-config   # compiler and build
   libopenblas-dev                    # GEMM through CBLAS
   zlib1g-dev                         # .gz IDX files
-  libpng-dev                         # PNG grids
+  libpng-dev                         # PNG grids and image folders
+  libjpeg-dev                        # JPEG image folders
   nlohmann-json3-dev                 # checkpoint metadata, metrics, configs
   libcli11-dev                       # the command line
   libgtest-dev googletest            # tests

@@ -20,6 +20,7 @@ struct ElboResult {
   double recon = 0;  ///< E_q[−log p(x|z)], one-sample estimate
   double kl = 0;     ///< KL(q(z|x) ‖ N(0, I)), exact
   size_t n = 0;
+  std::vector<float> recon_rows, kl_rows;  ///< (N) each, when asked for
 };
 
 /// Importance-weighted estimate of log p(x) (Burda et al., 2016), per example:
@@ -41,7 +42,18 @@ IwResult evaluate_iw(const Vae<float>& model, const Dataset& data, int k, uint64
                      const std::function<void(size_t, size_t)>& progress = {}, int rows = 4096);
 
 /// −ELBO over every row of `data` with one z sample per example (ε from Rng(seed)), in batches
-/// of model.max_batch().
-ElboResult evaluate_elbo(Vae<float>& model, const Dataset& data, uint64_t seed = kEvalSeed);
+/// of model.max_batch(). With per_example, also fills recon_rows and kl_rows.
+ElboResult evaluate_elbo(Vae<float>& model, const Dataset& data, uint64_t seed = kEvalSeed,
+                         bool per_example = false);
+
+/// Reconstruction error of the posterior mean: x̂ = decoder mean at z = μ(x).
+struct ReconError {
+  double mse = 0;               ///< mean over examples and dimensions of (x − x̂)²
+  std::vector<float> mse_rows;  ///< (N) per-example mean squared error
+};
+ReconError reconstruction_error(Vae<float>& model, const Dataset& data);
+
+/// Peak signal-to-noise ratio in dB for values in [0, 1]: 10 log10(1 / mse).
+double psnr_db(double mse);
 
 }  // namespace vae

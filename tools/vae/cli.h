@@ -33,6 +33,7 @@ Command add_reconstruct(CLI::App& root);
 Command add_encode(CLI::App& root);
 Command add_decode(CLI::App& root);
 Command add_info(CLI::App& root);
+Command add_score(CLI::App& root);
 
 /// The --threads option every computing subcommand has (0 = all cores).
 void add_threads_option(CLI::App* app, int* threads);
@@ -49,6 +50,24 @@ void check_fits(const vae::Dataset& data, const vae::ModelConfig& cfg, const std
 
 /// Refuses to write where the folder of `path` does not exist (before any work is done).
 void check_output_path(const std::string& path, const std::string& option);
+
+/// A one-line progress indicator for long work, drawn on stderr only when it is a terminal,
+/// redrawn at most ten times a second: "label [#####.....] done/total  rate/s  ETA m:ss".
+class ProgressLine {
+ public:
+  explicit ProgressLine(std::string label);
+  ~ProgressLine();  ///< clears the line
+  void update(size_t done, size_t total);
+
+ private:
+  std::string label_;
+  bool enabled_;
+  bool drawn_ = false;
+  double start_s_, last_s_ = -1;
+};
+
+/// "m:ss" or "h:mm:ss"; "?" for a negative or absurd count.
+std::string format_duration(double seconds);
 
 /// True when `path` ends with `suffix` (case-sensitive).
 bool ends_with(const std::string& path, const std::string& suffix);

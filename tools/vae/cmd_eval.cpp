@@ -1,11 +1,17 @@
-// vae eval: the test −ELBO of a checkpoint, with its parts, as JSON.
+// vae eval: how good a checkpoint is on a data set, as JSON: the −ELBO with its parts (nats per
+// example and bits per dimension), optionally the importance-weighted log-likelihood, the KL of
+// each latent dimension with the count of active units, and the reconstruction error.
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include "cli.h"
+#include "vae/error.h"
 #include "vae/eval.h"
 #include "vae/fileio.h"
+#include "vae/latent_stats.h"
 #include "vae/trainer.h"
 
 namespace vae_cli {
@@ -16,30 +22,77 @@ struct EvalArgs {
   std::string checkpoint;
   std::string data;
   std::string split = "test";
+  int iw = 0;
   int batch_size = 500;
   std::string out;
+  uint64_t seed = vae::kEvalSeed;
   int threads = 0;
 };
 
+double round4(double v) { return std::round(v * 1e4) / 1e4; }
+
 int run_eval(const EvalArgs& a) {
   apply_threads(a.threads);
-  if (a.batch_size < 1) throw UsageError("--batch-size: must be >= 1");
+  if (a.batch_size < 1) throw UsageError("--batch-size: must be >= 1, got " + std::to_string(a.batch_size));
+  if (a.iw < 0 || a.iw > 100000) throw UsageError("--iw: must be in 0..100000, got " + std::to_string(a.iw));
   if (!a.out.empty()) check_output_path(a.out, "--out");
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
   const std::string spec = a.data.empty() ? ckpt.train.data : a.data;
   const vae::Dataset data = load_split_for(ckpt, spec, a.split);
+  if (data.n == 0) throw vae::Error(spec + ": the " + a.split + " split is empty");
   vae::Vae<float> model = vae::model_from_checkpoint(ckpt, a.batch_size);
-  const vae::ElboResult r = vae::evaluate_elbo(model, data);
-  const nlohmann::json j = {{"checkpoint", a.checkpoint},
-                            {"data", spec},
-                            {"split", a.split},
-                            {"examples", r.n},
-                            {"likelihood", ckpt.model.likelihood},
-                            {"binarize", ckpt.train.binarize},
-                            {"loss", r.loss},
-                            {"recon", r.recon},
-                            {"kl", r.kl},
-                            {"units", "nats per example; loss = recon + kl = -ELBO"}};
+  const double D = static_cast<double>(ckpt.model.input_dim);
+  const double nats_to_bpd = 1.0 / (D * std::log(2.0));
+
+  const vae::ElboResult r = vae::evaluate_elbo(model, data, a.seed);
+  nlohmann::json j = {{"checkpoint", a.checkpoint},
+                      {"data", spec},
+                      {"split", a.split},
+                      {"examples", r.n},
+                      {"likelihood", ckpt.model.likelihood},
+                      {"binarize", ckpt.train.binarize},
+                      {"units", "nats per example; loss = recon + kl = -ELBO"},
+                      {"loss", round4(r.loss)},
+                      {"recon", round4(r.recon)},
+                      {"kl", round4(r.kl)},
+                      {"bits_per_dim", round4(r.loss * nats_to_bpd)}};
+  if (ckpt.model.likelihood == "gaussian") j["sigma"] = ckpt.model.sigma;
+
+  if (a.iw > 0) {
+    const auto t0 = std::chrono::steady_clock::now();
+    ProgressLine progress("importance sampling, K=" + std::to_string(a.iw));
+    const vae::IwResult iw = vae::evaluate_iw(
+        model, data, a.iw, a.seed, [&](size_t done, size_t total) { progress.update(done, total); });
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    j["iw"] = {{"k", iw.k},
+               {"log_likelihood", round4(iw.log_likelihood)},
+               {"nll", round4(-iw.log_likelihood)},
+               {"std_error", round4(iw.std_error)},
+               {"bits_per_dim", round4(-iw.log_likelihood * nats_to_bpd)},
+               {"seconds", std::round(secs * 100) / 100}};
+  }
+
+  const vae::LatentStats ls = vae::latent_stats(model, data);
+  nlohmann::json kl_dims = nlohmann::json::array();
+  for (double v : ls.kl_per_dim) kl_dims.push_back(round4(v));
+  j["latent"] = {{"dimensions", ckpt.model.latent},
+                 {"active_units", ls.active_units},
+                 {"active_threshold", vae::kActiveUnitThreshold},
+                 {"kl_per_dim", kl_dims}};
+  nlohmann::json warnings = nlohmann::json::array();
+  if (2 * ls.active_units < ckpt.model.latent) {
+    const std::string w = "posterior collapse: only " + std::to_string(ls.active_units) + " of " +
+                          std::to_string(ckpt.model.latent) +
+                          " latent dimensions are active (Cov_x(E_q[z]) > 0.01)";
+    warnings.push_back(w);
+    std::fprintf(stderr, "vae: warning: %s\n", w.c_str());
+  }
+  j["warnings"] = warnings;
+
+  const vae::ReconError re = vae::reconstruction_error(model, data);
+  j["reconstruction"] = {{"mse", re.mse}};
+  if (ckpt.model.channels > 0) j["reconstruction"]["psnr_db"] = round4(vae::psnr_db(re.mse));
+
   const std::string text = j.dump(2) + "\n";
   std::fputs(text.c_str(), stdout);
   if (!a.out.empty()) vae::write_file_atomic(a.out, text);
@@ -50,11 +103,17 @@ int run_eval(const EvalArgs& a) {
 
 Command add_eval(CLI::App& root) {
   auto args = std::make_shared<EvalArgs>();
-  CLI::App* app = root.add_subcommand("eval", "Print a checkpoint's -ELBO (with its reconstruction and KL parts) as JSON");
+  CLI::App* app = root.add_subcommand(
+      "eval", "Evaluate a checkpoint: -ELBO and its parts, bits/dim, importance-weighted log-likelihood "
+              "(--iw K), KL per latent dimension and active units, reconstruction error; as JSON");
   app->add_option("checkpoint", args->checkpoint, "checkpoint (.safetensors)")->required();
   app->add_option("--data", args->data, "data (default: the data the model was trained on)");
   app->add_option("--split", args->split, "which split: test or train");
+  app->add_option("--iw", args->iw,
+                  "importance samples K per example for the log-likelihood bound (0 = skip; the "
+                  "literature uses 5000)");
   app->add_option("--batch-size", args->batch_size, "examples per forward pass");
+  app->add_option("--seed", args->seed, "seed for the evaluation's samples");
   app->add_option("--out", args->out, "also write the JSON to this file");
   add_threads_option(app, &args->threads);
   return {app, [args] { return run_eval(*args); }};

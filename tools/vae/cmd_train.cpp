@@ -41,17 +41,6 @@ std::string default_out_dir() {
   return buf;
 }
 
-std::string format_eta(double s) {
-  if (!(s >= 0) || s > 1e7) return "?";
-  const long t = static_cast<long>(s + 0.5);
-  char buf[32];
-  if (t >= 3600)
-    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
-  return buf;
-}
-
 // A one-line progress bar on a terminal (stderr), redrawn at most ten times a second.
 class ProgressBar {
  public:
@@ -68,7 +57,7 @@ class ProgressBar {
     const double eta = p.elapsed_s / std::max<size_t>(p.batch, 1) * (p.batches - p.batch);
     std::fprintf(stderr, "\r\033[Kepoch %lld/%lld [%s] %zu/%zu  loss %.2f  %.0f ex/s  ETA %s",
                  static_cast<long long>(p.epoch), static_cast<long long>(p.epochs), bar.c_str(),
-                 p.batch, p.batches, p.loss, p.examples_per_s, format_eta(eta).c_str());
+                 p.batch, p.batches, p.loss, p.examples_per_s, format_duration(eta).c_str());
     std::fflush(stderr);
     drawn_ = true;
   }

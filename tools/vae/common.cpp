@@ -1,3 +1,7 @@
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 
 #include "cli.h"
@@ -43,6 +47,48 @@ void check_output_path(const std::string& path, const std::string& option) {
   if (!parent.empty() && !fs::is_directory(parent, ec))
     throw vae::Error(option + ": folder '" + parent.string() + "' does not exist");
   if (fs::is_directory(path, ec)) throw vae::Error(option + ": '" + path + "' is a folder");
+}
+
+namespace {
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+std::string format_duration(double s) {
+  if (!(s >= 0) || s > 1e7) return "?";
+  const long t = static_cast<long>(s + 0.5);
+  char buf[32];
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
+  return buf;
+}
+
+ProgressLine::ProgressLine(std::string label)
+    : label_(std::move(label)), enabled_(::isatty(STDERR_FILENO)), start_s_(now_s()) {}
+
+ProgressLine::~ProgressLine() {
+  if (drawn_) std::fprintf(stderr, "\r\033[K");
+}
+
+void ProgressLine::update(size_t done, size_t total) {
+  if (!enabled_) return;
+  const double t = now_s();
+  if (done != total && t - last_s_ < 0.1) return;
+  last_s_ = t;
+  const int width = 24;
+  const int filled = total ? static_cast<int>(width * done / total) : width;
+  std::string bar(filled, '#');
+  bar.resize(width, '.');
+  const double elapsed = t - start_s_;
+  const double rate = done / std::max(elapsed, 1e-9);
+  const double eta = done ? elapsed / done * (total - done) : -1;
+  std::fprintf(stderr, "\r\033[K%s [%s] %zu/%zu  %.0f/s  ETA %s", label_.c_str(), bar.c_str(), done,
+               total, rate, format_duration(eta).c_str());
+  std::fflush(stderr);
+  drawn_ = true;
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {

@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
   std::vector<vae_cli::Command> commands = {
       vae_cli::add_train(app),  vae_cli::add_eval(app),   vae_cli::add_sample(app),
       vae_cli::add_reconstruct(app), vae_cli::add_encode(app), vae_cli::add_decode(app),
-      vae_cli::add_info(app)};
+      vae_cli::add_info(app), vae_cli::add_score(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
