@@ -1,10 +1,12 @@
 // Checkpoints: one .safetensors file (include/vae/safetensors.h) holding
 //   tensors   every parameter by its param_table name ("encoder.0.weight", …, F32);
 //             "optimizer.exp_avg.<name>" and "optimizer.exp_avg_sq.<name>" (Adam's m and v, F32);
-//             "optimizer.step" (I64 scalar)
+//             "optimizer.step" (I64 scalar);
+//             "data.offset", "data.factor" (F32, D) when the data were scaled (Scaler)
 //   metadata  "format" = "vae.cpp", "format_version" = "1",
 //             "model" (ModelConfig JSON), "train_options" (TrainOptions JSON),
-//             "train_state" (TrainState JSON; the RNG words as hex strings)
+//             "train_state" (TrainState JSON; the RNG words as hex strings),
+//             "data_scaling" ({"kind", "clamp01"}: how x was mapped before training)
 // Python reads it with safetensors.numpy.load_file / safe_open(...).metadata().
 // Written to a temporary file and renamed into place: a crash never leaves half a checkpoint.
 #pragma once
@@ -14,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "vae/data_pipeline.h"
 #include "vae/model.h"
 #include "vae/rng.h"
 
@@ -24,12 +27,22 @@ inline constexpr int kCheckpointVersion = 1;
 
 /// The hyperparameters of a training run (what `vae train` was asked for).
 struct TrainOptions {
-  std::string data = "fashion-mnist";  ///< data spec given to load_data
+  DataOptions data;                    ///< where the data come from (data.data: --data), splits, scaling
   int epochs = 10;                     ///< total epochs of the run
   int batch_size = 128;
   double lr = 1e-3;
   uint64_t seed = 1;
   std::string binarize = "none";       ///< "none" or "dynamic"
+  int patience = 0;                    ///< early stopping on validation loss; 0 = off
+  double beta = 1.0;                   ///< KL weight of the training objective (β-VAE)
+  std::string kl_warmup = "none";      ///< "none", "linear:EPOCHS" or "cyclical:PERIOD"
+  double free_bits = 0.0;              ///< per-dimension KL floor λ in nats (0 = off)
+
+  /// The KL weight after `epochs_done` (fractional) epochs of training:
+  ///   none        β
+  ///   linear:E    β · min(1, t/E)                      (Bowman et al. 2016)
+  ///   cyclical:P  β · min(1, 2u), u = (t mod P)/P       (Fu et al. 2019: ramp, then hold)
+  double kl_weight(double epochs_done) const;
 
   void validate() const;  ///< throws vae::Error naming the option
   std::string to_json() const;
@@ -55,6 +68,7 @@ struct Checkpoint {
   std::vector<float> params;          ///< (P) flat, param_table(model) layout
   std::vector<float> adam_m, adam_v;  ///< (P) each, or empty for a weights-only checkpoint
   int64_t adam_step = 0;
+  Scaler scaler;                      ///< the data transform of the run (identity = none)
 };
 
 /// Writes atomically. Asserts params (and moments, when present) have param_count(model) values.

@@ -15,14 +15,16 @@ struct Dataset {
   size_t d = 0;                 ///< values per example (D)
   int height = 0, width = 0;    ///< image geometry when the data are images, else 0
   int channels = 0;             ///< 1 for grey images, 0 when not images
-  std::vector<float> x;         ///< (N, D) values; images are scaled to [0, 1]
+  std::vector<float> x;         ///< (N, D) values: IDX images in [0, 1], other readers as stored
+                                ///< (load_splits applies --scale)
   std::vector<int32_t> labels;  ///< (N) class labels, or empty
   const float* row(size_t i) const { return x.data() + i * d; }
 };
 
 struct DataSplits {
   Dataset train, test;
-  std::string source;  ///< folder the files were read from, for messages and checkpoints
+  Dataset val;         ///< validation rows carved from train (--val-split), or empty
+  std::string source;  ///< folder or file the data came from, for messages
 };
 
 /// One array from an IDX file (the MNIST format), values converted to float.

@@ -31,6 +31,20 @@ double gaussian_kl_forward(T* kl_rows, const T* mu, const T* logvar, int B, int 
 template <class T>
 void gaussian_kl_backward(T* dmu, T* dlogvar, const T* mu, const T* logvar, T scale, size_t n);
 
+// ---- KL weighting for training: β-VAE and free bits ----------------------------------------
+// The training objective may weight the KL term and floor it per dimension (Kingma et al. 2016):
+//   β · Σ_j max(λ, KL̄_j),   KL̄_j = (1/B) Σ_r KL_rj   (the batch mean of dimension j's KL)
+// A dimension whose batch-mean KL is below the floor λ contributes the constant λ: no gradient.
+// dim_weight[j] = β when KL̄_j ≥ λ, else 0 — the per-dimension factor on the KL gradient.
+// Returns Σ_j max(λ, KL̄_j) (nats per example, before β).
+template <class T>
+double free_bits_weights(T* dim_weight, const T* mu, const T* logvar, int B, int Z, double beta,
+                         double lambda);
+//   dμ_rj += scale · w_j · μ_rj,   dlog σ²_rj += scale · w_j · ½(σ²_rj − 1)
+template <class T>
+void gaussian_kl_backward_weighted(T* dmu, T* dlogvar, const T* mu, const T* logvar,
+                                   const T* dim_weight, T scale, int B, int Z);
+
 // ---- Bernoulli negative log-likelihood from logits -----------------------------------------
 //   −log p(x|l) = −[x log σ(l) + (1−x) log(1−σ(l))] = softplus(l) − x·l
 //   softplus(l) = max(l, 0) + log1p(exp(−|l|))   (exact and never overflows)

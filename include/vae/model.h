@@ -93,7 +93,9 @@ class Vae {
   /// Accumulates ∂(mean loss)/∂θ into grads() — mean over the B rows of the last forward,
   /// which must have been called with the same x and B. Two backward calls without zero_grad
   /// in between add their gradients (gradient accumulation over micro-batches).
-  void backward(const T* x, int B);
+  /// With beta ≠ 1 or free_bits > 0 the objective's KL term is β · Σ_j max(λ, KL̄_j)
+  /// (include/vae/losses.h); returns that term's value (nats per example, β included).
+  double backward(const T* x, int B, double beta = 1.0, double free_bits = 0.0);
   /// Zeroes the parameter gradients (one fill of the flat buffer).
   void zero_grad();
 
@@ -133,7 +135,8 @@ class Vae {
   std::vector<LayerSlots> enc_, dec_;
   size_t mu_w_ = 0, mu_b_ = 0, lv_w_ = 0, lv_b_ = 0, out_w_ = 0, out_b_ = 0;  // params_ offsets
   size_t mu_ = 0, logvar_ = 0, eps_ = 0, z_ = 0, logits_ = 0;                   // acts_ offsets
-  std::vector<std::pair<size_t, int>> act_slots_;  // (offset, width) of every activation tensor
+  std::vector<std::pair<size_t, int>> act_slots_;
+  std::vector<T> kl_weight_;  // (Z) per-dimension KL gradient factors (free bits)  // (offset, width) of every activation tensor
   int last_batch_ = 0;
   bool gaussian_ = false;  // likelihood == "gaussian"
 };

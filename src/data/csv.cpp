@@ -13,8 +13,9 @@
 // lines; column numbers count from 1 as in a spreadsheet.
 //
 // The whole file is read once into memory and parsed in place: one memchr per line and one
-// std::from_chars per value, with no per-field allocation, so tens of megabytes take well under
-// a second. Nothing is sized from the file's claims: x grows with values actually parsed.
+// std::from_chars per value, with no per-field allocation, so 50 MB take about half a second.
+// x is reserved from the file's size (a value needs at least two bytes), never from what its
+// first row claims.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -53,6 +54,10 @@ std::string quote(const char* begin, const char* end) {
 
 std::string quote(const std::string& s) { return quote(s.data(), s.data() + s.size()); }
 
+std::string count_text(size_t fields) {
+  return std::to_string(fields) + (fields == 1 ? " field" : " fields");
+}
+
 // One field of a line: its text without surrounding spaces or quotes. `escaped` marks a quoted
 // field holding "" pairs, whose text must be unescaped before use as a name; such a field
 // holds a '"' and so is never a number.
@@ -62,7 +67,7 @@ struct Field {
   bool escaped = false;
 };
 
-enum class Number { kFinite, kNotFinite, kNotNumber };
+enum class Number { kFinite, kNotFinite, kTooLarge, kNotNumber };
 
 // Parses a whole field as a number: optional spaces, one optional sign, then std::from_chars
 // (locale-independent, unlike strtod), which must consume everything up to trailing spaces.
@@ -76,16 +81,16 @@ Number parse_number(const char* begin, const char* end, double* value) {
   }
   if (begin == end) return Number::kNotNumber;
   auto r = std::from_chars(begin, end, *value);
-  if (r.ec == std::errc::result_out_of_range) {
+  if (r.ec == std::errc::result_out_of_range && r.ptr == end) {
     // Beyond double's range ("1e400", "1e-400"): long double reads it so that overflow and
-    // underflow can be told apart; underflow is a valid (zero) value, as for strtod.
+    // underflow can be told apart; underflow is a valid (zero) value, as for strtod. Beyond
+    // long double's range too (|exponent| > 4932) counts as too large either way.
     long double wide = 0;
-    r = std::from_chars(begin, end, wide);
-    if (r.ec == std::errc() && r.ptr == end) {
-      *value = static_cast<double>(wide);
-      return std::isfinite(*value) ? Number::kFinite : Number::kNotFinite;
-    }
-    if (r.ec == std::errc::result_out_of_range) return Number::kNotFinite;
+    const auto rw = std::from_chars(begin, end, wide);
+    if (rw.ec != std::errc() || std::fabs(wide) > std::numeric_limits<double>::max())
+      return Number::kTooLarge;
+    *value = static_cast<double>(wide);
+    return Number::kFinite;
   }
   if (r.ec != std::errc() || r.ptr != end) return Number::kNotNumber;
   return std::isfinite(*value) ? Number::kFinite : Number::kNotFinite;
@@ -93,8 +98,7 @@ Number parse_number(const char* begin, const char* end, double* value) {
 
 class CsvReader {
  public:
-  CsvReader(const std::string& path, const CsvOptions& options)
-      : path_(path), options_(options) {}
+  CsvReader(const std::string& path, const CsvOptions& options) : path_(path), options_(options) {}
 
   Dataset read() {
     bytes_ = read_file(path_);
@@ -123,6 +127,7 @@ class CsvReader {
         const bool header = first_line_is_header(p, line_end);
         if (header) read_header(p, line_end);
         resolve_label_column();
+        check_values_remain();
         if (header) {
           p = next;
           continue;
@@ -165,8 +170,7 @@ class CsvReader {
       f.begin = ++q;
       for (;;) {
         q = static_cast<const char*>(std::memchr(q, '"', static_cast<size_t>(end - q)));
-        if (!q)
-          fail_line(column_label(column) + ": quoted field has no closing '\"' on this line");
+        if (!q) fail_line(column_label(column) + ": quoted field has no closing '\"' on this line");
         if (q + 1 < end && q[1] == '"') {
           f.escaped = true;
           q += 2;
@@ -244,29 +248,34 @@ class CsvReader {
       if (matches++ == 0) label_ = c;
     }
     if (matches > 1)
-      throw Error(path_ + ": label column " + quote(want) + " is ambiguous: " +
-                  std::to_string(matches) + " header fields have that name");
+      throw Error(path_ + ": label column " + quote(want) +
+                  " is ambiguous: " + std::to_string(matches) + " header fields have that name");
     if (matches == 1) return;
 
     const bool digits =
-        want.size() <= 18 && std::all_of(want.begin(), want.end(), [](char c) {
-          return c >= '0' && c <= '9';
-        });
+        std::all_of(want.begin(), want.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (!digits) {
       if (names_.empty())
         throw Error(path_ + ": no column named " + quote(want) +
                     ": the file has no header line (give a 0-based column index instead)");
       std::string list;
-      for (size_t c = 0; c < names_.size() && c < 8; ++c) list += (c ? ", " : "") + quote(names_[c]);
+      for (size_t c = 0; c < names_.size() && c < 8; ++c)
+        list += (c ? ", " : "") + quote(names_[c]);
       if (names_.size() > 8) list += ", ...";
       throw Error(path_ + ": no column named " + quote(want) + " (header: " + list + ")");
     }
-    const size_t index = std::stoull(want);
+    // More than 18 digits cannot be a column of a file that fits in memory, nor fit stoull.
+    const size_t index = want.size() > 18 ? kNoLabel : std::stoull(want);
     if (index >= columns_)
       throw Error(path_ + ": label column index " + want + " is out of range: rows have " +
                   std::to_string(columns_) + " fields (indexes 0 to " +
                   std::to_string(columns_ - 1) + ")");
     label_ = index;
+  }
+
+  void check_values_remain() const {
+    if (label_ != kNoLabel && columns_ == 1)
+      throw Error(path_ + ": the label column is the only column; no values are left for x");
   }
 
   // Room for every value the rest of the file can hold: lines times columns, but never more
@@ -294,17 +303,17 @@ class CsvReader {
         out->labels.push_back(static_cast<int32_t>(v));
         return true;
       }
-      if (kind != Number::kFinite)
+      if (kind == Number::kNotFinite || kind == Number::kNotNumber)
         fail_line(column_label(column) + ": " + quote(f.begin, f.end) + " is not a number");
       const float x = static_cast<float>(v);
-      if (!std::isfinite(x))
+      if (kind == Number::kTooLarge || !std::isfinite(x))
         fail_line(column_label(column) + ": " + quote(f.begin, f.end) +
                   " is out of the float range");
       out->x.push_back(x);
       return true;
     });
     if (fields != columns_)
-      fail_line(std::to_string(fields) + " fields, but line " + std::to_string(first_line) + " has " +
+      fail_line(count_text(fields) + ", but line " + std::to_string(first_line) + " has " +
                 std::to_string(columns_) + "; every row must have the same number of fields");
   }
 

@@ -1,6 +1,7 @@
 // The terms of the negative ELBO (formulas and contracts in include/vae/losses.h).
 #include "vae/losses.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/fastmath.h"
@@ -41,6 +42,35 @@ void gaussian_kl_backward(T* dmu, T* dlogvar, const T* mu, const T* logvar, T sc
     dmu[i] += scale * mu[i];
     dlogvar[i] += scale * T(0.5) * (std::exp(logvar[i]) - T(1));
   }
+}
+
+template <class T>
+double free_bits_weights(T* dim_weight, const T* mu, const T* logvar, int B, int Z, double beta,
+                         double lambda) {
+  double objective = 0;
+  for (int j = 0; j < Z; ++j) {
+    double kl = 0;
+    for (int r = 0; r < B; ++r) {
+      const double m = mu[r * Z + j], lv = logvar[r * Z + j];
+      kl += -0.5 * (1.0 + lv - m * m - std::exp(lv));
+    }
+    kl /= B;
+    dim_weight[j] = static_cast<T>(kl >= lambda ? beta : 0.0);
+    objective += std::max(kl, lambda);
+  }
+  return objective;
+}
+
+template <class T>
+void gaussian_kl_backward_weighted(T* dmu, T* dlogvar, const T* mu, const T* logvar,
+                                   const T* dim_weight, T scale, int B, int Z) {
+  for (int r = 0; r < B; ++r)
+    for (int j = 0; j < Z; ++j) {
+      const size_t i = static_cast<size_t>(r) * Z + j;
+      const T w = scale * dim_weight[j];
+      dmu[i] += w * mu[i];
+      dlogvar[i] += w * T(0.5) * (std::exp(logvar[i]) - T(1));
+    }
 }
 
 // softplus(l) = max(l, 0) + log(1 + e^−|l|) and σ(l) = [l ≥ 0 ? 1 : e^l] / (1 + e^−|l|) share
@@ -118,6 +148,8 @@ void sigmoid_forward(T* y, const T* l, size_t n) {
   template double bernoulli_nll_forward<T>(T*, const T*, const T*, int, int);            \
   template void bernoulli_nll_backward<T>(T*, const T*, const T*, T, size_t);            \
   template void sigmoid_forward<T>(T*, const T*, size_t);                               \
+  template double free_bits_weights<T>(T*, const T*, const T*, int, int, double, double); \
+  template void gaussian_kl_backward_weighted<T>(T*, T*, const T*, const T*, const T*, T, int, int); \
   template double gaussian_nll_forward<T>(T*, const T*, const T*, T, int, int);         \
   template void gaussian_nll_backward<T>(T*, const T*, const T*, T, T, size_t);
 VAE_INSTANTIATE(float)

@@ -156,6 +156,7 @@ Vae<T>::Vae(const ModelConfig& cfg, int max_batch) : cfg_(cfg), max_batch_(max_b
   VAE_ASSERT(p == table_.size());
   acts_.assign(act_size, T(0));
   dacts_.assign(act_size, T(0));
+  kl_weight_.assign(cfg_.latent, T(0));
 }
 
 template <class T>
@@ -242,7 +243,7 @@ void Vae<T>::zero_grad() {
 }
 
 template <class T>
-void Vae<T>::backward(const T* x, int B) {
+double Vae<T>::backward(const T* x, int B, double beta, double free_bits) {
   VAE_ASSERT(B == last_batch_);
   const int Z = cfg_.latent, D = cfg_.input_dim;
   const size_t nz = static_cast<size_t>(B) * Z;
@@ -279,7 +280,17 @@ void Vae<T>::backward(const T* x, int B) {
 
   // z = μ + σ ⊙ ε, then the KL term: both add into dμ and dlog σ²
   reparam_backward(dA + mu_, dA + logvar_, dA + z_, A + logvar_, A + eps_, nz);
-  gaussian_kl_backward(dA + mu_, dA + logvar_, A + mu_, A + logvar_, scale, nz);
+  double kl_objective;
+  if (free_bits > 0) {
+    kl_objective = beta * free_bits_weights(kl_weight_.data(), A + mu_, A + logvar_, B, Z, beta,
+                                            free_bits);
+    gaussian_kl_backward_weighted(dA + mu_, dA + logvar_, A + mu_, A + logvar_, kl_weight_.data(),
+                                  scale, B, Z);
+  } else {
+    kl_objective = beta * gaussian_kl_forward<T>(nullptr, A + mu_, A + logvar_, B, Z) / B;
+    gaussian_kl_backward(dA + mu_, dA + logvar_, A + mu_, A + logvar_, static_cast<T>(beta) * scale,
+                         nz);
+  }
 
   // heads: both add into the gradient of the last encoder output (x itself when there are no
   // hidden layers: then no input gradient is needed)
@@ -299,6 +310,7 @@ void Vae<T>::backward(const T* x, int B) {
     const T* xin = l == 0 ? x : A + enc_[l - 1].h;
     linear_backward(dx, G + s.w, G + s.b, dA + s.a, xin, P + s.w, B, s.in, s.out);
   }
+  return kl_objective;
 }
 
 // ---- Inference ------------------------------------------------------------------------------

@@ -20,12 +20,56 @@ void TrainOptions::validate() const {
   if (!(lr > 0) || !std::isfinite(lr)) throw Error("--lr: must be a positive number");
   if (binarize != "none" && binarize != "dynamic")
     throw Error("--binarize: must be 'none' or 'dynamic', got '" + binarize + "'");
+  if (patience < 0) throw Error("--patience: must be >= 0, got " + std::to_string(patience));
+  if (!(beta >= 0) || !std::isfinite(beta)) throw Error("--beta: must be a number >= 0");
+  if (!(free_bits >= 0) || !std::isfinite(free_bits))
+    throw Error("--free-bits: must be a number >= 0 (nats per latent dimension)");
+  kl_weight(0.0);  // validates --kl-warmup
+  if (patience > 0 && !(data.val_split > 0))
+    throw Error("--patience: early stopping watches the validation loss; add --val-split F");
+  data.validate();
+}
+
+double TrainOptions::kl_weight(double t) const {
+  if (kl_warmup == "none") return beta;
+  const size_t colon = kl_warmup.find(':');
+  const std::string kind = kl_warmup.substr(0, colon);
+  double period = 0;
+  if (colon != std::string::npos) {
+    try {
+      size_t used = 0;
+      period = std::stod(kl_warmup.substr(colon + 1), &used);
+      if (used != kl_warmup.size() - colon - 1) period = 0;
+    } catch (const std::exception&) {
+      period = 0;
+    }
+  }
+  if ((kind != "linear" && kind != "cyclical") || !(period > 0) || !std::isfinite(period))
+    throw Error("--kl-warmup: expected none, linear:EPOCHS or cyclical:PERIOD with a positive "
+                "number, got '" + kl_warmup + "'");
+  if (kind == "linear") return beta * std::min(1.0, t / period);
+  const double u = std::fmod(t, period) / period;
+  return beta * std::min(1.0, 2.0 * u);
 }
 
 std::string TrainOptions::to_json() const {
-  return json{{"data", data},   {"epochs", epochs}, {"batch_size", batch_size},
-              {"lr", lr},       {"seed", seed},     {"binarize", binarize},
-              {"optimizer", "adam"}}
+  const DataOptions& d = data;
+  return json{{"data", d.data},
+              {"epochs", epochs},
+              {"batch_size", batch_size},
+              {"lr", lr},
+              {"seed", seed},
+              {"binarize", binarize},
+              {"optimizer", "adam"},
+              {"patience", patience},
+              {"test_data", d.test_data},
+              {"test_split", d.test_split},
+              {"val_split", d.val_split},
+              {"label_column", d.label_column},
+              {"scale", d.scale},
+              {"beta", beta},
+              {"kl_warmup", kl_warmup},
+              {"free_bits", free_bits}}
       .dump();
 }
 
@@ -33,12 +77,23 @@ TrainOptions TrainOptions::from_json(const std::string& text, const std::string&
   TrainOptions o;
   try {
     const auto j = json::parse(text);
-    o.data = j.at("data").get<std::string>();
     o.epochs = j.at("epochs").get<int>();
     o.batch_size = j.at("batch_size").get<int>();
     o.lr = j.at("lr").get<double>();
     o.seed = j.at("seed").get<uint64_t>();
     o.binarize = j.at("binarize").get<std::string>();
+    // Keys added after format version 1 first shipped default to the behaviour before them.
+    o.patience = j.value("patience", 0);
+    o.beta = j.value("beta", 1.0);
+    o.kl_warmup = j.value("kl_warmup", std::string("none"));
+    o.free_bits = j.value("free_bits", 0.0);
+    DataOptions& d = o.data;
+    d.data = j.at("data").get<std::string>();
+    d.test_data = j.value("test_data", std::string());
+    d.test_split = j.value("test_split", -1.0);
+    d.val_split = j.value("val_split", 0.0);
+    d.label_column = j.value("label_column", std::string());
+    d.scale = j.value("scale", std::string("auto"));
     o.validate();
   } catch (const json::exception& e) {
     throw Error(origin + ": malformed train_options (" + e.what() + ")");
@@ -101,7 +156,8 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
                  {"format_version", std::to_string(kCheckpointVersion)},
                  {"model", c.model.to_json()},
                  {"train_options", c.train.to_json()},
-                 {"train_state", c.state.to_json()}};
+                 {"train_state", c.state.to_json()},
+                 {"data_scaling", json{{"kind", c.scaler.kind}, {"clamp01", c.scaler.clamp01}}.dump()}};
   for (const ParamInfo& p : table) st.add_f32(p.name, p.shape, c.params.data() + p.offset);
   if (with_optim) {
     for (const ParamInfo& p : table)
@@ -109,6 +165,12 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
     for (const ParamInfo& p : table)
       st.add_f32("optimizer.exp_avg_sq." + p.name, p.shape, c.adam_v.data() + p.offset);
     st.add_i64("optimizer.step", {}, &c.adam_step);
+  }
+  if (!c.scaler.identity()) {
+    VAE_ASSERT(c.scaler.offset.size() == static_cast<size_t>(c.model.input_dim));
+    VAE_ASSERT(c.scaler.factor.size() == static_cast<size_t>(c.model.input_dim));
+    st.add_f32("data.offset", {c.model.input_dim}, c.scaler.offset.data());
+    st.add_f32("data.factor", {c.model.input_dim}, c.scaler.factor.data());
   }
   write_safetensors(path, st);
 }
@@ -150,6 +212,22 @@ Checkpoint load_checkpoint(const std::string& path) {
     fill(c.adam_v, "optimizer.exp_avg_sq.");
     c.adam_step = st.get_i64("optimizer.step", {})[0];
     if (c.adam_step < 0) throw Error(path + ": optimizer.step is negative");
+  }
+  if (const auto it = st.metadata.find("data_scaling"); it != st.metadata.end()) {
+    try {
+      const auto j = json::parse(it->second);
+      c.scaler.kind = j.at("kind").get<std::string>();
+      c.scaler.clamp01 = j.at("clamp01").get<bool>();
+    } catch (const json::exception& e) {
+      throw Error(path + ": malformed data_scaling (" + e.what() + ")");
+    }
+  }
+  if (st.find("data.offset") || st.find("data.factor")) {
+    c.scaler.offset = st.get_f32("data.offset", {c.model.input_dim});
+    c.scaler.factor = st.get_f32("data.factor", {c.model.input_dim});
+    for (size_t j = 0; j < c.scaler.factor.size(); ++j)
+      if (!std::isfinite(c.scaler.offset[j]) || !std::isfinite(c.scaler.factor[j]) || c.scaler.factor[j] == 0)
+        throw Error(path + ": data.offset/data.factor hold a non-finite or zero value");
   }
   return c;
 }

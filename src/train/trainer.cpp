@@ -45,16 +45,34 @@ std::vector<std::string> kept_metrics(const std::string& path, int64_t upto) {
 
 std::string EpochMetrics::to_json() const {
   auto r = [](double v) { return std::round(v * 1e4) / 1e4; };
+  const std::string held = on_val ? "val" : "test";
   return nlohmann::json{{"epoch", epoch},
                         {"train_loss", r(train_loss)},
                         {"train_recon", r(train_recon)},
                         {"train_kl", r(train_kl)},
-                        {"test_loss", r(test_loss)},
-                        {"test_recon", r(test_recon)},
-                        {"test_kl", r(test_kl)},
+                        {"train_objective", r(train_objective)},
+                        {"kl_weight", r(kl_weight)},
+                        {held + "_loss", r(test_loss)},
+                        {held + "_recon", r(test_recon)},
+                        {held + "_kl", r(test_kl)},
                         {"examples_per_s", std::round(examples_per_s)},
                         {"seconds", r(seconds)}}
       .dump();
+}
+
+std::string FinalMetrics::to_json(const std::string& likelihood) const {
+  auto r = [](double v) { return std::round(v * 1e4) / 1e4; };
+  nlohmann::json j = {{"best_epoch", best_epoch},
+                      {"epochs_run", epochs_run},
+                      {"stopped_early", stopped_early},
+                      {"selected_on", has_val ? "val" : "test"},
+                      {"likelihood", likelihood},
+                      {"units", "nats per example; loss = recon + kl = -ELBO"},
+                      {"test_loss", r(test_loss)},
+                      {"test_recon", r(test_recon)},
+                      {"test_kl", r(test_kl)}};
+  if (has_val) j["val_loss"] = r(val_loss);
+  return j.dump(2) + "\n";
 }
 
 Vae<float> model_from_checkpoint(const Checkpoint& ckpt, int max_batch) {
@@ -65,7 +83,8 @@ Vae<float> model_from_checkpoint(const Checkpoint& ckpt, int max_batch) {
 }
 
 void train(const std::string& out_dir, const ModelConfig& model_cfg, const TrainOptions& opts,
-           const DataSplits& data, const Checkpoint* resume, const TrainCallbacks& cb) {
+           const DataSplits& data, const Scaler& scaler, const Checkpoint* resume,
+           const TrainCallbacks& cb) {
   opts.validate();
   model_cfg.validate();
   if (data.train.d != static_cast<size_t>(model_cfg.input_dim))
@@ -74,8 +93,11 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
   if (data.train.n == 0) throw Error(data.source + ": the training set is empty");
 
   const bool dynamic = opts.binarize == "dynamic";
-  // The test set is binarised once, with a fixed seed, when training binarises.
+  // Held-out sets are binarised once, with a fixed seed, when training binarises.
   const Dataset test = dynamic ? binarize(data.test, kTestBinarizeSeed) : data.test;
+  const bool has_val = data.val.n > 0;
+  const Dataset val = dynamic && has_val ? binarize(data.val, kTestBinarizeSeed) : data.val;
+  const Dataset& held = has_val ? val : test;
 
   Vae<float> model(model_cfg, opts.batch_size);
   Adam<float> adam(model.num_params(), AdamConfig{opts.lr});
@@ -106,11 +128,19 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
   Checkpoint ckpt;
   ckpt.model = model_cfg;
   ckpt.train = opts;
+  ckpt.scaler = scaler;
+  bool stopped_early = false;
 
-  for (int64_t epoch = state.epoch + 1; epoch <= opts.epochs; ++epoch) {
+  auto patience_spent = [&] {
+    return has_val && opts.patience > 0 && state.best_epoch > 0 &&
+           state.epoch - state.best_epoch >= opts.patience;
+  };
+  for (int64_t epoch = state.epoch + 1; epoch <= opts.epochs && !patience_spent(); ++epoch) {
     const auto t0 = Clock::now();
     batcher.start_epoch(rng);
-    double recon_sum = 0, kl_sum = 0;
+    double recon_sum = 0, kl_sum = 0, objective_sum = 0;
+    const double batches = static_cast<double>(batcher.batches_per_epoch());
+    double beta = opts.kl_weight(static_cast<double>(epoch - 1));
     size_t seen = 0, batch_index = 0;
     for (int B; (B = batcher.next(rng, x.data())) > 0;) {
       rng.normal_fill(eps.data(), static_cast<size_t>(B) * Z);
@@ -121,7 +151,8 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
                     std::to_string(state.step + 1) + ": " +
                     (std::isfinite(parts.recon) ? "KL" : "reconstruction") +
                     " term is not finite (try a smaller --lr)");
-      model.backward(x.data(), B);
+      beta = opts.kl_weight(static_cast<double>(epoch - 1) + batch_index / batches);
+      objective_sum += parts.recon + B * model.backward(x.data(), B, beta, opts.free_bits);
       adam.step(model.params(), model.grads());
       ++state.step;
       recon_sum += parts.recon;
@@ -146,8 +177,11 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
     m.epoch = epoch;
     m.train_recon = recon_sum / seen;
     m.train_kl = kl_sum / seen;
+    m.train_objective = objective_sum / seen;
+    m.kl_weight = beta;
     m.train_loss = m.train_recon + m.train_kl;
-    const ElboResult te = evaluate_elbo(model, test);
+    const ElboResult te = evaluate_elbo(model, held);
+    m.on_val = has_val;
     m.test_loss = te.loss;
     m.test_recon = te.recon;
     m.test_kl = te.kl;
@@ -155,9 +189,9 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
 
     state.epoch = epoch;
     state.rng = rng.state();
-    const bool best = test.n > 0 ? te.loss < state.best_test_loss : true;
+    const bool best = held.n > 0 ? te.loss < state.best_test_loss : true;
     if (best) {
-      state.best_test_loss = test.n > 0 ? te.loss : state.best_test_loss;
+      state.best_test_loss = held.n > 0 ? te.loss : state.best_test_loss;
       state.best_epoch = epoch;
     }
     ckpt.state = state;
@@ -174,7 +208,27 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
     for (const auto& line : metrics_lines) all << line << '\n';
     write_file_atomic(metrics_path, all.str());
     if (cb.on_epoch) cb.on_epoch(m);
+    if (patience_spent() && epoch < opts.epochs) stopped_early = true;
   }
+
+  // The best model's figures on the held-out splits; the test set is scored here for the first
+  // time when a validation split chose the model.
+  const std::string best_path = out_dir + "/" + kBestCheckpoint;
+  if (state.epoch == 0 || !std::ifstream(best_path)) return;
+  const Checkpoint best = load_checkpoint(best_path);
+  std::copy(best.params.begin(), best.params.end(), model.params());
+  FinalMetrics f;
+  f.best_epoch = best.state.epoch;
+  f.epochs_run = state.epoch;
+  f.stopped_early = stopped_early || patience_spent();
+  f.has_val = has_val;
+  f.val_loss = has_val ? best.state.best_test_loss : 0;
+  const ElboResult te = evaluate_elbo(model, test);
+  f.test_loss = te.loss;
+  f.test_recon = te.recon;
+  f.test_kl = te.kl;
+  write_file_atomic(out_dir + "/" + kFinalFile, f.to_json(model_cfg.likelihood));
+  if (cb.on_final) cb.on_final(f);
 }
 
 }  // namespace vae

@@ -1,7 +1,8 @@
+#include "vae/canvas.h"
+
 #include <algorithm>
 #include <cmath>
 
-#include "vae/canvas.h"
 #include "vae/error.h"
 
 namespace vae {
@@ -53,8 +54,7 @@ void Canvas::stroke_rect(int x, int y, int w, int h, Rgb c) {
   fill_rect(x + w - 1, y, 1, h, c);
 }
 
-void Canvas::draw_line(double x0, double y0, double x1, double y1, Rgb c, int thickness,
-                       int dash) {
+void Canvas::draw_line(double x0, double y0, double x1, double y1, Rgb c, int thickness, int dash) {
   // Steps of at most half a pixel along the segment; at each, a thickness×thickness square.
   const double len = std::hypot(x1 - x0, y1 - y0);
   const int steps = std::max(1, static_cast<int>(std::ceil(len * 2)));

@@ -139,11 +139,10 @@ std::string to_font_text(const std::string& text) {
   static const struct {
     const char* utf8;
     const char* ascii;
-  } kSpelled[] = {{"\u2212", "-"},  {"\u03bc", "mu"},     {"\u03c3", "sigma"},
-                  {"\u00b2", "2"},  {"\u00d7", "x"},      {"\u2026", "..."},
-                  {"\u2013", "-"},  {"\u2014", "-"},      {"\u2016", "||"},
-                  {"\u2264", "<="}, {"\u2265", ">="},     {"\u03a6", "Phi"},
-                  {"\u207b", "-"},  {"\u00b9", "1"},      {"\u2192", "->"}};
+  } kSpelled[] = {{"\u2212", "-"},  {"\u03bc", "mu"},  {"\u03c3", "sigma"}, {"\u00b2", "2"},
+                  {"\u00d7", "x"},  {"\u2026", "..."}, {"\u2013", "-"},     {"\u2014", "-"},
+                  {"\u2016", "||"}, {"\u2264", "<="},  {"\u2265", ">="},    {"\u03a6", "Phi"},
+                  {"\u207b", "-"},  {"\u00b9", "1"},   {"\u2192", "->"}};
   std::string out;
   for (size_t i = 0; i < text.size();) {
     const unsigned char b = static_cast<unsigned char>(text[i]);

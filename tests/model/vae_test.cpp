@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -175,6 +176,81 @@ TEST(Vae, ConfigValidationNamesTheOption) {
   c = vae::ModelConfig{};
   EXPECT_EQ(vae::ModelConfig::from_json(c.to_json(), "x").to_json(), c.to_json());
   EXPECT_THROW(vae::ModelConfig::from_json("{\"input_dim\": 3}", "x"), vae::Error);
+}
+
+}  // namespace
+
+namespace {
+
+// The training objective with β and free bits: mean recon + β Σ_j max(λ, KL̄_j), with λ set
+// between two dimensions' batch-mean KLs, so both sides of the floor are checked and no
+// finite-difference step crosses it.
+TEST(VaeObjective, BetaAndFreeBitsGradientMatchesFiniteDifferences) {
+  vae::ModelConfig cfg = tiny_config(vae::Activation::Tanh, {5});
+  cfg.latent = 4;
+  const int B = 5;
+  vae::Vae<double> model(cfg, B);
+  vae::Rng rng(21);
+  model.init_params(rng);
+  for (size_t i = 0; i < model.num_params(); ++i) model.params()[i] *= 3;  // spread the KLs
+  std::vector<double> x(B * cfg.input_dim), eps(B * cfg.latent);
+  vae_test::fill_uniform(x, rng, 0, 1);
+  rng.normal_fill(eps.data(), eps.size());
+  const double beta = 0.7;
+
+  model.forward(x.data(), eps.data(), B);
+  std::vector<double> kl_dim(cfg.latent, 0.0);
+  for (int r = 0; r < B; ++r)
+    for (int j = 0; j < cfg.latent; ++j) {
+      const double m = model.mu()[r * cfg.latent + j], lv = model.logvar()[r * cfg.latent + j];
+      kl_dim[j] += -0.5 * (1 + lv - m * m - std::exp(lv)) / B;
+    }
+  std::vector<double> sorted = kl_dim;
+  std::sort(sorted.begin(), sorted.end());
+  const double lambda = 0.5 * (sorted[1] + sorted[2]);  // two dims below the floor, two above
+  ASSERT_GT(sorted[2] - sorted[1], 1e-3);
+
+  auto objective = [&] {
+    const vae::LossParts p = model.forward(x.data(), eps.data(), B);
+    std::vector<double> k(cfg.latent, 0.0);
+    for (int r = 0; r < B; ++r)
+      for (int j = 0; j < cfg.latent; ++j) {
+        const double m = model.mu()[r * cfg.latent + j], lv = model.logvar()[r * cfg.latent + j];
+        k[j] += -0.5 * (1 + lv - m * m - std::exp(lv)) / B;
+      }
+    double kl = 0;
+    for (double v : k) kl += std::max(lambda, v);
+    return p.recon / B + beta * kl;
+  };
+  const double expected = objective();
+  model.zero_grad();
+  model.forward(x.data(), eps.data(), B);
+  const double kl_term = model.backward(x.data(), B, beta, lambda);
+  const vae::LossParts p = model.forward(x.data(), eps.data(), B);
+  EXPECT_NEAR(p.recon / B + kl_term, expected, 1e-12);
+  std::vector<double> grad(model.grads(), model.grads() + model.num_params());
+  vae_test::check_gradient("objective", model.params(), grad.data(), model.num_params(), objective,
+                           1e-6, 1e-5, 1e-8);
+}
+
+TEST(VaeObjective, BetaScalesOnlyTheKlGradient) {
+  const vae::ModelConfig cfg = tiny_config(vae::Activation::Relu, {5});
+  const int B = 3;
+  vae::Vae<double> model(cfg, B);
+  vae::Rng rng(5);
+  model.init_params(rng);
+  std::vector<double> x(B * 6), eps(B * 3);
+  vae_test::fill_uniform(x, rng, 0, 1);
+  rng.normal_fill(eps.data(), eps.size());
+  auto grads_at = [&](double beta) {
+    model.zero_grad();
+    model.forward(x.data(), eps.data(), B);
+    model.backward(x.data(), B, beta, 0.0);
+    return std::vector<double>(model.grads(), model.grads() + model.num_params());
+  };
+  const auto g0 = grads_at(0.0), g1 = grads_at(1.0), g3 = grads_at(3.0);
+  // Linear in β: g(3) = g(0) + 3 (g(1) − g(0)).
+  for (size_t i = 0; i < g0.size(); ++i) EXPECT_NEAR(g3[i], g0[i] + 3 * (g1[i] - g0[i]), 1e-12);
 }
 
 }  // namespace

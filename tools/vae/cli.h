@@ -33,6 +33,13 @@ Command add_reconstruct(CLI::App& root);
 Command add_encode(CLI::App& root);
 Command add_decode(CLI::App& root);
 Command add_info(CLI::App& root);
+// Pictures of what a model learned, and the run report (include/vae/viz.h, plot.h, report.h).
+Command add_interpolate(CLI::App& root);
+Command add_traverse(CLI::App& root);
+Command add_manifold(CLI::App& root);
+Command add_latents(CLI::App& root);
+Command add_curves(CLI::App& root);
+Command add_report(CLI::App& root);
 Command add_score(CLI::App& root);
 
 /// The --threads option every computing subcommand has (0 = all cores).
@@ -40,8 +47,11 @@ void add_threads_option(CLI::App* app, int* threads);
 /// Applies --threads; rejects negative counts.
 void apply_threads(int threads);
 
-/// Loads one split of a data spec ("train" or "test") as a model trained with `train` saw it:
-/// binarised once with the fixed test seed when the run binarised dynamically.
+/// The data a command works on, as the run's model saw such data. With `data_spec` equal to the
+/// run's --data: the run's own "train", "val" or "test" split, re-created from the checkpoint.
+/// Any other source is taken whole (an MNIST folder: its train or test files, by `split`).
+/// Either way the run's scaling is applied, values are checked against the likelihood, and
+/// the rows are binarised once with the fixed test seed when the run binarised dynamically.
 vae::Dataset load_split_for(const vae::Checkpoint& ckpt, const std::string& data_spec,
                             const std::string& split);
 

@@ -52,6 +52,8 @@ int run_decode(const DecodeArgs& a) {
     vae::write_png(a.out, vae::make_grid(x.data(), static_cast<int>(n), c.height, c.width,
                                          c.channels, std::min<int>(a.cols, static_cast<int>(n))));
   } else {
+    // Back to the data's own units: the inverse of the run's --scale transform.
+    ckpt.scaler.invert(x.data(), n);
     vae::write_npy(a.out, x.data(), {static_cast<int64_t>(n), ckpt.model.input_dim});
   }
   std::printf("decoded %zu codes to %s\n", n, a.out.c_str());
@@ -65,7 +67,9 @@ Command add_decode(CLI::App& root) {
   CLI::App* app = root.add_subcommand("decode", "Decode latent codes (.npy) to decoder means (.npy, or a .png grid)");
   app->add_option("checkpoint", args->checkpoint, "checkpoint (.safetensors)")->required();
   app->add_option("input", args->input, ".npy of shape (N, Z), or (N, 2, Z) from vae encode")->required();
-  app->add_option("--out", args->out, "output: .npy (N, D) float32, or .png grid");
+  app->add_option("--out", args->out,
+                  "output: .npy (N, D) float32 in the data's units (the run's --scale undone), or "
+                  ".png grid");
   app->add_option("--cols", args->cols, "images per grid row for .png");
   add_threads_option(app, &args->threads);
   return {app, [args] { return run_decode(*args); }};

@@ -26,7 +26,7 @@ int run_encode(const EncodeArgs& a) {
   if (!ends_with(a.out, ".npy")) throw UsageError("--out: must name a .npy file, got '" + a.out + "'");
   check_output_path(a.out, "--out");
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
-  const std::string spec = a.data.empty() ? ckpt.train.data : a.data;
+  const std::string spec = a.data.empty() ? ckpt.train.data.data : a.data;
   const vae::Dataset data = load_split_for(ckpt, spec, a.split);
   vae::Vae<float> model = vae::model_from_checkpoint(ckpt, 256);
   const size_t n = data.n, Z = ckpt.model.latent;

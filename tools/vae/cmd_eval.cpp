@@ -37,7 +37,7 @@ int run_eval(const EvalArgs& a) {
   if (a.iw < 0 || a.iw > 100000) throw UsageError("--iw: must be in 0..100000, got " + std::to_string(a.iw));
   if (!a.out.empty()) check_output_path(a.out, "--out");
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
-  const std::string spec = a.data.empty() ? ckpt.train.data : a.data;
+  const std::string spec = a.data.empty() ? ckpt.train.data.data : a.data;
   const vae::Dataset data = load_split_for(ckpt, spec, a.split);
   if (data.n == 0) throw vae::Error(spec + ": the " + a.split + " split is empty");
   vae::Vae<float> model = vae::model_from_checkpoint(ckpt, a.batch_size);

@@ -20,6 +20,9 @@ int run_info(const std::string& path) {
               vae::activation_name(m.activation));
   std::printf("decoder      %s-%d -> %s logits\n", dec.c_str(), m.input_dim, m.likelihood.c_str());
   if (m.channels > 0) std::printf("images       %dx%dx%d\n", m.height, m.width, m.channels);
+  if (m.likelihood == "gaussian") std::printf("sigma        %g\n", m.sigma);
+  std::printf("scaling      %s%s\n", c.scaler.kind.c_str(),
+              c.scaler.identity() ? " (identity)" : " (per-column offset and factor saved)");
   std::printf("parameters   %zu\n", vae::param_count(m));
   for (const vae::ParamInfo& p : vae::param_table(m)) {
     std::string shape;
@@ -28,7 +31,7 @@ int run_info(const std::string& path) {
   }
   const vae::TrainOptions& t = c.train;
   std::printf("training     data %s, binarize %s, batch %d, adam lr %g, seed %llu, %d epochs planned\n",
-              t.data.c_str(), t.binarize.c_str(), t.batch_size, t.lr,
+              t.data.data.c_str(), t.binarize.c_str(), t.batch_size, t.lr,
               static_cast<unsigned long long>(t.seed), t.epochs);
   std::printf("state        epoch %lld, step %lld, optimiser state %s\n",
               static_cast<long long>(c.state.epoch), static_cast<long long>(c.state.step),

@@ -27,7 +27,7 @@ int run_reconstruct(const ReconstructArgs& a) {
   if (!ends_with(a.out, ".png")) throw UsageError("--out: must name a .png file, got '" + a.out + "'");
   check_output_path(a.out, "--out");
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
-  const std::string spec = a.data.empty() ? ckpt.train.data : a.data;
+  const std::string spec = a.data.empty() ? ckpt.train.data.data : a.data;
   const vae::Dataset data = load_split_for(ckpt, spec, a.split);
   if (data.n == 0) throw vae::Error(spec + ": the " + a.split + " split is empty");
   vae::Vae<float> model = vae::model_from_checkpoint(ckpt, 256);

@@ -29,7 +29,7 @@ int run_score(const ScoreArgs& a) {
   if (!ends_with(a.out, ".csv")) throw UsageError("--out: must name a .csv file, got '" + a.out + "'");
   check_output_path(a.out, "--out");
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
-  const std::string spec = a.data.empty() ? ckpt.train.data : a.data;
+  const std::string spec = a.data.empty() ? ckpt.train.data.data : a.data;
   const vae::Dataset data = load_split_for(ckpt, spec, a.split);
   vae::Vae<float> model = vae::model_from_checkpoint(ckpt, 500);
 

@@ -11,6 +11,7 @@
 #include "vae/error.h"
 #include "vae/pictures.h"
 #include "vae/png.h"
+#include "vae/report.h"
 #include "vae/runtime.h"
 #include "vae/trainer.h"
 
@@ -32,6 +33,17 @@ struct TrainArgs {
   int threads = 0;
   std::string resume;
   bool overwrite = false;
+  std::string likelihood = "bernoulli";
+  double sigma = 1.0;
+  std::string test_data;
+  double test_split = -1;
+  double val_split = 0;
+  std::string label_column;
+  std::string scale = "auto";
+  int patience = 0;
+  double beta = 1.0;
+  std::string kl_warmup = "none";
+  double free_bits = 0.0;
 };
 
 std::string default_out_dir() {
@@ -81,7 +93,9 @@ int run_train(const TrainArgs& a, CLI::App* app) {
 
   if (!a.resume.empty()) {
     for (const char* name : {"--hidden", "--latent", "--activation", "--batch-size", "--lr",
-                             "--seed", "--binarize", "--overwrite"})
+                             "--seed", "--binarize", "--overwrite", "--likelihood", "--sigma",
+                             "--test-data", "--test-split", "--val-split", "--label-column",
+                             "--scale", "--patience", "--beta", "--kl-warmup", "--free-bits"})
       if (app->count(name))
         throw UsageError(std::string(name) +
                          ": cannot be combined with --resume (a resumed run keeps its checkpoint's "
@@ -90,7 +104,7 @@ int run_train(const TrainArgs& a, CLI::App* app) {
     opts = resumed.train;
     cfg = resumed.model;
     if (app->count("--epochs")) opts.epochs = a.epochs;
-    if (app->count("--data")) opts.data = a.data;
+    if (app->count("--data")) opts.data.data = a.data;
     if (out.empty()) out = std::filesystem::path(a.resume).parent_path().string();
     if (out.empty()) out = ".";
     try {
@@ -99,7 +113,16 @@ int run_train(const TrainArgs& a, CLI::App* app) {
       throw UsageError(e.what());
     }
   } else {
-    opts.data = a.data;
+    opts.data.data = a.data;
+    opts.data.test_data = a.test_data;
+    opts.data.test_split = a.test_split;
+    opts.data.val_split = a.val_split;
+    opts.data.label_column = a.label_column;
+    opts.data.scale = a.scale;
+    opts.patience = a.patience;
+    opts.beta = a.beta;
+    opts.kl_warmup = a.kl_warmup;
+    opts.free_bits = a.free_bits;
     opts.epochs = a.epochs;
     opts.batch_size = a.batch_size;
     opts.lr = a.lr;
@@ -107,6 +130,8 @@ int run_train(const TrainArgs& a, CLI::App* app) {
     opts.binarize = a.binarize;
     cfg.hidden = a.hidden;
     cfg.latent = a.latent;
+    cfg.likelihood = a.likelihood;
+    cfg.sigma = a.sigma;
     try {
       cfg.activation = vae::parse_activation(a.activation);
       opts.validate();
@@ -126,18 +151,24 @@ int run_train(const TrainArgs& a, CLI::App* app) {
                      ", or pass --overwrite to start over");
 
   // Read the data before creating anything, so bad data leaves no folder behind.
-  const vae::DataSplits data = vae::load_data(opts.data);
+  vae::Scaler scaler;
+  const vae::DataSplits data = vae::load_splits(opts.data, opts.seed, cfg.likelihood,
+                                                a.resume.empty() ? nullptr : &resumed.scaler, &scaler);
   cfg.input_dim = static_cast<int>(data.train.d);
   cfg.height = data.train.height;
   cfg.width = data.train.width;
   cfg.channels = data.train.channels;
   if (!a.resume.empty()) {
     if (data.train.d != static_cast<size_t>(resumed.model.input_dim))
-      throw vae::Error(opts.data + ": examples have " + std::to_string(data.train.d) +
+      throw vae::Error(opts.data.data + ": examples have " + std::to_string(data.train.d) +
                        " values but the checkpoint's model expects " +
                        std::to_string(resumed.model.input_dim));
     cfg = resumed.model;
   }
+  vae::check_range_for(data.train, cfg.likelihood, opts.data.data);
+  vae::check_range_for(data.val, cfg.likelihood, opts.data.data + " (validation rows)");
+  vae::check_range_for(data.test, cfg.likelihood,
+                       opts.data.test_data.empty() ? opts.data.data + " (test rows)" : opts.data.test_data);
 
   fs::create_directories(out, ec);
   if (ec) throw vae::Error("--out: cannot create folder " + out + " (" + ec.message() + ")");
@@ -147,10 +178,11 @@ int run_train(const TrainArgs& a, CLI::App* app) {
   std::string arch = std::to_string(cfg.input_dim);
   for (int h : cfg.hidden) arch += "-" + std::to_string(h);
   arch += "-" + std::to_string(cfg.latent);
-  std::printf("model %s (%s, %s likelihood), %zu parameters; data %s: %zu train / %zu test; "
-              "%d epochs, batch %d, lr %g, seed %llu, binarize %s, %d thread%s\n",
+  std::printf("model %s (%s, %s likelihood), %zu parameters; data %s: %zu train / %zu val / %zu "
+              "test, scaling %s; %d epochs, batch %d, lr %g, seed %llu, binarize %s, %d thread%s\n",
               arch.c_str(), vae::activation_name(cfg.activation), cfg.likelihood.c_str(),
-              vae::param_count(cfg), data.source.c_str(), data.train.n, data.test.n, opts.epochs,
+              vae::param_count(cfg), data.source.c_str(), data.train.n, data.val.n, data.test.n,
+              scaler.kind.c_str(), opts.epochs,
               opts.batch_size, opts.lr, static_cast<unsigned long long>(opts.seed),
               opts.binarize.c_str(), vae::num_threads(), vae::num_threads() == 1 ? "" : "s");
   if (!a.resume.empty())
@@ -163,12 +195,21 @@ int run_train(const TrainArgs& a, CLI::App* app) {
   cb.on_batch = [&](const vae::TrainProgress& p) { bar.update(p); };
   cb.on_epoch = [&](const vae::EpochMetrics& m) {
     bar.clear();
-    std::printf("epoch %lld/%d  train %.2f  test %.2f (recon %.2f + kl %.2f)  %.0f ex/s  %.1f s\n",
-                static_cast<long long>(m.epoch), opts.epochs, m.train_loss, m.test_loss,
-                m.test_recon, m.test_kl, m.examples_per_s, m.seconds);
+    std::printf("epoch %lld/%d  train %.2f  %s %.2f (recon %.2f + kl %.2f)  %.0f ex/s  %.1f s\n",
+                static_cast<long long>(m.epoch), opts.epochs, m.train_loss, m.on_val ? "val" : "test",
+                m.test_loss, m.test_recon, m.test_kl, m.examples_per_s, m.seconds);
     std::fflush(stdout);
   };
-  vae::train(out, cfg, opts, data, a.resume.empty() ? nullptr : &resumed, cb);
+  cb.on_final = [&](const vae::FinalMetrics& f) {
+    if (f.stopped_early)
+      std::printf("stopped early after epoch %lld: no better validation loss for %d epochs\n",
+                  static_cast<long long>(f.epochs_run), opts.patience);
+    if (f.has_val)
+      std::printf("best model (epoch %lld, val %.2f) on the test set: %.2f (recon %.2f + kl %.2f)\n",
+                  static_cast<long long>(f.best_epoch), f.val_loss, f.test_loss, f.test_recon,
+                  f.test_kl);
+  };
+  vae::train(out, cfg, opts, data, scaler, a.resume.empty() ? nullptr : &resumed, cb);
 
   if (!fs::exists(last, ec)) {
     std::printf("no epochs to run (--epochs %d)\n", opts.epochs);
@@ -178,15 +219,19 @@ int run_train(const TrainArgs& a, CLI::App* app) {
   if (cfg.channels > 0) {
     vae::Vae<float> model = vae::model_from_checkpoint(final_ckpt, 256);
     vae::write_png(out + "/samples.png", vae::sample_grid(model, 64, opts.seed));
+    const vae::Dataset& source = data.test.n > 0 ? data.test : data.train;
     const vae::Dataset shown =
-        opts.binarize == "dynamic" ? vae::binarize(data.test, vae::kTestBinarizeSeed) : data.test;
+        opts.binarize == "dynamic" ? vae::binarize(source, vae::kTestBinarizeSeed) : source;
     vae::write_png(out + "/reconstructions.png", vae::reconstruction_grid(model, shown, 32));
   }
-  std::printf("done: best test loss %.2f at epoch %lld; wrote %s/{last,best}.safetensors, "
-              "%s/metrics.jsonl%s\n",
-              final_ckpt.state.best_test_loss, static_cast<long long>(final_ckpt.state.best_epoch),
+  std::printf("done: best %s loss %.2f at epoch %lld; wrote %s/{last,best}.safetensors, "
+              "%s/{metrics.jsonl,final.json}%s\n",
+              data.val.n > 0 ? "validation" : "test", final_ckpt.state.best_test_loss,
+              static_cast<long long>(final_ckpt.state.best_epoch),
               out.c_str(), out.c_str(),
               cfg.channels > 0 ? (", " + out + "/{samples,reconstructions}.png").c_str() : "");
+  std::fflush(stdout);
+  std::printf("wrote %s\n", vae::write_report(out, data.test).c_str());
   return 0;
 }
 
@@ -197,7 +242,35 @@ Command add_train(CLI::App& root) {
   CLI::App* app = root.add_subcommand("train", "Train a VAE; writes checkpoints, metrics and pictures to a run folder");
   app->add_option("--data", args->data,
                   "data: 'fashion-mnist' (Debian's dataset-fashion-mnist; $FASHION_MNIST_DIR overrides "
-                  "the folder) or a folder of MNIST-format IDX files");
+                  "the folder), a folder of MNIST-format IDX files, a folder of PNG/JPEG images "
+                  "(one size; subfolders = classes), a .csv or a .npy file");
+  app->add_option("--test-data", args->test_data,
+                  "a separate test set (same format) for data without their own test files");
+  app->add_option("--test-split", args->test_split,
+                  "hold out this fraction of --data as the test set (default 0.1 for data without "
+                  "test files; -1 = default)");
+  app->add_option("--val-split", args->val_split,
+                  "carve this fraction of the training rows out as validation: best.safetensors "
+                  "and --patience then watch it, and the test set is scored once at the end");
+  app->add_option("--patience", args->patience,
+                  "stop after this many epochs without a better validation loss (0 = never; needs "
+                  "--val-split)");
+  app->add_option("--label-column", args->label_column, "CSV: the column of integer labels (name or 0-based index)");
+  app->add_option("--scale", args->scale,
+                  "auto, 01 (images /255; tables per-column min-max), standardize (per-column "
+                  "mean/std) or none; fitted on the training rows and saved in the checkpoint");
+  app->add_option("--likelihood", args->likelihood,
+                  "bernoulli (data in [0,1]) or gaussian (fixed --sigma); losses include all constants");
+  app->add_option("--sigma", args->sigma, "standard deviation of the gaussian likelihood");
+  app->add_option("--beta", args->beta,
+                  "KL weight of the training objective (beta-VAE); reported losses stay the true "
+                  "-ELBO (beta = 1)");
+  app->add_option("--kl-warmup", args->kl_warmup,
+                  "KL weight schedule: none, linear:EPOCHS (0 to beta over EPOCHS) or "
+                  "cyclical:PERIOD (ramp over half of each PERIOD epochs, then hold)");
+  app->add_option("--free-bits", args->free_bits,
+                  "per-dimension KL floor in nats (batch mean); dimensions below it get no KL "
+                  "gradient (0 = off)");
   app->add_option("--out", args->out, "run folder (default: runs/YYYYmmdd-HHMMSS)");
   app->add_option("--hidden", args->hidden, "hidden layer widths, e.g. --hidden 512,256")
       ->delimiter(',');

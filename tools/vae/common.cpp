@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "vae/batcher.h"
+#include "vae/data_pipeline.h"
 #include "vae/error.h"
 #include "vae/runtime.h"
 
@@ -24,13 +25,27 @@ void apply_threads(int threads) {
 
 vae::Dataset load_split_for(const vae::Checkpoint& ckpt, const std::string& data_spec,
                             const std::string& split) {
-  if (split != "train" && split != "test")
-    throw UsageError("--split: must be 'train' or 'test', got '" + split + "'");
-  vae::DataSplits d = vae::load_data(data_spec);
-  vae::Dataset& chosen = split == "train" ? d.train : d.test;
+  if (split != "train" && split != "val" && split != "test")
+    throw UsageError("--split: must be 'train', 'val' or 'test', got '" + split + "'");
+  vae::Dataset chosen;
+  if (data_spec == ckpt.train.data.data) {
+    // The run's own data: re-create its splits (same seed, same fractions) and its scaling.
+    vae::DataSplits d = vae::load_splits(ckpt.train.data, ckpt.train.seed, ckpt.model.likelihood,
+                                         &ckpt.scaler, nullptr);
+    chosen = std::move(split == "train" ? d.train : split == "val" ? d.val : d.test);
+    if (split == "val" && chosen.n == 0)
+      throw vae::Error("--split: the run had no validation split (train with --val-split F)");
+  } else {
+    // Other data: the whole source (or an MNIST folder's train or test files), with the run's
+    // scaling.
+    chosen = vae::read_source(data_spec, ckpt.train.data.label_column, split);
+    check_fits(chosen, ckpt.model, data_spec);
+    ckpt.scaler.apply(chosen);
+  }
   check_fits(chosen, ckpt.model, data_spec);
+  vae::check_range_for(chosen, ckpt.model.likelihood, data_spec);
   if (ckpt.train.binarize == "dynamic") return vae::binarize(chosen, vae::kTestBinarizeSeed);
-  return std::move(chosen);
+  return chosen;
 }
 
 void check_fits(const vae::Dataset& data, const vae::ModelConfig& cfg, const std::string& what) {

@@ -13,7 +13,9 @@ int main(int argc, char** argv) {
   std::vector<vae_cli::Command> commands = {
       vae_cli::add_train(app),  vae_cli::add_eval(app),   vae_cli::add_sample(app),
       vae_cli::add_reconstruct(app), vae_cli::add_encode(app), vae_cli::add_decode(app),
-      vae_cli::add_info(app), vae_cli::add_score(app)};
+      vae_cli::add_info(app), vae_cli::add_score(app),
+      vae_cli::add_interpolate(app), vae_cli::add_traverse(app), vae_cli::add_manifold(app),
+      vae_cli::add_latents(app), vae_cli::add_curves(app), vae_cli::add_report(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -1,0 +1,74 @@
+// From a --data spec to scaled train / validation / test splits, the same way at training time
+// and afterwards (eval, score, encode … re-create a run's splits from its checkpoint).
+//
+//   spec                          reader                     test set
+//   "fashion-mnist", MNIST folder load_data (IDX files)        its t10k files
+//   folder of images              read_image_folder          --test-data, or --test-split F
+//   *.csv                         read_csv (--label-column)  --test-data, or --test-split F
+//   *.npy                         read_npy_dataset           --test-data, or --test-split F
+// For sources without their own test files the default is --test-split 0.1. Splits draw a
+// permutation from Rng(seed ^ kSplitSalt): the same run seed gives the same rows every time.
+// --val-split F then moves a fraction F of the (remaining) training rows to validation.
+//
+// Scaling (--scale) maps raw values x to y = (x − offset) ⊙ factor, per column (D):
+//   none         offset 0, factor 1
+//   01           images: offset 0, factor 1/255 for 8-bit sources (IDX images arrive in [0,1]
+//                already); tables: per-column min–max of the training rows, and values of other
+//                rows are clamped to [0, 1]
+//   standardize  per-column mean and standard deviation of the training rows (a constant
+//                column gets factor 1)
+//   auto         images → 01; tables → 01 for the Bernoulli likelihood, standardize for Gaussian
+// The offset and factor are saved in the checkpoint, so new data get the training transform.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vae/dataset.h"
+
+namespace vae {
+
+struct DataOptions {
+  std::string data = "fashion-mnist";  ///< --data
+  std::string test_data;               ///< --test-data (a separate test source), or empty
+  double test_split = -1;              ///< --test-split F; < 0 = default (0.1 when needed)
+  double val_split = 0;                ///< --val-split F
+  std::string label_column;            ///< --label-column, for CSV
+  std::string scale = "auto";          ///< --scale: auto, 01, standardize, none
+
+  void validate() const;  ///< throws vae::Error naming the option
+};
+
+/// The transform y = (x − offset) ⊙ factor, with the rule that produced it.
+struct Scaler {
+  std::string kind = "none";   ///< "none", "01", "standardize"
+  bool clamp01 = false;        ///< clamp results to [0, 1] (table min–max scaling)
+  std::vector<float> offset;   ///< (D), or empty for the identity
+  std::vector<float> factor;   ///< (D), or empty for the identity
+  bool identity() const { return offset.empty(); }
+  void apply(Dataset& data) const;
+  /// x = y / factor + offset, for n rows of D values in place (decoded outputs to data units).
+  void invert(float* rows, size_t n) const;
+};
+
+/// Reads one source (no splitting, no scaling): the train part of an MNIST folder when
+/// `which` is "train", its test part for "test"; the whole file or folder otherwise.
+Dataset read_source(const std::string& spec, const std::string& label_column, const std::string& which);
+
+/// True for "fashion-mnist" and folders holding MNIST-named IDX files (which carry their own
+/// test split).
+bool is_mnist_source(const std::string& spec);
+
+/// Loads, splits and scales. `likelihood` picks the auto scaling of tables. When `fitted` is
+/// non-null and has a kind, that scaler is applied instead of fitting a new one (re-creating a
+/// trained run's data); otherwise the fitted scaler is returned in *out_scaler.
+/// Throws vae::Error naming the file or option.
+DataSplits load_splits(const DataOptions& opts, uint64_t seed, const std::string& likelihood,
+                       const Scaler* fitted, Scaler* out_scaler);
+
+/// Checks values a likelihood can take: Bernoulli needs [0, 1]. Throws vae::Error naming
+/// `what` and the first offending row and column.
+void check_range_for(const Dataset& data, const std::string& likelihood, const std::string& what);
+
+}  // namespace vae

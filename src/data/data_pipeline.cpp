@@ -1,0 +1,238 @@
+// --data specs to scaled splits (rules in include/vae/data_pipeline.h).
+#include "vae/data_pipeline.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+#include "vae/error.h"
+#include "vae/readers.h"
+#include "vae/rng.h"
+
+namespace vae {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uint64_t kSplitSalt = 0x5b117ull;
+
+bool ends_with_ci(const std::string& s, const std::string& suffix) {
+  if (s.size() < suffix.size()) return false;
+  for (size_t i = 0; i < suffix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(s[s.size() - suffix.size() + i])) != suffix[i])
+      return false;
+  return true;
+}
+
+// Rows `idx` of `d`, in that order.
+Dataset take_rows(const Dataset& d, const std::vector<uint32_t>& idx) {
+  Dataset out;
+  out.n = idx.size();
+  out.d = d.d;
+  out.height = d.height;
+  out.width = d.width;
+  out.channels = d.channels;
+  out.x.resize(out.n * out.d);
+  for (size_t r = 0; r < idx.size(); ++r)
+    std::copy(d.row(idx[r]), d.row(idx[r]) + d.d, out.x.begin() + static_cast<std::ptrdiff_t>(r * d.d));
+  if (!d.labels.empty()) {
+    out.labels.resize(out.n);
+    for (size_t r = 0; r < idx.size(); ++r) out.labels[r] = d.labels[idx[r]];
+  }
+  return out;
+}
+
+// Splits `d` into (rest, part) with part = round(fraction · n) rows drawn by `rng`.
+void split_off(const Dataset& d, double fraction, Rng& rng, Dataset& rest, Dataset& part) {
+  std::vector<uint32_t> order(d.n);
+  std::iota(order.begin(), order.end(), 0u);
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  const size_t k = static_cast<size_t>(std::llround(fraction * static_cast<double>(d.n)));
+  std::vector<uint32_t> part_idx(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k));
+  std::vector<uint32_t> rest_idx(order.begin() + static_cast<std::ptrdiff_t>(k), order.end());
+  // Keep the original order within each part: rows stay in file order, only the membership is random.
+  std::sort(part_idx.begin(), part_idx.end());
+  std::sort(rest_idx.begin(), rest_idx.end());
+  Dataset r = take_rows(d, rest_idx), p = take_rows(d, part_idx);
+  rest = std::move(r);
+  part = std::move(p);
+}
+
+bool u8_source(const std::string& spec) {
+  // Image folders and NPY files hold 0..255 when their values say so; IDX images arrive in [0,1].
+  return !is_mnist_source(spec);
+}
+
+Scaler fit_scaler(const Dataset& train, const std::string& kind_in, const std::string& likelihood,
+                  const std::string& spec) {
+  const bool images = train.channels > 0;
+  std::string kind = kind_in;
+  if (kind == "auto") kind = images ? "01" : (likelihood == "gaussian" ? "standardize" : "01");
+  Scaler s;
+  s.kind = kind;
+  const size_t D = train.d;
+  if (kind == "none") return s;
+  if (kind == "01" && images) {
+    if (is_mnist_source(spec)) return s;  // already in [0, 1]
+    float hi = 0;
+    for (float v : train.x) hi = std::max(hi, v);
+    // 8-bit images (values up to 255) are divided by 255; data already in [0, 1] stay as they are.
+    const float factor = (u8_source(spec) && hi > 1.0f) ? 1.0f / 255.0f : 1.0f;
+    s.offset.assign(D, 0.0f);
+    s.factor.assign(D, factor);
+    return s;
+  }
+  s.offset.assign(D, 0.0f);
+  s.factor.assign(D, 1.0f);
+  if (kind == "01") {
+    s.clamp01 = true;
+    std::vector<float> lo(D, INFINITY), hi(D, -INFINITY);
+    for (size_t i = 0; i < train.n; ++i)
+      for (size_t j = 0; j < D; ++j) {
+        lo[j] = std::min(lo[j], train.row(i)[j]);
+        hi[j] = std::max(hi[j], train.row(i)[j]);
+      }
+    for (size_t j = 0; j < D; ++j) {
+      s.offset[j] = train.n ? lo[j] : 0.0f;
+      s.factor[j] = (train.n && hi[j] > lo[j]) ? 1.0f / (hi[j] - lo[j]) : 1.0f;
+    }
+  } else {  // standardize
+    std::vector<double> mean(D, 0.0), sq(D, 0.0);
+    for (size_t i = 0; i < train.n; ++i)
+      for (size_t j = 0; j < D; ++j) mean[j] += train.row(i)[j];
+    for (size_t j = 0; j < D; ++j) mean[j] /= std::max<size_t>(train.n, 1);
+    for (size_t i = 0; i < train.n; ++i)
+      for (size_t j = 0; j < D; ++j) sq[j] += (train.row(i)[j] - mean[j]) * (train.row(i)[j] - mean[j]);
+    for (size_t j = 0; j < D; ++j) {
+      const double sd = train.n > 1 ? std::sqrt(sq[j] / (train.n - 1)) : 0.0;
+      s.offset[j] = static_cast<float>(mean[j]);
+      s.factor[j] = sd > 1e-12 ? static_cast<float>(1.0 / sd) : 1.0f;
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+void DataOptions::validate() const {
+  if (data.empty()) throw Error("--data: needs a data set");
+  if (test_split >= 1 || (test_split < 0 && test_split != -1))
+    throw Error("--test-split: must be in [0, 1), got " + std::to_string(test_split));
+  if (!(val_split >= 0 && val_split < 1))
+    throw Error("--val-split: must be in [0, 1), got " + std::to_string(val_split));
+  if (scale != "auto" && scale != "01" && scale != "standardize" && scale != "none")
+    throw Error("--scale: must be auto, 01, standardize or none, got '" + scale + "'");
+  if (!test_data.empty() && test_split > 0)
+    throw Error("--test-split: cannot be combined with --test-data");
+}
+
+void Scaler::apply(Dataset& data) const {
+  if (identity() || data.n == 0) return;
+  VAE_ASSERT(offset.size() == data.d && factor.size() == data.d);
+  for (size_t i = 0; i < data.n; ++i) {
+    float* r = data.x.data() + i * data.d;
+    for (size_t j = 0; j < data.d; ++j) {
+      float y = (r[j] - offset[j]) * factor[j];
+      if (clamp01) y = std::min(1.0f, std::max(0.0f, y));
+      r[j] = y;
+    }
+  }
+}
+
+void Scaler::invert(float* rows, size_t n) const {
+  if (identity()) return;
+  const size_t D = offset.size();
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < D; ++j) rows[i * D + j] = rows[i * D + j] / factor[j] + offset[j];
+}
+
+bool is_mnist_source(const std::string& spec) {
+  if (spec == "fashion-mnist") return true;
+  std::error_code ec;
+  if (!fs::is_directory(spec, ec)) return false;
+  for (const char* name : {"train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"})
+    if (fs::exists(fs::path(spec) / name, ec)) return true;
+  return false;
+}
+
+Dataset read_source(const std::string& spec, const std::string& label_column, const std::string& which) {
+  if (is_mnist_source(spec)) {
+    DataSplits s = load_data(spec);
+    return which == "test" ? std::move(s.test) : std::move(s.train);
+  }
+  std::error_code ec;
+  if (fs::is_directory(spec, ec)) return read_image_folder(spec);
+  if (ends_with_ci(spec, ".csv")) {
+    CsvOptions o;
+    o.label_column = label_column;
+    return read_csv(spec, o);
+  }
+  if (ends_with_ci(spec, ".npy")) return read_npy_dataset(spec);
+  if (!fs::exists(spec, ec))
+    throw Error(spec + ": no such file or folder (expected 'fashion-mnist', an MNIST-format folder, "
+                       "a folder of images, a .csv or a .npy file)");
+  throw Error(spec + ": cannot tell the format (expected an MNIST-format folder, a folder of "
+                     "images, a .csv or a .npy file)");
+}
+
+DataSplits load_splits(const DataOptions& opts, uint64_t seed, const std::string& likelihood,
+                       const Scaler* fitted, Scaler* out_scaler) {
+  opts.validate();
+  Rng rng(seed ^ kSplitSalt);
+  DataSplits s;
+  s.source = opts.data;
+  const bool mnist = is_mnist_source(opts.data);
+  if (mnist && opts.test_data.empty() && opts.test_split <= 0) {
+    DataSplits m = load_data(opts.data);
+    s.train = std::move(m.train);
+    s.test = std::move(m.test);
+    s.source = m.source;
+  } else {
+    Dataset all = read_source(opts.data, opts.label_column, "train");
+    if (!opts.test_data.empty()) {
+      s.train = std::move(all);
+      s.test = read_source(opts.test_data, opts.label_column, "test");
+      if (s.test.d != s.train.d)
+        throw Error("--test-data: " + opts.test_data + " has " + std::to_string(s.test.d) +
+                    " values per example but " + opts.data + " has " + std::to_string(s.train.d));
+    } else {
+      const double f = opts.test_split < 0 ? 0.1 : opts.test_split;
+      split_off(all, f, rng, s.train, s.test);
+    }
+  }
+  if (opts.val_split > 0) {
+    Dataset rest;
+    split_off(s.train, opts.val_split, rng, rest, s.val);
+    s.train = std::move(rest);
+  }
+  if (s.train.n == 0) throw Error("--data: " + opts.data + " leaves no training rows after the splits");
+
+  Scaler scaler = fitted && !fitted->kind.empty() && fitted->kind != "unset"
+                      ? *fitted
+                      : fit_scaler(s.train, opts.scale, likelihood, opts.data);
+  if (!scaler.identity() && scaler.offset.size() != s.train.d)
+    throw Error("--data: " + opts.data + " has " + std::to_string(s.train.d) +
+                " values per example but the saved scaling has " + std::to_string(scaler.offset.size()));
+  scaler.apply(s.train);
+  scaler.apply(s.val);
+  scaler.apply(s.test);
+  if (out_scaler) *out_scaler = scaler;
+  return s;
+}
+
+void check_range_for(const Dataset& data, const std::string& likelihood, const std::string& what) {
+  if (likelihood != "bernoulli") return;
+  for (size_t i = 0; i < data.n; ++i)
+    for (size_t j = 0; j < data.d; ++j) {
+      const float v = data.row(i)[j];
+      if (!(v >= 0.0f && v <= 1.0f))
+        throw Error(what + ": row " + std::to_string(i) + ", column " + std::to_string(j) +
+                    " is " + std::to_string(v) +
+                    " after scaling; the bernoulli likelihood needs values in [0, 1] (use --scale 01 "
+                    "or --likelihood gaussian)");
+    }
+}
+
+}  // namespace vae

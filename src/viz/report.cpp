@@ -1,0 +1,517 @@
+// The run report: gathers a run's checkpoint, metrics and test data, draws every picture, and
+// writes one HTML page with the PNGs inlined as data: URIs and the plots as inline SVG.
+//
+// Legend: N test examples, D values per example, Z latent size.
+#include "vae/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "vae/batcher.h"
+#include "vae/error.h"
+#include "vae/fileio.h"
+#include "vae/latent_stats.h"
+#include "vae/pictures.h"
+#include "vae/plot.h"
+#include "vae/png.h"
+#include "vae/viz.h"
+
+namespace vae {
+namespace {
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    switch (ch) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += ch;
+    }
+  }
+  return out;
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+// The shortest %.{p}g form of v that reads back as exactly v.
+std::string shortest(double v) {
+  char buf[40];
+  for (int p = 1; p <= 17; ++p) {
+    std::snprintf(buf, sizeof buf, "%.*g", p, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+// A word as the shell reads it: unchanged when it holds only safe characters, else in single
+// quotes with each ' written as '\''.
+std::string shell_quote(const std::string& s) {
+  const bool safe = !s.empty() && s.find_first_not_of(
+                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                      "0123456789_./,:=+-@%") == std::string::npos;
+  if (safe) return s;
+  std::string out = "'";
+  for (char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return out + "'";
+}
+
+// A one-line shell command folded for reading: breaks go before options ("--name", outside
+// single quotes) once a line would pass `width` characters, each ending in " \" so that the
+// folded text is still the same command when pasted.
+std::string fold_command(const std::string& cmd, size_t width) {
+  std::vector<std::string> parts;  // "vae train", " --data fashion-mnist", …
+  bool quoted = false;
+  size_t start = 0;
+  for (size_t i = 0; i < cmd.size(); ++i) {
+    if (cmd[i] == '\'') quoted = !quoted;
+    if (!quoted && cmd.compare(i, 3, " --") == 0 && i > start) {
+      parts.push_back(cmd.substr(start, i - start));
+      start = i;
+    }
+  }
+  parts.push_back(cmd.substr(start));
+  std::string out, line;
+  for (const std::string& part : parts) {
+    if (!line.empty() && line.size() + part.size() > width) {
+      out += line + " \\\n";
+      line = "   ";
+    }
+    line += part;
+  }
+  return out + line;
+}
+
+std::string architecture(const ModelConfig& m) {
+  std::string a = std::to_string(m.input_dim);
+  for (int h : m.hidden) a += "-" + std::to_string(h);
+  return a + "-" + std::to_string(m.latent);
+}
+
+// Width and height from a PNG's IHDR chunk (bytes 16..23, big-endian), which every PNG file
+// starts with after its 8-byte signature.
+std::pair<int, int> png_size(const std::vector<unsigned char>& b, const std::string& path) {
+  static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (b.size() < 24 || !std::equal(sig, sig + 8, b.begin()))
+    throw Error(path + ": not a PNG file (bad signature)");
+  auto be32 = [&](size_t i) {
+    return static_cast<int>((uint32_t(b[i]) << 24) | (uint32_t(b[i + 1]) << 16) |
+                            (uint32_t(b[i + 2]) << 8) | uint32_t(b[i + 3]));
+  };
+  return {be32(16), be32(20)};
+}
+
+// <img> of a PNG file as a data: URI, shown at an integer zoom that keeps it within 1000
+// pixels (at most 3×), pixels kept sharp.
+std::string img_tag(const std::string& path, const std::string& alt) {
+  const std::vector<unsigned char> bytes = read_file(path);
+  const auto [w, h] = png_size(bytes, path);
+  const int zoom = std::clamp(1000 / std::max(w, 1), 1, 3);
+  return "<img src=\"data:image/png;base64," + base64_encode(bytes.data(), bytes.size()) +
+         "\" width=\"" + std::to_string(w * zoom) + "\" height=\"" + std::to_string(h * zoom) +
+         "\" alt=\"" + html_escape(alt) + "\">";
+}
+
+std::string section(const std::string& id, const std::string& title, const std::string& body) {
+  return "<section id=\"" + id + "\">\n<h2>" + html_escape(title) + "</h2>\n" + body +
+         "</section>\n";
+}
+
+std::string row(const std::vector<std::string>& cells, bool header = false) {
+  std::string r = "<tr>";
+  for (size_t i = 0; i < cells.size(); ++i) {
+    const bool th = header || i == 0;
+    r += (th ? "<th>" : "<td>") + cells[i] + (th ? "</th>" : "</td>");
+  }
+  return r + "</tr>\n";
+}
+
+constexpr const char* kStyle = R"(
+body { font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; color: #1e1e1e;
+       max-width: 1060px; margin: 24px auto; padding: 0 16px; line-height: 1.45; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.2em; border-bottom: 1px solid #ddd; padding-bottom: 4px; margin-top: 1.6em; }
+nav a { margin-right: 0.8em; }
+table { border-collapse: collapse; margin: 8px 0; }
+th, td { border: 1px solid #ddd; padding: 3px 10px; text-align: left; }
+td { font-variant-numeric: tabular-nums; }
+tr th:first-child { background: #f6f6f6; }
+pre { background: #f6f6f6; padding: 10px; overflow-x: auto; }
+img { image-rendering: pixelated; max-width: 100%; height: auto; display: block; }
+svg { max-width: 100%; height: auto; display: block; }
+figure { margin: 8px 0 16px 0; }
+figcaption { color: #555; font-size: 0.92em; margin-top: 4px; }
+.note { color: #555; font-size: 0.92em; }
+)";
+
+}  // namespace
+
+std::vector<EpochMetrics> read_metrics(const std::string& path) {
+  const std::vector<unsigned char> bytes = read_file(path);
+  std::istringstream in(std::string(bytes.begin(), bytes.end()));
+  std::vector<EpochMetrics> out;
+  int line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = path + ":" + std::to_string(line_no) + ": ";
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception&) {
+      throw Error(where + "not a JSON object");
+    }
+    if (!j.is_object()) throw Error(where + "not a JSON object");
+    auto number = [&](const char* key, bool required) {
+      if (!j.contains(key)) {
+        if (required) throw Error(where + "no '" + key + "'");
+        return 0.0;
+      }
+      if (!j[key].is_number()) throw Error(where + "'" + key + "' is not a number");
+      return j[key].get<double>();
+    };
+    EpochMetrics m;
+    m.epoch = static_cast<int64_t>(number("epoch", true));
+    m.train_loss = number("train_loss", true);
+    m.train_recon = number("train_recon", true);
+    m.train_kl = number("train_kl", true);
+    m.test_loss = number("test_loss", true);
+    m.test_recon = number("test_recon", true);
+    m.test_kl = number("test_kl", true);
+    m.examples_per_s = number("examples_per_s", false);
+    m.seconds = number("seconds", false);
+    out.push_back(m);
+  }
+  return out;
+}
+
+std::string base64_encode(const void* data, size_t n) {
+  static const char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const auto* b = static_cast<const unsigned char*>(data);
+  std::string out;
+  out.reserve((n + 2) / 3 * 4);
+  // Each 3 bytes (24 bits) become 4 characters of 6 bits; a short last group is padded with '='.
+  for (size_t i = 0; i < n; i += 3) {
+    const uint32_t v = (uint32_t(b[i]) << 16) | (i + 1 < n ? uint32_t(b[i + 1]) << 8 : 0) |
+                       (i + 2 < n ? uint32_t(b[i + 2]) : 0);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < n ? kAlphabet[(v >> 6) & 63] : '=';
+    out += i + 2 < n ? kAlphabet[v & 63] : '=';
+  }
+  return out;
+}
+
+std::string reproduce_command(const Checkpoint& ckpt, const std::string& out_dir) {
+  const ModelConfig& m = ckpt.model;
+  const TrainOptions& t = ckpt.train;
+  std::string hidden;
+  for (size_t i = 0; i < m.hidden.size(); ++i)
+    hidden += (i ? "," : "") + std::to_string(m.hidden[i]);
+  const DataOptions& d = t.data;
+  std::vector<std::string> words = {"vae", "train", "--data", d.data};
+  // Data options other than their defaults.
+  if (!d.test_data.empty()) words.insert(words.end(), {"--test-data", d.test_data});
+  if (d.test_split >= 0) words.insert(words.end(), {"--test-split", shortest(d.test_split)});
+  if (d.val_split > 0) words.insert(words.end(), {"--val-split", shortest(d.val_split)});
+  if (!d.label_column.empty()) words.insert(words.end(), {"--label-column", d.label_column});
+  if (d.scale != "auto") words.insert(words.end(), {"--scale", d.scale});
+  if (!m.hidden.empty()) words.insert(words.end(), {"--hidden", hidden});
+  words.insert(words.end(), {"--latent", std::to_string(m.latent), "--activation",
+                             activation_name(m.activation)});
+  if (m.likelihood != "bernoulli")
+    words.insert(words.end(), {"--likelihood", m.likelihood, "--sigma", shortest(m.sigma)});
+  words.insert(words.end(), {"--epochs", std::to_string(t.epochs), "--batch-size",
+                             std::to_string(t.batch_size), "--lr", shortest(t.lr), "--seed",
+                             std::to_string(t.seed), "--binarize", t.binarize});
+  // Objective options other than their defaults.
+  if (t.beta != 1.0) words.insert(words.end(), {"--beta", shortest(t.beta)});
+  if (t.kl_warmup != "none") words.insert(words.end(), {"--kl-warmup", t.kl_warmup});
+  if (t.free_bits != 0.0) words.insert(words.end(), {"--free-bits", shortest(t.free_bits)});
+  if (t.patience > 0) words.insert(words.end(), {"--patience", std::to_string(t.patience)});
+  words.insert(words.end(), {"--out", out_dir});
+  std::string cmd;
+  for (size_t i = 0; i < words.size(); ++i) cmd += (i ? " " : "") + shell_quote(words[i]);
+  return cmd;
+}
+
+std::string write_report(const std::string& run_dir, const Dataset& examples,
+                         const ReportOptions& o) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(run_dir, ec)) throw Error(run_dir + ": not a folder");
+  const std::string dir = run_dir;
+  auto in_run = [&](const std::string& name) { return (fs::path(dir) / name).string(); };
+
+  // ---- Read everything ----
+  const Checkpoint ckpt = load_checkpoint(in_run(kLastCheckpoint));
+  const ModelConfig& cfg = ckpt.model;
+  const std::string metrics_path = in_run(kMetricsFile);
+  const std::vector<EpochMetrics> metrics =
+      fs::exists(metrics_path, ec) ? read_metrics(metrics_path) : std::vector<EpochMetrics>{};
+  const std::string spec = o.data_spec.empty() ? ckpt.train.data.data : o.data_spec;
+  const std::string& split = o.split;
+  if (examples.d != static_cast<size_t>(cfg.input_dim))
+    throw Error(spec + ": examples have " + std::to_string(examples.d) +
+                " values but the model expects " + std::to_string(cfg.input_dim));
+  if (examples.n == 0) throw Error(spec + ": the " + split + " split is empty");
+  const Dataset test =
+      ckpt.train.binarize == "dynamic" ? binarize(examples, kTestBinarizeSeed) : examples;
+  Vae<float> model = model_from_checkpoint(ckpt, 256);
+  const size_t Z = cfg.latent;
+
+  // ---- Compute every picture ----
+  const LatentStats stats = latent_stats(model, test);
+  const std::vector<TraversalRow> order = traversal_order(stats);
+  const bool images = cfg.channels > 0 && cfg.height > 0 && cfg.width > 0;
+  LatentMap map;
+  if (Z >= 2) map = latent_map(model, test, o.scatter_points);
+  // Two test examples to interpolate between: the first, and the first of another class.
+  size_t ia = 0, ib = std::min<size_t>(1, test.n - 1);
+  if (!test.labels.empty())
+    for (size_t i = 1; i < test.n; ++i)
+      if (test.labels[i] != test.labels[0]) {
+        ib = i;
+        break;
+      }
+  auto example_name = [&](size_t i) {
+    std::string s = split + " #" + std::to_string(i);
+    if (!test.labels.empty()) s += " (" + class_name(spec, test.labels[i]) + ")";
+    return s;
+  };
+  struct Picture {
+    std::string file;
+    Image image;
+  };
+  std::vector<Picture> pictures;
+  std::string manifold_caption;
+  if (images) {
+    if (!fs::exists(in_run("samples.png"), ec))
+      pictures.push_back({"samples.png", sample_grid(model, 64, ckpt.train.seed)});
+    if (!fs::exists(in_run("reconstructions.png"), ec))
+      pictures.push_back({"reconstructions.png", reconstruction_grid(model, test, 32)});
+    std::vector<float> mu(2 * Z), logvar(2 * Z);  // (2, Z): the two examples' posteriors
+    model.encode(test.row(ia), 1, mu.data(), logvar.data());
+    model.encode(test.row(ib), 1, mu.data() + Z, logvar.data() + Z);
+    pictures.push_back(
+        {"interpolations.png",
+         interpolation_grid(model, mu.data(), mu.data() + Z, o.interpolation_steps, test.row(ia),
+                            test.row(ib), "#" + std::to_string(ia), "#" + std::to_string(ib))});
+    std::vector<TraversalRow> shown(
+        order.begin(), order.begin() + std::min<size_t>(order.size(), o.traversal_max_rows));
+    pictures.push_back({"traversals.png", traversal_grid(model, mu.data(), shown, o.traversal_range,
+                                                         o.traversal_steps)});
+    const bool pca = Z > 2;
+    pictures.push_back(
+        {"manifold.png", manifold_grid(model, o.manifold_size, pca ? &map.pca : nullptr)});
+    manifold_caption =
+        pca ? "Decoded grid over the two principal directions of the " + split +
+                  " encodings' means: z = m "
+                  "+ c\u2081 v\u2081 + c\u2082 v\u2082 at the quantiles of a normal with the "
+                  "encodings' spread along each (coordinates c shown at the edges)."
+            : "Decoded grid over the prior's quantiles: z = \u03a6\u207b\u00b9(p) for p evenly "
+              "spaced in (0, 1), the picture of Kingma &amp; Welling (2014).";
+  }
+  std::string curves_svg, latents_svg;
+  if (!metrics.empty()) curves_svg = figure_svg(loss_curves_figure(metrics));
+  if (Z >= 2) latents_svg = figure_svg(latent_scatter_figure(map, spec));
+  const std::string kl_svg = figure_svg(kl_bars_figure(stats));
+
+  // ---- Write the pictures, then the page that embeds them ----
+  for (const Picture& p : pictures) write_png(in_run(p.file), p.image);
+  if (!curves_svg.empty()) write_file_atomic(in_run("loss_curves.svg"), curves_svg);
+  if (!latents_svg.empty()) write_file_atomic(in_run("latents.svg"), latents_svg);
+  write_file_atomic(in_run("kl_per_dim.svg"), kl_svg);
+
+  const std::string run_name = fs::path(dir).lexically_normal().filename().string().empty()
+                                   ? dir
+                                   : fs::path(dir).lexically_normal().filename().string();
+  char when[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(when, sizeof when, "%Y-%m-%d %H:%M", std::localtime(&now));
+
+  std::string html =
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+      "<title>vae report: " +
+      html_escape(run_name) + "</title>\n<style>" + kStyle +
+      "</style>\n</head>\n<body>\n<header>\n<h1>Run " + html_escape(run_name) + "</h1>\n<p>" +
+      html_escape(architecture(cfg)) + " VAE (" + activation_name(cfg.activation) + ", " +
+      html_escape(cfg.likelihood) + " likelihood), " + std::to_string(ckpt.state.epoch) +
+      " epochs on " + html_escape(spec) + ". Report written " + when + ".</p>\n<nav>";
+  const std::pair<const char*, const char*> nav[] = {{"configuration", "configuration"},
+                                                     {"command", "command"},
+                                                     {"metrics", "metrics"},
+                                                     {"curves", "loss curves"},
+                                                     {"samples", "samples"},
+                                                     {"reconstructions", "reconstructions"},
+                                                     {"interpolations", "interpolations"},
+                                                     {"traversals", "traversals"},
+                                                     {"latent-map", "latent map"},
+                                                     {"manifold", "manifold"},
+                                                     {"kl", "KL per dimension"}};
+  for (const auto& [id, name] : nav)
+    html += "<a href=\"#" + std::string(id) + "\">" + name + "</a>";
+  html += "</nav>\n</header>\n";
+
+  // Configuration.
+  {
+    const TrainOptions& t = ckpt.train;
+    std::string body = "<table>\n";
+    body +=
+        row({"data", html_escape(spec) + " (pictures and statistics: the " + html_escape(split) +
+                         " split, " + std::to_string(test.n) + " examples)"});
+    body += row({"model", html_escape(architecture(cfg)) + ", " + activation_name(cfg.activation) +
+                              " hidden layers, Z = " + std::to_string(Z)});
+    std::string likelihood = html_escape(cfg.likelihood);
+    if (cfg.likelihood == "gaussian") likelihood += ", \u03c3 = " + shortest(cfg.sigma);
+    body += row({"likelihood", likelihood});
+    if (images)
+      body += row({"images", std::to_string(cfg.height) + " \u00d7 " + std::to_string(cfg.width) +
+                                 " \u00d7 " + std::to_string(cfg.channels)});
+    body += row({"parameters", std::to_string(param_count(cfg))});
+    body +=
+        row({"epochs", std::to_string(ckpt.state.epoch) + " done of " + std::to_string(t.epochs) +
+                           " planned (" + std::to_string(ckpt.state.step) + " Adam steps)"});
+    body += row({"batch size", std::to_string(t.batch_size)});
+    body += row({"optimizer", "Adam, lr " + shortest(t.lr)});
+    body += row({"seed", std::to_string(t.seed)});
+    body += row({"binarize", html_escape(t.binarize)});
+    body += row({"checkpoint", html_escape(in_run(kLastCheckpoint))});
+    body += "</table>\n";
+    html += section("configuration", "Configuration", body);
+  }
+  // The command that reproduces the run.
+  html += section("command", "Command line",
+                  "<pre>" + html_escape(fold_command(reproduce_command(ckpt, dir), 80)) +
+                      "</pre>\n<p class=\"note\">With the same seed, machine and --threads count "
+                      "the run ends with the same parameters, bit for bit.</p>\n");
+  // Final metrics.
+  {
+    std::string body;
+    if (metrics.empty()) {
+      body = "<p class=\"note\">No metrics.jsonl in the run folder.</p>\n";
+    } else {
+      const EpochMetrics& last = metrics.back();
+      double total_s = 0;
+      for (const EpochMetrics& m : metrics) total_s += m.seconds;
+      body = "<p>Epoch " + std::to_string(last.epoch) + ", nats per example:</p>\n<table>\n";
+      body += row({"", "train", "test"}, true);
+      body += row({"\u2212ELBO", fmt("%.2f", last.train_loss), fmt("%.2f", last.test_loss)});
+      body += row({"reconstruction", fmt("%.2f", last.train_recon), fmt("%.2f", last.test_recon)});
+      body += row({"KL", fmt("%.2f", last.train_kl), fmt("%.2f", last.test_kl)});
+      body += "</table>\n<table>\n";
+      if (std::isfinite(ckpt.state.best_test_loss))
+        body += row({"best test \u2212ELBO", fmt("%.2f", ckpt.state.best_test_loss) + " (epoch " +
+                                                 std::to_string(ckpt.state.best_epoch) + ")"});
+      body += row({"active units", std::to_string(stats.active_units) + " of " + std::to_string(Z) +
+                                       " (Var<sub>x</sub> \u03bc<sub>j</sub> > 0.01)"});
+      body += row({"throughput", fmt("%.0f", last.examples_per_s) + " examples/s (last epoch)"});
+      body += row({"training time",
+                   fmt("%.1f", total_s) + " s over " + std::to_string(metrics.size()) + " epochs"});
+      body += "</table>\n";
+    }
+    html += section("metrics", "Final metrics", body);
+  }
+  html += section("curves", "Loss curves",
+                  curves_svg.empty() ? "<p class=\"note\">No epochs recorded.</p>\n"
+                                     : "<figure>\n" + curves_svg +
+                                           "<figcaption>Train (running mean over the epoch) and "
+                                           "test \u2212ELBO = reconstruction + KL, per epoch."
+                                           "</figcaption>\n</figure>\n");
+  const std::string no_images =
+      "<p class=\"note\">The model was trained on non-image data: nothing to draw.</p>\n";
+  // caption is HTML; the image's alt text is the file name.
+  auto figure = [&](const std::string& file, const std::string& caption) {
+    return "<figure>\n" + img_tag(in_run(file), file) + "\n<figcaption>" + caption +
+           "</figcaption>\n</figure>\n";
+  };
+  if (images) {
+    html += section("samples", "Samples",
+                    figure("samples.png", "Decoder means of 64 draws z ~ N(0, I)."));
+    html += section("reconstructions", "Reconstructions",
+                    figure("reconstructions.png",
+                           "Test examples (odd rows) above the decoder means at their posterior "
+                           "means (even rows)."));
+    html += section(
+        "interpolations", "Interpolations",
+        figure("interpolations.png",
+               "From " + html_escape(example_name(ia)) + " to " + html_escape(example_name(ib)) +
+                   ": decoded along the straight line between their posterior means "
+                   "(top) and along the great-circle arc, slerp (bottom); the "
+                   "originals frame each row."));
+    html += section(
+        "traversals", "Traversals",
+        figure("traversals.png",
+               "Each row sweeps one latent dimension over [\u2212" + shortest(o.traversal_range) +
+                   ", " + shortest(o.traversal_range) +
+                   "] with the others fixed at the posterior mean of " +
+                   html_escape(example_name(ia)) +
+                   ". Rows are sorted by KL; collapsed dimensions (Var \u03bc \u2264 0.01) are "
+                   "marked in red." +
+                   (order.size() > static_cast<size_t>(o.traversal_max_rows)
+                        ? " The " + std::to_string(o.traversal_max_rows) + " of " +
+                              std::to_string(order.size()) + " dimensions with the most KL."
+                        : std::string())));
+  } else {
+    for (const auto& [id, title] : {std::pair<const char*, const char*>{"samples", "Samples"},
+                                    {"reconstructions", "Reconstructions"},
+                                    {"interpolations", "Interpolations"},
+                                    {"traversals", "Traversals"}})
+      html += section(id, title, no_images);
+  }
+  html += section("latent-map", "Latent map",
+                  latents_svg.empty()
+                      ? "<p class=\"note\">The model has one latent dimension: no plane to map."
+                        "</p>\n"
+                      : "<figure>\n" + latents_svg + "<figcaption>Posterior means of the first " +
+                            std::to_string(map.xy.size() / 2) + " " + split + " examples" +
+                            (map.from_pca ? ", projected on their two principal components" : "") +
+                            ", coloured by label.</figcaption>\n</figure>\n");
+  html += section("manifold", "Manifold",
+                  images ? figure("manifold.png", manifold_caption) : no_images);
+  {
+    std::string body = "<figure>\n" + kl_svg + "<figcaption>Mean over the " + split +
+                       " set of KL(q(z<sub>j</sub>|x) \u2016 N(0, 1)) "
+                       "per dimension; grey bars are collapsed dimensions (Var<sub>x</sub> "
+                       "\u03bc<sub>j</sub> \u2264 0.01), which carry no information about x."
+                       "</figcaption>\n</figure>\n<details><summary>Values</summary>\n<table>\n";
+    body += row({"dimension", "KL (nats)", "Var \u03bc", "state"}, true);
+    for (const TraversalRow& r : order)
+      body += row({"z" + std::to_string(r.dim + 1), fmt("%.4f", r.kl), fmt("%.4f", r.mu_variance),
+                   r.collapsed ? "collapsed" : "active"});
+    body += "</table>\n</details>\n";
+    html += section("kl", "KL per dimension", body);
+  }
+  html += "</body>\n</html>\n";
+
+  const std::string report = in_run(kReportFile);
+  write_file_atomic(report, html);
+  return report;
+}
+
+}  // namespace vae
