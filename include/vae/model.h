@@ -135,8 +135,8 @@ class Vae {
   std::vector<LayerSlots> enc_, dec_;
   size_t mu_w_ = 0, mu_b_ = 0, lv_w_ = 0, lv_b_ = 0, out_w_ = 0, out_b_ = 0;  // params_ offsets
   size_t mu_ = 0, logvar_ = 0, eps_ = 0, z_ = 0, logits_ = 0;                   // acts_ offsets
-  std::vector<std::pair<size_t, int>> act_slots_;
-  std::vector<T> kl_weight_;  // (Z) per-dimension KL gradient factors (free bits)  // (offset, width) of every activation tensor
+  std::vector<std::pair<size_t, int>> act_slots_;  // (offset, width) of every activation tensor
+  std::vector<T> kl_weight_;  // (Z) per-dimension KL gradient factors (free bits)
   int last_batch_ = 0;
   bool gaussian_ = false;  // likelihood == "gaussian"
 };

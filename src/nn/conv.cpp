@@ -18,7 +18,6 @@
 #include "vae/conv.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "core/blas.h"
 #include "vae/error.h"

@@ -422,7 +422,7 @@ Figure loss_curves_figure(const std::vector<EpochMetrics>& metrics) {
     Series train, test;
     train.name = "train";
     train.color = category_color(0);
-    test.name = "test";
+    test.name = metrics.back().on_val ? "validation" : "test";
     test.color = category_color(1);
     for (const EpochMetrics& m : metrics) {
       train.x.push_back(static_cast<double>(m.epoch));

@@ -198,9 +198,12 @@ std::vector<EpochMetrics> read_metrics(const std::string& path) {
     m.train_loss = number("train_loss", true);
     m.train_recon = number("train_recon", true);
     m.train_kl = number("train_kl", true);
-    m.test_loss = number("test_loss", true);
-    m.test_recon = number("test_recon", true);
-    m.test_kl = number("test_kl", true);
+    // Runs with a validation split log val_* per epoch (the test set is scored once, at the end).
+    m.on_val = !j.contains("test_loss") && j.contains("val_loss");
+    const std::string held = m.on_val ? "val" : "test";
+    m.test_loss = number((held + "_loss").c_str(), true);
+    m.test_recon = number((held + "_recon").c_str(), true);
+    m.test_kl = number((held + "_kl").c_str(), true);
     m.examples_per_s = number("examples_per_s", false);
     m.seconds = number("seconds", false);
     out.push_back(m);
@@ -398,6 +401,11 @@ std::string write_report(const std::string& run_dir, const Dataset& examples,
         row({"epochs", std::to_string(ckpt.state.epoch) + " done of " + std::to_string(t.epochs) +
                            " planned (" + std::to_string(ckpt.state.step) + " Adam steps)"});
     body += row({"batch size", std::to_string(t.batch_size)});
+    std::string objective = "\u2212ELBO";
+    if (t.beta != 1.0) objective += ", KL weight \u03b2 = " + shortest(t.beta);
+    if (t.kl_warmup != "none") objective += ", KL warm-up " + html_escape(t.kl_warmup);
+    if (t.free_bits != 0.0) objective += ", free bits " + shortest(t.free_bits) + " nats";
+    body += row({"objective", objective});
     body += row({"optimizer", "Adam, lr " + shortest(t.lr)});
     body += row({"seed", std::to_string(t.seed)});
     body += row({"binarize", html_escape(t.binarize)});
@@ -420,13 +428,14 @@ std::string write_report(const std::string& run_dir, const Dataset& examples,
       double total_s = 0;
       for (const EpochMetrics& m : metrics) total_s += m.seconds;
       body = "<p>Epoch " + std::to_string(last.epoch) + ", nats per example:</p>\n<table>\n";
-      body += row({"", "train", "test"}, true);
+      const std::string held = last.on_val ? "validation" : "test";
+      body += row({"", "train", held}, true);
       body += row({"\u2212ELBO", fmt("%.2f", last.train_loss), fmt("%.2f", last.test_loss)});
       body += row({"reconstruction", fmt("%.2f", last.train_recon), fmt("%.2f", last.test_recon)});
       body += row({"KL", fmt("%.2f", last.train_kl), fmt("%.2f", last.test_kl)});
       body += "</table>\n<table>\n";
       if (std::isfinite(ckpt.state.best_test_loss))
-        body += row({"best test \u2212ELBO", fmt("%.2f", ckpt.state.best_test_loss) + " (epoch " +
+        body += row({"best " + held + " \u2212ELBO", fmt("%.2f", ckpt.state.best_test_loss) + " (epoch " +
                                                  std::to_string(ckpt.state.best_epoch) + ")"});
       body += row({"active units", std::to_string(stats.active_units) + " of " + std::to_string(Z) +
                                        " (Var<sub>x</sub> \u03bc<sub>j</sub> > 0.01)"});

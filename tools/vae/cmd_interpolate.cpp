@@ -84,7 +84,7 @@ Command add_interpolate(CLI::App& root) {
       "or two random codes, to a PNG: one row each, the originals at the ends");
   app->add_option("checkpoint", args->checkpoint, "checkpoint (.safetensors)")->required();
   app->add_option("--data", args->data, "data (default: the data the model was trained on)");
-  app->add_option("--split", args->split, "which split: test or train");
+  app->add_option("--split", args->split, "which split: test, train or val");
   app->add_option("--from", args->from, "index of the first example");
   app->add_option("--to", args->to, "index of the second example");
   app->add_flag("--random", args->random, "interpolate between two z ~ N(0, I) instead");

@@ -59,7 +59,7 @@ Command add_latents(CLI::App& root) {
       "coloured by label with the classes named; PNG or SVG");
   app->add_option("checkpoint", args->checkpoint, "checkpoint (.safetensors)")->required();
   app->add_option("--data", args->data, "data (default: the data the model was trained on)");
-  app->add_option("--split", args->split, "which split: test or train");
+  app->add_option("--split", args->split, "which split: test, train or val");
   app->add_option("-n", args->n, "plot at most the first N examples");
   app->add_option("--out", args->out, "file to write: .png or .svg");
   add_threads_option(app, &args->threads);

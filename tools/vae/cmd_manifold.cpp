@@ -69,7 +69,7 @@ Command add_manifold(CLI::App& root) {
   app->add_option("checkpoint", args->checkpoint, "checkpoint (.safetensors)")->required();
   app->add_option("--data", args->data,
                   "data for the principal directions when Z > 2 (default: the training data)");
-  app->add_option("--split", args->split, "which split: test or train");
+  app->add_option("--split", args->split, "which split: test, train or val");
   app->add_option("--size", args->size, "images per side of the grid");
   app->add_option("--out", args->out, "PNG file to write");
   add_threads_option(app, &args->threads);
