@@ -52,6 +52,9 @@ struct Figure {
 /// width, height and viewBox, and holds only escaped text. Embeddable inline in HTML.
 std::string figure_svg(const Figure& fig);
 
+/// Escapes & < > " ' for XML and HTML text and attribute values.
+std::string xml_escape(const std::string& s);
+
 /// The figure as an RGB image of fig.width × fig.height pixels.
 Image figure_png(const Figure& fig);
 

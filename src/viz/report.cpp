@@ -25,31 +25,6 @@
 namespace vae {
 namespace {
 
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += ch;
-    }
-  }
-  return out;
-}
 
 std::string fmt(const char* f, double v) {
   char buf[64];
@@ -132,11 +107,11 @@ std::string img_tag(const std::string& path, const std::string& alt) {
   const int zoom = std::clamp(1000 / std::max(w, 1), 1, 3);
   return "<img src=\"data:image/png;base64," + base64_encode(bytes.data(), bytes.size()) +
          "\" width=\"" + std::to_string(w * zoom) + "\" height=\"" + std::to_string(h * zoom) +
-         "\" alt=\"" + html_escape(alt) + "\">";
+         "\" alt=\"" + xml_escape(alt) + "\">";
 }
 
 std::string section(const std::string& id, const std::string& title, const std::string& body) {
-  return "<section id=\"" + id + "\">\n<h2>" + html_escape(title) + "</h2>\n" + body +
+  return "<section id=\"" + id + "\">\n<h2>" + xml_escape(title) + "</h2>\n" + body +
          "</section>\n";
 }
 
@@ -361,11 +336,11 @@ std::string write_report(const std::string& run_dir, const Dataset& examples,
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
       "<title>vae report: " +
-      html_escape(run_name) + "</title>\n<style>" + kStyle +
-      "</style>\n</head>\n<body>\n<header>\n<h1>Run " + html_escape(run_name) + "</h1>\n<p>" +
-      html_escape(architecture(cfg)) + " VAE (" + activation_name(cfg.activation) + ", " +
-      html_escape(cfg.likelihood) + " likelihood), " + std::to_string(ckpt.state.epoch) +
-      " epochs on " + html_escape(spec) + ". Report written " + when + ".</p>\n<nav>";
+      xml_escape(run_name) + "</title>\n<style>" + kStyle +
+      "</style>\n</head>\n<body>\n<header>\n<h1>Run " + xml_escape(run_name) + "</h1>\n<p>" +
+      xml_escape(architecture(cfg)) + " VAE (" + activation_name(cfg.activation) + ", " +
+      xml_escape(cfg.likelihood) + " likelihood), " + std::to_string(ckpt.state.epoch) +
+      " epochs on " + xml_escape(spec) + ". Report written " + when + ".</p>\n<nav>";
   const std::pair<const char*, const char*> nav[] = {{"configuration", "configuration"},
                                                      {"command", "command"},
                                                      {"metrics", "metrics"},
@@ -386,11 +361,11 @@ std::string write_report(const std::string& run_dir, const Dataset& examples,
     const TrainOptions& t = ckpt.train;
     std::string body = "<table>\n";
     body +=
-        row({"data", html_escape(spec) + " (pictures and statistics: the " + html_escape(split) +
+        row({"data", xml_escape(spec) + " (pictures and statistics: the " + xml_escape(split) +
                          " split, " + std::to_string(test.n) + " examples)"});
-    body += row({"model", html_escape(architecture(cfg)) + ", " + activation_name(cfg.activation) +
+    body += row({"model", xml_escape(architecture(cfg)) + ", " + activation_name(cfg.activation) +
                               " hidden layers, Z = " + std::to_string(Z)});
-    std::string likelihood = html_escape(cfg.likelihood);
+    std::string likelihood = xml_escape(cfg.likelihood);
     if (cfg.likelihood == "gaussian") likelihood += ", \u03c3 = " + shortest(cfg.sigma);
     body += row({"likelihood", likelihood});
     if (images)
@@ -403,19 +378,19 @@ std::string write_report(const std::string& run_dir, const Dataset& examples,
     body += row({"batch size", std::to_string(t.batch_size)});
     std::string objective = "\u2212ELBO";
     if (t.beta != 1.0) objective += ", KL weight \u03b2 = " + shortest(t.beta);
-    if (t.kl_warmup != "none") objective += ", KL warm-up " + html_escape(t.kl_warmup);
+    if (t.kl_warmup != "none") objective += ", KL warm-up " + xml_escape(t.kl_warmup);
     if (t.free_bits != 0.0) objective += ", free bits " + shortest(t.free_bits) + " nats";
     body += row({"objective", objective});
     body += row({"optimizer", "Adam, lr " + shortest(t.lr)});
     body += row({"seed", std::to_string(t.seed)});
-    body += row({"binarize", html_escape(t.binarize)});
-    body += row({"checkpoint", html_escape(in_run(kLastCheckpoint))});
+    body += row({"binarize", xml_escape(t.binarize)});
+    body += row({"checkpoint", xml_escape(in_run(kLastCheckpoint))});
     body += "</table>\n";
     html += section("configuration", "Configuration", body);
   }
   // The command that reproduces the run.
   html += section("command", "Command line",
-                  "<pre>" + html_escape(fold_command(reproduce_command(ckpt, dir), 80)) +
+                  "<pre>" + xml_escape(fold_command(reproduce_command(ckpt, dir), 80)) +
                       "</pre>\n<p class=\"note\">With the same seed, machine and --threads count "
                       "the run ends with the same parameters, bit for bit.</p>\n");
   // Final metrics.
@@ -469,7 +444,7 @@ std::string write_report(const std::string& run_dir, const Dataset& examples,
     html += section(
         "interpolations", "Interpolations",
         figure("interpolations.png",
-               "From " + html_escape(example_name(ia)) + " to " + html_escape(example_name(ib)) +
+               "From " + xml_escape(example_name(ia)) + " to " + xml_escape(example_name(ib)) +
                    ": decoded along the straight line between their posterior means "
                    "(top) and along the great-circle arc, slerp (bottom); the "
                    "originals frame each row."));
@@ -479,7 +454,7 @@ std::string write_report(const std::string& run_dir, const Dataset& examples,
                "Each row sweeps one latent dimension over [\u2212" + shortest(o.traversal_range) +
                    ", " + shortest(o.traversal_range) +
                    "] with the others fixed at the posterior mean of " +
-                   html_escape(example_name(ia)) +
+                   xml_escape(example_name(ia)) +
                    ". Rows are sorted by KL; collapsed dimensions (Var \u03bc \u2264 0.01) are "
                    "marked in red." +
                    (order.size() > static_cast<size_t>(o.traversal_max_rows)
