@@ -9,14 +9,10 @@
 //
 // Legend: D = 36 values per 6x6 image, Z latent size. Tiles are drawn 4× (24 pixels) with 2
 // pixels between them; labelled grids add a 12-pixel band above and a gutter left.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <regex>
@@ -24,14 +20,14 @@
 #include <tuple>
 #include <vector>
 
+#include "cli/cli_util.h"
 #include "test_util.h"
 #include "vae/canvas.h"
 #include "vae/plot.h"
 #include "vae/png.h"
 #include "viz/xml_check.h"
 
-extern char** environ;
-
+namespace vae_cli_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -41,138 +37,9 @@ using vae_test::TempDir;
 using vae_test::write_bytes;
 
 // ---------------------------------------------------------------------------------------------
-// Running the command (as tests/cli/cli_test.cpp does)
+// Picture sizes
 
-struct RunResult {
-  int code = -1;
-  std::string out, err;
-};
-
-RunResult run_binary(const std::string& binary, const std::vector<std::string>& args) {
-  TempDir capture;
-  const std::string out_path = capture.file("stdout"), err_path = capture.file("stderr");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(binary.c_str()));
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  RunResult r;
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    ADD_FAILURE() << "cannot start " << binary << ": " << std::strerror(rc);
-    return r;
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = read_bytes(out_path);
-  r.err = read_bytes(err_path);
-  return r;
-}
-
-RunResult vae_run(const std::vector<std::string>& args) { return run_binary(VAE_BINARY, args); }
-
-std::string describe(const std::vector<std::string>& args, const RunResult& r) {
-  std::string s = "vae";
-  for (const std::string& a : args) s += " " + a;
-  return s + "  (exit " + std::to_string(r.code) + ")\n--- stdout ---\n" + r.out +
-         "--- stderr ---\n" + r.err;
-}
-
-size_t count_lines(const std::string& s) {
-  size_t n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
-
-std::vector<std::string> temp_files_under(const std::string& dir) {
-  std::vector<std::string> found;
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return found;
-  for (const auto& e : fs::recursive_directory_iterator(dir, ec))
-    if (e.path().filename().string().find(".tmp.") != std::string::npos)
-      found.push_back(e.path().string());
-  return found;
-}
-
-/// A failed run: the exit code, one line on stderr naming `names`, nothing on stdout, no
-/// `output` and no temporary file under `scratch`.
-void expect_clean_failure(const std::vector<std::string>& args, int code, const std::string& names,
-                          const std::string& output, const std::string& scratch) {
-  const RunResult r = vae_run(args);
-  const std::string what = describe(args, r);
-  EXPECT_EQ(r.code, code) << what;
-  EXPECT_EQ(count_lines(r.err), 1u) << what;
-  EXPECT_NE(r.err.find(names), std::string::npos) << "stderr should name '" << names << "'\n"
-                                                  << what;
-  EXPECT_EQ(r.out, "") << what;
-  if (!output.empty()) {
-    EXPECT_FALSE(exists(output)) << output << " was created\n" << what;
-  }
-  EXPECT_EQ(temp_files_under(scratch), std::vector<std::string>{}) << what;
-}
-
-// ---------------------------------------------------------------------------------------------
-// A tiny MNIST-format data set (as in tests/cli/cli_test.cpp)
-
-constexpr int kSide = 6;
-constexpr int kTrainN = 64, kTestN = 16;
 constexpr int kTile = 24, kPad = 2, kBand = 12;  // a 6x6 image drawn 4×; grid padding; band
-
-void put_be32(std::string& s, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) s.push_back(static_cast<char>((v >> shift) & 0xFF));
-}
-
-std::string idx_bytes(uint8_t type, const std::vector<uint32_t>& dims, const std::string& payload) {
-  std::string s = {'\0', '\0', static_cast<char>(type), static_cast<char>(dims.size())};
-  for (uint32_t d : dims) put_be32(s, d);
-  return s + payload;
-}
-
-// n images in four classes (a bright top, bottom, left or right half) with a little noise.
-std::string image_payload(int n, int offset) {
-  std::string s;
-  uint32_t lcg = 12345u + static_cast<uint32_t>(offset);
-  for (int i = 0; i < n; ++i) {
-    const int cls = i % 4;
-    const int bright = 180 + (i * 7 + offset) % 70;
-    for (int y = 0; y < kSide; ++y)
-      for (int x = 0; x < kSide; ++x) {
-        const bool on = (cls == 0 && y < kSide / 2) || (cls == 1 && y >= kSide / 2) ||
-                        (cls == 2 && x < kSide / 2) || (cls == 3 && x >= kSide / 2);
-        lcg = lcg * 1664525u + 1013904223u;
-        const int noise = static_cast<int>(lcg >> 28);
-        s.push_back(static_cast<char>(on ? bright - noise : noise));
-      }
-  }
-  return s;
-}
-
-std::string label_payload(int n) {
-  std::string s;
-  for (int i = 0; i < n; ++i) s.push_back(static_cast<char>(i % 4));
-  return s;
-}
-
-std::string write_data(const std::string& dir) {
-  fs::create_directories(dir);
-  write_bytes(dir + "/train-images-idx3-ubyte",
-              idx_bytes(0x08, {kTrainN, kSide, kSide}, image_payload(kTrainN, 0)));
-  write_bytes(dir + "/train-labels-idx1-ubyte", idx_bytes(0x08, {kTrainN}, label_payload(kTrainN)));
-  write_bytes(dir + "/t10k-images-idx3-ubyte",
-              idx_bytes(0x08, {kTestN, kSide, kSide}, image_payload(kTestN, 1)));
-  write_bytes(dir + "/t10k-labels-idx1-ubyte", idx_bytes(0x08, {kTestN}, label_payload(kTestN)));
-  return dir;
-}
 
 std::vector<std::string> tiny_train_args(const std::string& data, const std::string& out,
                                          int latent, int epochs) {
@@ -193,16 +60,6 @@ std::vector<std::string> tiny_train_args(const std::string& data, const std::str
           "1",
           "--seed",
           "7"};
-}
-
-double pixel_variance(const vae::Image& img) {
-  double sum = 0, sq = 0;
-  for (uint8_t p : img.pixels) {
-    sum += p;
-    sq += static_cast<double>(p) * p;
-  }
-  const double n = static_cast<double>(img.pixels.size());
-  return n > 0 ? sq / n - (sum / n) * (sum / n) : 0;
 }
 
 /// Reads `path` back as a PNG and checks its size, its channels and that it is not blank.
@@ -308,17 +165,18 @@ TEST_F(VizCli, InterpolateBetweenRandomCodes) {
 TEST_F(VizCli, InterpolateRejectsBadInput) {
   const std::string out = tmp_.file("i.png"), s = tmp_.path();
   expect_clean_failure({"interpolate", ckpt2(), "--out", tmp_.file("i.jpg")}, 2, "--out",
-                       tmp_.file("i.jpg"), s);
-  expect_clean_failure({"interpolate", ckpt2(), "--steps", "1", "--out", out}, 2, "--steps", out,
+                       {tmp_.file("i.jpg")}, s);
+  expect_clean_failure({"interpolate", ckpt2(), "--steps", "1", "--out", out}, 2, "--steps", {out},
                        s);
-  expect_clean_failure({"interpolate", ckpt2(), "--to", "16", "--out", out}, 2, "--to", out, s);
-  expect_clean_failure({"interpolate", ckpt2(), "--from", "-1", "--out", out}, 2, "--from", out, s);
+  expect_clean_failure({"interpolate", ckpt2(), "--to", "16", "--out", out}, 2, "--to", {out}, s);
+  expect_clean_failure({"interpolate", ckpt2(), "--from", "-1", "--out", out}, 2, "--from", {out},
+                       s);
   expect_clean_failure({"interpolate", ckpt2(), "--random", "--from", "2", "--out", out}, 2,
-                       "--random", out, s);
+                       "--random", {out}, s);
   expect_clean_failure({"interpolate", tmp_.file("none.safetensors"), "--out", out}, 1,
-                       "none.safetensors", out, s);
+                       "none.safetensors", {out}, s);
   expect_clean_failure({"interpolate", ckpt2(), "--out", tmp_.file("no/dir/i.png")}, 1, "--out",
-                       tmp_.file("no/dir/i.png"), s);
+                       {tmp_.file("no/dir/i.png")}, s);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -361,12 +219,13 @@ TEST_F(VizCli, TraverseOneRowPerDimension) {
 
 TEST_F(VizCli, TraverseRejectsBadInput) {
   const std::string out = tmp_.file("t.png"), s = tmp_.path();
-  expect_clean_failure({"traverse", ckpt2(), "--range", "0", "--out", out}, 2, "--range", out, s);
-  expect_clean_failure({"traverse", ckpt2(), "--steps", "1", "--out", out}, 2, "--steps", out, s);
-  expect_clean_failure({"traverse", ckpt2(), "--dims", "-2", "--out", out}, 2, "--dims", out, s);
-  expect_clean_failure({"traverse", ckpt2(), "--index", "99", "--out", out}, 2, "--index", out, s);
+  expect_clean_failure({"traverse", ckpt2(), "--range", "0", "--out", out}, 2, "--range", {out}, s);
+  expect_clean_failure({"traverse", ckpt2(), "--steps", "1", "--out", out}, 2, "--steps", {out}, s);
+  expect_clean_failure({"traverse", ckpt2(), "--dims", "-2", "--out", out}, 2, "--dims", {out}, s);
+  expect_clean_failure({"traverse", ckpt2(), "--index", "99", "--out", out}, 2, "--index", {out},
+                       s);
   expect_clean_failure({"traverse", ckpt2(), "--out", tmp_.file("t.svg")}, 2, "--out",
-                       tmp_.file("t.svg"), s);
+                       {tmp_.file("t.svg")}, s);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -394,9 +253,9 @@ TEST_F(VizCli, ManifoldOverPrincipalDirectionsBeyondTwo) {
 
 TEST_F(VizCli, ManifoldRejectsBadInput) {
   const std::string out = tmp_.file("m.png");
-  expect_clean_failure({"manifold", ckpt2(), "--size", "1", "--out", out}, 2, "--size", out,
+  expect_clean_failure({"manifold", ckpt2(), "--size", "1", "--out", out}, 2, "--size", {out},
                        tmp_.path());
-  expect_clean_failure({"manifold", ckpt2(), "--size", "101", "--out", out}, 2, "--size", out,
+  expect_clean_failure({"manifold", ckpt2(), "--size", "101", "--out", out}, 2, "--size", {out},
                        tmp_.path());
 }
 
@@ -440,15 +299,15 @@ TEST_F(VizCli, LatentsAsPngAndSvg) {
 
 TEST_F(VizCli, LatentsRejectsBadInput) {
   expect_clean_failure({"latents", ckpt2(), "--out", tmp_.file("l.txt")}, 2, "--out",
-                       tmp_.file("l.txt"), tmp_.path());
+                       {tmp_.file("l.txt")}, tmp_.path());
   expect_clean_failure({"latents", ckpt2(), "-n", "0", "--out", tmp_.file("l.png")}, 2, "-n",
-                       tmp_.file("l.png"), tmp_.path());
+                       {tmp_.file("l.png")}, tmp_.path());
   expect_clean_failure({"latents", ckpt2(), "--split", "both", "--out", tmp_.file("l.png")}, 2,
-                       "--split", tmp_.file("l.png"), tmp_.path());
+                       "--split", {tmp_.file("l.png")}, tmp_.path());
   // A file that is not a checkpoint.
   write_bytes(tmp_.file("junk.safetensors"), "not a checkpoint");
   expect_clean_failure({"latents", tmp_.file("junk.safetensors"), "--out", tmp_.file("l.png")}, 1,
-                       "junk.safetensors", tmp_.file("l.png"), tmp_.path());
+                       "junk.safetensors", {tmp_.file("l.png")}, tmp_.path());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -476,13 +335,14 @@ TEST_F(VizCli, CurvesFromARunFolder) {
 TEST_F(VizCli, CurvesRejectsBadInput) {
   const std::string out = tmp_.file("c.svg");
   expect_clean_failure({"curves", run2_, "--out", tmp_.file("c.pdf")}, 2, "--out",
-                       tmp_.file("c.pdf"), tmp_.path());
-  expect_clean_failure({"curves", tmp_.path(), "--out", out}, 1, "metrics.jsonl", out, tmp_.path());
+                       {tmp_.file("c.pdf")}, tmp_.path());
+  expect_clean_failure({"curves", tmp_.path(), "--out", out}, 1, "metrics.jsonl", {out},
+                       tmp_.path());
   write_bytes(tmp_.file("bad.jsonl"), "{\"epoch\": 1}\n");
-  expect_clean_failure({"curves", tmp_.file("bad.jsonl"), "--out", out}, 1, "bad.jsonl:1", out,
+  expect_clean_failure({"curves", tmp_.file("bad.jsonl"), "--out", out}, 1, "bad.jsonl:1", {out},
                        tmp_.path());
   write_bytes(tmp_.file("empty.jsonl"), "\n");
-  expect_clean_failure({"curves", tmp_.file("empty.jsonl"), "--out", out}, 1, "no epochs", out,
+  expect_clean_failure({"curves", tmp_.file("empty.jsonl"), "--out", out}, 1, "no epochs", {out},
                        tmp_.path());
 }
 
@@ -531,17 +391,17 @@ TEST_F(VizCli, ReportCommandRewritesTheReport) {
 }
 
 TEST_F(VizCli, ReportRejectsBadInput) {
-  expect_clean_failure({"report", tmp_.file("missing")}, 1, "missing", "", tmp_.path());
+  expect_clean_failure({"report", tmp_.file("missing")}, 1, "missing", {}, tmp_.path());
   fs::create_directories(tmp_.file("empty"));
   expect_clean_failure({"report", tmp_.file("empty")}, 1, "last.safetensors",
-                       tmp_.file("empty/report.html"), tmp_.path());
-  expect_clean_failure({"report", run2_, "--points", "0"}, 2, "--points", "", tmp_.path());
+                       {tmp_.file("empty/report.html")}, tmp_.path());
+  expect_clean_failure({"report", run2_, "--points", "0"}, 2, "--points", {}, tmp_.path());
   // Data that do not fit the model: the report is not rewritten.
   const std::string run = tmp_.file("copy");
   fs::copy(run2_, run);
   fs::remove(run + "/report.html");
   expect_clean_failure({"report", run, "--data", tmp_.file("nodata")}, 1, "nodata",
-                       run + "/report.html", tmp_.path());
+                       {run + "/report.html"}, tmp_.path());
 }
 
 TEST_F(VizCli, OneLatentDimension) {
@@ -557,7 +417,7 @@ TEST_F(VizCli, OneLatentDimension) {
   ASSERT_EQ(m.code, 0) << m.err;
   expect_png(out, grid_width(3, vae::text_width("z1") + 6), grid_height(1));
   expect_clean_failure({"latents", run + "/last.safetensors", "--out", tmp_.file("l.png")}, 1,
-                       "1 latent dimension", tmp_.file("l.png"), tmp_.path());
+                       "1 latent dimension", {tmp_.file("l.png")}, tmp_.path());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -594,3 +454,4 @@ TEST_F(VizCli, ReportLoadsInHeadlessChromium) {
 }
 
 }  // namespace
+}  // namespace vae_cli_test
