@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs what vae.cpp needs to build, test and train, from Debian 12's archive.
 # Run as root (or with sudo available). Does nothing when everything is already installed.
+#   scripts/setup.sh                    build and run
+#   scripts/setup.sh --with-test-tools  also Chromium, which the test suite uses to open a run's
+#                                       report as a reader would (large: ~300 MB installed)
 set -euo pipefail
 
 packages=(
@@ -15,6 +18,12 @@ packages=(
   libbenchmark-dev                   # benchmarks
   dataset-fashion-mnist              # the default data set, /usr/share/datasets/fashion-mnist
 )
+if [[ ${1:-} == --with-test-tools ]]; then
+  packages+=(chromium)               # scripts/check-report.sh, VizCli.ReportLoadsInHeadlessChromium
+elif [[ -n ${1:-} ]]; then
+  echo "setup: unknown option '$1' (the only one is --with-test-tools)" >&2
+  exit 2
+fi
 
 missing=()
 for p in "${packages[@]}"; do
