@@ -42,6 +42,11 @@ Command add_curves(CLI::App& root);
 Command add_report(CLI::App& root);
 Command add_score(CLI::App& root);
 
+/// The positional CHECKPOINT argument every subcommand that reads a run has.
+void add_checkpoint_argument(CLI::App* app, std::string* checkpoint);
+/// --data and --split, as load_split_for reads them (split: test, train or val).
+void add_data_options(CLI::App* app, std::string* data, std::string* split);
+
 /// The --threads option every computing subcommand has (0 = all cores).
 void add_threads_option(CLI::App* app, int* threads);
 /// Applies --threads; rejects negative counts.

@@ -65,7 +65,7 @@ int run_decode(const DecodeArgs& a) {
 Command add_decode(CLI::App& root) {
   auto args = std::make_shared<DecodeArgs>();
   CLI::App* app = root.add_subcommand("decode", "Decode latent codes (.npy) to decoder means (.npy, or a .png grid)");
-  app->add_option("checkpoint", args->checkpoint, "checkpoint (.safetensors)")->required();
+  add_checkpoint_argument(app, &args->checkpoint);
   app->add_option("input", args->input, ".npy of shape (N, Z), or (N, 2, Z) from vae encode")->required();
   app->add_option("--out", args->out,
                   "output: .npy (N, D) float32 in the data's units (the run's --scale undone), or "

@@ -61,9 +61,8 @@ Command add_encode(CLI::App& root) {
   auto args = std::make_shared<EncodeArgs>();
   CLI::App* app = root.add_subcommand(
       "encode", "Encode a data set: writes (N, 2, Z) float32 [mu, logvar] per example, or (N, Z) samples with --sample");
-  app->add_option("checkpoint", args->checkpoint, "checkpoint (.safetensors)")->required();
-  app->add_option("--data", args->data, "data (default: the data the model was trained on)");
-  app->add_option("--split", args->split, "which split: test or train");
+  add_checkpoint_argument(app, &args->checkpoint);
+  add_data_options(app, &args->data, &args->split);
   app->add_option("--out", args->out, ".npy file to write");
   app->add_flag("--sample", args->sample, "write one z = mu + sigma * eps per example instead");
   app->add_option("--seed", args->seed, "seed for --sample");

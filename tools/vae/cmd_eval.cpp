@@ -106,9 +106,8 @@ Command add_eval(CLI::App& root) {
   CLI::App* app = root.add_subcommand(
       "eval", "Evaluate a checkpoint: -ELBO and its parts, bits/dim, importance-weighted log-likelihood "
               "(--iw K), KL per latent dimension and active units, reconstruction error; as JSON");
-  app->add_option("checkpoint", args->checkpoint, "checkpoint (.safetensors)")->required();
-  app->add_option("--data", args->data, "data (default: the data the model was trained on)");
-  app->add_option("--split", args->split, "which split: test or train");
+  add_checkpoint_argument(app, &args->checkpoint);
+  add_data_options(app, &args->data, &args->split);
   app->add_option("--iw", args->iw,
                   "importance samples K per example for the log-likelihood bound (0 = skip; the "
                   "literature uses 5000)");

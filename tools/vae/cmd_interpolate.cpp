@@ -82,9 +82,8 @@ Command add_interpolate(CLI::App& root) {
       "interpolate",
       "Decode the linear and the spherical (slerp) path between the encodings of two examples, "
       "or two random codes, to a PNG: one row each, the originals at the ends");
-  app->add_option("checkpoint", args->checkpoint, "checkpoint (.safetensors)")->required();
-  app->add_option("--data", args->data, "data (default: the data the model was trained on)");
-  app->add_option("--split", args->split, "which split: test, train or val");
+  add_checkpoint_argument(app, &args->checkpoint);
+  add_data_options(app, &args->data, &args->split);
   app->add_option("--from", args->from, "index of the first example");
   app->add_option("--to", args->to, "index of the second example");
   app->add_flag("--random", args->random, "interpolate between two z ~ N(0, I) instead");

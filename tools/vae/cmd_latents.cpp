@@ -57,9 +57,8 @@ Command add_latents(CLI::App& root) {
       "latents",
       "Scatter plot of the posterior means (2-D, or the first two principal components), "
       "coloured by label with the classes named; PNG or SVG");
-  app->add_option("checkpoint", args->checkpoint, "checkpoint (.safetensors)")->required();
-  app->add_option("--data", args->data, "data (default: the data the model was trained on)");
-  app->add_option("--split", args->split, "which split: test, train or val");
+  add_checkpoint_argument(app, &args->checkpoint);
+  add_data_options(app, &args->data, &args->split);
   app->add_option("-n", args->n, "plot at most the first N examples");
   app->add_option("--out", args->out, "file to write: .png or .svg");
   add_threads_option(app, &args->threads);

@@ -66,7 +66,7 @@ Command add_manifold(CLI::App& root) {
       "manifold",
       "Decode a SIZE x SIZE grid to a PNG: over the prior's quantiles for a 2-D latent, else over "
       "the two directions of largest variance of the encodings");
-  app->add_option("checkpoint", args->checkpoint, "checkpoint (.safetensors)")->required();
+  add_checkpoint_argument(app, &args->checkpoint);
   app->add_option("--data", args->data,
                   "data for the principal directions when Z > 2 (default: the training data)");
   app->add_option("--split", args->split, "which split: test, train or val");

@@ -43,9 +43,8 @@ Command add_reconstruct(CLI::App& root) {
   auto args = std::make_shared<ReconstructArgs>();
   CLI::App* app = root.add_subcommand(
       "reconstruct", "Encode the first N examples and decode their posterior means: originals above reconstructions");
-  app->add_option("checkpoint", args->checkpoint, "checkpoint (.safetensors)")->required();
-  app->add_option("--data", args->data, "data (default: the data the model was trained on)");
-  app->add_option("--split", args->split, "which split: test or train");
+  add_checkpoint_argument(app, &args->checkpoint);
+  add_data_options(app, &args->data, &args->split);
   app->add_option("-n", args->n, "number of examples");
   app->add_option("--cols", args->cols, "images per grid row");
   app->add_option("--out", args->out, "PNG file to write");

@@ -36,7 +36,7 @@ int run_sample(const SampleArgs& a) {
 Command add_sample(CLI::App& root) {
   auto args = std::make_shared<SampleArgs>();
   CLI::App* app = root.add_subcommand("sample", "Decode z ~ N(0, I) to a PNG grid of decoder means");
-  app->add_option("checkpoint", args->checkpoint, "checkpoint (.safetensors)")->required();
+  add_checkpoint_argument(app, &args->checkpoint);
   app->add_option("-n", args->n, "number of samples");
   app->add_option("--cols", args->cols, "images per grid row");
   app->add_option("--out", args->out, "PNG file to write");

@@ -71,9 +71,8 @@ Command add_score(CLI::App& root) {
   CLI::App* app = root.add_subcommand(
       "score", "Write one anomaly score per example to CSV: -ELBO (or -log p(x) with --iw K), its parts, "
                "reconstruction MSE; higher = less typical");
-  app->add_option("checkpoint", args->checkpoint, "checkpoint (.safetensors)")->required();
-  app->add_option("--data", args->data, "data (default: the data the model was trained on)");
-  app->add_option("--split", args->split, "which split: test or train");
+  add_checkpoint_argument(app, &args->checkpoint);
+  add_data_options(app, &args->data, &args->split);
   app->add_option("--out", args->out, "CSV file to write");
   app->add_option("--iw", args->iw, "score by the importance-weighted log-likelihood with K samples (0 = use -ELBO)");
   app->add_option("--seed", args->seed, "seed for the samples");

@@ -72,9 +72,8 @@ Command add_traverse(CLI::App& root) {
       "traverse",
       "One PNG row per latent dimension (sorted by KL, collapsed ones marked): the dimension swept "
       "over [-range, range] while the others stay at an example's posterior mean");
-  app->add_option("checkpoint", args->checkpoint, "checkpoint (.safetensors)")->required();
-  app->add_option("--data", args->data, "data (default: the data the model was trained on)");
-  app->add_option("--split", args->split, "which split: test, train or val");
+  add_checkpoint_argument(app, &args->checkpoint);
+  add_data_options(app, &args->data, &args->split);
   app->add_option("--index", args->index, "example whose encoding is the base code");
   app->add_option("--range", args->range, "sweep z_j over [-range, range]");
   app->add_option("--steps", args->steps, "values per row, ends included");

@@ -12,6 +12,17 @@
 
 namespace vae_cli {
 
+void add_checkpoint_argument(CLI::App* app, std::string* checkpoint) {
+  app->add_option("checkpoint", *checkpoint, "checkpoint (.safetensors)")->required();
+}
+
+void add_data_options(CLI::App* app, std::string* data, std::string* split) {
+  app->add_option("--data", *data,
+                  "data (default: the run's own data, whose --split is re-created; any other "
+                  "source is used whole, an MNIST folder's --split files)");
+  app->add_option("--split", *split, "which split of the run's data: test, train or val");
+}
+
 void add_threads_option(CLI::App* app, int* threads) {
   app->add_option("--threads", *threads,
                   "threads for matrix products (0 = all " + std::to_string(vae::hardware_threads()) +
