@@ -67,12 +67,16 @@ void check_fits(const vae::Dataset& data, const vae::ModelConfig& cfg, const std
 void check_output_path(const std::string& path, const std::string& option);
 
 /// A one-line progress indicator for long work, drawn on stderr only when it is a terminal,
-/// redrawn at most ten times a second: "label [#####.....] done/total  rate/s  ETA m:ss".
+/// redrawn at most ten times a second: "label [#####.....] done/total  detail  ETA m:ss", where
+/// detail is the caller's text or, by default, the rate ("123/s").
 class ProgressLine {
  public:
   explicit ProgressLine(std::string label);
   ~ProgressLine();  ///< clears the line
-  void update(size_t done, size_t total);
+  void update(size_t done, size_t total, const std::string& detail = "");
+  /// Clears the line and starts over (new label, ETA measured from now).
+  void restart(std::string label);
+  void clear();
 
  private:
   std::string label_;

@@ -1,7 +1,6 @@
 // vae train: train a model on a data set into a run folder.
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -52,37 +51,6 @@ std::string default_out_dir() {
   std::strftime(buf, sizeof buf, "runs/%Y%m%d-%H%M%S", std::localtime(&t));
   return buf;
 }
-
-// A one-line progress bar on a terminal (stderr), redrawn at most ten times a second.
-class ProgressBar {
- public:
-  explicit ProgressBar(bool enabled) : enabled_(enabled) {}
-  void update(const vae::TrainProgress& p) {
-    if (!enabled_) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (p.batch != p.batches && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    const int width = 24;
-    const int filled = static_cast<int>(width * p.batch / std::max<size_t>(p.batches, 1));
-    std::string bar(filled, '#');
-    bar.resize(width, '.');
-    const double eta = p.elapsed_s / std::max<size_t>(p.batch, 1) * (p.batches - p.batch);
-    std::fprintf(stderr, "\r\033[Kepoch %lld/%lld [%s] %zu/%zu  loss %.2f  %.0f ex/s  ETA %s",
-                 static_cast<long long>(p.epoch), static_cast<long long>(p.epochs), bar.c_str(),
-                 p.batch, p.batches, p.loss, p.examples_per_s, format_duration(eta).c_str());
-    std::fflush(stderr);
-    drawn_ = true;
-  }
-  void clear() {
-    if (drawn_) std::fprintf(stderr, "\r\033[K");
-    drawn_ = false;
-  }
-
- private:
-  bool enabled_;
-  bool drawn_ = false;
-  std::chrono::steady_clock::time_point last_{};
-};
 
 int run_train(const TrainArgs& a, CLI::App* app) {
   apply_threads(a.threads);
@@ -174,7 +142,6 @@ int run_train(const TrainArgs& a, CLI::App* app) {
   if (ec) throw vae::Error("--out: cannot create folder " + out + " (" + ec.message() + ")");
   if (::access(out.c_str(), W_OK) != 0) throw vae::Error("--out: folder " + out + " is not writable");
 
-  const bool tty = ::isatty(STDERR_FILENO);
   std::string arch = std::to_string(cfg.input_dim);
   for (int h : cfg.hidden) arch += "-" + std::to_string(h);
   arch += "-" + std::to_string(cfg.latent);
@@ -190,9 +157,14 @@ int run_train(const TrainArgs& a, CLI::App* app) {
                 static_cast<long long>(resumed.state.epoch), opts.epochs);
   std::fflush(stdout);
 
-  ProgressBar bar(tty);
+  ProgressLine bar("");
   vae::TrainCallbacks cb;
-  cb.on_batch = [&](const vae::TrainProgress& p) { bar.update(p); };
+  cb.on_batch = [&](const vae::TrainProgress& p) {
+    if (p.batch == 1) bar.restart("epoch " + std::to_string(p.epoch) + "/" + std::to_string(p.epochs));
+    char detail[64];
+    std::snprintf(detail, sizeof detail, "loss %.2f  %.0f ex/s", p.loss, p.examples_per_s);
+    bar.update(p.batch, p.batches, detail);
+  };
   cb.on_epoch = [&](const vae::EpochMetrics& m) {
     bar.clear();
     std::printf("epoch %lld/%d  train %.2f  %s %.2f (recon %.2f + kl %.2f)  %.0f ex/s  %.1f s\n",

@@ -95,11 +95,21 @@ std::string format_duration(double s) {
 ProgressLine::ProgressLine(std::string label)
     : label_(std::move(label)), enabled_(::isatty(STDERR_FILENO)), start_s_(now_s()) {}
 
-ProgressLine::~ProgressLine() {
+ProgressLine::~ProgressLine() { clear(); }
+
+void ProgressLine::clear() {
   if (drawn_) std::fprintf(stderr, "\r\033[K");
+  drawn_ = false;
 }
 
-void ProgressLine::update(size_t done, size_t total) {
+void ProgressLine::restart(std::string label) {
+  clear();
+  label_ = std::move(label);
+  start_s_ = now_s();
+  last_s_ = -1;
+}
+
+void ProgressLine::update(size_t done, size_t total, const std::string& detail) {
   if (!enabled_) return;
   const double t = now_s();
   if (done != total && t - last_s_ < 0.1) return;
@@ -109,10 +119,11 @@ void ProgressLine::update(size_t done, size_t total) {
   std::string bar(filled, '#');
   bar.resize(width, '.');
   const double elapsed = t - start_s_;
-  const double rate = done / std::max(elapsed, 1e-9);
   const double eta = done ? elapsed / done * (total - done) : -1;
-  std::fprintf(stderr, "\r\033[K%s [%s] %zu/%zu  %.0f/s  ETA %s", label_.c_str(), bar.c_str(), done,
-               total, rate, format_duration(eta).c_str());
+  char rate[32];
+  std::snprintf(rate, sizeof rate, "%.0f/s", done / std::max(elapsed, 1e-9));
+  std::fprintf(stderr, "\r\033[K%s [%s] %zu/%zu  %s  ETA %s", label_.c_str(), bar.c_str(), done,
+               total, detail.empty() ? rate : detail.c_str(), format_duration(eta).c_str());
   std::fflush(stderr);
   drawn_ = true;
 }
