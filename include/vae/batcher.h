@@ -30,7 +30,8 @@ class Batcher {
   void start_epoch(Rng& rng);
   /// Fills x (B, D) with the next batch and returns B (the last batch of an epoch may be
   /// short), or 0 when the epoch is over. Draws binarisation noise from `rng` when dynamic.
-  int next(Rng& rng, float* x);
+  /// With labels non-null (the data must have labels), fills labels (B) too.
+  int next(Rng& rng, float* x, int32_t* labels = nullptr);
   size_t batches_per_epoch() const;
 
  private:

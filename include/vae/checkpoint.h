@@ -37,6 +37,9 @@ struct TrainOptions {
   double beta = 1.0;                   ///< KL weight of the training objective (β-VAE)
   std::string kl_warmup = "none";      ///< "none", "linear:EPOCHS" or "cyclical:PERIOD"
   double free_bits = 0.0;              ///< per-dimension KL floor λ in nats (0 = off)
+  std::string objective = "elbo";      ///< "elbo" (the VAE) or "iwae" (K-sample bound, Vae::forward_iw)
+  int k = 1;                           ///< importance samples per example (iwae)
+  double clip_grad = 0.0;              ///< largest global gradient norm (0 = no clipping)
 
   /// The KL weight after `epochs_done` (fractional) epochs of training:
   ///   none        β

@@ -19,6 +19,8 @@ struct Dataset {
                                 ///< (load_splits applies --scale)
   std::vector<int32_t> labels;  ///< (N) class labels, or empty
   const float* row(size_t i) const { return x.data() + i * d; }
+  /// The labels from row i on, or nullptr when the data have none (what Vae's calls take).
+  const int32_t* label_ptr(size_t i) const { return labels.empty() ? nullptr : labels.data() + i; }
 };
 
 struct DataSplits {

@@ -31,6 +31,20 @@ double gaussian_kl_forward(T* kl_rows, const T* mu, const T* logvar, int B, int 
 template <class T>
 void gaussian_kl_backward(T* dmu, T* dlogvar, const T* mu, const T* logvar, T scale, size_t n);
 
+// ---- The KL term estimated at the drawn sample --------------------------------------------
+// With z = μ + σ ⊙ ε, log q(z|x) = Σ_j (−½ ε_j² − ½ log σ²_j − ½ log 2π) and
+// log p(z) = Σ_j (−½ z_j² − ½ log 2π), so
+//   KL̂ = log q(z|x) − log p(z) = ½ Σ_j (z_j² − ε_j² − log σ²_j)
+// an unbiased one-sample estimate of the closed-form KL (its expectation over ε). It is what the
+// IWAE weights hold. Returns the sum over B rows; per-row values to kl_rows (B) when non-null.
+template <class T>
+double gaussian_kl_sample_forward(T* kl_rows, const T* z, const T* eps, const T* logvar, int B,
+                                  int Z);
+// With ε fixed, KL̂ depends on z (which depends on μ and log σ², reparam_backward carries that)
+// and directly on log σ²:   dz += scale · z,   dlog σ² += −½ · scale     (n = B·Z entries)
+template <class T>
+void gaussian_kl_sample_backward(T* dz, T* dlogvar, const T* z, T scale, size_t n);
+
 // ---- KL weighting for training: β-VAE and free bits ----------------------------------------
 // The training objective may weight the KL term and floor it per dimension (Kingma et al. 2016):
 //   β · Σ_j max(λ, KL̄_j),   KL̄_j = (1/B) Σ_r KL_rj   (the batch mean of dimension j's KL)
@@ -65,6 +79,19 @@ double gaussian_nll_forward(T* nll_rows, const T* mean, const T* x, T sigma, int
 //   ∂/∂m = (m − x)/σ²;   dmean += scale · (m − x)/σ²
 template <class T>
 void gaussian_nll_backward(T* dmean, const T* mean, const T* x, T sigma, T scale, size_t n);
+
+// ---- Gaussian negative log-likelihood with a learned log σ per data dimension ----------------
+//   s (D) = log σ, shared by all rows (the decoder's "logsigma" parameter):
+//   −log N(x; m, e^{2s}) = ½ (x − m)² e^{−2s} + s + ½ log 2π      per dimension, in nats
+// Returns the sum over all B·D entries; per-example sums to nll_rows (B) when non-null.
+template <class T>
+double gaussian_learned_nll_forward(T* nll_rows, const T* mean, const T* logsigma, const T* x,
+                                    int B, int D);
+//   ∂/∂m = (m − x) e^{−2s};   ∂/∂s = 1 − (x − m)² e^{−2s}
+//   dmean += scale · (m − x) e^{−2s};   dlogsigma[j] += scale · Σ_rows (1 − (x − m)² e^{−2s})
+template <class T>
+void gaussian_learned_nll_backward(T* dmean, T* dlogsigma, const T* mean, const T* logsigma,
+                                   const T* x, T scale, int B, int D);
 
 /// ½ log 2π.
 inline constexpr double kHalfLog2Pi = 0.91893853320467274178;

@@ -1,21 +1,38 @@
-// The variational autoencoder: an MLP encoder to a diagonal Gaussian q(z|x) = N(μ, diag σ²), the
-// reparameterisation z = μ + σ ⊙ ε, and an MLP decoder to Bernoulli logits of p(x|z).
+// The variational autoencoder: an encoder network to a diagonal Gaussian q(z|x) = N(μ, diag σ²),
+// the reparameterisation z = μ + σ ⊙ ε, and a decoder network to the parameters of p(x|z).
 //
-// Legend: B batch, D data size, H_l hidden width of layer l, Z latent size.
+// Legend: B batch, D data size (= C·H·W for images), F encoder features, Z latent size,
+// K importance samples, Y classes (conditional models), H_l width of layer l.
 //
-//   encoder   h_0 = x (B,D);  a_l = h_{l-1} W_lᵀ + b_l,  h_l = f(a_l)   (B,H_l), l = 1..L
-//   heads     μ = h_L W_μᵀ + b_μ (B,Z),   log σ² = h_L W_vᵀ + b_v (B,Z)
+//   encoder   a stack of layers (dense, conv, reshape) from x (B,D) to features h (B,F); each
+//             layer is y = f(layer(x)) with the model's activation f
+//   heads     μ = h W_μᵀ + b_μ (B,Z),   log σ² = h W_vᵀ + b_v (B,Z)
 //   sample    z = μ + exp(½ log σ²) ⊙ ε  (B,Z),  ε ~ N(0, I) given by the caller
-//   decoder   widths H_L..H_1 (the encoder's mirrored), then out = g W_oᵀ + b_o (B,D): the
-//             Bernoulli logits, or the Gaussian mean
-//   loss      per example: −log p(x|z) summed over D (Bernoulli: softplus(l) − x·l; Gaussian
-//             with fixed σ: ½((x − m)/σ)² + log σ + ½ log 2π), plus KL(q ‖ N(0,I))
-//             (include/vae/losses.h); the training objective is the mean over the batch.
-// With no hidden layers (L = 0) encoder heads and decoder are linear maps: with a Gaussian
-// likelihood that is probabilistic PCA, whose exact log p(x) is known (tests use it).
+//   decoder   a stack of layers (dense, reshape, conv_transpose) from z (B,Z) to out (B,D): the
+//             Bernoulli logits, or the Gaussian mean; its last layer has no activation
+//   loss      per example: −log p(x|z) summed over D (Bernoulli: softplus(l) − x·l; Gaussian:
+//             ½((x − m)/σ)² + log σ + ½ log 2π with σ fixed or learned per dimension),
+//             plus KL(q ‖ N(0,I)) (include/vae/losses.h); the objective is the batch mean.
+//   conditional (num_classes = Y > 0): the one-hot label y (B,Y) is appended to the input of the
+//             encoder's first dense layer (the heads, when there is none) and to z at the
+//             decoder's input: q(z|x,y), p(x|z,y) (Sohn et al. 2015).
+//   IWAE      (forward_iw, K samples per example, Burda et al. 2016):
+//             log w_k = log p(x|z_k) + log p(z_k) − log q(z_k|x),
+//             L_K = −log (1/K) Σ_k w_k  (log-sum-exp in double);
+//             ∂L_K/∂θ = −Σ_k w̃_k ∂log w_k/∂θ,  w̃_k = w_k / Σ_j w_j.
+//             With K = 1, L_1 is the VAE objective with the KL estimated at the sample (see
+//             KlEstimator); its expectation is the ELBO.
+//
+// Architectures: "mlp" (dense layers of `hidden`, decoder mirrored — the default 784-400-20),
+// "conv" (set_conv_preset: two stride-2 convolutions, a dense bottleneck, and the mirror image
+// with transposed convolutions), or "custom" (the encoder and decoder lists of a JSON config,
+// parse_model_config). Flatten is implicit (a dense layer after a conv reads the NCHW tensor as
+// a row); reshape is explicit in the decoder.
+// With no hidden layers (mlp, hidden empty) encoder heads and decoder are linear maps: with a
+// Gaussian likelihood that is probabilistic PCA, whose exact log p(x) is known (tests use it).
 //
 // Vae::backward is forward's call list read in reverse; each call's math sits beside the
-// function it calls (include/vae/nn.h, include/vae/losses.h).
+// function it calls (include/vae/nn.h, include/vae/conv.h, include/vae/losses.h).
 //
 // Storage: all parameters live in one flat buffer, all gradients in another of the same layout
 // (param_table() names each slice, PyTorch-style "encoder.0.weight"); all activations in one flat
@@ -26,25 +43,77 @@
 #include <string>
 #include <vector>
 
+#include "vae/conv.h"
 #include "vae/nn.h"
 #include "vae/rng.h"
 
 namespace vae {
 
+/// One layer of an encoder or decoder stack (ModelConfig::encoder / decoder).
+struct LayerSpec {
+  enum class Kind { Dense, Conv, ConvTranspose, Reshape };
+  Kind kind = Kind::Dense;
+  int units = 0;           ///< Dense: output features; Conv/ConvTranspose: output channels
+  int kernel = 0;          ///< Conv/ConvTranspose: square kernel side
+  int stride = 1;          ///< Conv/ConvTranspose
+  int padding = 0;         ///< Conv/ConvTranspose: zeros on each side
+  int output_padding = 0;  ///< ConvTranspose: extra bottom/right rows and columns, < stride
+  int shape[3] = {0, 0, 0};  ///< Reshape: (C, H, W) of the NCHW tensor the flat input becomes
+  bool operator==(const LayerSpec& o) const;
+};
+const char* layer_kind_name(LayerSpec::Kind kind);  ///< "dense", "conv", "conv_transpose", "reshape"
+
 struct ModelConfig {
   int input_dim = 784;              ///< D
-  std::vector<int> hidden = {400};  ///< encoder widths H_1..H_L (decoder mirrors them); may be empty
+  std::vector<int> hidden = {400};  ///< mlp: encoder widths H_1..H_L (decoder mirrors them); may be empty
   int latent = 20;                  ///< Z
   Activation activation = Activation::Relu;
-  std::string likelihood = "bernoulli";  ///< "bernoulli" (x in [0,1]) or "gaussian" (fixed sigma)
-  double sigma = 1.0;                    ///< the Gaussian likelihood's standard deviation
+  std::string likelihood = "bernoulli";  ///< "bernoulli" (x in [0,1]) or "gaussian"
+  double sigma = 1.0;                    ///< the Gaussian likelihood's fixed standard deviation
+  bool learn_sigma = false;  ///< gaussian: a learned log σ per data dimension ("decoder.logsigma")
   int height = 28, width = 28, channels = 1;  ///< image geometry of x, or 0 when not images
+  int num_classes = 0;        ///< Y > 0: a conditional VAE on one-hot labels 0..Y−1
+  std::string arch = "mlp";   ///< "mlp", "conv" or "custom" (see the file comment)
+  /// conv/custom: the encoder's layers from x to the features the heads read, and the decoder's
+  /// from z to the output (its last layer is the output layer: no activation, D values).
+  std::vector<LayerSpec> encoder, decoder;
 
-  /// Throws vae::Error naming the offending field ("--latent: must be >= 1, got 0").
+  /// Throws vae::Error naming the offending field ("--latent: must be >= 1, got 0",
+  /// "decoder[3].kernel: must be >= 1, got 0", "decoder: gives 1x26x26 but the data are 1x28x28").
   void validate() const;
   std::string to_json() const;
   /// Parses what to_json wrote; throws vae::Error "<origin>: ..." on a malformed config.
   static ModelConfig from_json(const std::string& text, const std::string& origin);
+  /// One line: "784-400-20 mlp" or "1x28x28 conv32 conv64 d256 | z20 | d256 d3136 r64x7x7 ct32 ct1".
+  std::string describe() const;
+};
+
+/// Makes cfg the "conv" preset for its image geometry (height, width, channels ≥ 1):
+///   encoder  conv 32 k s2 p1, conv 64 k s2 p1, dense 256
+///   decoder  dense 256, dense 64·h·w, reshape (64, h, w), conv_transpose 32 k s2 p1,
+///            conv_transpose C k s2 p1   (no activation: the output layer)
+/// with k = 4 for even sides and 3 for odd ones, so each stride-2 layer halves (rounding up for
+/// odd sides) and its mirror restores the size exactly. Throws vae::Error when the image is
+/// smaller than 4×4 or its height and width differ in parity.
+void set_conv_preset(ModelConfig& cfg);
+
+/// Reads a model description (JSON) over the defaults in `base`:
+///   {"encoder": [{"type": "conv", "channels": 32, "kernel": 4, "stride": 2, "padding": 1},
+///                {"type": "dense", "units": 256}],
+///    "decoder": [{"type": "dense", "units": 3136}, {"type": "reshape", "shape": [64, 7, 7]},
+///                {"type": "conv_transpose", "channels": 1, "kernel": 4, "stride": 2,
+///                 "padding": 1, "output_padding": 0}],
+///    "latent": 20, "activation": "relu", "likelihood": "bernoulli", "sigma": 1.0 | "learned"}
+/// or {"hidden": [512, 256], ...} for an MLP. Every key is optional; unknown keys are errors.
+/// Throws vae::Error "<origin>: <field>: <what is wrong>" ("model.json: encoder[0].kernel: must
+/// be an integer"). The layer stack is checked against the data's geometry later, by validate().
+ModelConfig parse_model_config(const std::string& text, const std::string& origin,
+                               const ModelConfig& base);
+
+/// How the KL term of the one-sample VAE objective is computed.
+enum class KlEstimator {
+  Analytic,  ///< KL(q ‖ N(0,I)) in closed form (the default; include/vae/losses.h)
+  Sample,    ///< log q(z|x) − log p(z) at the drawn z = ½ Σ_j (z_j² − ε_j² − log σ²_j)
 };
 
 /// One named slice of the flat parameter buffer.
@@ -70,11 +139,13 @@ struct LossParts {
 template <class T>
 class Vae {
  public:
-  /// Allocates parameters, gradients and activations for batches of up to max_batch rows.
-  Vae(const ModelConfig& cfg, int max_batch);
+  /// Allocates parameters, gradients and activations for batches of up to max_batch rows, and
+  /// up to max_samples importance samples per row (forward_iw).
+  Vae(const ModelConfig& cfg, int max_batch, int max_samples = 1);
 
   const ModelConfig& config() const { return cfg_; }
   int max_batch() const { return max_batch_; }
+  int max_samples() const { return max_samples_; }
   const std::vector<ParamInfo>& params_info() const { return table_; }
   size_t num_params() const { return params_.size(); }
   T* params() { return params_.data(); }
@@ -82,62 +153,110 @@ class Vae {
   T* grads() { return grads_.data(); }
   const T* grads() const { return grads_.data(); }
 
-  /// PyTorch's nn.Linear default: W, b ~ U(−1/√I, 1/√I) for a layer with I inputs.
+  /// PyTorch's defaults: dense and conv W, b ~ U(−1/√fan_in, 1/√fan_in), fan_in = I for dense,
+  /// C_in·K² for conv and (as PyTorch computes it) C_out·K² for conv_transpose; log σ = 0.
   void init_params(Rng& rng);
 
-  /// Full forward pass for a batch: x (B,D), ε (B,Z). Keeps every activation (and a copy of ε)
-  /// for backward. Returns the batch sums of the two loss terms.
-  LossParts forward(const T* x, const T* eps, int B);
-  /// Per-example parts of the last forward: recon_rows, kl_rows (B each).
+  /// Full forward pass for a batch: x (B,D), ε (B,Z), labels (B) for conditional models (else
+  /// ignored; nullptr means the default label). Keeps every activation (and a copy of ε) for
+  /// backward. Returns the batch sums of the two loss terms.
+  LossParts forward(const T* x, const T* eps, int B, const int32_t* labels = nullptr);
+  /// The K-sample importance-weighted forward (file comment): ε (K·B, Z) sample-major — rows
+  /// k·B .. k·B+B−1 are sample k of rows 0..B−1. K ≤ max_samples. Returns the K-sample mean of
+  /// the reconstruction sums and the analytic KL sums (the −ELBO estimate, for reporting);
+  /// iw_objective() then holds Σ_rows L_K and backward() differentiates L_K.
+  LossParts forward_iw(const T* x, const T* eps, int B, int K, const int32_t* labels = nullptr);
+  /// Σ over the rows of the last forward_iw of L_K (nats).
+  double iw_objective() const { return iw_objective_; }
+  /// Per-example parts of the last forward (K = 1): recon_rows, kl_rows (B each).
   void loss_rows(const T* x, int B, T* recon_rows, T* kl_rows) const;
-  /// Accumulates ∂(mean loss)/∂θ into grads() — mean over the B rows of the last forward,
+  /// Accumulates ∂(mean objective)/∂θ into grads() — mean over the B rows of the last forward,
   /// which must have been called with the same x and B. Two backward calls without zero_grad
   /// in between add their gradients (gradient accumulation over micro-batches).
-  /// With beta ≠ 1 or free_bits > 0 the objective's KL term is β · Σ_j max(λ, KL̄_j)
-  /// (include/vae/losses.h); returns that term's value (nats per example, β included).
-  double backward(const T* x, int B, double beta = 1.0, double free_bits = 0.0);
+  /// After forward: the objective is recon + β · KL-term, where the KL term is the analytic KL,
+  /// or with free_bits > 0 Σ_j max(λ, KL̄_j) (include/vae/losses.h), or with KlEstimator::Sample
+  /// the sampled log q − log p (free bits not allowed then).
+  /// After forward_iw: the objective is L_K (beta, free_bits and kl must keep their defaults).
+  /// Returns the objective's value, nats per example (the batch mean).
+  double backward(const T* x, int B, double beta = 1.0, double free_bits = 0.0,
+                  KlEstimator kl = KlEstimator::Analytic);
   /// Zeroes the parameter gradients (one fill of the flat buffer).
   void zero_grad();
 
-  // Activations of the last forward, (B, ·) row-major.
+  /// The label used for a conditional model when a call passes labels = nullptr (default 0).
+  void set_default_label(int label);
+
+  // Activations of the last forward, (B, ·) row-major ((K·B, ·) for z and logits after
+  // forward_iw).
   const T* mu() const { return acts_.data() + mu_; }
   const T* logvar() const { return acts_.data() + logvar_; }
   const T* z() const { return acts_.data() + z_; }
   const T* logits() const { return acts_.data() + logits_; }  ///< decoder output (B, D)
+  /// The learned per-dimension log σ (D), or nullptr when σ is fixed.
+  const T* log_sigma() const { return cfg_.learn_sigma ? params_.data() + logsigma_ : nullptr; }
   /// −log p(x|z) for B rows of decoder output `out` (B, D) against x (B, D): the batch sum,
   /// with per-row values in rows (B) when non-null.
   double recon_nll(const T* out, const T* x, int B, T* rows) const;
 
   /// Posterior parameters for n rows of x (any n; processed in chunks of max_batch).
-  /// mu, logvar: (n, Z).
-  void encode(const T* x, size_t n, T* mu, T* logvar);
+  /// mu, logvar: (n, Z). labels (n) for conditional models, or nullptr (the default label).
+  void encode(const T* x, size_t n, T* mu, T* logvar, const int32_t* labels = nullptr);
   /// Decoder means for n latent rows z (n, Z) → out (n, D): σ(logits) for Bernoulli, the mean
-  /// itself for Gaussian.
-  void decode(const T* z, size_t n, T* out);
-  /// Raw decoder output (logits, or the Gaussian mean) for B ≤ max_batch latent rows z (B, Z);
-  /// the returned (B, D) buffer is the model's own and is valid until the next call.
-  const T* decode_logits(const T* z, int B);
+  /// itself for Gaussian. labels as for encode.
+  void decode(const T* z, size_t n, T* out, const int32_t* labels = nullptr);
+  /// Raw decoder output (logits, or the Gaussian mean) for B ≤ max_batch·max_samples latent
+  /// rows z (B, Z); the returned (B, D) buffer is the model's own and is valid until the next
+  /// call.
+  const T* decode_logits(const T* z, int B, const int32_t* labels = nullptr);
 
  private:
-  struct LayerSlots {       // offsets into acts_ for one hidden layer
-    size_t a = 0, h = 0;    // pre-activation a (B,H) and output h = f(a) (B,H)
-    int in = 0, out = 0;    // I and O of the layer's linear map
-    size_t w = 0, b = 0;    // offsets into params_
+  // One layer of a stack, with its geometry and buffers. Dense layers see (rows, in_c) and give
+  // (rows, out_c); conv layers see NCHW (rows, in_c, in_h, in_w) and give (rows, out_c, out_h,
+  // out_w). A reshape has no buffers: its output is its input, read with a new shape.
+  struct Layer {
+    LayerSpec spec;
+    int in_c = 0, in_h = 1, in_w = 1, out_c = 0, out_h = 1, out_w = 1;
+    int cond = 0;          // one-hot width appended to a dense layer's input (conditional)
+    bool act = true;       // f applied to the output (all but the decoder's output layer)
+    size_t w = 0, b = 0;   // offsets into params_
+    size_t in = 0;         // offset into acts_ of the input (kX: the data x)
+    size_t cat = 0;        // offset of the concatenated input [in, one-hot] when cond > 0
+    size_t a = 0, h = 0;   // pre-activation a and output h = f(a) (h = a when !act)
+    size_t in_size() const { return static_cast<size_t>(in_c) * in_h * in_w; }
+    size_t out_size() const { return static_cast<size_t>(out_c) * out_h * out_w; }
+    ConvShape conv(int rows) const;
   };
-  void encoder_forward(const T* x, int B);
-  void decoder_forward(int B);
+  static constexpr size_t kX = static_cast<size_t>(-1);
+
+  const T* input_of(const Layer& l, const T* x) const;
+  void layer_forward(const Layer& l, const T* x, int rows, const int32_t* labels, int period);
+  void layer_backward(const Layer& l, const T* x, int rows);
+  void encoder_forward(const T* x, int B, const int32_t* labels, int period);
+  void decoder_forward(int rows, const int32_t* labels, int period);
+  void recon_backward(T* dout, const T* out, const T* x, T scale, int B);
 
   ModelConfig cfg_;
-  int max_batch_;
+  int max_batch_, max_samples_;
   std::vector<ParamInfo> table_;
   std::vector<T> params_, grads_;  // (P) each, layout table_
   std::vector<T> acts_, dacts_;    // activations and their gradients, same layout
-  std::vector<LayerSlots> enc_, dec_;
-  size_t mu_w_ = 0, mu_b_ = 0, lv_w_ = 0, lv_b_ = 0, out_w_ = 0, out_b_ = 0;  // params_ offsets
-  size_t mu_ = 0, logvar_ = 0, eps_ = 0, z_ = 0, logits_ = 0;                   // acts_ offsets
-  std::vector<std::pair<size_t, int>> act_slots_;  // (offset, width) of every activation tensor
-  std::vector<T> kl_weight_;  // (Z) per-dimension KL gradient factors (free bits)
-  int last_batch_ = 0;
+  std::vector<Layer> enc_, dec_;   // hidden stack of the encoder; the decoder with its output layer
+  Layer mu_head_, lv_head_;        // dense heads (their `in` is the encoder's features)
+  size_t logsigma_ = 0;                                    // params_ offset (learn_sigma)
+  size_t mu_ = 0, logvar_ = 0, eps_ = 0, z_ = 0, logits_ = 0;  // acts_ offsets
+  struct Slot {
+    size_t offset, width;
+    bool sampled;  // (max_batch·max_samples, width) rather than (max_batch, width)
+  };
+  std::vector<Slot> act_slots_;  // every activation tensor
+  std::vector<T> kl_weight_;   // (Z) per-dimension KL gradient factors (free bits)
+  std::vector<T> conv_scratch_;     // the largest conv layer's scratch
+  std::vector<double> iw_weight_;   // (K·B) normalised importance weights w̃ of forward_iw
+  std::vector<T> iw_recon_, iw_kl_;  // (K·B) −log p(x|z_k) and log q(z_k|x) − log p(z_k)
+  double last_recon_ = 0;           // Σ −log p(x|z) of the last forward
+  double iw_objective_ = 0;
+  int last_batch_ = 0, last_samples_ = 0;  // B and K of the last forward (K = 0: plain forward)
+  int32_t default_label_ = 0;
   bool gaussian_ = false;  // likelihood == "gaussian"
 };
 

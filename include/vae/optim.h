@@ -44,6 +44,12 @@ class Adam {
   int64_t t_ = 0;
 };
 
+/// Gradient-norm clipping (PyTorch's clip_grad_norm_): with ‖g‖ = √(Σ g_i²) over all n values
+/// (in double), scales g by max_norm / ‖g‖ when ‖g‖ > max_norm. Returns ‖g‖ before clipping
+/// (NaN or Inf when a gradient is not finite; g is then left alone).
+template <class T>
+double clip_grad_norm(T* grads, size_t n, double max_norm);
+
 extern template class Adam<float>;
 extern template class Adam<double>;
 

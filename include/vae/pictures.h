@@ -10,7 +10,8 @@
 namespace vae {
 
 /// Decodes n draws z ~ N(0, I) (from Rng(seed)) to decoder means σ(logits) and tiles them,
-/// `cols` per row. Needs an image model (config().channels > 0).
+/// `cols` per row. Needs an image model (config().channels > 0). A conditional model gives one
+/// row per class instead: row y holds `cols` draws decoded with label y (n is then unused).
 Image sample_grid(Vae<float>& model, int n, uint64_t seed, int cols = 8);
 
 /// The first n rows of `data` and their reconstructions σ(decoder(μ(x))) — the posterior mean,

@@ -31,7 +31,7 @@ void Batcher::start_epoch(Rng& rng) {
   pos_ = 0;
 }
 
-int Batcher::next(Rng& rng, float* x) {
+int Batcher::next(Rng& rng, float* x, int32_t* labels) {
   const size_t B = std::min<size_t>(batch_size_, order_.size() - pos_);
   const size_t D = data_.d;
   for (size_t r = 0; r < B; ++r) {
@@ -42,6 +42,10 @@ int Batcher::next(Rng& rng, float* x) {
     } else {
       std::memcpy(dst, src, sizeof(float) * D);
     }
+  }
+  if (labels) {
+    VAE_ASSERT(data_.labels.size() == data_.n);
+    for (size_t r = 0; r < B; ++r) labels[r] = data_.labels[order_[pos_ + r]];
   }
   pos_ += B;
   return static_cast<int>(B);

@@ -21,7 +21,7 @@ ElboResult evaluate_elbo(Vae<float>& model, const Dataset& data, uint64_t seed, 
   for (size_t start = 0; start < data.n; start += max_b) {
     const int B = static_cast<int>(std::min<size_t>(max_b, data.n - start));
     rng.normal_fill(eps.data(), static_cast<size_t>(B) * Z);
-    const LossParts parts = model.forward(data.row(start), eps.data(), B);
+    const LossParts parts = model.forward(data.row(start), eps.data(), B, data.label_ptr(start));
     recon += parts.recon;
     kl += parts.kl;
     if (per_example)
@@ -45,8 +45,8 @@ ReconError reconstruction_error(Vae<float>& model, const Dataset& data) {
   double total = 0;
   for (size_t start = 0; start < data.n; start += chunk) {
     const size_t B = std::min(chunk, data.n - start);
-    model.encode(data.row(start), B, mu.data(), logvar.data());
-    model.decode(mu.data(), B, xhat.data());
+    model.encode(data.row(start), B, mu.data(), logvar.data(), data.label_ptr(start));
+    model.decode(mu.data(), B, xhat.data(), data.label_ptr(start));
     for (size_t r = 0; r < B; ++r) {
       const float* x = data.row(start + r);
       double se = 0;

@@ -25,7 +25,9 @@ IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint6
   res.n = N;
   res.per_example.assign(N, 0.0);
   std::vector<float> mu(N * Z), logvar(N * Z);  // (N, Z) each
-  model.encode(data.x.data(), N, mu.data(), logvar.data());
+  model.encode(data.x.data(), N, mu.data(), logvar.data(), data.label_ptr(0));
+  const bool conditional = cfg.num_classes > 0 && !data.labels.empty();
+  std::vector<int32_t> row_labels(conditional ? rows : 0);  // (R) the label of each latent row
 
   // Flattened (example i, sample j) pairs, `rows` at a time: row r of a pass is pair p = base + r,
   // i = p / K, j = p % K. Each example's log-sum-exp runs across passes: running max m_i and
@@ -44,7 +46,10 @@ IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint6
       for (size_t j = 0; j < Z; ++j)
         z[r * Z + j] = mu[i * Z + j] + std::exp(0.5f * logvar[i * Z + j]) * eps[r * Z + j];
     }
-    const float* out = model.decode_logits(z.data(), R);  // (R, D)
+    for (size_t r = 0; r < row_labels.size() && r < static_cast<size_t>(R); ++r)
+      row_labels[r] = data.labels[(base + r) / k];
+    const float* out =
+        model.decode_logits(z.data(), R, conditional ? row_labels.data() : nullptr);  // (R, D)
     for (int r = 0; r < R; ++r) {
       const size_t i = (base + r) / k;
       model.recon_nll(out + static_cast<size_t>(r) * D, data.row(i), 1, &nll[r]);

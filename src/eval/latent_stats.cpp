@@ -17,7 +17,7 @@ LatentStats latent_stats(Vae<float>& model, const Dataset& data) {
   std::vector<double> sum_sq(Z, 0.0);
   for (size_t start = 0; start < data.n; start += chunk) {
     const size_t B = std::min(chunk, data.n - start);
-    model.encode(data.row(start), B, mu.data(), logvar.data());
+    model.encode(data.row(start), B, mu.data(), logvar.data(), data.label_ptr(start));
     for (size_t r = 0; r < B; ++r)
       for (size_t j = 0; j < Z; ++j) {
         const double m = mu[r * Z + j], lv = logvar[r * Z + j];

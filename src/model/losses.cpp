@@ -45,6 +45,31 @@ void gaussian_kl_backward(T* dmu, T* dlogvar, const T* mu, const T* logvar, T sc
 }
 
 template <class T>
+double gaussian_kl_sample_forward(T* kl_rows, const T* z, const T* eps, const T* logvar, int B,
+                                  int Z) {
+  double total = 0;
+  for (int r = 0; r < B; ++r) {
+    double row = 0;
+    for (int j = 0; j < Z; ++j) {
+      const size_t i = static_cast<size_t>(r) * Z + j;
+      const double zi = z[i], ei = eps[i];
+      row += 0.5 * (zi * zi - ei * ei - static_cast<double>(logvar[i]));
+    }
+    if (kl_rows) kl_rows[r] = static_cast<T>(row);
+    total += row;
+  }
+  return total;
+}
+
+template <class T>
+void gaussian_kl_sample_backward(T* dz, T* dlogvar, const T* z, T scale, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    dz[i] += scale * z[i];
+    dlogvar[i] -= T(0.5) * scale;
+  }
+}
+
+template <class T>
 double free_bits_weights(T* dim_weight, const T* mu, const T* logvar, int B, int Z, double beta,
                          double lambda) {
   double objective = 0;
@@ -135,6 +160,41 @@ void gaussian_nll_backward(T* dmean, const T* mean, const T* x, T sigma, T scale
 }
 
 template <class T>
+double gaussian_learned_nll_forward(T* nll_rows, const T* mean, const T* logsigma, const T* x,
+                                    int B, int D) {
+  double constant = D * kHalfLog2Pi;
+  for (int j = 0; j < D; ++j) constant += logsigma[j];
+  double total = 0;
+  for (int r = 0; r < B; ++r) {
+    const T* m = mean + static_cast<size_t>(r) * D;
+    const T* xr = x + static_cast<size_t>(r) * D;
+    T sq = 0;
+#pragma omp simd reduction(+ : sq)
+    for (int j = 0; j < D; ++j) sq += (xr[j] - m[j]) * (xr[j] - m[j]) * std::exp(-2 * logsigma[j]);
+    const double row = 0.5 * static_cast<double>(sq) + constant;
+    if (nll_rows) nll_rows[r] = static_cast<T>(row);
+    total += row;
+  }
+  return total;
+}
+
+template <class T>
+void gaussian_learned_nll_backward(T* dmean, T* dlogsigma, const T* mean, const T* logsigma,
+                                   const T* x, T scale, int B, int D) {
+  for (int r = 0; r < B; ++r) {
+    const T* m = mean + static_cast<size_t>(r) * D;
+    const T* xr = x + static_cast<size_t>(r) * D;
+    T* dm = dmean + static_cast<size_t>(r) * D;
+    for (int j = 0; j < D; ++j) {
+      const T inv_var = std::exp(-2 * logsigma[j]);
+      const T diff = m[j] - xr[j];
+      dm[j] += scale * diff * inv_var;
+      dlogsigma[j] += scale * (T(1) - diff * diff * inv_var);
+    }
+  }
+}
+
+template <class T>
 void sigmoid_forward(T* y, const T* l, size_t n) {
 #pragma omp simd
   for (size_t i = 0; i < n; ++i) y[i] = sigmoid(l[i]);
@@ -151,7 +211,11 @@ void sigmoid_forward(T* y, const T* l, size_t n) {
   template double free_bits_weights<T>(T*, const T*, const T*, int, int, double, double); \
   template void gaussian_kl_backward_weighted<T>(T*, T*, const T*, const T*, const T*, T, int, int); \
   template double gaussian_nll_forward<T>(T*, const T*, const T*, T, int, int);         \
-  template void gaussian_nll_backward<T>(T*, const T*, const T*, T, T, size_t);
+  template void gaussian_nll_backward<T>(T*, const T*, const T*, T, T, size_t);          \
+  template double gaussian_kl_sample_forward<T>(T*, const T*, const T*, const T*, int, int); \
+  template void gaussian_kl_sample_backward<T>(T*, T*, const T*, T, size_t);             \
+  template double gaussian_learned_nll_forward<T>(T*, const T*, const T*, const T*, int, int); \
+  template void gaussian_learned_nll_backward<T>(T*, T*, const T*, const T*, const T*, T, int, int);
 VAE_INSTANTIATE(float)
 VAE_INSTANTIATE(double)
 #undef VAE_INSTANTIATE

@@ -25,7 +25,21 @@ void Adam<T>::step(T* params, const T* grads) {
   }
 }
 
+template <class T>
+double clip_grad_norm(T* grads, size_t n, double max_norm) {
+  double sq = 0;
+  for (size_t i = 0; i < n; ++i) sq += static_cast<double>(grads[i]) * grads[i];
+  const double norm = std::sqrt(sq);
+  if (std::isfinite(norm) && norm > max_norm) {
+    const T factor = static_cast<T>(max_norm / norm);
+    for (size_t i = 0; i < n; ++i) grads[i] *= factor;
+  }
+  return norm;
+}
+
 template class Adam<float>;
 template class Adam<double>;
+template double clip_grad_norm<float>(float*, size_t, double);
+template double clip_grad_norm<double>(double*, size_t, double);
 
 }  // namespace vae

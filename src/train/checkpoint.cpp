@@ -25,6 +25,16 @@ void TrainOptions::validate() const {
   if (!(free_bits >= 0) || !std::isfinite(free_bits))
     throw Error("--free-bits: must be a number >= 0 (nats per latent dimension)");
   kl_weight(0.0);  // validates --kl-warmup
+  if (objective != "elbo" && objective != "iwae")
+    throw Error("--objective: must be 'elbo' or 'iwae', got '" + objective + "'");
+  if (k < 1 || k > 4096) throw Error("--k: must be in 1..4096, got " + std::to_string(k));
+  if (objective == "elbo" && k != 1)
+    throw Error("--k: importance samples need --objective iwae");
+  if (objective == "iwae" && (beta != 1.0 || kl_warmup != "none" || free_bits != 0.0))
+    throw Error("--objective iwae: the importance-weighted bound has no KL term to weight; drop "
+                "--beta, --kl-warmup and --free-bits");
+  if (!(clip_grad >= 0) || !std::isfinite(clip_grad))
+    throw Error("--clip-grad: must be a number >= 0 (0 = off)");
   if (patience > 0 && !(data.val_split > 0))
     throw Error("--patience: early stopping watches the validation loss; add --val-split F");
   data.validate();
@@ -69,7 +79,10 @@ std::string TrainOptions::to_json() const {
               {"scale", d.scale},
               {"beta", beta},
               {"kl_warmup", kl_warmup},
-              {"free_bits", free_bits}}
+              {"free_bits", free_bits},
+              {"objective", objective},
+              {"k", k},
+              {"clip_grad", clip_grad}}
       .dump();
 }
 
@@ -87,6 +100,9 @@ TrainOptions TrainOptions::from_json(const std::string& text, const std::string&
     o.beta = j.value("beta", 1.0);
     o.kl_warmup = j.value("kl_warmup", std::string("none"));
     o.free_bits = j.value("free_bits", 0.0);
+    o.objective = j.value("objective", std::string("elbo"));
+    o.k = j.value("k", 1);
+    o.clip_grad = j.value("clip_grad", 0.0);
     DataOptions& d = o.data;
     d.data = j.at("data").get<std::string>();
     d.test_data = j.value("test_data", std::string());

@@ -91,6 +91,19 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
     throw Error(data.source + ": examples have " + std::to_string(data.train.d) +
                 " values but the model expects " + std::to_string(model_cfg.input_dim));
   if (data.train.n == 0) throw Error(data.source + ": the training set is empty");
+  const int Y = model_cfg.num_classes;
+  if (Y > 0) {
+    // Every split's labels must name one of the model's classes.
+    for (const Dataset* d : {&data.train, &data.val, &data.test}) {
+      if (d->n == 0) continue;
+      if (d->labels.size() != d->n)
+        throw Error(data.source + ": a conditional model needs a label for every example");
+      for (int32_t y : d->labels)
+        if (y < 0 || y >= Y)
+          throw Error(data.source + ": label " + std::to_string(y) + " is outside 0.." +
+                      std::to_string(Y - 1) + " (the model's classes)");
+    }
+  }
 
   const bool dynamic = opts.binarize == "dynamic";
   // Held-out sets are binarised once, with a fixed seed, when training binarises.
@@ -99,7 +112,9 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
   const Dataset val = dynamic && has_val ? binarize(data.val, kTestBinarizeSeed) : data.val;
   const Dataset& held = has_val ? val : test;
 
-  Vae<float> model(model_cfg, opts.batch_size);
+  const bool iwae = opts.objective == "iwae";
+  const int K = iwae ? opts.k : 1;
+  Vae<float> model(model_cfg, opts.batch_size, K);
   Adam<float> adam(model.num_params(), AdamConfig{opts.lr});
   Rng rng(opts.seed);
   TrainState state;
@@ -123,7 +138,9 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
   Batcher batcher(data.train, opts.batch_size, dynamic);
   const int Z = model_cfg.latent;
   std::vector<float> x(static_cast<size_t>(opts.batch_size) * model_cfg.input_dim);  // (B, D)
-  std::vector<float> eps(static_cast<size_t>(opts.batch_size) * Z);                  // (B, Z)
+  std::vector<float> eps(static_cast<size_t>(opts.batch_size) * K * Z);              // (K·B, Z)
+  std::vector<int32_t> labels(Y > 0 ? opts.batch_size : 0);                          // (B)
+  int32_t* batch_labels = Y > 0 ? labels.data() : nullptr;
 
   Checkpoint ckpt;
   ckpt.model = model_cfg;
@@ -142,17 +159,20 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
     const double batches = static_cast<double>(batcher.batches_per_epoch());
     double beta = opts.kl_weight(static_cast<double>(epoch - 1));
     size_t seen = 0, batch_index = 0;
-    for (int B; (B = batcher.next(rng, x.data())) > 0;) {
-      rng.normal_fill(eps.data(), static_cast<size_t>(B) * Z);
+    for (int B; (B = batcher.next(rng, x.data(), batch_labels)) > 0;) {
+      rng.normal_fill(eps.data(), static_cast<size_t>(B) * K * Z);
       model.zero_grad();
-      const LossParts parts = model.forward(x.data(), eps.data(), B);
+      const LossParts parts = iwae ? model.forward_iw(x.data(), eps.data(), B, K, batch_labels)
+                                   : model.forward(x.data(), eps.data(), B, batch_labels);
       if (!std::isfinite(parts.recon) || !std::isfinite(parts.kl))
         throw Error("training diverged at epoch " + std::to_string(epoch) + ", step " +
                     std::to_string(state.step + 1) + ": " +
                     (std::isfinite(parts.recon) ? "KL" : "reconstruction") +
                     " term is not finite (try a smaller --lr)");
       beta = opts.kl_weight(static_cast<double>(epoch - 1) + batch_index / batches);
-      objective_sum += parts.recon + B * model.backward(x.data(), B, beta, opts.free_bits);
+      objective_sum += B * (iwae ? model.backward(x.data(), B)
+                                 : model.backward(x.data(), B, beta, opts.free_bits));
+      if (opts.clip_grad > 0) clip_grad_norm(model.grads(), model.num_params(), opts.clip_grad);
       adam.step(model.params(), model.grads());
       ++state.step;
       recon_sum += parts.recon;

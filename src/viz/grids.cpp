@@ -237,7 +237,7 @@ LatentMap latent_map(Vae<float>& model, const Dataset& data, size_t max_points) 
   VAE_ASSERT(data.d == static_cast<size_t>(model.config().input_dim));
   const size_t n = std::min(max_points, data.n);
   std::vector<float> mu(n * Z), logvar(n * Z);  // (N, Z) each
-  model.encode(data.row(0), n, mu.data(), logvar.data());
+  model.encode(data.row(0), n, mu.data(), logvar.data(), data.label_ptr(0));
   LatentMap map;
   map.xy.resize(n * 2);  // (N, 2)
   if (!data.labels.empty()) map.labels.assign(data.labels.begin(), data.labels.begin() + n);

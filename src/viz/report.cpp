@@ -293,8 +293,10 @@ std::string write_report(const std::string& run_dir, const Dataset& examples,
     if (!fs::exists(in_run("reconstructions.png"), ec))
       pictures.push_back({"reconstructions.png", reconstruction_grid(model, test, 32)});
     std::vector<float> mu(2 * Z), logvar(2 * Z);  // (2, Z): the two examples' posteriors
-    model.encode(test.row(ia), 1, mu.data(), logvar.data());
-    model.encode(test.row(ib), 1, mu.data() + Z, logvar.data() + Z);
+    model.encode(test.row(ia), 1, mu.data(), logvar.data(), test.label_ptr(ia));
+    model.encode(test.row(ib), 1, mu.data() + Z, logvar.data() + Z, test.label_ptr(ib));
+    // A conditional model decodes the pictures below for the first example's class.
+    if (cfg.num_classes > 0 && !test.labels.empty()) model.set_default_label(test.labels[ia]);
     pictures.push_back(
         {"interpolations.png",
          interpolation_grid(model, mu.data(), mu.data() + Z, o.interpolation_steps, test.row(ia),

@@ -637,10 +637,11 @@ TEST(CliHelp, ListsCommandsAndEveryTrainOptionWithDefaults) {
   };
   // Options with a default value show it as "=value".
   const std::vector<std::pair<std::string, std::string>> with_defaults = {
-      {"--data", "=fashion-mnist"}, {"--hidden", "=[400]"}, {"--latent", "=20"},
+      {"--data", "=fashion-mnist"}, {"--hidden", "=400"}, {"--latent", "=20"},
       {"--activation", "=relu"},    {"--epochs", "=10"},    {"--batch-size", "=128"},
       {"--lr", "=0.001"},           {"--seed", "=1"},       {"--binarize", "=none"},
-      {"--threads", "=0"}};
+      {"--threads", "=0"},          {"--arch", "=mlp"},     {"--objective", "=elbo"},
+      {"--k", "=1"},                {"--sigma", "=1"},      {"--clip-grad", "=0"}};
   for (const auto& [option, shown] : with_defaults) {
     const std::string line = line_of(option);
     EXPECT_NE(line, "") << option << " missing from\n" << train.out;

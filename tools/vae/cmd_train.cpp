@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "vae/batcher.h"
 #include "vae/error.h"
+#include "vae/fileio.h"
 #include "vae/pictures.h"
 #include "vae/png.h"
 #include "vae/report.h"
@@ -21,7 +22,13 @@ namespace {
 struct TrainArgs {
   std::string data = "fashion-mnist";
   std::string out;
-  std::vector<int> hidden = {400};
+  std::string hidden = "400";
+  std::string arch = "mlp";
+  std::string config;
+  std::string objective = "elbo";
+  int k = 1;
+  bool conditional = false;
+  double clip_grad = 0.0;
   int latent = 20;
   std::string activation = "relu";
   int epochs = 10;
@@ -33,7 +40,7 @@ struct TrainArgs {
   std::string resume;
   bool overwrite = false;
   std::string likelihood = "bernoulli";
-  double sigma = 1.0;
+  std::string sigma = "1";
   std::string test_data;
   double test_split = -1;
   double val_split = 0;
@@ -44,6 +51,55 @@ struct TrainArgs {
   std::string kl_warmup = "none";
   double free_bits = 0.0;
 };
+
+std::string read_text(const std::string& path) {
+  const std::vector<unsigned char> bytes = vae::read_file(path);
+  if (bytes.size() > (1u << 20)) throw vae::Error(path + ": a model description over 1 MiB is not plausible");
+  return std::string(bytes.begin(), bytes.end());
+}
+
+// "400", "512,256", or "none" / "" for a linear model.
+std::vector<int> parse_hidden(const std::string& text) {
+  std::vector<int> widths;
+  if (text.empty() || text == "none") return widths;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t comma = std::min(text.find(',', pos), text.size());
+    const std::string item = text.substr(pos, comma - pos);
+    size_t used = 0;
+    int v = 0;
+    try {
+      v = std::stoi(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (item.empty() || used != item.size())
+      throw UsageError("--hidden: expected widths separated by commas (e.g. 512,256) or 'none', "
+                       "got '" + text + "'");
+    widths.push_back(v);
+    pos = comma + 1;
+  }
+  return widths;
+}
+
+// --sigma: a positive number, or "learned".
+void parse_sigma(const std::string& text, vae::ModelConfig& cfg) {
+  if (text == "learned") {
+    cfg.learn_sigma = true;
+    return;
+  }
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty())
+    throw UsageError("--sigma: expected a positive number or 'learned', got '" + text + "'");
+  cfg.sigma = v;
+  cfg.learn_sigma = false;
+}
 
 std::string default_out_dir() {
   char buf[64];
@@ -63,7 +119,9 @@ int run_train(const TrainArgs& a, CLI::App* app) {
     for (const char* name : {"--hidden", "--latent", "--activation", "--batch-size", "--lr",
                              "--seed", "--binarize", "--overwrite", "--likelihood", "--sigma",
                              "--test-data", "--test-split", "--val-split", "--label-column",
-                             "--scale", "--patience", "--beta", "--kl-warmup", "--free-bits"})
+                             "--scale", "--patience", "--beta", "--kl-warmup", "--free-bits",
+                             "--arch", "--config", "--objective", "--k", "--conditional",
+                             "--clip-grad"})
       if (app->count(name))
         throw UsageError(std::string(name) +
                          ": cannot be combined with --resume (a resumed run keeps its checkpoint's "
@@ -96,14 +154,45 @@ int run_train(const TrainArgs& a, CLI::App* app) {
     opts.lr = a.lr;
     opts.seed = a.seed;
     opts.binarize = a.binarize;
-    cfg.hidden = a.hidden;
-    cfg.latent = a.latent;
-    cfg.likelihood = a.likelihood;
-    cfg.sigma = a.sigma;
+    opts.objective = a.objective;
+    opts.k = a.k;
+    opts.clip_grad = a.clip_grad;
+    if (!a.config.empty()) {
+      for (const char* name : {"--hidden", "--arch"})
+        if (app->count(name))
+          throw UsageError(std::string(name) + ": cannot be combined with --config (the file "
+                           "describes the layers)");
+      // The file over the defaults, then the flags given on the command line over the file.
+      cfg = vae::parse_model_config(read_text(a.config), a.config, cfg);
+      if (app->count("--latent")) cfg.latent = a.latent;
+      if (app->count("--likelihood")) cfg.likelihood = a.likelihood;
+      if (app->count("--sigma")) parse_sigma(a.sigma, cfg);
+      try {
+        if (app->count("--activation")) cfg.activation = vae::parse_activation(a.activation);
+      } catch (const vae::Error& e) {
+        throw UsageError(std::string("--activation: ") + e.what());
+      }
+    } else {
+      if (a.arch != "mlp" && a.arch != "conv")
+        throw UsageError("--arch: must be 'mlp' or 'conv', got '" + a.arch + "'");
+      if (a.arch == "conv" && app->count("--hidden"))
+        throw UsageError("--hidden: sets the widths of --arch mlp; --arch conv is a fixed preset "
+                         "(use --config for other layers)");
+      cfg.arch = a.arch;
+      cfg.hidden = parse_hidden(a.hidden);
+      cfg.latent = a.latent;
+      cfg.likelihood = a.likelihood;
+      parse_sigma(a.sigma, cfg);
+      try {
+        cfg.activation = vae::parse_activation(a.activation);
+      } catch (const vae::Error& e) {
+        throw UsageError(std::string("--activation: ") + e.what());
+      }
+    }
+    if (a.conditional) cfg.num_classes = 1;  // the data's class count is set once they are read
     try {
-      cfg.activation = vae::parse_activation(a.activation);
       opts.validate();
-      cfg.validate();
+      if (cfg.arch == "mlp") cfg.validate();  // layer stacks are checked against the data later
     } catch (const vae::Error& e) {
       throw UsageError(e.what());
     }
@@ -126,6 +215,28 @@ int run_train(const TrainArgs& a, CLI::App* app) {
   cfg.height = data.train.height;
   cfg.width = data.train.width;
   cfg.channels = data.train.channels;
+  if (a.resume.empty()) {
+    // What depends on the data: the conv preset's sizes, the class count, and whether the layer
+    // stack fits the data's geometry.
+    const std::string origin = a.config.empty() ? "" : a.config + ": ";
+    if (cfg.arch == "conv") vae::set_conv_preset(cfg);
+    if (a.conditional) {
+      if (data.train.labels.empty())
+        throw vae::Error("--conditional: " + data.source + " has no labels" +
+                         (opts.data.data.size() > 4 &&
+                                  opts.data.data.compare(opts.data.data.size() - 4, 4, ".csv") == 0
+                              ? " (name the label column with --label-column)"
+                              : ""));
+      int32_t top = 0;
+      for (int32_t y : data.train.labels) top = std::max(top, y);
+      cfg.num_classes = top + 1;
+    }
+    try {
+      cfg.validate();
+    } catch (const vae::Error& e) {
+      throw vae::Error(origin + e.what());
+    }
+  }
   if (!a.resume.empty()) {
     if (data.train.d != static_cast<size_t>(resumed.model.input_dim))
       throw vae::Error(opts.data.data + ": examples have " + std::to_string(data.train.d) +
@@ -142,12 +253,13 @@ int run_train(const TrainArgs& a, CLI::App* app) {
   if (ec) throw vae::Error("--out: cannot create folder " + out + " (" + ec.message() + ")");
   if (::access(out.c_str(), W_OK) != 0) throw vae::Error("--out: folder " + out + " is not writable");
 
-  std::string arch = std::to_string(cfg.input_dim);
-  for (int h : cfg.hidden) arch += "-" + std::to_string(h);
-  arch += "-" + std::to_string(cfg.latent);
+  const std::string likelihood =
+      cfg.likelihood + (cfg.learn_sigma ? " (learned sigma)" : "") +
+      (cfg.num_classes > 0 ? ", conditional on " + std::to_string(cfg.num_classes) + " classes" : "") +
+      (opts.objective == "iwae" ? ", IWAE k=" + std::to_string(opts.k) : "");
   std::printf("model %s (%s, %s likelihood), %zu parameters; data %s: %zu train / %zu val / %zu "
               "test, scaling %s; %d epochs, batch %d, lr %g, seed %llu, binarize %s, %d thread%s\n",
-              arch.c_str(), vae::activation_name(cfg.activation), cfg.likelihood.c_str(),
+              cfg.describe().c_str(), vae::activation_name(cfg.activation), likelihood.c_str(),
               vae::param_count(cfg), data.source.c_str(), data.train.n, data.val.n, data.test.n,
               scaler.kind.c_str(), opts.epochs,
               opts.batch_size, opts.lr, static_cast<unsigned long long>(opts.seed),
@@ -232,8 +344,24 @@ Command add_train(CLI::App& root) {
                   "auto, 01 (images /255; tables per-column min-max), standardize (per-column "
                   "mean/std) or none; fitted on the training rows and saved in the checkpoint");
   app->add_option("--likelihood", args->likelihood,
-                  "bernoulli (data in [0,1]) or gaussian (fixed --sigma); losses include all constants");
-  app->add_option("--sigma", args->sigma, "standard deviation of the gaussian likelihood");
+                  "bernoulli (data in [0,1]) or gaussian (--sigma); losses include all constants");
+  app->add_option("--sigma", args->sigma,
+                  "standard deviation of the gaussian likelihood, or 'learned' (one log sigma per "
+                  "data dimension, trained with the model)");
+  app->add_option("--arch", args->arch,
+                  "mlp (dense layers of --hidden, decoder mirrored) or conv (preset: conv 32 and 64 "
+                  "channels stride 2, dense 256, and the mirror with transposed convolutions)");
+  app->add_option("--config", args->config,
+                  "a JSON model description (encoder and decoder layer lists, latent, activation, "
+                  "likelihood, sigma; see docs/models.md); flags given beside it override it");
+  app->add_option("--objective", args->objective,
+                  "elbo (the VAE) or iwae (the K-sample importance-weighted bound, --k)");
+  app->add_option("--k", args->k, "importance samples per example for --objective iwae");
+  app->add_flag("--conditional", args->conditional,
+                "conditional VAE: the one-hot label is appended to the encoder's and the "
+                "decoder's inputs (the data must have labels); vae sample --label picks a class");
+  app->add_option("--clip-grad", args->clip_grad,
+                  "clip the global gradient norm to this value before each step (0 = off)");
   app->add_option("--beta", args->beta,
                   "KL weight of the training objective (beta-VAE); reported losses stay the true "
                   "-ELBO (beta = 1)");
@@ -244,8 +372,8 @@ Command add_train(CLI::App& root) {
                   "per-dimension KL floor in nats (batch mean); dimensions below it get no KL "
                   "gradient (0 = off)");
   app->add_option("--out", args->out, "run folder (default: runs/YYYYmmdd-HHMMSS)");
-  app->add_option("--hidden", args->hidden, "hidden layer widths, e.g. --hidden 512,256")
-      ->delimiter(',');
+  app->add_option("--hidden", args->hidden,
+                  "hidden layer widths of --arch mlp, e.g. 512,256; 'none' for a linear model");
   app->add_option("--latent", args->latent, "latent dimensions Z");
   app->add_option("--activation", args->activation, "hidden activation: relu, tanh, leaky_relu, elu");
   app->add_option("--epochs", args->epochs, "total epochs");
