@@ -84,9 +84,14 @@ struct ModelConfig {
   std::string to_json() const;
   /// Parses what to_json wrote; throws vae::Error "<origin>: ..." on a malformed config.
   static ModelConfig from_json(const std::string& text, const std::string& origin);
+  /// The model part of a --config file (parse_model_config's format) that gives this model.
+  std::string to_description() const;
   /// One line: "784-400-20 mlp" or "1x28x28 conv32 conv64 d256 | z20 | d256 d3136 r64x7x7 ct32 ct1".
   std::string describe() const;
 };
+
+/// "bernoulli", "gaussian" (fixed σ) or "gaussian (learned sigma)": what metrics and eval print.
+std::string likelihood_name(const ModelConfig& cfg);
 
 /// Makes cfg the "conv" preset for its image geometry (height, width, channels ≥ 1):
 ///   encoder  conv 32 k s2 p1, conv 64 k s2 p1, dense 256

@@ -463,6 +463,30 @@ void set_conv_preset(ModelConfig& c) {
                conv(Kind::ConvTranspose, c.channels, k1, 2, 1)};
 }
 
+std::string likelihood_name(const ModelConfig& cfg) {
+  return cfg.learn_sigma ? cfg.likelihood + " (learned sigma)" : cfg.likelihood;
+}
+
+std::string ModelConfig::to_description() const {
+  json j;
+  if (arch == "mlp") {
+    j["hidden"] = hidden;
+  } else {
+    j["encoder"] = json::array();
+    for (const LayerSpec& s : encoder) j["encoder"].push_back(layer_to_json(s));
+    j["decoder"] = json::array();
+    for (const LayerSpec& s : decoder) j["decoder"].push_back(layer_to_json(s));
+  }
+  j["latent"] = latent;
+  j["activation"] = activation_name(activation);
+  j["likelihood"] = likelihood;
+  if (learn_sigma)
+    j["sigma"] = "learned";
+  else
+    j["sigma"] = sigma;
+  return j.dump(2) + "\n";
+}
+
 std::string ModelConfig::describe() const {
   if (arch == "mlp") {
     std::string s = std::to_string(input_dim);

@@ -247,7 +247,7 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
   f.test_loss = te.loss;
   f.test_recon = te.recon;
   f.test_kl = te.kl;
-  write_file_atomic(out_dir + "/" + kFinalFile, f.to_json(model_cfg.likelihood));
+  write_file_atomic(out_dir + "/" + kFinalFile, f.to_json(likelihood_name(model_cfg)));
   if (cb.on_final) cb.on_final(f);
 }
 

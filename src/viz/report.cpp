@@ -80,11 +80,7 @@ std::string fold_command(const std::string& cmd, size_t width) {
   return out + line;
 }
 
-std::string architecture(const ModelConfig& m) {
-  std::string a = std::to_string(m.input_dim);
-  for (int h : m.hidden) a += "-" + std::to_string(h);
-  return a + "-" + std::to_string(m.latent);
-}
+std::string architecture(const ModelConfig& m) { return m.describe(); }
 
 // Width and height from a PNG's IHDR chunk (bytes 16..23, big-endian), which every PNG file
 // starts with after its 8-byte signature.
@@ -218,11 +214,20 @@ std::string reproduce_command(const Checkpoint& ckpt, const std::string& out_dir
   if (d.val_split > 0) words.insert(words.end(), {"--val-split", shortest(d.val_split)});
   if (!d.label_column.empty()) words.insert(words.end(), {"--label-column", d.label_column});
   if (d.scale != "auto") words.insert(words.end(), {"--scale", d.scale});
-  if (!m.hidden.empty()) words.insert(words.end(), {"--hidden", hidden});
-  words.insert(words.end(), {"--latent", std::to_string(m.latent), "--activation",
-                             activation_name(m.activation)});
-  if (m.likelihood != "bernoulli")
-    words.insert(words.end(), {"--likelihood", m.likelihood, "--sigma", shortest(m.sigma)});
+  // The model: flags for the mlp and conv presets; the run's model.json (written by vae train)
+  // for layers described in a file.
+  if (m.arch == "custom") {
+    words.insert(words.end(), {"--config", out_dir + "/" + kModelDescriptionFile});
+  } else {
+    if (m.arch == "conv") words.insert(words.end(), {"--arch", "conv"});
+    if (m.arch == "mlp") words.insert(words.end(), {"--hidden", m.hidden.empty() ? "none" : hidden});
+    words.insert(words.end(), {"--latent", std::to_string(m.latent), "--activation",
+                               activation_name(m.activation)});
+    if (m.likelihood != "bernoulli")
+      words.insert(words.end(), {"--likelihood", m.likelihood, "--sigma",
+                                 m.learn_sigma ? "learned" : shortest(m.sigma)});
+  }
+  if (m.num_classes > 0) words.push_back("--conditional");
   words.insert(words.end(), {"--epochs", std::to_string(t.epochs), "--batch-size",
                              std::to_string(t.batch_size), "--lr", shortest(t.lr), "--seed",
                              std::to_string(t.seed), "--binarize", t.binarize});
@@ -231,6 +236,9 @@ std::string reproduce_command(const Checkpoint& ckpt, const std::string& out_dir
   if (t.kl_warmup != "none") words.insert(words.end(), {"--kl-warmup", t.kl_warmup});
   if (t.free_bits != 0.0) words.insert(words.end(), {"--free-bits", shortest(t.free_bits)});
   if (t.patience > 0) words.insert(words.end(), {"--patience", std::to_string(t.patience)});
+  if (t.objective != "elbo")
+    words.insert(words.end(), {"--objective", t.objective, "--k", std::to_string(t.k)});
+  if (t.clip_grad > 0) words.insert(words.end(), {"--clip-grad", shortest(t.clip_grad)});
   words.insert(words.end(), {"--out", out_dir});
   std::string cmd;
   for (size_t i = 0; i < words.size(); ++i) cmd += (i ? " " : "") + shell_quote(words[i]);
@@ -341,7 +349,7 @@ std::string write_report(const std::string& run_dir, const Dataset& examples,
       xml_escape(run_name) + "</title>\n<style>" + kStyle +
       "</style>\n</head>\n<body>\n<header>\n<h1>Run " + xml_escape(run_name) + "</h1>\n<p>" +
       xml_escape(architecture(cfg)) + " VAE (" + activation_name(cfg.activation) + ", " +
-      xml_escape(cfg.likelihood) + " likelihood), " + std::to_string(ckpt.state.epoch) +
+      xml_escape(likelihood_name(cfg)) + " likelihood), " + std::to_string(ckpt.state.epoch) +
       " epochs on " + xml_escape(spec) + ". Report written " + when + ".</p>\n<nav>";
   const std::pair<const char*, const char*> nav[] = {{"configuration", "configuration"},
                                                      {"command", "command"},
@@ -367,8 +375,9 @@ std::string write_report(const std::string& run_dir, const Dataset& examples,
                          " split, " + std::to_string(test.n) + " examples)"});
     body += row({"model", xml_escape(architecture(cfg)) + ", " + activation_name(cfg.activation) +
                               " hidden layers, Z = " + std::to_string(Z)});
-    std::string likelihood = xml_escape(cfg.likelihood);
-    if (cfg.likelihood == "gaussian") likelihood += ", \u03c3 = " + shortest(cfg.sigma);
+    std::string likelihood = xml_escape(likelihood_name(cfg));
+    if (cfg.likelihood == "gaussian" && !cfg.learn_sigma)
+      likelihood += ", \u03c3 = " + shortest(cfg.sigma);
     body += row({"likelihood", likelihood});
     if (images)
       body += row({"images", std::to_string(cfg.height) + " \u00d7 " + std::to_string(cfg.width) +

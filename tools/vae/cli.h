@@ -52,6 +52,13 @@ void add_threads_option(CLI::App* app, int* threads);
 /// Applies --threads; rejects negative counts.
 void apply_threads(int threads);
 
+/// --label L: the class a conditional model decodes with (default -1: not given).
+void add_label_option(CLI::App* app, int* label, const std::string& when_absent);
+/// Sets a conditional model's default label to `label` when given (>= 0), else to `fallback`.
+/// Throws UsageError when --label is out of the model's range, or given for a model that is not
+/// conditional.
+void apply_label(vae::Vae<float>& model, int label, int fallback = 0);
+
 /// The data a command works on, as the run's model saw such data. With `data_spec` equal to the
 /// run's --data: the run's own "train", "val" or "test" split, re-created from the checkpoint.
 /// Any other source is taken whole (an MNIST folder: its train or test files, by `split`).

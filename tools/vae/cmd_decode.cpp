@@ -19,6 +19,7 @@ struct DecodeArgs {
   std::string out = "x.npy";
   int cols = 8;
   int threads = 0;
+  int label = -1;
 };
 
 int run_decode(const DecodeArgs& a) {
@@ -45,6 +46,7 @@ int run_decode(const DecodeArgs& a) {
     if (!std::isfinite(v)) throw vae::Error(a.input + ": latent codes contain NaN or Inf");
   vae::Vae<float> model = vae::model_from_checkpoint(ckpt, 256);
   std::vector<float> x(n * ckpt.model.input_dim);  // (N, D)
+  apply_label(model, a.label);
   model.decode(z.data(), n, x.data());
   if (png) {
     const vae::ModelConfig& c = ckpt.model;
@@ -72,6 +74,7 @@ Command add_decode(CLI::App& root) {
                   ".png grid");
   app->add_option("--cols", args->cols, "images per grid row for .png");
   add_threads_option(app, &args->threads);
+  add_label_option(app, &args->label, "0");
   return {app, [args] { return run_decode(*args); }};
 }
 

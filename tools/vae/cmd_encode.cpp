@@ -31,7 +31,7 @@ int run_encode(const EncodeArgs& a) {
   vae::Vae<float> model = vae::model_from_checkpoint(ckpt, 256);
   const size_t n = data.n, Z = ckpt.model.latent;
   std::vector<float> mu(n * Z), logvar(n * Z);  // (N, Z) each
-  model.encode(data.x.data(), n, mu.data(), logvar.data());
+  model.encode(data.x.data(), n, mu.data(), logvar.data(), data.label_ptr(0));
   const int64_t N = static_cast<int64_t>(n), Zi = static_cast<int64_t>(Z);
   if (a.sample) {
     // z = μ + exp(½ log σ²) ε, one draw per example.

@@ -49,14 +49,17 @@ int run_eval(const EvalArgs& a) {
                       {"data", spec},
                       {"split", a.split},
                       {"examples", r.n},
-                      {"likelihood", ckpt.model.likelihood},
+                      {"likelihood", vae::likelihood_name(ckpt.model)},
                       {"binarize", ckpt.train.binarize},
                       {"units", "nats per example; loss = recon + kl = -ELBO"},
                       {"loss", round4(r.loss)},
                       {"recon", round4(r.recon)},
                       {"kl", round4(r.kl)},
                       {"bits_per_dim", round4(r.loss * nats_to_bpd)}};
-  if (ckpt.model.likelihood == "gaussian") j["sigma"] = ckpt.model.sigma;
+  if (ckpt.model.learn_sigma)
+    j["sigma"] = "learned";
+  else if (ckpt.model.likelihood == "gaussian")
+    j["sigma"] = ckpt.model.sigma;
 
   if (a.iw > 0) {
     const auto t0 = std::chrono::steady_clock::now();

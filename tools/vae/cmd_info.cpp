@@ -13,14 +13,12 @@ int run_info(const std::string& path) {
   const vae::ModelConfig& m = c.model;
   std::printf("checkpoint   %s (format %s v%d)\n", path.c_str(), vae::kCheckpointFormat,
               vae::kCheckpointVersion);
-  std::string enc = std::to_string(m.input_dim), dec = std::to_string(m.latent);
-  for (int h : m.hidden) enc += "-" + std::to_string(h);
-  for (size_t l = m.hidden.size(); l-- > 0;) dec += "-" + std::to_string(m.hidden[l]);
-  std::printf("encoder      %s -> (mu, logvar) x %d, %s\n", enc.c_str(), m.latent,
-              vae::activation_name(m.activation));
-  std::printf("decoder      %s-%d -> %s logits\n", dec.c_str(), m.input_dim, m.likelihood.c_str());
+  std::printf("model        %s, %s\n", m.describe().c_str(), vae::activation_name(m.activation));
+  std::printf("likelihood   %s\n", vae::likelihood_name(m).c_str());
+  if (m.num_classes > 0)
+    std::printf("conditional  on labels 0..%d (one-hot to encoder and decoder)\n", m.num_classes - 1);
   if (m.channels > 0) std::printf("images       %dx%dx%d\n", m.height, m.width, m.channels);
-  if (m.likelihood == "gaussian") std::printf("sigma        %g\n", m.sigma);
+  if (m.likelihood == "gaussian" && !m.learn_sigma) std::printf("sigma        %g\n", m.sigma);
   std::printf("scaling      %s%s\n", c.scaler.kind.c_str(),
               c.scaler.identity() ? " (identity)" : " (per-column offset and factor saved)");
   std::printf("parameters   %zu\n", vae::param_count(m));
@@ -33,6 +31,7 @@ int run_info(const std::string& path) {
   std::printf("training     data %s, binarize %s, batch %d, adam lr %g, seed %llu, %d epochs planned\n",
               t.data.data.c_str(), t.binarize.c_str(), t.batch_size, t.lr,
               static_cast<unsigned long long>(t.seed), t.epochs);
+  if (t.objective == "iwae") std::printf("objective    iwae, k = %d\n", t.k);
   std::printf("state        epoch %lld, step %lld, optimiser state %s\n",
               static_cast<long long>(c.state.epoch), static_cast<long long>(c.state.step),
               c.adam_m.empty() ? "absent" : "present");

@@ -23,6 +23,7 @@ struct InterpolateArgs {
   int steps = 10;
   std::string out = "interpolation.png";
   int threads = 0;
+  int label = -1;
 };
 
 int run_interpolate(const InterpolateArgs& a, CLI::App* app) {
@@ -44,6 +45,7 @@ int run_interpolate(const InterpolateArgs& a, CLI::App* app) {
   const size_t Z = ckpt.model.latent;
   std::vector<float> z(2 * Z), logvar(2 * Z);  // (2, Z): the two ends
   if (a.random) {
+    apply_label(model, a.label);
     vae::Rng rng(a.seed);
     rng.normal_fill(z.data(), z.size());
     vae::write_png(a.out, vae::interpolation_grid(model, z.data(), z.data() + Z, a.steps));
@@ -61,8 +63,9 @@ int run_interpolate(const InterpolateArgs& a, CLI::App* app) {
       throw UsageError(std::string(option) + ": example " + std::to_string(index) +
                        " is out of range (the " + a.split + " split has " + std::to_string(data.n) +
                        " examples)");
-  model.encode(data.row(a.from), 1, z.data(), logvar.data());
-  model.encode(data.row(a.to), 1, z.data() + Z, logvar.data() + Z);
+  model.encode(data.row(a.from), 1, z.data(), logvar.data(), data.label_ptr(a.from));
+  model.encode(data.row(a.to), 1, z.data() + Z, logvar.data() + Z, data.label_ptr(a.to));
+  apply_label(model, a.label, data.labels.empty() ? 0 : data.labels[a.from]);
   vae::write_png(a.out,
                  vae::interpolation_grid(model, z.data(), z.data() + Z, a.steps, data.row(a.from),
                                          data.row(a.to), "#" + std::to_string(a.from),
@@ -90,6 +93,7 @@ Command add_interpolate(CLI::App& root) {
   app->add_option("--seed", args->seed, "seed for --random");
   app->add_option("--steps", args->steps, "decoded points per path, ends included");
   app->add_option("--out", args->out, "PNG file to write");
+  add_label_option(app, &args->label, "the class of --from; 0 with --random");
   add_threads_option(app, &args->threads);
   return {app, [args, app] { return run_interpolate(*args, app); }};
 }

@@ -20,6 +20,7 @@ struct ManifoldArgs {
   int size = 20;
   std::string out = "manifold.png";
   int threads = 0;
+  int label = -1;
 };
 
 int run_manifold(const ManifoldArgs& a) {
@@ -34,6 +35,7 @@ int run_manifold(const ManifoldArgs& a) {
     throw vae::Error(a.checkpoint + ": the model was trained on non-image data: nothing to draw");
   vae::Vae<float> model = vae::model_from_checkpoint(ckpt, 256);
   const size_t Z = ckpt.model.latent;
+  apply_label(model, a.label);
   if (Z <= 2) {
     vae::write_png(a.out, vae::manifold_grid(model, a.size));
     std::printf("wrote the decoded %dx%d grid over the prior's quantiles to %s\n",
@@ -45,7 +47,7 @@ int run_manifold(const ManifoldArgs& a) {
   if (data.n < 2)
     throw vae::Error(spec + ": the " + a.split + " split needs at least 2 examples for PCA");
   std::vector<float> mu(data.n * Z), logvar(data.n * Z);  // (N, Z) each
-  model.encode(data.x.data(), data.n, mu.data(), logvar.data());
+  model.encode(data.x.data(), data.n, mu.data(), logvar.data(), data.label_ptr(0));
   const vae::Pca pca = vae::principal_components(mu.data(), data.n, static_cast<int>(Z), 2);
   vae::write_png(a.out, vae::manifold_grid(model, a.size, &pca));
   const double share = pca.total_variance > 0
@@ -72,6 +74,7 @@ Command add_manifold(CLI::App& root) {
   app->add_option("--split", args->split, "which split: test, train or val");
   app->add_option("--size", args->size, "images per side of the grid");
   app->add_option("--out", args->out, "PNG file to write");
+  add_label_option(app, &args->label, "0");
   add_threads_option(app, &args->threads);
   return {app, [args] { return run_manifold(*args); }};
 }

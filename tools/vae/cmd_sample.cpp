@@ -1,8 +1,13 @@
 // vae sample: decode draws from the prior into a PNG grid.
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 
 #include "cli.h"
+#include "vae/error.h"
 #include "vae/pictures.h"
+#include "vae/png.h"
+#include "vae/rng.h"
 #include "vae/trainer.h"
 
 namespace vae_cli {
@@ -16,6 +21,7 @@ struct SampleArgs {
   std::string out = "samples.png";
   uint64_t seed = 1;
   int threads = 0;
+  int label = -1;
 };
 
 int run_sample(const SampleArgs& a) {
@@ -26,6 +32,28 @@ int run_sample(const SampleArgs& a) {
   check_output_path(a.out, "--out");
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
   vae::Vae<float> model = vae::model_from_checkpoint(ckpt, 256);
+  apply_label(model, a.label);
+  const vae::ModelConfig& c = ckpt.model;
+  if (c.num_classes > 0 && a.label < 0) {
+    // One row of --cols samples per class.
+    vae::write_png(a.out, vae::sample_grid(model, a.n, a.seed, a.cols));
+    std::printf("wrote %d samples for each of the %d classes (one row per class) to %s\n", a.cols,
+                c.num_classes, a.out.c_str());
+    return 0;
+  }
+  if (c.num_classes > 0) {
+    if (c.channels <= 0)
+      throw vae::Error(a.checkpoint + ": the model was trained on non-image data: nothing to draw");
+    vae::Rng rng(a.seed);
+    std::vector<float> z(static_cast<size_t>(a.n) * c.latent);    // (n, Z)
+    std::vector<float> x(static_cast<size_t>(a.n) * c.input_dim);  // (n, D)
+    rng.normal_fill(z.data(), z.size());
+    model.decode(z.data(), a.n, x.data());  // with the default label: --label
+    vae::write_png(a.out, vae::make_grid(x.data(), a.n, c.height, c.width, c.channels,
+                                         std::min(a.cols, a.n)));
+    std::printf("wrote %d samples of class %d to %s\n", a.n, a.label, a.out.c_str());
+    return 0;
+  }
   vae::write_png(a.out, vae::sample_grid(model, a.n, a.seed, a.cols));
   std::printf("wrote %d samples to %s\n", a.n, a.out.c_str());
   return 0;
@@ -41,6 +69,7 @@ Command add_sample(CLI::App& root) {
   app->add_option("--cols", args->cols, "images per grid row");
   app->add_option("--out", args->out, "PNG file to write");
   app->add_option("--seed", args->seed, "seed for z");
+  add_label_option(app, &args->label, "one row of --cols samples per class");
   add_threads_option(app, &args->threads);
   return {app, [args] { return run_sample(*args); }};
 }

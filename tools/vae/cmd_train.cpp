@@ -252,6 +252,8 @@ int run_train(const TrainArgs& a, CLI::App* app) {
   fs::create_directories(out, ec);
   if (ec) throw vae::Error("--out: cannot create folder " + out + " (" + ec.message() + ")");
   if (::access(out.c_str(), W_OK) != 0) throw vae::Error("--out: folder " + out + " is not writable");
+  if (a.resume.empty() && cfg.arch == "custom")  // the layers, for the report's command line
+    vae::write_file_atomic(out + "/" + vae::kModelDescriptionFile, cfg.to_description());
 
   const std::string likelihood =
       cfg.likelihood + (cfg.learn_sigma ? " (learned sigma)" : "") +

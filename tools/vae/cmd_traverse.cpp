@@ -23,6 +23,7 @@ struct TraverseArgs {
   int dims = 0;
   std::string out = "traverse.png";
   int threads = 0;
+  int label = -1;
 };
 
 int run_traverse(const TraverseArgs& a) {
@@ -51,7 +52,8 @@ int run_traverse(const TraverseArgs& a) {
   std::vector<vae::TraversalRow> rows = vae::traversal_order(stats);
   if (a.dims > 0 && static_cast<size_t>(a.dims) < rows.size()) rows.resize(a.dims);
   std::vector<float> base(Z), logvar(Z);  // (Z) each
-  model.encode(data.row(a.index), 1, base.data(), logvar.data());
+  model.encode(data.row(a.index), 1, base.data(), logvar.data(), data.label_ptr(a.index));
+  apply_label(model, a.label, data.labels.empty() ? 0 : data.labels[a.index]);
   vae::write_png(a.out, vae::traversal_grid(model, base.data(), rows, a.range, a.steps));
   std::printf(
       "wrote %zu of %zu latent dimensions swept over [-%g, %g] around %s example %lld "
@@ -79,6 +81,7 @@ Command add_traverse(CLI::App& root) {
   app->add_option("--steps", args->steps, "values per row, ends included");
   app->add_option("--dims", args->dims, "show only the DIMS dimensions with the most KL (0 = all)");
   app->add_option("--out", args->out, "PNG file to write");
+  add_label_option(app, &args->label, "the class of --index");
   add_threads_option(app, &args->threads);
   return {app, [args] { return run_traverse(*args); }};
 }

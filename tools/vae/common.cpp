@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <unistd.h>
 
 #include <chrono>
@@ -34,6 +35,24 @@ void apply_threads(int threads) {
   vae::set_num_threads(threads);
 }
 
+void add_label_option(CLI::App* app, int* label, const std::string& when_absent) {
+  *label = -1;
+  app->add_option("--label", *label,
+                  "conditional models: the class to decode with (default: " + when_absent + ")");
+}
+
+void apply_label(vae::Vae<float>& model, int label, int fallback) {
+  const int Y = model.config().num_classes;
+  if (label >= 0 && Y == 0)
+    throw UsageError("--label: this model is not conditional (train with --conditional)");
+  if (Y == 0) return;
+  if (label >= Y)
+    throw UsageError("--label: must be in 0.." + std::to_string(Y - 1) + " for this model, got " +
+                     std::to_string(label));
+  if (label < -1) throw UsageError("--label: must be >= 0, got " + std::to_string(label));
+  model.set_default_label(label >= 0 ? label : std::clamp(fallback, 0, Y - 1));
+}
+
 vae::Dataset load_split_for(const vae::Checkpoint& ckpt, const std::string& data_spec,
                             const std::string& split) {
   if (split != "train" && split != "val" && split != "test")
@@ -55,6 +74,15 @@ vae::Dataset load_split_for(const vae::Checkpoint& ckpt, const std::string& data
   }
   check_fits(chosen, ckpt.model, data_spec);
   vae::check_range_for(chosen, ckpt.model.likelihood, data_spec);
+  if (const int Y = ckpt.model.num_classes; Y > 0) {
+    if (chosen.labels.size() != chosen.n)
+      throw vae::Error(data_spec + ": the model is conditional and needs a label for every "
+                       "example; these data have none");
+    for (int32_t y : chosen.labels)
+      if (y < 0 || y >= Y)
+        throw vae::Error(data_spec + ": label " + std::to_string(y) + " is outside the model's "
+                         "classes 0.." + std::to_string(Y - 1));
+  }
   if (ckpt.train.binarize == "dynamic") return vae::binarize(chosen, vae::kTestBinarizeSeed);
   return chosen;
 }
