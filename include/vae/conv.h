@@ -19,10 +19,12 @@
 // (dx, dW, db). Inputs are const.
 //
 // The fast path lowers each image to a matrix (im2col) and multiplies with vae::gemm<T>, one GEMM
-// per image and pass. The column matrix, and a zero-bordered copy of the image, live in a
-// caller-provided scratch buffer of conv2d_scratch_size(s) or conv_transpose2d_scratch_size(s)
-// elements, so nothing allocates in a training step. The scratch holds nothing between calls; one
-// buffer as large as the largest layer's can serve them all. The *_reference_forward functions
+// per pass for a group of images whose column matrices sit side by side (about 2048 columns per
+// group). The column matrix, a reordered copy of the group's tensor and a zero-bordered copy of
+// one image live in a caller-provided scratch buffer of conv2d_scratch_size(s) or
+// conv_transpose2d_scratch_size(s) elements (which depends on s.N up to the group size), so
+// nothing allocates in a training step. The scratch holds nothing between calls; one buffer as
+// large as the largest layer's, for the largest N, can serve them all. The *_reference_forward functions
 // are the definitions written as loops, for the tests to hold the fast path to.
 #pragma once
 
@@ -60,12 +62,12 @@ inline int conv_transpose2d_w_out(const ConvShape& s) {
   return (s.W - 1) * s.S - 2 * s.P + s.K + s.OP;
 }
 
-/// Elements of scratch that conv2d_forward and conv2d_backward need:
-///   C_in·K·K · H_out·W_out  (one image's column matrix)  +  C_in·(H + 2P)·(W + 2P) if P > 0
-///   (the image with its zero border).
+/// Elements of scratch that conv2d_forward and conv2d_backward need, with G images per group:
+///   C_in·K·K · G·H_out·W_out (the column matrix) + C_out · G·H_out·W_out (the group's output,
+///   channel-major) + C_in·(H + 2P)·(W + 2P) if P > 0 (one image with its zero border).
 size_t conv2d_scratch_size(const ConvShape& s);
 /// Elements of scratch that conv_transpose2d_forward and conv_transpose2d_backward need:
-///   C_out·K·K · H·W  +  C_out·(H_out + 2P)·(W_out + 2P) if P > 0.
+///   C_out·K·K · G·H·W  +  C_in · G·H·W  +  C_out·(H_out + 2P)·(W_out + 2P) if P > 0.
 size_t conv_transpose2d_scratch_size(const ConvShape& s);
 
 // ---- Conv2d (torch.nn.Conv2d, dilation 1, groups 1) ---------------------------------------

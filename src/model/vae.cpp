@@ -80,10 +80,11 @@ Vae<T>::Vae(const ModelConfig& cfg, int max_batch, int max_samples)
         if (l.cond) l.cat = slot(l.in_size() + l.cond, sampled);
         l.a = slot(l.out_size(), sampled);
         l.h = l.act ? slot(l.out_size(), sampled) : l.a;
+        const int rows = max_batch * (sampled ? max_samples : 1);
         if (pl.spec.kind == Kind::Conv)
-          scratch = std::max(scratch, conv2d_scratch_size(l.conv(1)));
+          scratch = std::max(scratch, conv2d_scratch_size(l.conv(rows)));
         if (pl.spec.kind == Kind::ConvTranspose)
-          scratch = std::max(scratch, conv_transpose2d_scratch_size(l.conv(1)));
+          scratch = std::max(scratch, conv_transpose2d_scratch_size(l.conv(rows)));
       }
       in = l.h;
       stack.push_back(l);

@@ -51,13 +51,16 @@ const ConvShape kConvShapes[] = {{1, 1, 3, 3, 1, 2, 1, 0},  {2, 3, 7, 5, 4, 3, 1
                                  {3, 2, 8, 6, 5, 4, 2, 1},  {2, 3, 9, 7, 2, 3, 2, 0},
                                  {1, 2, 5, 9, 3, 3, 2, 1},  {2, 1, 28, 28, 4, 4, 2, 1},
                                  {2, 4, 6, 5, 3, 1, 1, 0},  {1, 2, 4, 3, 2, 2, 1, 2},
-                                 {2, 2, 10, 8, 3, 2, 3, 1}, {4, 5, 14, 14, 6, 4, 2, 1}};
+                                 {2, 2, 10, 8, 3, 2, 3, 1}, {4, 5, 14, 14, 6, 4, 2, 1},
+                                 // 40·40 output pixels: groups of 2 images, the last one short
+                                 {3, 1, 40, 40, 2, 3, 1, 1}};
 
 // ConvTranspose2d shapes: as above plus output padding OP < S.
 const ConvShape kConvTransposeShapes[] = {
     {1, 1, 2, 2, 1, 2, 1, 0, 0}, {2, 3, 5, 4, 2, 3, 1, 1, 0}, {3, 2, 4, 3, 5, 4, 2, 1, 0},
     {2, 3, 4, 5, 2, 3, 2, 1, 1}, {1, 2, 7, 7, 3, 4, 2, 1, 0}, {2, 4, 3, 2, 2, 3, 3, 0, 2},
-    {2, 3, 4, 6, 4, 1, 1, 0, 0}, {1, 2, 3, 4, 2, 2, 3, 1, 1}, {4, 6, 7, 7, 5, 4, 2, 1, 0}};
+    {2, 3, 4, 6, 4, 1, 1, 0, 0}, {1, 2, 3, 4, 2, 2, 3, 1, 1}, {4, 6, 7, 7, 5, 4, 2, 1, 0},
+    {3, 2, 36, 36, 1, 3, 1, 1, 0}};  // a 36·36 input grid: groups of 2 images, the last short
 
 TEST(ConvShape, OutputSizes) {
   // The Fashion-MNIST conv VAE: 28 → 14 → 7 and back with k4 s2 p1.
@@ -72,10 +75,17 @@ TEST(ConvShape, OutputSizes) {
   EXPECT_EQ(vae::conv2d_w_out(ConvShape{1, 1, 27, 28, 1, 3, 2, 1}), 14);
   EXPECT_EQ(vae::conv_transpose2d_h_out(ConvShape{1, 1, 14, 14, 1, 3, 2, 1, 0}), 27);
   EXPECT_EQ(vae::conv_transpose2d_h_out(ConvShape{1, 1, 14, 14, 1, 3, 2, 1, 1}), 28);
-  // Scratch: the column matrix plus the zero-bordered image, (C, H + 2P, W + 2P).
-  EXPECT_EQ(vae::conv2d_scratch_size(enc2), 32u * 16 * 7 * 7 + 32 * 16 * 16);
-  EXPECT_EQ(vae::conv_transpose2d_scratch_size(dec1), 32u * 16 * 7 * 7 + 32 * 16 * 16);
-  EXPECT_EQ(vae::conv2d_scratch_size(ConvShape{1, 3, 5, 4, 2, 3, 1, 0}), 3u * 9 * 3 * 2);
+  // Scratch for one image: the column matrix, the channel-major copy of the GEMM's other
+  // operand or result, and the zero-bordered image (C, H + 2P, W + 2P).
+  EXPECT_EQ(vae::conv2d_scratch_size(enc2), 32u * 16 * 7 * 7 + 64 * 7 * 7 + 32 * 16 * 16);
+  EXPECT_EQ(vae::conv_transpose2d_scratch_size(dec1), 32u * 16 * 7 * 7 + 64 * 7 * 7 + 32 * 16 * 16);
+  EXPECT_EQ(vae::conv2d_scratch_size(ConvShape{1, 3, 5, 4, 2, 3, 1, 0}), 3u * 9 * 3 * 2 + 2 * 3 * 2);
+  // A batch goes through in groups of about 2048 columns: 7·7 = 49 per image → 42 images.
+  ConvShape batch = enc2;
+  batch.N = 128;
+  EXPECT_EQ(vae::conv2d_scratch_size(batch), 42u * (32 * 16 * 49 + 64 * 49) + 32 * 16 * 16);
+  batch.N = 10;  // fewer images than a group
+  EXPECT_EQ(vae::conv2d_scratch_size(batch), 10u * (32 * 16 * 49 + 64 * 49) + 32 * 16 * 16);
 }
 
 TEST(Conv2d, GoldenValuesByHand) {
