@@ -13,4 +13,19 @@ void set_num_threads(int n);
 /// The count in force.
 int num_threads();
 
+/// For code that runs its own workers, one per core, each calling BLAS on its own share of the
+/// work (data parallelism): while alive, BLAS runs single-threaded inside each caller, so the
+/// workers and BLAS's threads never compete for the cores. num_threads() still reports the
+/// count in force, which is the number of workers to start. Restores BLAS's count on exit.
+class ScopedSerialBlas {
+ public:
+  ScopedSerialBlas();
+  ~ScopedSerialBlas();
+  ScopedSerialBlas(const ScopedSerialBlas&) = delete;
+  ScopedSerialBlas& operator=(const ScopedSerialBlas&) = delete;
+
+ private:
+  int saved_;
+};
+
 }  // namespace vae

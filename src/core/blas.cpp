@@ -59,4 +59,7 @@ void set_num_threads(int n) {
 
 int num_threads() { return g_threads > 0 ? g_threads : openblas_get_num_threads(); }
 
+ScopedSerialBlas::ScopedSerialBlas() : saved_(num_threads()) { openblas_set_num_threads(1); }
+ScopedSerialBlas::~ScopedSerialBlas() { openblas_set_num_threads(saved_); }
+
 }  // namespace vae

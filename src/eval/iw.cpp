@@ -1,57 +1,68 @@
 // Importance-weighted log-likelihood (formula in include/vae/eval.h).
+//
+// Work split: the (example i, sample j) pairs are cut into one contiguous range of examples per
+// worker (num_threads() of them); each worker owns a copy of the model sized for `rows` latent
+// rows and runs its range in passes of `rows` pairs: one decoder GEMM batch, then the
+// elementwise likelihood, both on its own core (BLAS single-threaded inside each worker,
+// ScopedSerialBlas). Example i's ε come from its own stream, Rng(stream_seed(seed, i)), so the
+// estimate does not depend on the number of workers or on `rows`.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
 #include <limits>
+#include <thread>
 #include <vector>
 
 #include "vae/error.h"
 #include "vae/eval.h"
 #include "vae/rng.h"
+#include "vae/runtime.h"
 
 namespace vae {
 
-IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint64_t seed,
-                     const std::function<void(size_t, size_t)>& progress, int rows) {
-  VAE_ASSERT(k >= 1 && rows >= 1);
+namespace {
+
+uint64_t stream_seed(uint64_t seed, size_t i) {
+  return seed ^ (0x9e3779b97f4a7c15ull * (static_cast<uint64_t>(i) + 1));
+}
+
+// Fills per_example[i0, i1) with log (1/K) Σ_k w_k. `finished` counts completed examples for the
+// progress report.
+void iw_range(const Vae<float>& source, const Dataset& data, const float* mu, const float* logvar,
+              int k, uint64_t seed, int rows, size_t i0, size_t i1, std::vector<double>& per_example,
+              std::atomic<size_t>& finished, const std::function<void()>& on_pass) {
   const ModelConfig& cfg = source.config();
-  const size_t Z = cfg.latent, D = cfg.input_dim, N = data.n;
-  VAE_ASSERT(data.d == D);
+  const size_t Z = cfg.latent, D = cfg.input_dim;
   // A copy of the model sized for `rows` latent rows per decoder pass.
   Vae<float> model(cfg, rows);
   std::copy(source.params(), source.params() + source.num_params(), model.params());
 
-  IwResult res;
-  res.k = k;
-  res.n = N;
-  res.per_example.assign(N, 0.0);
-  std::vector<float> mu(N * Z), logvar(N * Z);  // (N, Z) each
-  model.encode(data.x.data(), N, mu.data(), logvar.data(), data.label_ptr(0));
-  const bool conditional = cfg.num_classes > 0 && !data.labels.empty();
-  std::vector<int32_t> row_labels(conditional ? rows : 0);  // (R) the label of each latent row
-
-  // Flattened (example i, sample j) pairs, `rows` at a time: row r of a pass is pair p = base + r,
-  // i = p / K, j = p % K. Each example's log-sum-exp runs across passes: running max m_i and
-  // s_i = Σ exp(log w − m_i), in double.
-  std::vector<double> run_max(N, -std::numeric_limits<double>::infinity()), run_sum(N, 0.0);
+  // Pairs p = (i − i0)·K + j of this range, `rows` at a time. Each example's log-sum-exp runs
+  // across passes: running max m_i and s_i = Σ exp(log w − m_i), in double.
+  const size_t n = i1 - i0;
+  std::vector<double> run_max(n, -std::numeric_limits<double>::infinity()), run_sum(n, 0.0);
   std::vector<float> eps(static_cast<size_t>(rows) * Z), z(static_cast<size_t>(rows) * Z);  // (R, Z)
   std::vector<float> nll(rows);                                                           // (R)
-  Rng rng(seed);
-  const size_t total = N * static_cast<size_t>(k);
-  size_t done_examples = 0;
+  const bool conditional = cfg.num_classes > 0 && !data.labels.empty();
+  std::vector<int32_t> row_labels(conditional ? rows : 0);  // (R) the label of each latent row
+  Rng rng;
+  const size_t total = n * static_cast<size_t>(k);
+  size_t done = 0;
   for (size_t base = 0; base < total; base += rows) {
     const int R = static_cast<int>(std::min<size_t>(rows, total - base));
-    rng.normal_fill(eps.data(), static_cast<size_t>(R) * Z);
     for (int r = 0; r < R; ++r) {
-      const size_t i = (base + r) / k;
+      const size_t p = base + r, i = i0 + p / k;
+      if (p % k == 0) rng.reseed(stream_seed(seed, i));  // example i's own ε stream
+      rng.normal_fill(&eps[r * Z], Z);
       for (size_t j = 0; j < Z; ++j)
         z[r * Z + j] = mu[i * Z + j] + std::exp(0.5f * logvar[i * Z + j]) * eps[r * Z + j];
+      if (conditional) row_labels[r] = data.labels[i];
     }
-    for (size_t r = 0; r < row_labels.size() && r < static_cast<size_t>(R); ++r)
-      row_labels[r] = data.labels[(base + r) / k];
     const float* out =
         model.decode_logits(z.data(), R, conditional ? row_labels.data() : nullptr);  // (R, D)
     for (int r = 0; r < R; ++r) {
-      const size_t i = (base + r) / k;
+      const size_t p = base + r, i = i0 + p / k, li = p / k;
       model.recon_nll(out + static_cast<size_t>(r) * D, data.row(i), 1, &nll[r]);
       double zz = 0, ee = 0, lv = 0;
       for (size_t j = 0; j < Z; ++j) {
@@ -60,31 +71,84 @@ IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint6
         lv += logvar[i * Z + j];
       }
       const double log_w = -static_cast<double>(nll[r]) - 0.5 * zz + 0.5 * ee + 0.5 * lv;
-      if (log_w > run_max[i]) {
-        run_sum[i] = run_sum[i] * std::exp(run_max[i] - log_w) + 1.0;
-        run_max[i] = log_w;
+      if (log_w > run_max[li]) {
+        run_sum[li] = run_sum[li] * std::exp(run_max[li] - log_w) + 1.0;
+        run_max[li] = log_w;
       } else {
-        run_sum[i] += std::exp(log_w - run_max[i]);
+        run_sum[li] += std::exp(log_w - run_max[li]);
       }
     }
-    const size_t finished = std::min(N, (base + R) / k);
-    if (progress && finished != done_examples) progress(finished, N);
-    done_examples = finished;
+    const size_t now_done = std::min(n, (base + R) / k);
+    finished += now_done - done;
+    done = now_done;
+    if (on_pass) on_pass();
+  }
+  const double log_k = std::log(static_cast<double>(k));
+  for (size_t li = 0; li < n; ++li) per_example[i0 + li] = run_max[li] + std::log(run_sum[li]) - log_k;
+}
+
+}  // namespace
+
+IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint64_t seed,
+                     const std::function<void(size_t, size_t)>& progress, int rows) {
+  VAE_ASSERT(k >= 1 && rows >= 1);
+  const ModelConfig& cfg = source.config();
+  const size_t Z = cfg.latent, N = data.n;
+  VAE_ASSERT(data.d == static_cast<size_t>(cfg.input_dim));
+
+  IwResult res;
+  res.k = k;
+  res.n = N;
+  res.per_example.assign(N, 0.0);
+  if (N == 0) return res;
+  std::vector<float> mu(N * Z), logvar(N * Z);  // (N, Z) each
+  {
+    Vae<float> encoder(cfg, 256);
+    std::copy(source.params(), source.params() + source.num_params(), encoder.params());
+    encoder.encode(data.x.data(), N, mu.data(), logvar.data(), data.label_ptr(0));
   }
 
-  const double log_k = std::log(static_cast<double>(k));
+  // One worker per thread, each on a contiguous range of examples.
+  const int workers = static_cast<int>(std::min<size_t>(std::max(1, num_threads()), N));
+  std::atomic<size_t> finished{0};
+  size_t reported = 0;
+  auto report = [&] {  // called on worker 0's thread only
+    const size_t f = finished.load();
+    if (progress && f != reported) progress(f, N);
+    reported = f;
+  };
+  if (workers == 1) {
+    iw_range(source, data, mu.data(), logvar.data(), k, seed, rows, 0, N, res.per_example,
+             finished, report);
+  } else {
+    ScopedSerialBlas serial;
+    std::vector<std::thread> threads;
+    std::vector<std::exception_ptr> errors(workers);
+    for (int w = 0; w < workers; ++w) {
+      const size_t i0 = N * w / workers, i1 = N * (w + 1) / workers;
+      threads.emplace_back([&, w, i0, i1] {
+        try {
+          iw_range(source, data, mu.data(), logvar.data(), k, seed, rows, i0, i1,
+                   res.per_example, finished, w == 0 ? std::function<void()>(report) : nullptr);
+        } catch (...) {
+          errors[w] = std::current_exception();
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    for (const std::exception_ptr& e : errors)
+      if (e) std::rethrow_exception(e);
+  }
+  if (progress && reported != N) progress(N, N);
+
   double sum = 0, sum_sq = 0;
-  for (size_t i = 0; i < N; ++i) {
-    const double v = run_max[i] + std::log(run_sum[i]) - log_k;
-    res.per_example[i] = v;
+  for (double v : res.per_example) {
     sum += v;
     sum_sq += v * v;
   }
-  if (N) {
-    res.log_likelihood = sum / N;
-    const double var = N > 1 ? std::max(0.0, (sum_sq - sum * sum / N) / (N - 1)) : 0.0;
-    res.std_error = std::sqrt(var / N);
-  }
+  res.log_likelihood = sum / N;
+  const double var = N > 1 ? std::max(0.0, (sum_sq - sum * sum / N) / (N - 1)) : 0.0;
+  res.std_error = std::sqrt(var / N);
   return res;
 }
 
