@@ -37,7 +37,10 @@ struct IwResult {
 };
 
 /// Runs the K decodes of many examples as one batch of up to `rows` latent rows per decoder
-/// pass (large GEMMs). progress(done, total) is called after each pass with examples finished.
+/// pass (large GEMMs), on num_threads() workers that each take a contiguous range of examples
+/// (BLAS single-threaded inside each). Example i's ε come from its own stream of Rng seeded from
+/// (seed, i), so the estimate is the same for any worker count and any `rows`.
+/// progress(done, total) is called from one worker's thread with examples finished.
 IwResult evaluate_iw(const Vae<float>& model, const Dataset& data, int k, uint64_t seed = kEvalSeed,
                      const std::function<void(size_t, size_t)>& progress = {}, int rows = 4096);
 
