@@ -1,53 +1,140 @@
 #!/usr/bin/env bash
-# Side-by-side training speed: vae.cpp against the PyTorch peer (../shared/peers/torch_vae.py,
-# the examples/vae model) on Fashion-MNIST, same model, batch and epochs, alternating the two
-# (A B A B ...) at each thread count so machine noise hits both alike; then the Google Benchmark
-# training-step and GEMM-ceiling benchmarks.
+# Side-by-side training speed: vae.cpp against PyTorch peers on Fashion-MNIST, same model, batch
+# and epochs, alternating the two (A B A B ...) at each thread count so machine noise hits both
+# alike; then the Google Benchmark GEMM ceilings at the same shapes; then one table:
 #
-#   scripts/bench.sh [EPOCHS] [ROUNDS]      (defaults: 1 epoch, 2 rounds)
+#   case | threads (vae / pytorch) | vae.cpp ex/s | pytorch ex/s | ratio | GEMM ceiling ex/s |
+#   vae % of GEMM ceiling
 #
-# Needs python3-torch for the peer (installed here when missing: it is large, so it is not part
+#   scripts/bench.sh [--short] [EPOCHS] [ROUNDS] [SECTIONS]   (defaults: 1 epoch, 2 rounds, all)
+#
+# SECTIONS, comma-separated:
+#   default  the default model (784-400-20 MLP), batch 128, against ../shared/peers/torch_vae.py
+#   small    the same model at batch 20 and batch 1 (also b20, b1 alone), on the first
+#            $VAE_BENCH_SMALL_N training images (default 10000): one step per example is slow
+#   conv     `vae train --arch conv` against bench/torch_conv_vae.py (the same preset), batch 128
+#   all      all of the above
+# Each one runs at each thread count ($VAE_BENCH_THREADS, default "1 $(nproc)"); the table shows
+# each implementation at its best thread count, taking at a thread count the best of its rounds.
+# examples/s are the training loop's own figures (vae: metrics.jsonl; peer: its JSON line), which
+# leave out loading and the test-set pass. The ceiling is the examples/s that the model's GEMMs
+# alone reach at the same shapes and on the vae row's thread count (bench_train's BM_GemmCeiling,
+# bench_conv's BM_ConvModelGemmCeiling): vae % of it is how close the step gets to free overhead.
+#
+# --short (or VAE_BENCH_SHORT=1): a quick, noisy check that everything runs: 2000 training and
+# 1000 test images for every case, 1 round unless ROUNDS is given, short Google Benchmark runs.
+#
+# Environment: VAE_BUILD_DIR (build folder, default build), VAE_PEER and VAE_CONV_PEER (the peer
+# scripts), FASHION_MNIST_DIR (the data; subsets are written from it into a temporary folder),
+# VAE_BENCH_TRAIN_N / VAE_BENCH_TEST_N (training / test images of the default and conv cases;
+# default all), VAE_BENCH_SMALL_N, VAE_BENCH_THREADS, VAE_BENCH_MIN_TIME (Google Benchmark's
+# --benchmark_min_time, default 1).
+#
+# Needs python3-torch for the peers (installed here when missing: it is large, so it is not part
 # of scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-epochs=${1:-1}
-rounds=${2:-2}
+
+short=${VAE_BENCH_SHORT:-0}
+args=()
+for a in "$@"; do
+  if [[ $a == --short ]]; then short=1; else args+=("$a"); fi
+done
+epochs=${args[0]:-1}
+rounds=${args[1]:-$([[ $short == 1 ]] && echo 1 || echo 2)}
+sections=${args[2]:-all}
+build=${VAE_BUILD_DIR:-build}
 peer=${VAE_PEER:-../shared/peers/torch_vae.py}
+conv_peer=${VAE_CONV_PEER:-bench/torch_conv_vae.py}
+data_src=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+threads_list=${VAE_BENCH_THREADS:-1 $(nproc)}
+[[ -z ${VAE_BENCH_THREADS:-} && $(nproc) == 1 ]] && threads_list=1
+if [[ $short == 1 ]]; then
+  train_n=${VAE_BENCH_TRAIN_N:-2000} small_n=${VAE_BENCH_SMALL_N:-2000}
+  test_n=${VAE_BENCH_TEST_N:-1000} min_time=${VAE_BENCH_MIN_TIME:-0.2}
+else
+  train_n=${VAE_BENCH_TRAIN_N:-0} small_n=${VAE_BENCH_SMALL_N:-10000}
+  test_n=${VAE_BENCH_TEST_N:-0} min_time=${VAE_BENCH_MIN_TIME:-1}
+fi
+
+cases=()
+for s in ${sections//,/ }; do
+  case $s in
+    all) cases+=(default b20 b1 conv) ;;
+    default | b20 | b1 | conv) cases+=("$s") ;;
+    small) cases+=(b20 b1) ;;
+    *) echo "bench: unknown section '$s' (default, small, b20, b1, conv, all)" >&2; exit 2 ;;
+  esac
+done
 
 scripts/setup.sh
-scripts/build.sh build >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DVAE_BUILD_BENCH=ON >/dev/null
+cmake --build "$build" -j"$(nproc)" --target vae_cli bench_train bench_conv >/dev/null
 if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-  echo "bench: installing python3-torch for the peer"
+  echo "bench: installing python3-torch for the peers"
   apt-get install -y -qq python3-torch >/dev/null
 fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-threads_list="1 $(nproc)"
-[[ $(nproc) == 1 ]] && threads_list=1
+report() { python3 bench/bench_report.py "$@"; }
 
-printf '%-8s %-7s %-6s %12s %10s\n' impl threads round 'examples/s' test_loss
-declare -A best
-for t in $threads_list; do
-  for r in $(seq 1 "$rounds"); do
-    line=$(/usr/bin/python3 "$peer" --epochs "$epochs" --threads "$t" | tail -1)
-    eps=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["train_examples_per_s"], d["test_loss"])' "$line")
-    printf '%-8s %-7s %-6s %12s %10s\n' pytorch "$t" "$r" $eps
-    v=${eps%% *}; k="pytorch"; [[ -z ${best[$k]:-} || $v -gt ${best[$k]} ]] && best[$k]=$v
+# The data of a case: the source folder, or a subset of it (the same files for both sides).
+data_dir() {  # N_TRAIN N_TEST (0 = all)
+  local n_train=$1 n_test=$2
+  if [[ $n_train == 0 && $n_test == 0 ]]; then echo "$data_src"; return; fi
+  local dir="$tmp/data-$n_train-$n_test"
+  [[ -d $dir ]] || report subset "$data_src" "$dir" "$n_train" "$n_test"
+  echo "$dir"
+}
 
-    out="$tmp/run-$t-$r"
-    ./build/vae train --data fashion-mnist --epochs "$epochs" --threads "$t" --out "$out" >/dev/null
-    eps=$(python3 -c 'import json,sys
-lines=[json.loads(l) for l in open(sys.argv[1])]
-print(round(sum(l["examples_per_s"] for l in lines)/len(lines)), round(lines[-1]["test_loss"], 2))' "$out/metrics.jsonl")
-    printf '%-8s %-7s %-6s %12s %10s\n' vae.cpp "$t" "$r" $eps
-    v=${eps%% *}; k="vae.cpp"; [[ -z ${best[$k]:-} || $v -gt ${best[$k]} ]] && best[$k]=$v
+runs="$tmp/runs.tsv"
+: >"$runs"
+printf '%-8s %-8s %-7s %-6s %12s %10s\n' case impl threads round 'examples/s' test_loss
+for c in "${cases[@]}"; do
+  batch=128 peer_script=$peer vae_args=() n=$train_n
+  case $c in
+    b20) batch=20 n=$small_n ;;
+    b1) batch=1 n=$small_n ;;
+    conv) peer_script=$conv_peer vae_args=(--arch conv) ;;
+  esac
+  data=$(data_dir "$n" "$test_n")
+  for t in $threads_list; do
+    for r in $(seq 1 "$rounds"); do
+      line=$(FASHION_MNIST_DIR=$data /usr/bin/python3 "$peer_script" --epochs "$epochs" \
+        --threads "$t" --batch-size "$batch" | tail -1)
+      res=$(report peer "$line")
+      printf '%-8s %-8s %-7s %-6s %12s %10s\n' "$c" pytorch "$t" "$r" $res
+      echo "$c pytorch $t $r $res" >>"$runs"
+
+      out="$tmp/run-$c-$t-$r"
+      FASHION_MNIST_DIR=$data "./$build/vae" train --data fashion-mnist --epochs "$epochs" \
+        --threads "$t" --batch-size "$batch" "${vae_args[@]}" --out "$out" >/dev/null
+      res=$(report vae "$out/metrics.jsonl")
+      printf '%-8s %-8s %-7s %-6s %12s %10s\n' "$c" vae.cpp "$t" "$r" $res
+      echo "$c vae.cpp $t $r $res" >>"$runs"
+      rm -rf "$out"
+    done
   done
 done
-echo
-printf 'best examples/s: vae.cpp %s, pytorch %s, ratio %.2f\n' "${best[vae.cpp]}" "${best[pytorch]}" \
-  "$(python3 -c "print(${best[vae.cpp]}/${best[pytorch]})")"
+
+# The ceilings (and bench_train's training step) at each thread count.
+want_mlp=0 want_conv=0
+for c in "${cases[@]}"; do [[ $c == conv ]] && want_conv=1 || want_mlp=1; done
 echo
 for t in $threads_list; do
-  VAE_THREADS=$t ./build/bench/bench_train --benchmark_min_time=1 2>/dev/null | grep BM_
+  if [[ $want_mlp == 1 ]]; then
+    VAE_THREADS=$t "./$build/bench/bench_train" --benchmark_min_time="$min_time" \
+      --benchmark_out="$tmp/bench_train-$t.json" --benchmark_out_format=json 2>/dev/null | grep BM_
+  fi
+  if [[ $want_conv == 1 ]]; then
+    VAE_THREADS=$t "./$build/bench/bench_conv" --benchmark_filter=BM_ConvModelGemmCeiling \
+      --benchmark_min_time="$min_time" --benchmark_out="$tmp/bench_conv-$t.json" \
+      --benchmark_out_format=json 2>/dev/null | grep BM_
+  fi
 done
+
+echo
+[[ $short == 1 ]] && echo "(short run: data subsets, few rounds: noisy figures, for checking only)"
+echo "epochs $epochs, rounds $rounds, threads $threads_list; ex/s: best round at each one's best thread count"
+report table "$runs" "$tmp"

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Helpers of scripts/bench.sh (standard library only; any python3):
+
+  bench_report.py subset SRC DST N_TRAIN N_TEST   the first N images and labels of each split of
+                                                  the IDX files in SRC (0: all), written gzipped
+                                                  to DST
+  bench_report.py peer LINE                       "examples/s test_loss" from a peer's JSON line
+  bench_report.py vae METRICS_JSONL               the same from a vae run's metrics.jsonl
+  bench_report.py table RUNS_TSV CEILING_DIR      the summary table
+
+RUNS_TSV has one line per run: case, impl (vae.cpp or pytorch), threads, round, examples/s,
+test_loss. CEILING_DIR holds Google Benchmark JSON outputs named bench_train-T.json and
+bench_conv-T.json, T the thread count.
+"""
+import gzip, json, os, struct, sys
+
+# case → (batch, label, ceiling benchmark (file prefix, benchmark name)), in table order.
+CASES = {
+    "default": (128, "default MLP, batch 128", ("bench_train", "BM_GemmCeiling/128/real_time")),
+    "b20": (20, "default MLP, batch 20", ("bench_train", "BM_GemmCeiling/20/real_time")),
+    "b1": (1, "default MLP, batch 1", ("bench_train", "BM_GemmCeiling/1/real_time")),
+    "conv": (128, "conv preset, batch 128", ("bench_conv", "BM_ConvModelGemmCeiling/real_time")),
+}
+
+
+def read_idx(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
+    return raw[:4], dims, raw[4 + 4 * ndim:]
+
+
+def find_idx(folder, name):
+    for p in (os.path.join(folder, name), os.path.join(folder, name + ".gz")):
+        if os.path.isfile(p):
+            return p
+    sys.exit(f"bench: {folder}: missing {name}[.gz]")
+
+
+def subset(src, dst, n_train, n_test):
+    os.makedirs(dst, exist_ok=True)
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"):
+            name = f"{split}-{kind}"
+            magic, dims, body = read_idx(find_idx(src, name))
+            n = dims[0] if n <= 0 else min(n, dims[0])
+            per_item = len(body) // dims[0]
+            with gzip.open(os.path.join(dst, name + ".gz"), "wb", compresslevel=1) as f:
+                f.write(magic + struct.pack(">" + "I" * len(dims), n, *dims[1:]) + body[:n * per_item])
+
+
+def ceiling(ceiling_dir, case, threads):
+    """Examples/s at the GEMM ceiling for the case at the given threads, or None."""
+    prefix, name = CASES[case][2]
+    path = os.path.join(ceiling_dir, f"{prefix}-{threads}.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        for b in json.load(f)["benchmarks"]:
+            if b["name"] == name and b.get("run_type", "iteration") == "iteration":
+                return b["items_per_second"]
+    return None
+
+
+def table(runs_tsv, ceiling_dir):
+    runs = {}  # (case, impl) → {threads: [examples/s of each round]}
+    with open(runs_tsv) as f:
+        for line in f:
+            case, impl, threads, _round, eps, _loss = line.split()
+            runs.setdefault((case, impl), {}).setdefault(int(threads), []).append(float(eps))
+    rows = []
+    for case, (batch, label, _) in CASES.items():
+        if (case, "vae.cpp") not in runs or (case, "pytorch") not in runs:
+            continue
+        # Each one at its best thread count; at a thread count, the best of its rounds (the run
+        # least disturbed by the rest of the machine).
+        best = {}
+        for impl in ("vae.cpp", "pytorch"):
+            per_threads = {t: max(v) for t, v in runs[(case, impl)].items()}
+            t = max(per_threads, key=per_threads.get)
+            best[impl] = (t, per_threads[t])
+        (tv, v), (tp, p) = best["vae.cpp"], best["pytorch"]
+        c = ceiling(ceiling_dir, case, tv)
+        rows.append([label, f"{tv} / {tp}", f"{v:.0f}", f"{p:.0f}", f"{v / p:.2f}",
+                     f"{c:.0f}" if c else "-", f"{100 * v / c:.1f}%" if c else "-"])
+    head = ["case", "threads (vae / pytorch)", "vae.cpp ex/s", "pytorch ex/s", "ratio",
+            "GEMM ceiling ex/s", "vae % of GEMM ceiling"]
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+    fmt = lambda r: " | ".join(s.ljust(w) if i == 0 else s.rjust(w) for i, (s, w) in enumerate(zip(r, widths)))
+    print(fmt(head))
+    print("-+-".join("-" * w for w in widths))
+    for r in rows:
+        print(fmt(r))
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "subset":
+        subset(args[0], args[1], int(args[2]), int(args[3]))
+    elif cmd == "peer":
+        d = json.loads(args[0])
+        print(d["train_examples_per_s"], d["test_loss"])
+    elif cmd == "vae":
+        lines = [json.loads(l) for l in open(args[0]) if l.strip()]
+        print(round(sum(l["examples_per_s"] for l in lines) / len(lines)), round(lines[-1]["test_loss"], 2))
+    elif cmd == "table":
+        table(args[0], args[1])
+    else:
+        sys.exit(f"bench_report.py: unknown command {cmd}")
+
+
+if __name__ == "__main__":
+    main()
