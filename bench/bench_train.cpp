@@ -80,6 +80,25 @@ void BM_GemmCeiling(benchmark::State& state) {
 }
 BENCHMARK(BM_GemmCeiling)->Arg(128)->Arg(20)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
+// Latency of the library API for one example: encode (μ, log σ²) then decode μ to the decoder
+// mean, on a model sized for one row — what an embedding program or a service pays per request.
+void BM_EncodeDecodeOne(benchmark::State& state) {
+  vae::set_num_threads(bench_threads());
+  vae::ModelConfig cfg;  // 784-400-20
+  vae::Vae<float> model(cfg, 1);
+  vae::Rng rng(3);
+  model.init_params(rng);
+  std::vector<float> x(cfg.input_dim), mu(cfg.latent), logvar(cfg.latent), out(cfg.input_dim);
+  for (float& v : x) v = rng.uniform_float();
+  for (auto _ : state) {
+    model.encode(x.data(), 1, mu.data(), logvar.data());
+    model.decode(mu.data(), 1, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_EncodeDecodeOne)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
 }  // namespace
 
 BENCHMARK_MAIN();

@@ -9,9 +9,39 @@
 
 namespace vae {
 
+// A product with one row or one column is a matrix-vector product. OpenBLAS's gemm packs both
+// operands even then — for a single example through the default model that copy of the weights
+// costs ~10x the arithmetic — so those shapes go to gemv, which streams the matrix once.
+//   M = 1:  C (1,N) = α op(A) (1,K) · op(B) (K,N) + β C  →  Cᵀ = α op(B)ᵀ a + β Cᵀ
+//   N = 1:  C (M,1) = α op(A) (M,K) · op(B) (K,1) + β C  →  c  = α op(A) b + β c
+template <class T, class Gemv>
+bool as_gemv(Gemv gemv, bool ta, bool tb, int M, int N, int K, T alpha, const T* A, int lda,
+             const T* B, int ldb, T beta, T* C, int ldc) {
+  if (M == 1) {
+    const int inc_a = ta ? lda : 1;  // the single row of op(A)
+    // op(B) (K,N): B itself (K,N) when !tb, so Cᵀ = Bᵀ a; B (N,K) when tb, so Cᵀ = B a.
+    if (tb)
+      gemv(CblasRowMajor, CblasNoTrans, N, K, alpha, B, ldb, A, inc_a, beta, C, 1);
+    else
+      gemv(CblasRowMajor, CblasTrans, K, N, alpha, B, ldb, A, inc_a, beta, C, 1);
+    return true;
+  }
+  if (N == 1) {
+    const int inc_b = tb ? 1 : ldb;  // the single column of op(B)
+    if (ta)
+      gemv(CblasRowMajor, CblasTrans, K, M, alpha, A, lda, B, inc_b, beta, C, ldc);
+    else
+      gemv(CblasRowMajor, CblasNoTrans, M, K, alpha, A, lda, B, inc_b, beta, C, ldc);
+    return true;
+  }
+  return false;
+}
+
 template <>
 void gemm<float>(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
                  const float* B, int ldb, float beta, float* C, int ldc) {
+  if (K > 0 && as_gemv<float>(cblas_sgemv, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+    return;
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
               K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
@@ -19,6 +49,8 @@ void gemm<float>(bool ta, bool tb, int M, int N, int K, float alpha, const float
 template <>
 void gemm<double>(bool ta, bool tb, int M, int N, int K, double alpha, const double* A, int lda,
                   const double* B, int ldb, double beta, double* C, int ldc) {
+  if (K > 0 && as_gemv<double>(cblas_dgemv, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+    return;
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
               K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

@@ -1,6 +1,8 @@
 // The BLAS path of gemm against the naive reference, for every transpose combination.
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <utility>
 #include <vector>
 
 #include "core/blas.h"
@@ -29,6 +31,35 @@ TEST(Gemm, MatchesReferenceFloat) {
 TEST(Gemm, MatchesReferenceDouble) {
   for (bool ta : {false, true})
     for (bool tb : {false, true}) compare<double>(ta, tb, 17, 41, 23, 1e-12);
+}
+
+// One row or one column (the gemv path), with leading dimensions wider than the matrices, so a
+// wrong stride shows; beta = 0 must ignore what C held (NaN here).
+template <class T>
+void compare_strided(bool ta, bool tb, int M, int N, int K, T beta, T tol) {
+  vae::Rng rng(9);
+  const int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 2, ldc = N + 5;
+  std::vector<T> A((ta ? K : M) * lda), B((tb ? N : K) * ldb), C(M * ldc), R(M * ldc);
+  for (auto& v : A) v = static_cast<T>(rng.uniform() - 0.5);
+  for (auto& v : B) v = static_cast<T>(rng.uniform() - 0.5);
+  for (size_t i = 0; i < C.size(); ++i)
+    C[i] = R[i] = beta == T(0) ? std::numeric_limits<T>::quiet_NaN() : static_cast<T>(rng.uniform());
+  vae::gemm<T>(ta, tb, M, N, K, T(0.7), A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+  vae::gemm_reference<T>(ta, tb, M, N, K, T(0.7), A.data(), lda, B.data(), ldb, beta, R.data(), ldc);
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j)
+      ASSERT_NEAR(C[i * ldc + j], R[i * ldc + j], tol) << ta << tb << " M=" << M << " N=" << N
+                                                       << " at " << i << "," << j;
+}
+
+TEST(Gemm, SingleRowAndSingleColumnMatchTheReference) {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (auto [M, N] : {std::pair{1, 29}, {37, 1}, {1, 1}})
+        for (double beta : {0.0, 0.3}) {
+          compare_strided<float>(ta, tb, M, N, 53, static_cast<float>(beta), 1e-4f);
+          compare_strided<double>(ta, tb, M, N, 23, beta, 1e-12);
+        }
 }
 
 TEST(Gemm, ReferenceIsRightOnAHandExample) {
