@@ -5,6 +5,7 @@
 #include <cmath>
 #include <set>
 
+#include "io/json_fields.h"
 #include "model/plan.h"
 #include "vae/conv.h"
 #include "vae/error.h"
@@ -249,9 +250,7 @@ json layer_to_json(const LayerSpec& s) {
 
 int get_int(const json& j, const std::string& field) {
   if (!j.is_number_integer()) throw Error(field + ": must be an integer");
-  const auto v = j.get<int64_t>();
-  if (v < -(1L << 30) || v > (1L << 30)) throw Error(field + ": out of range");
-  return static_cast<int>(v);
+  return static_cast<int>(json_integer(j, field, -(1L << 30), 1L << 30));
 }
 
 LayerSpec layer_from_json(const json& j, const std::string& at) {
@@ -336,18 +335,22 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& o
   ModelConfig c;
   try {
     const auto j = json::parse(text);
-    c.input_dim = j.at("input_dim").get<int>();
-    c.hidden = j.at("hidden").get<std::vector<int>>();
-    c.latent = j.at("latent").get<int>();
+    c.input_dim = json_int(j.at("input_dim"), "input_dim");
+    const json& hidden = j.at("hidden");
+    if (!hidden.is_array()) throw Error("hidden: must be a list of widths");
+    c.hidden.clear();
+    for (size_t i = 0; i < hidden.size(); ++i)
+      c.hidden.push_back(json_int(hidden[i], "hidden[" + std::to_string(i) + "]"));
+    c.latent = json_int(j.at("latent"), "latent");
     c.activation = parse_activation(j.at("activation").get<std::string>());
     c.likelihood = j.at("likelihood").get<std::string>();
-    c.sigma = j.value("sigma", 1.0);
-    c.height = j.at("height").get<int>();
-    c.width = j.at("width").get<int>();
-    c.channels = j.at("channels").get<int>();
+    if (j.contains("sigma")) c.sigma = json_double(j["sigma"], "sigma");
+    c.height = json_int(j.at("height"), "height");
+    c.width = json_int(j.at("width"), "width");
+    c.channels = json_int(j.at("channels"), "channels");
     // Keys added after format version 1 first shipped default to the models before them.
     c.learn_sigma = j.value("learn_sigma", false);
-    c.num_classes = j.value("num_classes", 0);
+    if (j.contains("num_classes")) c.num_classes = json_int(j["num_classes"], "num_classes");
     c.arch = j.value("arch", std::string("mlp"));
     if (c.arch != "mlp") {
       c.encoder = layers_from_json(j.at("encoder_layers"), "encoder");

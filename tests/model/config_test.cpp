@@ -160,6 +160,25 @@ TEST(ModelDescription, StacksThatDoNotFitTheDataNameTheLayer) {
             std::string::npos);
 }
 
+// Found by fuzzing: a float where an integer belongs (1e20) was cast unchecked (undefined
+// behaviour). Now it is an error naming the field.
+TEST(ModelConfigJson, FloatsWhereIntegersBelongAreErrors) {
+  const std::string good = vae::ModelConfig{}.to_json();
+  for (const std::string key : {"input_dim", "latent", "height", "width", "channels", "num_classes"}) {
+    std::string bad = good;
+    const size_t at = bad.find("\"" + key + "\":");
+    ASSERT_NE(at, std::string::npos) << key;
+    const size_t value = at + key.size() + 3, end = bad.find_first_of(",}", value);
+    bad.replace(value, end - value, "1e20");
+    const std::string msg = error_of([&] { vae::ModelConfig::from_json(bad, "ck"); });
+    EXPECT_NE(msg.find(key + ": must be an integer"), std::string::npos) << key << ": " << msg;
+  }
+  std::string bad = good;
+  bad.replace(bad.find("[400]"), 5, "[4.5e9]");
+  EXPECT_NE(error_of([&] { vae::ModelConfig::from_json(bad, "ck"); }).find("hidden[0]"),
+            std::string::npos);
+}
+
 TEST(ModelConfigJson, CheckpointsWrittenBeforeTheLayerFieldsStillLoad) {
   // A version-1 model config as the first releases wrote it: no arch, layers or classes.
   const std::string old = R"({"input_dim":784,"hidden":[400],"latent":20,"activation":"relu",
