@@ -4,6 +4,9 @@
 #   scripts/setup.sh                    build and run
 #   scripts/setup.sh --with-test-tools  also Chromium, which the test suite uses to open a run's
 #                                       report as a reader would (large: ~300 MB installed)
+#   scripts/setup.sh --with-fuzz        also clang with libFuzzer and the sanitizer runtimes, for
+#                                       scripts/fuzz.sh (docs/fuzzing.md)
+# The two flags may be combined.
 set -euo pipefail
 
 packages=(
@@ -18,12 +21,22 @@ packages=(
   libbenchmark-dev                   # benchmarks
   dataset-fashion-mnist              # the default data set, /usr/share/datasets/fashion-mnist
 )
-if [[ ${1:-} == --with-test-tools ]]; then
-  packages+=(chromium)               # scripts/check-report.sh, VizCli.ReportLoadsInHeadlessChromium
-elif [[ -n ${1:-} ]]; then
-  echo "setup: unknown option '$1' (the only one is --with-test-tools)" >&2
-  exit 2
-fi
+for arg in "$@"; do
+  case $arg in
+    --with-test-tools)
+      packages+=(chromium)           # scripts/check-report.sh, VizCli.ReportLoadsInHeadlessChromium
+      ;;
+    --with-fuzz)
+      # clang's -fsanitize=fuzzer links libclang_rt.fuzzer, which libclang-rt-14-dev holds (clang
+      # only recommends it); llvm-14 has llvm-symbolizer, for stack traces with file and line.
+      packages+=(clang libclang-rt-14-dev llvm-14)
+      ;;
+    *)
+      echo "setup: unknown option '$arg' (the options are --with-test-tools and --with-fuzz)" >&2
+      exit 2
+      ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
