@@ -165,7 +165,11 @@ std::vector<EpochMetrics> read_metrics(const std::string& path) {
       return j[key].get<double>();
     };
     EpochMetrics m;
-    m.epoch = static_cast<int64_t>(number("epoch", true));
+    const double epoch = number("epoch", true);
+    // A whole number in range before the cast (1e300 was undefined behaviour; found by fuzzing).
+    if (!(epoch >= 0 && epoch <= 1e15) || epoch != std::floor(epoch))
+      throw Error(where + "'epoch' is not a whole number of epochs");
+    m.epoch = static_cast<int64_t>(epoch);
     m.train_loss = number("train_loss", true);
     m.train_recon = number("train_recon", true);
     m.train_kl = number("train_kl", true);

@@ -76,6 +76,13 @@ TEST(ReadMetrics, ErrorsNameTheFileAndLine) {
   expect_error(path, path + ":1: no 'train_recon'");
   vae_test::write_bytes(path, "{\"epoch\":\"one\"}\n");
   expect_error(path, path + ":1: 'epoch' is not a number");
+  // Found by fuzzing: 1e300 was cast to an integer unchecked.
+  for (const char* epoch : {"1e300", "-2", "1.5"}) {
+    vae_test::write_bytes(path, std::string("{\"epoch\":") + epoch +
+                                    ",\"train_loss\":1,\"train_recon\":1,\"train_kl\":0,"
+                                    "\"test_loss\":1,\"test_recon\":1,\"test_kl\":0}\n");
+    expect_error(path, path + ":1: 'epoch' is not a whole number of epochs");
+  }
   expect_error(dir.file("missing.jsonl"), dir.file("missing.jsonl") + ": cannot open");
 }
 
