@@ -40,6 +40,11 @@ struct TrainOptions {
   std::string objective = "elbo";      ///< "elbo" (the VAE) or "iwae" (K-sample bound, Vae::forward_iw)
   int k = 1;                           ///< importance samples per example (iwae)
   double clip_grad = 0.0;              ///< largest global gradient norm (0 = no clipping)
+  /// Non-finite steps the run may recover from (trainer.h: restore the last epoch's state,
+  /// halve the lr) before it stops with an error; counted over the whole run, resumes included
+  /// (TrainState::recoveries). 0 = stop at the first. Checkpoints written before the option
+  /// existed read as 0, the behaviour they were trained under.
+  int max_recoveries = 5;
 
   /// The KL weight after `epochs_done` (fractional) epochs of training:
   ///   none        β
@@ -59,6 +64,14 @@ struct TrainState {
   double best_test_loss = std::numeric_limits<double>::infinity();
   int64_t best_epoch = 0;
   Rng::State rng{};   ///< the training RNG after the last completed epoch
+  /// The Adam learning rate in use after the last completed epoch: TrainOptions::lr halved once
+  /// per recovery from a non-finite step, so a resumed run goes on with the lowered rate.
+  /// 0 = TrainOptions::lr (checkpoints written before recoveries existed have no "lr" key).
+  double lr = 0;
+  int64_t recoveries = 0;  ///< recoveries from non-finite steps so far in the run
+
+  /// The learning rate to train with: lr, or `options_lr` when lr is 0.
+  double lr_or(double options_lr) const { return lr > 0 ? lr : options_lr; }
 
   std::string to_json() const;
   static TrainState from_json(const std::string& text, const std::string& origin);

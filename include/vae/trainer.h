@@ -11,10 +11,36 @@
 // Rng seeded with TrainOptions::seed, whose state is saved with each checkpoint. A run resumed
 // from last.safetensors therefore ends with the same parameters, bit for bit, as one that never
 // stopped (same machine, same thread count: BLAS results depend on both).
+//
+// Non-finite steps (TrainOptions::max_recoveries): every step checks the loss terms after
+// forward and the global gradient norm after backward (one pass over the gradients; NaN or Inf
+// when any gradient is), and each epoch checks the parameters before they are saved. When
+// something is not finite the step is not taken; instead the run
+//   1. restores the last good state: the parameters, Adam moments and step count, the training
+//      RNG and the epoch's TrainState as of the end of the last completed epoch (what
+//      last.safetensors holds; the start state before the first epoch). That state is already
+//      kept in memory to be written as the checkpoint, so the guard costs no extra copy, and
+//      restoring to exactly what is on disk keeps --resume reproducing a run bit for bit,
+//      recoveries included (the redone epoch replays the same shuffle and the same ε);
+//   2. halves the learning rate, for the rest of the run (TrainState::lr records it, so a
+//      resumed run goes on with the lowered rate);
+//   3. reports it through TrainCallbacks::on_recover and redoes the epoch.
+// After max_recoveries recoveries in a run (resumes included) the next non-finite step throws
+// vae::Error naming the epoch, the step and what was not finite; last.safetensors then still
+// holds the last good epoch, since a checkpoint is only written after an epoch whose steps and
+// parameters were all finite.
+//
+// Crash safety: each epoch writes metrics.jsonl, then best.safetensors (when the epoch is the
+// best), then last.safetensors, each atomically (AtomicFile); final.json comes at the end.
+// last.safetensors is the epoch's commit point: a run killed anywhere before it is replaced
+// resumes from the previous epoch and redoes this one, rewriting the metrics line and
+// best.safetensors with the same contents. At its start a run removes the temporaries of those
+// four files that killed runs left (remove_stale_temporaries in vae/fileio.h).
 #pragma once
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "vae/checkpoint.h"
 #include "vae/dataset.h"
@@ -55,16 +81,49 @@ struct FinalMetrics {
   std::string to_json(const std::string& likelihood) const;
 };
 
+/// A training step that was not finite, and what train() did about it (file comment).
+struct TrainRecovery {
+  int64_t epoch = 0;  ///< the epoch the step belongs to (1-based)
+  int64_t step = 0;   ///< the run's optimiser step (1-based) that was not finite
+  /// What was not finite (nonfinite_loss_term, nonfinite_tensors): "reconstruction term",
+  /// "KL term", "IWAE objective", "gradient of decoder.out.weight", "parameter encoder.0.bias"...
+  std::string what;
+  int64_t restored_epoch = 0;  ///< the state went back to the end of this epoch (0: the start)
+  double old_lr = 0, new_lr = 0;
+  int64_t recovery = 0;  ///< this recovery's number in the run (1-based)
+  int max_recoveries = 0;
+};
+
 struct TrainCallbacks {
   std::function<void(const TrainProgress&)> on_batch;
   std::function<void(const EpochMetrics&)> on_epoch;
   std::function<void(const FinalMetrics&)> on_final;
+  /// After each recovery from a non-finite step, before the epoch is redone.
+  std::function<void(const TrainRecovery&)> on_recover;
+  /// Testing and inspection hook: called after every backward pass, before the gradients are
+  /// checked, clipped and applied, with the run's step number (1-based, as TrainRecovery::step)
+  /// and the flat gradient buffer (n values, param_table layout). It may change the gradients
+  /// (tests poison one to force a recovery).
+  std::function<void(int64_t step, float* grads, size_t n)> after_backward;
 };
+
+/// The loss term of a step that is not finite, or "" when all are: "reconstruction term",
+/// "KL term", "reconstruction and KL terms", or "IWAE objective" (`iw_objective` non-null:
+/// the step minimised Vae::iw_objective(), checked after the two reported terms).
+std::string nonfinite_loss_term(const LossParts& parts, const double* iw_objective = nullptr);
+
+/// The tensors of `values` (a flat buffer in `table`'s layout: parameters or their gradients)
+/// that hold a NaN or Inf, or "" when none does. Named nearest the output first (reverse table
+/// order, the order backward reaches them), at most three: "decoder.out.weight",
+/// "decoder.out.bias, decoder.out.weight, decoder.0.bias and 4 other tensors".
+std::string nonfinite_tensors(const std::vector<ParamInfo>& table, const float* values);
 
 /// Trains into `out_dir` (which must exist) on already scaled data; `scaler` is saved in the
 /// checkpoints. With `resume` non-null, continues from that checkpoint's state (its model, its
-/// options except `train.epochs`, which may extend the run). Throws vae::Error when the data do
-/// not fit the model or training diverges (non-finite loss).
+/// options except `train.epochs`, which may extend the run, and `train.max_recoveries`).
+/// Throws vae::Error when the data do not fit the model, when a step is not finite after
+/// train.max_recoveries recoveries (file comment), or when a file cannot be written (the
+/// previous checkpoint is then left intact).
 void train(const std::string& out_dir, const ModelConfig& model_cfg, const TrainOptions& train,
            const DataSplits& data, const Scaler& scaler, const Checkpoint* resume,
            const TrainCallbacks& callbacks);

@@ -30,8 +30,11 @@ inline float exp_nonpositive(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  // 2^n by building the exponent bits; n ≥ −126 here, so the result stays normal.
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  // 2^n by building the exponent bits; n ≥ −126 here, so the result stays normal. A NaN x makes
+  // n NaN, and converting a NaN to an integer is undefined behaviour: the select (which changes
+  // no finite n) keeps the conversion defined, and p carries the NaN into the result.
+  const float n_bits = n >= -126.0f ? n : -126.0f;
+  const int32_t bits = (static_cast<int32_t>(n_bits) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return p * scale;

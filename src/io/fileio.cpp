@@ -1,16 +1,81 @@
 #include "vae/fileio.h"
 
+#include <dirent.h>
+#include <signal.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "vae/error.h"
 
 namespace vae {
 
+namespace {
+
+constexpr const char* kTmpInfix = ".tmp.";
+
+// The folder and the file name of a path ("a/b/c.png" → "a/b", "c.png"; "c.png" → ".").
+std::pair<std::string, std::string> split_path(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return {".", path};
+  return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
+}
+
+// The pid of `file` when it is named "<name>.tmp.<pid>", else 0.
+pid_t temporary_pid(const std::string& file, const std::string& name) {
+  const std::string prefix = name + kTmpInfix;
+  if (name.empty() || file.compare(0, prefix.size(), prefix) != 0) return 0;
+  const std::string digits = file.substr(prefix.size());
+  if (digits.empty() || digits.size() > 9 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    return 0;
+  return static_cast<pid_t>(std::stol(digits));
+}
+
+// kill(pid, 0) delivers nothing; it fails with ESRCH only when no such process exists. EPERM
+// (someone else's process) counts as running.
+bool running(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
+
+// VAE_TEST_SLOW_COMMIT_MS (fileio.h): the test hook's delay, 0 when unset or out of range.
+int slow_commit_ms() {
+  const char* v = std::getenv("VAE_TEST_SLOW_COMMIT_MS");
+  if (!v || !*v) return 0;
+  char* end = nullptr;
+  const long ms = std::strtol(v, &end, 10);
+  return *end == '\0' && ms > 0 && ms <= 10000 ? static_cast<int>(ms) : 0;
+}
+
+}  // namespace
+
+size_t remove_stale_temporaries(const std::string& dir, const std::string& name) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return 0;
+  size_t removed = 0;
+  while (const dirent* e = ::readdir(d)) {
+    const pid_t pid = temporary_pid(e->d_name, name);
+    if (pid <= 0 || pid == ::getpid() || running(pid)) continue;
+    if (std::remove((dir + "/" + e->d_name).c_str()) == 0) ++removed;
+  }
+  ::closedir(d);
+  return removed;
+}
+
+std::optional<uint64_t> free_bytes(const std::string& dir) {
+  struct statvfs s;
+  if (::statvfs(dir.c_str(), &s) != 0 || s.f_frsize == 0) return std::nullopt;
+  return static_cast<uint64_t>(s.f_bavail) * s.f_frsize;
+}
+
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
-  tmp_path_ = path_ + ".tmp." + std::to_string(::getpid());
+  const auto [dir, name] = split_path(path_);
+  remove_stale_temporaries(dir, name);
+  tmp_path_ = path_ + kTmpInfix + std::to_string(::getpid());
   fp_ = std::fopen(tmp_path_.c_str(), "wb");
   if (!fp_) throw Error(path_ + ": cannot write (" + std::strerror(errno) + ")");
 }
@@ -23,16 +88,20 @@ AtomicFile::~AtomicFile() {
 void AtomicFile::write(const void* data, size_t n) {
   VAE_ASSERT(fp_ != nullptr);
   if (n && std::fwrite(data, 1, n, fp_) != n)
-    throw Error(path_ + ": write failed (" + std::strerror(errno) + ")");
+    throw Error(path_ + ": write failed (" + std::strerror(errno) + "); the file was left as it was");
 }
 
 void AtomicFile::commit() {
   VAE_ASSERT(fp_ != nullptr);
+  if (const int ms = slow_commit_ms()) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  errno = 0;
   bool ok = std::fflush(fp_) == 0 && ::fsync(::fileno(fp_)) == 0;
   int err = errno;
   ok = (std::fclose(fp_) == 0) && ok;
   fp_ = nullptr;
-  if (!ok) throw Error(path_ + ": write failed (" + std::strerror(err ? err : errno) + ")");
+  if (!ok)
+    throw Error(path_ + ": write failed (" + std::strerror(err ? err : errno) +
+                "); the file was left as it was");
   if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0)
     throw Error(path_ + ": cannot rename into place (" + std::strerror(errno) + ")");
   committed_ = true;

@@ -35,6 +35,8 @@ void TrainOptions::validate() const {
                 "--beta, --kl-warmup and --free-bits");
   if (!(clip_grad >= 0) || !std::isfinite(clip_grad))
     throw Error("--clip-grad: must be a number >= 0 (0 = off)");
+  if (max_recoveries < 0)
+    throw Error("--max-recoveries: must be >= 0, got " + std::to_string(max_recoveries));
   if (patience > 0 && !(data.val_split > 0))
     throw Error("--patience: early stopping watches the validation loss; add --val-split F");
   data.validate();
@@ -82,7 +84,8 @@ std::string TrainOptions::to_json() const {
               {"free_bits", free_bits},
               {"objective", objective},
               {"k", k},
-              {"clip_grad", clip_grad}}
+              {"clip_grad", clip_grad},
+              {"max_recoveries", max_recoveries}}
       .dump();
 }
 
@@ -103,6 +106,7 @@ TrainOptions TrainOptions::from_json(const std::string& text, const std::string&
     o.objective = j.value("objective", std::string("elbo"));
     o.k = j.value("k", 1);
     o.clip_grad = j.value("clip_grad", 0.0);
+    o.max_recoveries = j.value("max_recoveries", 0);  // before the option: stop at the first
     DataOptions& d = o.data;
     d.data = j.at("data").get<std::string>();
     d.test_data = j.value("test_data", std::string());
@@ -128,7 +132,9 @@ static std::string hex64(uint64_t v) {
 std::string TrainState::to_json() const {
   json r = json::array();
   for (uint64_t w : rng) r.push_back(hex64(w));
-  json j = {{"epoch", epoch}, {"step", step}, {"best_epoch", best_epoch}, {"rng", r}};
+  json j = {{"epoch", epoch}, {"step", step}, {"best_epoch", best_epoch}, {"rng", r},
+            {"recoveries", recoveries}};
+  if (lr > 0) j["lr"] = lr;
   // JSON has no infinity: a run with no finished epoch has best_test_loss null.
   j["best_test_loss"] = std::isfinite(best_test_loss) ? json(best_test_loss) : json(nullptr);
   return j.dump();
@@ -151,7 +157,12 @@ TrainState TrainState::from_json(const std::string& text, const std::string& ori
         throw Error("rng word '" + w + "' is not 16 hex digits");
       s.rng[i] = std::stoull(w, nullptr, 16);
     }
+    // Keys added after format version 1 first shipped default to the behaviour before them.
+    s.lr = j.value("lr", 0.0);
+    s.recoveries = j.value("recoveries", int64_t{0});
     if (s.epoch < 0 || s.step < 0) throw Error("negative epoch or step");
+    if (!(s.lr >= 0) || !std::isfinite(s.lr)) throw Error("lr must be a number >= 0");
+    if (s.recoveries < 0) throw Error("negative recoveries");
   } catch (const json::exception& e) {
     throw Error(origin + ": malformed train_state (" + e.what() + ")");
   } catch (const Error& e) {

@@ -2,9 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <vector>
 
@@ -41,7 +43,48 @@ std::vector<std::string> kept_metrics(const std::string& path, int64_t upto) {
   return lines;
 }
 
+// "0.001" rather than "1.000000e-03": the learning rates in messages.
+std::string format_lr(double lr) {
+  std::ostringstream o;
+  o << lr;
+  return o.str();
+}
+
+// Whether a nonfinite_loss_term or nonfinite_tensors description names more than one thing.
+bool several(const std::string& names) { return names.find(" and ") != std::string::npos; }
+
 }  // namespace
+
+std::string nonfinite_loss_term(const LossParts& parts, const double* iw_objective) {
+  const bool recon = !std::isfinite(parts.recon), kl = !std::isfinite(parts.kl);
+  if (recon && kl) return "reconstruction and KL terms";
+  if (recon) return "reconstruction term";
+  if (kl) return "KL term";
+  if (iw_objective && !std::isfinite(*iw_objective)) return "IWAE objective";
+  return "";
+}
+
+std::string nonfinite_tensors(const std::vector<ParamInfo>& table, const float* values) {
+  std::vector<const std::string*> bad;
+  for (auto p = table.rbegin(); p != table.rend(); ++p) {
+    const float* v = values + p->offset;
+    for (size_t i = 0; i < p->numel; ++i)
+      if (!std::isfinite(v[i])) {
+        bad.push_back(&p->name);
+        break;
+      }
+  }
+  std::string out;
+  const size_t shown = std::min<size_t>(bad.size(), 3);
+  for (size_t i = 0; i < shown; ++i) {
+    if (i > 0) out += shown == bad.size() && i + 1 == shown ? " and " : ", ";
+    out += *bad[i];
+  }
+  if (bad.size() > shown)
+    out += " and " + std::to_string(bad.size() - shown) + " other tensor" +
+           (bad.size() - shown == 1 ? "" : "s");
+  return out;
+}
 
 std::string EpochMetrics::to_json() const {
   auto r = [](double v) { return std::round(v * 1e4) / 1e4; };
@@ -115,11 +158,13 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
   const bool iwae = opts.objective == "iwae";
   const int K = iwae ? opts.k : 1;
   Vae<float> model(model_cfg, opts.batch_size, K);
-  Adam<float> adam(model.num_params(), AdamConfig{opts.lr});
+  const std::vector<ParamInfo>& table = model.params_info();
+  const size_t P = model.num_params();
+  Adam<float> adam(P, AdamConfig{opts.lr});
   Rng rng(opts.seed);
   TrainState state;
   if (resume) {
-    VAE_ASSERT(resume->params.size() == model.num_params());
+    VAE_ASSERT(resume->params.size() == P);
     std::copy(resume->params.begin(), resume->params.end(), model.params());
     if (resume->adam_m.empty())
       throw Error("--resume: the checkpoint holds no optimiser state (weights only)");
@@ -130,8 +175,14 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
     rng.set_state(state.rng);
   } else {
     model.init_params(rng);
+    state.rng = rng.state();
   }
+  // The rate in use: the options' rate, or the lowered one of a run that recovered.
+  state.lr = state.lr_or(opts.lr);
+  adam.set_lr(state.lr);
 
+  for (const char* name : {kLastCheckpoint, kBestCheckpoint, kMetricsFile, kFinalFile})
+    remove_stale_temporaries(out_dir, name);
   const std::string metrics_path = out_dir + "/" + kMetricsFile;
   std::vector<std::string> metrics_lines = kept_metrics(metrics_path, state.epoch);
 
@@ -142,37 +193,57 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
   std::vector<int32_t> labels(Y > 0 ? opts.batch_size : 0);                          // (B)
   int32_t* batch_labels = Y > 0 ? labels.data() : nullptr;
 
-  Checkpoint ckpt;
-  ckpt.model = model_cfg;
-  ckpt.train = opts;
-  ckpt.scaler = scaler;
+  // `good` is the last good state: the start state, then after each epoch what was written to
+  // last.safetensors. A non-finite step goes back to it (file comment in vae/trainer.h).
+  Checkpoint good;
+  good.model = model_cfg;
+  good.train = opts;
+  good.scaler = scaler;
+  auto keep_good = [&] {
+    good.state = state;
+    good.params.assign(model.params(), model.params() + P);
+    good.adam_m = adam.m();
+    good.adam_v = adam.v();
+    good.adam_step = adam.steps();
+  };
+  keep_good();
   bool stopped_early = false;
+  // Without --clip-grad the norm is still taken, as the check for non-finite gradients; an
+  // infinite bound never scales.
+  const double max_norm =
+      opts.clip_grad > 0 ? opts.clip_grad : std::numeric_limits<double>::infinity();
 
   auto patience_spent = [&] {
     return has_val && opts.patience > 0 && state.best_epoch > 0 &&
            state.epoch - state.best_epoch >= opts.patience;
   };
-  for (int64_t epoch = state.epoch + 1; epoch <= opts.epochs && !patience_spent(); ++epoch) {
+  for (int64_t epoch = state.epoch + 1; epoch <= opts.epochs && !patience_spent();) {
     const auto t0 = Clock::now();
     batcher.start_epoch(rng);
     double recon_sum = 0, kl_sum = 0, objective_sum = 0;
     const double batches = static_cast<double>(batcher.batches_per_epoch());
     double beta = opts.kl_weight(static_cast<double>(epoch - 1));
     size_t seen = 0, batch_index = 0;
+    std::string nonfinite;  // what was not finite, "" while everything is
+    int64_t bad_step = 0;
     for (int B; (B = batcher.next(rng, x.data(), batch_labels)) > 0;) {
       rng.normal_fill(eps.data(), static_cast<size_t>(B) * K * Z);
       model.zero_grad();
       const LossParts parts = iwae ? model.forward_iw(x.data(), eps.data(), B, K, batch_labels)
                                    : model.forward(x.data(), eps.data(), B, batch_labels);
-      if (!std::isfinite(parts.recon) || !std::isfinite(parts.kl))
-        throw Error("training diverged at epoch " + std::to_string(epoch) + ", step " +
-                    std::to_string(state.step + 1) + ": " +
-                    (std::isfinite(parts.recon) ? "KL" : "reconstruction") +
-                    " term is not finite (try a smaller --lr)");
+      const double iw = iwae ? model.iw_objective() : 0.0;
+      nonfinite = nonfinite_loss_term(parts, iwae ? &iw : nullptr);
+      bad_step = state.step + 1;
+      if (!nonfinite.empty()) break;
       beta = opts.kl_weight(static_cast<double>(epoch - 1) + batch_index / batches);
       objective_sum += B * (iwae ? model.backward(x.data(), B)
                                  : model.backward(x.data(), B, beta, opts.free_bits));
-      if (opts.clip_grad > 0) clip_grad_norm(model.grads(), model.num_params(), opts.clip_grad);
+      if (cb.after_backward) cb.after_backward(state.step + 1, model.grads(), P);
+      if (!std::isfinite(clip_grad_norm(model.grads(), P, max_norm))) {
+        const std::string names = nonfinite_tensors(table, model.grads());
+        nonfinite = (several(names) ? "gradients of " : "gradient of ") + names;
+        break;
+      }
       adam.step(model.params(), model.grads());
       ++state.step;
       recon_sum += parts.recon;
@@ -190,6 +261,57 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
         p.examples_per_s = seen / std::max(p.elapsed_s, 1e-9);
         cb.on_batch(p);
       }
+    }
+    // Finite gradients can still carry a parameter past the float range; such a state must not
+    // become a checkpoint (load_checkpoint refuses it) nor the state a recovery returns to.
+    if (nonfinite.empty()) {
+      const std::string params = nonfinite_tensors(table, model.params());
+      if (!params.empty()) {
+        nonfinite = (several(params) ? "parameters " : "parameter ") + params;
+        bad_step = state.step;
+      }
+    }
+    if (!nonfinite.empty()) {
+      const std::string where = "at epoch " + std::to_string(epoch) + ", step " +
+                                std::to_string(bad_step) + ": " + nonfinite;
+      if (state.recoveries >= opts.max_recoveries) {
+        const std::string kept =
+            good.state.epoch > 0
+                ? std::string(kLastCheckpoint) + " holds epoch " + std::to_string(good.state.epoch) +
+                      ", the last good state"
+                : "no epoch completed, so no checkpoint was written";
+        const std::string tried =
+            opts.max_recoveries > 0
+                ? " again after " + std::to_string(state.recoveries) +
+                      (state.recoveries == 1 ? " recovery" : " recoveries") +
+                      " that lowered the lr to " + format_lr(state.lr) +
+                      " (--max-recoveries " + std::to_string(opts.max_recoveries) + ")"
+                : " (--max-recoveries 0)";
+        throw Error("training diverged " + where + (several(nonfinite) ? " are" : " is") +
+                    " not finite" + tried + "; " + kept +
+                    " (try a smaller --lr or --clip-grad)");
+      }
+      TrainRecovery r;
+      r.epoch = epoch;
+      r.step = bad_step;
+      r.what = nonfinite;
+      r.restored_epoch = good.state.epoch;
+      r.old_lr = state.lr;
+      r.new_lr = state.lr / 2;
+      r.recovery = state.recoveries + 1;
+      r.max_recoveries = opts.max_recoveries;
+      // Back to the last good state; the lowered rate and the count of recoveries carry on.
+      state = good.state;
+      state.lr = r.new_lr;
+      state.recoveries = r.recovery;
+      std::copy(good.params.begin(), good.params.end(), model.params());
+      adam.m() = good.adam_m;
+      adam.v() = good.adam_v;
+      adam.set_steps(good.adam_step);
+      adam.set_lr(state.lr);
+      rng.set_state(state.rng);
+      if (cb.on_recover) cb.on_recover(r);
+      continue;  // the same epoch again
     }
     const double train_s = seconds_since(t0);
 
@@ -214,21 +336,19 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
       state.best_test_loss = held.n > 0 ? te.loss : state.best_test_loss;
       state.best_epoch = epoch;
     }
-    ckpt.state = state;
-    ckpt.params.assign(model.params(), model.params() + model.num_params());
-    ckpt.adam_m = adam.m();
-    ckpt.adam_v = adam.v();
-    ckpt.adam_step = adam.steps();
-    save_checkpoint(out_dir + "/" + kLastCheckpoint, ckpt);
-    if (best) save_checkpoint(out_dir + "/" + kBestCheckpoint, ckpt);
+    keep_good();
 
+    // metrics.jsonl, best, then last: last.safetensors commits the epoch (file comment).
     m.seconds = seconds_since(t0);
     metrics_lines.push_back(m.to_json());
     std::ostringstream all;
     for (const auto& line : metrics_lines) all << line << '\n';
     write_file_atomic(metrics_path, all.str());
+    if (best) save_checkpoint(out_dir + "/" + kBestCheckpoint, good);
+    save_checkpoint(out_dir + "/" + kLastCheckpoint, good);
     if (cb.on_epoch) cb.on_epoch(m);
     if (patience_spent() && epoch < opts.epochs) stopped_early = true;
+    ++epoch;
   }
 
   // The best model's figures on the held-out splits; the test set is scored here for the first

@@ -243,6 +243,8 @@ std::string reproduce_command(const Checkpoint& ckpt, const std::string& out_dir
   if (t.objective != "elbo")
     words.insert(words.end(), {"--objective", t.objective, "--k", std::to_string(t.k)});
   if (t.clip_grad > 0) words.insert(words.end(), {"--clip-grad", shortest(t.clip_grad)});
+  if (t.max_recoveries != TrainOptions{}.max_recoveries)
+    words.insert(words.end(), {"--max-recoveries", std::to_string(t.max_recoveries)});
   words.insert(words.end(), {"--out", out_dir});
   std::string cmd;
   for (size_t i = 0; i < words.size(); ++i) cmd += (i ? " " : "") + shell_quote(words[i]);

@@ -641,7 +641,8 @@ TEST(CliHelp, ListsCommandsAndEveryTrainOptionWithDefaults) {
       {"--activation", "=relu"},    {"--epochs", "=10"},    {"--batch-size", "=128"},
       {"--lr", "=0.001"},           {"--seed", "=1"},       {"--binarize", "=none"},
       {"--threads", "=0"},          {"--arch", "=mlp"},     {"--objective", "=elbo"},
-      {"--k", "=1"},                {"--sigma", "=1"},      {"--clip-grad", "=0"}};
+      {"--k", "=1"},                {"--sigma", "=1"},      {"--clip-grad", "=0"},
+      {"--max-recoveries", "=5"}};
   for (const auto& [option, shown] : with_defaults) {
     const std::string line = line_of(option);
     EXPECT_NE(line, "") << option << " missing from\n" << train.out;

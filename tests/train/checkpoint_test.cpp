@@ -3,6 +3,7 @@
 #include "vae/checkpoint.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstring>
@@ -161,6 +162,57 @@ TEST(Checkpoint, MangledContentsAreCleanErrors) {
   vae_test::write_bytes(path, bytes);
   expect_error_naming(path);
   expect_error_naming(dir.file("missing.safetensors"));
+}
+
+TEST(Checkpoint, RecoveryStateRoundTripsAndOldCheckpointsReadAsBefore) {
+  vae_test::TempDir dir;
+  const std::string path = dir.file("c.safetensors");
+  vae::Checkpoint c = small_checkpoint();
+  c.train.max_recoveries = 7;
+  c.state.lr = 2.5e-4;
+  c.state.recoveries = 2;
+  vae::save_checkpoint(path, c);
+  vae::Checkpoint r = vae::load_checkpoint(path);
+  EXPECT_EQ(r.train.max_recoveries, 7);
+  EXPECT_EQ(r.state.lr, 2.5e-4);
+  EXPECT_EQ(r.state.recoveries, 2);
+  EXPECT_EQ(r.state.lr_or(r.train.lr), 2.5e-4);
+
+  // A checkpoint written before recoveries existed has none of the three keys: it trains on at
+  // its options' rate and stops at the first non-finite step, as it did then.
+  vae::SafeTensors st = vae::read_safetensors(path);
+  auto drop = [&](const std::string& meta, const std::string& key) {
+    auto j = nlohmann::json::parse(st.metadata.at(meta));
+    ASSERT_TRUE(j.contains(key)) << meta << " has no " << key;
+    j.erase(key);
+    st.metadata[meta] = j.dump();
+  };
+  drop("train_options", "max_recoveries");
+  drop("train_state", "lr");
+  drop("train_state", "recoveries");
+  vae::write_safetensors(path, st);
+  r = vae::load_checkpoint(path);
+  EXPECT_EQ(r.train.max_recoveries, 0);
+  EXPECT_EQ(r.state.lr, 0);
+  EXPECT_EQ(r.state.recoveries, 0);
+  EXPECT_EQ(r.state.lr_or(r.train.lr), c.train.lr);
+
+  // Values no run writes are errors naming the file and the part.
+  for (const char* bad : {R"("lr": -1)", R"("recoveries": -3)", R"("lr": "fast")"}) {
+    auto j = nlohmann::json::parse(c.state.to_json());
+    const auto extra = nlohmann::json::parse(std::string("{") + bad + "}");
+    j.update(extra);
+    st.metadata["train_state"] = j.dump();
+    vae::write_safetensors(path, st);
+    SCOPED_TRACE(bad);
+    expect_error_naming(path, "train_state");
+  }
+  st.metadata["train_state"] = c.state.to_json();
+  auto o = nlohmann::json::parse(c.train.to_json());
+  o["max_recoveries"] = -1;
+  st.metadata["train_options"] = o.dump();
+  vae::write_safetensors(path, st);
+  expect_error_naming(path, "--max-recoveries");
 }
 
 }  // namespace

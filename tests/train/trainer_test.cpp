@@ -1,10 +1,16 @@
 // The training loop on a small in-memory data set: the loss goes down, metrics and checkpoints
-// are written, and a resumed run equals an uninterrupted one bit for bit.
+// are written, a resumed run equals an uninterrupted one bit for bit, and a non-finite step is
+// undone (last good state, half the rate) up to --max-recoveries times, then stops the run.
 #include "vae/trainer.h"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdint>
 #include <fstream>
+#include <functional>
+#include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -139,14 +145,274 @@ TEST(Trainer, DivergenceStopsWithAMessageAndKeepsTheLastGoodCheckpoint) {
   vae::train(dir.path(), small_model(), options(1), small_data(), {}, nullptr, {});
   const std::string before = vae_test::read_bytes(dir.file("last.safetensors"));
   vae::DataSplits bad = small_data();
-  bad.train.x[5] = std::nanf("");
-  try {
-    vae::train(dir.path(), small_model(), options(2), bad, {}, nullptr, {});
-    ADD_FAILURE() << "NaN data trained without complaint";
-  } catch (const vae::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("not finite"), std::string::npos) << e.what();
+  bad.train.x[5] = std::nanf("");  // every epoch meets it: each recovery meets it again
+  for (int limit : {0, 2}) {
+    SCOPED_TRACE(limit);
+    vae::TrainOptions o = options(2);
+    o.max_recoveries = limit;
+    int recovered = 0;
+    vae::TrainCallbacks cb;
+    cb.on_recover = [&](const vae::TrainRecovery& r) {
+      ++recovered;
+      EXPECT_EQ(r.what, "reconstruction term");
+      EXPECT_EQ(r.epoch, 1);
+      EXPECT_EQ(r.restored_epoch, 0);
+    };
+    try {
+      vae::train(dir.path(), small_model(), o, bad, {}, nullptr, cb);
+      ADD_FAILURE() << "NaN data trained without complaint";
+    } catch (const vae::Error& e) {
+      const std::string msg = e.what();
+      EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+      EXPECT_NE(msg.find("training diverged at epoch 1, step "), std::string::npos) << msg;
+      EXPECT_NE(msg.find("reconstruction term is not finite"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("--max-recoveries " + std::to_string(limit)), std::string::npos) << msg;
+      EXPECT_NE(msg.find("no epoch completed"), std::string::npos) << msg;
+    }
+    EXPECT_EQ(recovered, limit);
+    EXPECT_EQ(vae_test::read_bytes(dir.file("last.safetensors")), before);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recovery from non-finite steps (vae/trainer.h): the after_backward hook poisons a gradient.
+
+// 300 examples in batches of 32: 10 steps per epoch, so step 13 is the third of epoch 2.
+constexpr int64_t kStepsPerEpoch = 10;
+
+// A hook that puts NaN into the first gradient of `tensor` at the steps `poison` selects.
+std::function<void(int64_t, float*, size_t)> poison_gradient(const std::string& tensor,
+                                                             std::function<bool(int64_t)> poison) {
+  size_t offset = SIZE_MAX;
+  for (const vae::ParamInfo& p : vae::param_table(small_model()))
+    if (p.name == tensor) offset = p.offset;
+  EXPECT_NE(offset, SIZE_MAX) << tensor;
+  return [=](int64_t step, float* grads, size_t n) {
+    ASSERT_LT(offset, n);
+    if (poison(step)) grads[offset] = std::nanf("");
+  };
+}
+
+// True the first time it sees `at`, false ever after: a one-off fault.
+std::function<bool(int64_t)> once_at(int64_t at) {
+  auto done = std::make_shared<bool>(false);
+  return [=](int64_t step) {
+    if (step != at || *done) return false;
+    *done = true;
+    return true;
+  };
+}
+
+TEST(Recovery, APoisonedGradientIsNamedUndoneAndTrainingGoesOnAtHalfTheRate) {
+  vae_test::TempDir dir;
+  std::vector<vae::TrainRecovery> seen;
+  std::vector<vae::EpochMetrics> epochs;
+  vae::TrainCallbacks cb;
+  cb.after_backward = poison_gradient("decoder.out.weight", once_at(13));
+  cb.on_recover = [&](const vae::TrainRecovery& r) { seen.push_back(r); };
+  cb.on_epoch = [&](const vae::EpochMetrics& m) { epochs.push_back(m); };
+  vae::train(dir.path(), small_model(), options(3), small_data(), {}, nullptr, cb);
+
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].what, "gradient of decoder.out.weight");
+  EXPECT_EQ(seen[0].epoch, 2);
+  EXPECT_EQ(seen[0].step, 13);
+  EXPECT_EQ(seen[0].restored_epoch, 1);
+  EXPECT_EQ(seen[0].old_lr, 3e-3);
+  EXPECT_EQ(seen[0].new_lr, 1.5e-3);
+  EXPECT_EQ(seen[0].recovery, 1);
+  EXPECT_EQ(seen[0].max_recoveries, 5);
+  // Each epoch reported once, the redone one included; the loss stayed finite.
+  ASSERT_EQ(epochs.size(), 3u);
+  for (int e = 0; e < 3; ++e) {
+    EXPECT_EQ(epochs[e].epoch, e + 1);
+    EXPECT_TRUE(std::isfinite(epochs[e].train_loss));
+    EXPECT_TRUE(std::isfinite(epochs[e].test_loss));
+  }
+  EXPECT_EQ(lines(dir.file("metrics.jsonl")).size(), 3u);
+  const vae::Checkpoint last = vae::load_checkpoint(dir.file("last.safetensors"));
+  EXPECT_EQ(last.state.epoch, 3);
+  EXPECT_EQ(last.state.step, 3 * kStepsPerEpoch);  // the undone steps were not counted
+  EXPECT_EQ(last.adam_step, 3 * kStepsPerEpoch);
+  EXPECT_EQ(last.state.lr, 1.5e-3);
+  EXPECT_EQ(last.state.recoveries, 1);
+  EXPECT_EQ(last.train.lr, 3e-3);  // the options keep what was asked for
+
+  // Without the fault the run is a different one: the recovery really lowered the rate.
+  vae_test::TempDir clean;
+  vae::train(clean.path(), small_model(), options(3), small_data(), {}, nullptr, {});
+  const vae::Checkpoint c = vae::load_checkpoint(clean.file("last.safetensors"));
+  EXPECT_NE(c.params, last.params);
+  EXPECT_EQ(c.state.lr, 3e-3);
+  EXPECT_EQ(c.state.recoveries, 0);
+}
+
+TEST(Recovery, AResumedRunKeepsTheLoweredRateAndEqualsTheUninterruptedOne) {
+  const vae::DataSplits data = small_data();
+  vae_test::TempDir full, part;
+  vae::TrainCallbacks cb_full;
+  cb_full.after_backward = poison_gradient("encoder.mu.bias", once_at(13));
+  vae::train(full.path(), small_model(), options(4), data, {}, nullptr, cb_full);
+  // The same fault, stopped after epoch 2 (the recovery is behind it), then resumed.
+  vae::TrainCallbacks cb_part;
+  cb_part.after_backward = poison_gradient("encoder.mu.bias", once_at(13));
+  vae::train(part.path(), small_model(), options(2), data, {}, nullptr, cb_part);
+  const vae::Checkpoint mid = vae::load_checkpoint(part.file("last.safetensors"));
+  EXPECT_EQ(mid.state.lr, 1.5e-3);
+  EXPECT_EQ(mid.state.recoveries, 1);
+  vae::TrainOptions more = mid.train;
+  more.epochs = 4;
+  vae::train(part.path(), mid.model, more, data, mid.scaler, &mid, {});
+
+  const vae::Checkpoint a = vae::load_checkpoint(full.file("last.safetensors"));
+  const vae::Checkpoint b = vae::load_checkpoint(part.file("last.safetensors"));
+  EXPECT_EQ(a.params, b.params);
+  EXPECT_EQ(a.adam_m, b.adam_m);
+  EXPECT_EQ(a.adam_v, b.adam_v);
+  EXPECT_EQ(a.state.rng, b.state.rng);
+  EXPECT_EQ(a.state.lr, 1.5e-3);
+  EXPECT_EQ(b.state.lr, 1.5e-3);
+  EXPECT_EQ(b.state.recoveries, 1);
+}
+
+TEST(Recovery, PoisoningEveryStepStopsAfterTheLimitAndKeepsTheLastCheckpoint) {
+  vae_test::TempDir dir;
+  const vae::DataSplits data = small_data();
+  vae::train(dir.path(), small_model(), options(1), data, {}, nullptr, {});
+  const std::string before = vae_test::read_bytes(dir.file("last.safetensors"));
+  const vae::Checkpoint first = vae::load_checkpoint(dir.file("last.safetensors"));
+  vae::TrainOptions o = first.train;
+  o.epochs = 3;
+  o.max_recoveries = 3;
+  std::vector<vae::TrainRecovery> seen;
+  vae::TrainCallbacks cb;
+  cb.after_backward = poison_gradient("decoder.out.bias", [](int64_t) { return true; });
+  cb.on_recover = [&](const vae::TrainRecovery& r) { seen.push_back(r); };
+  std::string msg;
+  try {
+    vae::train(dir.path(), first.model, o, data, first.scaler, &first, cb);
+  } catch (const vae::Error& e) {
+    msg = e.what();
+  }
+  ASSERT_EQ(seen.size(), 3u);
+  double lr = 3e-3;
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].step, kStepsPerEpoch + 1);  // the first step of epoch 2, every time
+    EXPECT_EQ(seen[i].restored_epoch, 1);
+    EXPECT_EQ(seen[i].old_lr, lr);
+    lr /= 2;
+    EXPECT_EQ(seen[i].new_lr, lr);
+    EXPECT_EQ(seen[i].recovery, static_cast<int64_t>(i + 1));
+  }
+  EXPECT_EQ(msg,
+            "training diverged at epoch 2, step 11: gradient of decoder.out.bias is not finite "
+            "again after 3 recoveries that lowered the lr to 0.000375 (--max-recoveries 3); "
+            "last.safetensors holds epoch 1, the last good state (try a smaller --lr or "
+            "--clip-grad)");
   EXPECT_EQ(vae_test::read_bytes(dir.file("last.safetensors")), before);
+  EXPECT_NO_THROW(vae::load_checkpoint(dir.file("last.safetensors")));
+  EXPECT_EQ(lines(dir.file("metrics.jsonl")).size(), 1u);
+}
+
+TEST(Recovery, RecoveriesCountOverTheRunAcrossResumes) {
+  // A run that recovered once, resumed with a limit of 1, has no recovery left.
+  const vae::DataSplits data = small_data();
+  vae_test::TempDir dir;
+  vae::TrainCallbacks cb;
+  cb.after_backward = poison_gradient("decoder.out.weight", once_at(3));
+  vae::train(dir.path(), small_model(), options(1), data, {}, nullptr, cb);
+  vae::Checkpoint mid = vae::load_checkpoint(dir.file("last.safetensors"));
+  ASSERT_EQ(mid.state.recoveries, 1);
+  vae::TrainOptions o = mid.train;
+  o.epochs = 2;
+  o.max_recoveries = 1;
+  cb.after_backward = poison_gradient("decoder.out.weight", once_at(15));
+  int recovered = 0;
+  cb.on_recover = [&](const vae::TrainRecovery&) { ++recovered; };
+  EXPECT_THROW(vae::train(dir.path(), mid.model, o, data, mid.scaler, &mid, cb), vae::Error);
+  EXPECT_EQ(recovered, 0);
+  // With room for one more, the same fault is recovered from.
+  o.max_recoveries = 2;
+  cb.after_backward = poison_gradient("decoder.out.weight", once_at(15));
+  vae::train(dir.path(), mid.model, o, data, mid.scaler, &mid, cb);
+  EXPECT_EQ(recovered, 1);
+  EXPECT_EQ(vae::load_checkpoint(dir.file("last.safetensors")).state.lr, 3e-3 / 4);
+}
+
+TEST(Recovery, ParametersPushedPastTheFloatRangeAreCaughtBeforeTheyAreSaved) {
+  // One batch per epoch and an absurd rate: Adam's step size lr/(1 − β₁) = 1e39 overflows
+  // float, so the first step's gradients are finite but the parameters it writes are not. Only
+  // the end-of-epoch check sees them; halving the rate twice brings the step size (2.5e38) back
+  // under FLT_MAX ≈ 3.4e38.
+  vae_test::TempDir dir;
+  vae::TrainOptions o = options(1);
+  o.batch_size = 300;
+  o.lr = 1e38;
+  std::vector<vae::TrainRecovery> seen;
+  vae::TrainCallbacks cb;
+  cb.on_recover = [&](const vae::TrainRecovery& r) { seen.push_back(r); };
+  vae::train(dir.path(), small_model(), o, small_data(), {}, nullptr, cb);
+  ASSERT_EQ(seen.size(), 2u);
+  for (const vae::TrainRecovery& r : seen) {
+    // Every tensor took the overflowing step; the one nearest the output is named first.
+    EXPECT_EQ(r.what, "parameters decoder.out.bias, decoder.out.weight, decoder.0.bias and 7 "
+                      "other tensors");
+    EXPECT_EQ(r.step, 1);
+    EXPECT_EQ(r.epoch, 1);
+  }
+  const vae::Checkpoint last = vae::load_checkpoint(dir.file("last.safetensors"));  // finite
+  EXPECT_EQ(last.state.lr, 1e38 / 4);
+  EXPECT_EQ(last.state.recoveries, 2);
+}
+
+TEST(Recovery, IwaeRunsRecoverToo) {
+  vae_test::TempDir dir;
+  vae::TrainOptions o = options(2);
+  o.objective = "iwae";
+  o.k = 3;
+  int recovered = 0;
+  vae::TrainCallbacks cb;
+  cb.after_backward = poison_gradient("encoder.logvar.weight", once_at(4));
+  cb.on_recover = [&](const vae::TrainRecovery& r) {
+    ++recovered;
+    EXPECT_EQ(r.what, "gradient of encoder.logvar.weight");
+  };
+  vae::train(dir.path(), small_model(), o, small_data(), {}, nullptr, cb);
+  EXPECT_EQ(recovered, 1);
+  EXPECT_EQ(vae::load_checkpoint(dir.file("last.safetensors")).state.lr, 1.5e-3);
+}
+
+TEST(Recovery, NamesWhatIsNotFinite) {
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
+  EXPECT_EQ(vae::nonfinite_loss_term({1.0, 2.0}), "");
+  EXPECT_EQ(vae::nonfinite_loss_term({nan, 2.0}), "reconstruction term");
+  EXPECT_EQ(vae::nonfinite_loss_term({1.0, inf}), "KL term");
+  EXPECT_EQ(vae::nonfinite_loss_term({-inf, nan}), "reconstruction and KL terms");
+  const double finite = 3.0;
+  EXPECT_EQ(vae::nonfinite_loss_term({1.0, 2.0}, &finite), "");
+  EXPECT_EQ(vae::nonfinite_loss_term({1.0, 2.0}, &inf), "IWAE objective");
+  EXPECT_EQ(vae::nonfinite_loss_term({nan, 2.0}, &inf), "reconstruction term");
+
+  const std::vector<vae::ParamInfo> table = vae::param_table(small_model());
+  std::vector<float> v(vae::param_count(small_model()), 0.5f);
+  EXPECT_EQ(vae::nonfinite_tensors(table, v.data()), "");
+  auto at = [&](const std::string& name) -> float& {
+    for (const vae::ParamInfo& p : table)
+      if (p.name == name) return v[p.offset + p.numel - 1];  // the last value of each tensor
+    ADD_FAILURE() << name;
+    return v[0];
+  };
+  at("encoder.0.weight") = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(vae::nonfinite_tensors(table, v.data()), "encoder.0.weight");
+  at("decoder.out.bias") = std::nanf("");
+  EXPECT_EQ(vae::nonfinite_tensors(table, v.data()), "decoder.out.bias and encoder.0.weight");
+  at("encoder.mu.bias") = std::nanf("");
+  at("decoder.0.weight") = -std::numeric_limits<float>::infinity();
+  EXPECT_EQ(vae::nonfinite_tensors(table, v.data()),
+            "decoder.out.bias, decoder.0.weight, encoder.mu.bias and 1 other tensor");
+  at("encoder.logvar.weight") = std::nanf("");
+  EXPECT_EQ(vae::nonfinite_tensors(table, v.data()),
+            "decoder.out.bias, decoder.0.weight, encoder.logvar.weight and 2 other tensors");
 }
 
 }  // namespace

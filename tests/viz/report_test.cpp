@@ -123,11 +123,12 @@ TEST(ReproduceCommand, EveryOptionSpelledOutAndQuoted) {
   c.train.kl_warmup = "linear:5";
   c.train.free_bits = 0.25;
   c.train.patience = 3;
+  c.train.max_recoveries = 0;
   EXPECT_EQ(vae::reproduce_command(c, "out"),
             "vae train --data '/data/my images' --val-split 0.1 --scale standardize "
             "--hidden 512,256 --latent 2 --activation tanh --likelihood gaussian --sigma 0.5 "
             "--epochs 30 --batch-size 64 --lr 0.0003 --seed 42 --binarize dynamic --beta 4 "
-            "--kl-warmup linear:5 --free-bits 0.25 --patience 3 --out out");
+            "--kl-warmup linear:5 --free-bits 0.25 --patience 3 --max-recoveries 0 --out out");
 }
 
 // ---- A whole report ----------------------------------------------------------------------------

@@ -35,6 +35,10 @@ int run_info(const std::string& path) {
   std::printf("state        epoch %lld, step %lld, optimiser state %s\n",
               static_cast<long long>(c.state.epoch), static_cast<long long>(c.state.step),
               c.adam_m.empty() ? "absent" : "present");
+  if (c.state.recoveries > 0)
+    std::printf("recoveries   %lld from non-finite steps (at most %d); lr lowered to %g\n",
+                static_cast<long long>(c.state.recoveries), t.max_recoveries,
+                c.state.lr_or(t.lr));
   if (c.state.best_epoch > 0)
     std::printf("best         test loss %.4f nats at epoch %lld\n", c.state.best_test_loss,
                 static_cast<long long>(c.state.best_epoch));

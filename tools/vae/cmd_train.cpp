@@ -1,9 +1,14 @@
 // vae train: train a model on a data set into a run folder.
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <optional>
 
 #include "cli.h"
 #include "vae/batcher.h"
@@ -29,6 +34,7 @@ struct TrainArgs {
   int k = 1;
   bool conditional = false;
   double clip_grad = 0.0;
+  int max_recoveries = 5;
   int latent = 20;
   std::string activation = "relu";
   int epochs = 10;
@@ -101,6 +107,62 @@ void parse_sigma(const std::string& text, vae::ModelConfig& cfg) {
   cfg.learn_sigma = false;
 }
 
+// "12.3 MB": sizes in messages (decimal units, as df -H prints them).
+std::string human_bytes(uint64_t bytes) {
+  const char* units[] = {"bytes", "kB", "MB", "GB", "TB", "PB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1000 && u < 5) {
+    v /= 1000;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+// Fails unless a file can be created in `dir`. Creating one is the only test that holds for
+// root (whom permission bits do not stop) and for read-only file systems alike.
+void check_writable(const std::string& dir) {
+  std::string probe = dir + "/.vae-write-probe.XXXXXX";
+  const int fd = ::mkstemp(probe.data());
+  if (fd < 0)
+    throw vae::Error("--out: folder " + dir + " is not writable (" + std::strerror(errno) + ")");
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
+// Fails when the file system of `dir` cannot hold the run's checkpoints. At the peak a run
+// holds last.safetensors, best.safetensors and the temporary of the one being rewritten: three
+// checkpoints of 4 bytes per parameter and per Adam moment, plus a header. Checkpoints already
+// in the folder are replaced, so their space counts as available.
+void check_free_space(const std::string& dir, const vae::ModelConfig& cfg) {
+  namespace fs = std::filesystem;
+  const std::optional<uint64_t> free = vae::free_bytes(dir);
+  if (!free) return;  // the file system does not say: a full disk then fails at the write
+  const uint64_t ckpt = static_cast<uint64_t>(vae::param_count(cfg)) * 4 * 3 + (64u << 10);
+  uint64_t held = 0;
+  std::error_code ec;
+  for (const char* name : {vae::kLastCheckpoint, vae::kBestCheckpoint}) {
+    const uintmax_t size = fs::file_size(fs::path(dir) / name, ec);
+    if (!ec) held += size;
+  }
+  const uint64_t needed = std::max(ckpt, 3 * ckpt > held ? 3 * ckpt - held : 0);
+  if (needed > *free)
+    throw vae::Error("--out: not enough free space in " + dir + ": the run needs " +
+                     human_bytes(needed) + " (" + std::to_string(needed) +
+                     " bytes: last, best and the checkpoint being written, " + human_bytes(ckpt) +
+                     " each) but " + human_bytes(*free) + " (" + std::to_string(*free) +
+                     " bytes) are available");
+}
+
+// A learning rate as %g prints it ("0.0005").
+std::string lr_text(double lr) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", lr);
+  return buf;
+}
+
 std::string default_out_dir() {
   char buf[64];
   const std::time_t t = std::time(nullptr);
@@ -125,11 +187,13 @@ int run_train(const TrainArgs& a, CLI::App* app) {
       if (app->count(name))
         throw UsageError(std::string(name) +
                          ": cannot be combined with --resume (a resumed run keeps its checkpoint's "
-                         "model and options; only --epochs, --data, --out and --threads apply)");
+                         "model and options; only --epochs, --data, --out, --threads and "
+                         "--max-recoveries apply)");
     resumed = vae::load_checkpoint(a.resume);
     opts = resumed.train;
     cfg = resumed.model;
     if (app->count("--epochs")) opts.epochs = a.epochs;
+    if (app->count("--max-recoveries")) opts.max_recoveries = a.max_recoveries;
     if (app->count("--data")) opts.data.data = a.data;
     if (out.empty()) out = std::filesystem::path(a.resume).parent_path().string();
     if (out.empty()) out = ".";
@@ -157,6 +221,7 @@ int run_train(const TrainArgs& a, CLI::App* app) {
     opts.objective = a.objective;
     opts.k = a.k;
     opts.clip_grad = a.clip_grad;
+    opts.max_recoveries = a.max_recoveries;
     if (!a.config.empty()) {
       for (const char* name : {"--hidden", "--arch"})
         if (app->count(name))
@@ -249,9 +314,18 @@ int run_train(const TrainArgs& a, CLI::App* app) {
   vae::check_range_for(data.test, cfg.likelihood,
                        opts.data.test_data.empty() ? opts.data.data + " (test rows)" : opts.data.test_data);
 
+  // Before any training: the folder must exist, take files, and have room for the checkpoints.
+  // A folder made here for a run that cannot start is removed again.
+  const bool made = !fs::exists(out, ec);
   fs::create_directories(out, ec);
   if (ec) throw vae::Error("--out: cannot create folder " + out + " (" + ec.message() + ")");
-  if (::access(out.c_str(), W_OK) != 0) throw vae::Error("--out: folder " + out + " is not writable");
+  try {
+    check_writable(out);
+    check_free_space(out, cfg);
+  } catch (const vae::Error&) {
+    if (made) fs::remove(out, ec);
+    throw;
+  }
   if (a.resume.empty() && cfg.arch == "custom")  // the layers, for the report's command line
     vae::write_file_atomic(out + "/" + vae::kModelDescriptionFile, cfg.to_description());
 
@@ -267,8 +341,14 @@ int run_train(const TrainArgs& a, CLI::App* app) {
               opts.batch_size, opts.lr, static_cast<unsigned long long>(opts.seed),
               opts.binarize.c_str(), vae::num_threads(), vae::num_threads() == 1 ? "" : "s");
   if (!a.resume.empty())
-    std::printf("resuming from %s at epoch %lld of %d\n", a.resume.c_str(),
-                static_cast<long long>(resumed.state.epoch), opts.epochs);
+    std::printf("resuming from %s at epoch %lld of %d%s\n", a.resume.c_str(),
+                static_cast<long long>(resumed.state.epoch), opts.epochs,
+                resumed.state.recoveries > 0
+                    ? (", lr " + lr_text(resumed.state.lr_or(opts.lr)) + " after " +
+                       std::to_string(resumed.state.recoveries) + " recover" +
+                       (resumed.state.recoveries == 1 ? "y" : "ies") + " from non-finite steps")
+                          .c_str()
+                    : "");
   std::fflush(stdout);
 
   ProgressLine bar("");
@@ -284,6 +364,19 @@ int run_train(const TrainArgs& a, CLI::App* app) {
     std::printf("epoch %lld/%d  train %.2f  %s %.2f (recon %.2f + kl %.2f)  %.0f ex/s  %.1f s\n",
                 static_cast<long long>(m.epoch), opts.epochs, m.train_loss, m.on_val ? "val" : "test",
                 m.test_loss, m.test_recon, m.test_kl, m.examples_per_s, m.seconds);
+    std::fflush(stdout);
+  };
+  cb.on_recover = [&](const vae::TrainRecovery& r) {
+    bar.clear();
+    const std::string restored = r.restored_epoch > 0
+                                     ? "the state after epoch " + std::to_string(r.restored_epoch)
+                                     : std::string("the starting state");
+    std::printf("epoch %lld, step %lld: %s %s not finite; restored %s and halved the lr "
+                "(%s -> %s), recovery %lld of %d\n",
+                static_cast<long long>(r.epoch), static_cast<long long>(r.step), r.what.c_str(),
+                r.what.find(" and ") != std::string::npos ? "are" : "is", restored.c_str(),
+                lr_text(r.old_lr).c_str(), lr_text(r.new_lr).c_str(),
+                static_cast<long long>(r.recovery), r.max_recoveries);
     std::fflush(stdout);
   };
   cb.on_final = [&](const vae::FinalMetrics& f) {
@@ -364,6 +457,10 @@ Command add_train(CLI::App& root) {
                 "decoder's inputs (the data must have labels); vae sample --label picks a class");
   app->add_option("--clip-grad", args->clip_grad,
                   "clip the global gradient norm to this value before each step (0 = off)");
+  app->add_option("--max-recoveries", args->max_recoveries,
+                  "when a step's loss or gradients are NaN/Inf: go back to the last completed "
+                  "epoch's state and halve the lr, at most this many times in the run, then stop "
+                  "with an error (0 = stop at the first); may be given with --resume");
   app->add_option("--beta", args->beta,
                   "KL weight of the training objective (beta-VAE); reported losses stay the true "
                   "-ELBO (beta = 1)");
