@@ -132,21 +132,33 @@ TEST(ImportanceWeighted, ConvergesToTheExactLikelihoodFromAPoorPosterior) {
   EXPECT_LT(std::fabs(gap5000), 0.01);  // ... which K = 5000 closes
 }
 
-TEST(ImportanceWeighted, BoundRisesWithKAndSitsAboveTheElbo) {
-  vae::ModelConfig cfg;
-  cfg.input_dim = 16;
-  cfg.hidden = {12};
-  cfg.latent = 3;
-  cfg.height = cfg.width = 4;
-  cfg.channels = 1;
-  vae::Vae<float> model(cfg, 64);
-  vae::Rng rng(2);
-  model.init_params(rng);
+// A 16-12-3 MLP with random weights and n random 4×4 images, both from Rng(seed).
+struct RandomMlp {
+  static vae::ModelConfig config() {
+    vae::ModelConfig cfg;
+    cfg.input_dim = 16;
+    cfg.hidden = {12};
+    cfg.latent = 3;
+    cfg.height = cfg.width = 4;
+    cfg.channels = 1;
+    return cfg;
+  }
+  RandomMlp(uint64_t seed, size_t n) : model(config(), 64) {
+    vae::Rng rng(seed);
+    model.init_params(rng);
+    data.n = n;
+    data.d = 16;
+    data.x.resize(n * 16);
+    for (float& v : data.x) v = rng.uniform_float();
+  }
+  vae::Vae<float> model;
   vae::Dataset data;
-  data.n = 200;
-  data.d = 16;
-  data.x.resize(200 * 16);
-  for (float& v : data.x) v = rng.uniform_float();
+};
+
+TEST(ImportanceWeighted, BoundRisesWithKAndSitsAboveTheElbo) {
+  RandomMlp r(2, 200);
+  vae::Vae<float>& model = r.model;
+  const vae::Dataset& data = r.data;
   const vae::ElboResult e = vae::evaluate_elbo(model, data, vae::kEvalSeed, true);
   const double elbo = -e.loss;
   const vae::IwResult r1 = vae::evaluate_iw(model, data, 1);
@@ -172,20 +184,9 @@ TEST(ImportanceWeighted, BoundRisesWithKAndSitsAboveTheElbo) {
 // Each example draws its ε from its own stream, so the estimate is the same whether one worker or
 // several share the examples, and whatever the number of rows per decoder pass.
 TEST(ImportanceWeighted, SameEstimateForAnyWorkerCountAndPassSize) {
-  vae::ModelConfig cfg;
-  cfg.input_dim = 16;
-  cfg.hidden = {12};
-  cfg.latent = 3;
-  cfg.height = cfg.width = 4;
-  cfg.channels = 1;
-  vae::Vae<float> model(cfg, 64);
-  vae::Rng rng(4);
-  model.init_params(rng);
-  vae::Dataset data;
-  data.n = 37;
-  data.d = 16;
-  data.x.resize(37 * 16);
-  for (float& v : data.x) v = rng.uniform_float();
+  RandomMlp r(4, 37);
+  vae::Vae<float>& model = r.model;
+  const vae::Dataset& data = r.data;
   const int saved = vae::num_threads();
   vae::set_num_threads(1);
   const vae::IwResult one = vae::evaluate_iw(model, data, 20, 9, {}, 4096);
