@@ -35,6 +35,9 @@ struct SafeTensors {
   /// The named F32 tensor's values. Throws vae::Error "<origin>: tensor '<name>' ..." when it is
   /// missing, not F32, or its shape differs from `shape`.
   std::vector<float> get_f32(const std::string& name, const std::vector<int64_t>& shape) const;
+  /// Throws exactly as get_f32 does, without copying: lets a reader check every tensor a file
+  /// claims to hold before allocating buffers sized from its metadata.
+  void require_f32(const std::string& name, const std::vector<int64_t>& shape) const;
   std::vector<int64_t> get_i64(const std::string& name, const std::vector<int64_t>& shape) const;
   std::string origin = "safetensors";  ///< file name used in error messages (set by the reader)
 };

@@ -383,6 +383,10 @@ std::vector<float> SafeTensors::get_f32(const std::string& name,
   return out;
 }
 
+void SafeTensors::require_f32(const std::string& name, const std::vector<int64_t>& shape) const {
+  checked_entry(*this, name, DType::F32, shape);
+}
+
 std::vector<int64_t> SafeTensors::get_i64(const std::string& name,
                                           const std::vector<int64_t>& shape) const {
   const TensorEntry& t = checked_entry(*this, name, DType::I64, shape);

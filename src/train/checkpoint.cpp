@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "io/json_fields.h"
 #include "vae/error.h"
 #include "vae/safetensors.h"
 
@@ -93,25 +94,31 @@ TrainOptions TrainOptions::from_json(const std::string& text, const std::string&
   TrainOptions o;
   try {
     const auto j = json::parse(text);
-    o.epochs = j.at("epochs").get<int>();
-    o.batch_size = j.at("batch_size").get<int>();
-    o.lr = j.at("lr").get<double>();
-    o.seed = j.at("seed").get<uint64_t>();
+    o.epochs = json_int(j.at("epochs"), "epochs");
+    o.batch_size = json_int(j.at("batch_size"), "batch_size");
+    o.lr = json_double(j.at("lr"), "lr");
+    o.seed = json_uint64(j.at("seed"), "seed");
     o.binarize = j.at("binarize").get<std::string>();
     // Keys added after format version 1 first shipped default to the behaviour before them.
-    o.patience = j.value("patience", 0);
-    o.beta = j.value("beta", 1.0);
+    auto int_or = [&](const char* key, int dflt) {
+      return j.contains(key) ? json_int(j[key], key) : dflt;
+    };
+    auto double_or = [&](const char* key, double dflt) {
+      return j.contains(key) ? json_double(j[key], key) : dflt;
+    };
+    o.patience = int_or("patience", 0);
+    o.beta = double_or("beta", 1.0);
     o.kl_warmup = j.value("kl_warmup", std::string("none"));
-    o.free_bits = j.value("free_bits", 0.0);
+    o.free_bits = double_or("free_bits", 0.0);
     o.objective = j.value("objective", std::string("elbo"));
-    o.k = j.value("k", 1);
-    o.clip_grad = j.value("clip_grad", 0.0);
-    o.max_recoveries = j.value("max_recoveries", 0);  // before the option: stop at the first
+    o.k = int_or("k", 1);
+    o.clip_grad = double_or("clip_grad", 0.0);
+    o.max_recoveries = int_or("max_recoveries", 0);  // before the option: stop at the first
     DataOptions& d = o.data;
     d.data = j.at("data").get<std::string>();
     d.test_data = j.value("test_data", std::string());
-    d.test_split = j.value("test_split", -1.0);
-    d.val_split = j.value("val_split", 0.0);
+    d.test_split = double_or("test_split", -1.0);
+    d.val_split = double_or("val_split", 0.0);
     d.label_column = j.value("label_column", std::string());
     d.scale = j.value("scale", std::string("auto"));
     o.validate();
@@ -144,11 +151,13 @@ TrainState TrainState::from_json(const std::string& text, const std::string& ori
   TrainState s;
   try {
     const auto j = json::parse(text);
-    s.epoch = j.at("epoch").get<int64_t>();
-    s.step = j.at("step").get<int64_t>();
-    s.best_epoch = j.at("best_epoch").get<int64_t>();
+    constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+    s.epoch = json_integer(j.at("epoch"), "epoch", 0, kMax);
+    s.step = json_integer(j.at("step"), "step", 0, kMax);
+    s.best_epoch = json_integer(j.at("best_epoch"), "best_epoch", 0, kMax);
     const auto& b = j.at("best_test_loss");
-    s.best_test_loss = b.is_null() ? std::numeric_limits<double>::infinity() : b.get<double>();
+    s.best_test_loss =
+        b.is_null() ? std::numeric_limits<double>::infinity() : json_double(b, "best_test_loss");
     const auto& r = j.at("rng");
     if (!r.is_array() || r.size() != 4) throw Error("rng must hold 4 words");
     for (int i = 0; i < 4; ++i) {
@@ -158,11 +167,9 @@ TrainState TrainState::from_json(const std::string& text, const std::string& ori
       s.rng[i] = std::stoull(w, nullptr, 16);
     }
     // Keys added after format version 1 first shipped default to the behaviour before them.
-    s.lr = j.value("lr", 0.0);
-    s.recoveries = j.value("recoveries", int64_t{0});
-    if (s.epoch < 0 || s.step < 0) throw Error("negative epoch or step");
+    s.lr = j.contains("lr") ? json_double(j["lr"], "lr") : 0.0;
+    s.recoveries = j.contains("recoveries") ? json_integer(j["recoveries"], "recoveries", 0, kMax) : 0;
     if (!(s.lr >= 0) || !std::isfinite(s.lr)) throw Error("lr must be a number >= 0");
-    if (s.recoveries < 0) throw Error("negative recoveries");
   } catch (const json::exception& e) {
     throw Error(origin + ": malformed train_state (" + e.what() + ")");
   } catch (const Error& e) {
@@ -222,6 +229,16 @@ Checkpoint load_checkpoint(const std::string& path) {
   c.state = TrainState::from_json(meta("train_state"), path);
 
   const auto table = param_table(c.model);
+  // The parameter count comes from the metadata; check that the file really holds every tensor
+  // before allocating (a tiny file must not be able to ask for gigabytes).
+  const bool with_optim = st.find("optimizer.step") != nullptr;
+  for (const ParamInfo& p : table) {
+    st.require_f32(p.name, p.shape);
+    if (with_optim) {
+      st.require_f32("optimizer.exp_avg." + p.name, p.shape);
+      st.require_f32("optimizer.exp_avg_sq." + p.name, p.shape);
+    }
+  }
   c.params.resize(param_count(c.model));
   auto fill = [&](std::vector<float>& dst, const std::string& prefix) {
     for (const ParamInfo& p : table) {
@@ -232,7 +249,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   fill(c.params, "");
   for (float v : c.params)
     if (!std::isfinite(v)) throw Error(path + ": parameters contain NaN or Inf");
-  if (st.find("optimizer.step")) {
+  if (with_optim) {
     c.adam_m.resize(c.params.size());
     c.adam_v.resize(c.params.size());
     fill(c.adam_m, "optimizer.exp_avg.");

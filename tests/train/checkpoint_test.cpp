@@ -215,4 +215,56 @@ TEST(Checkpoint, RecoveryStateRoundTripsAndOldCheckpointsReadAsBefore) {
   expect_error_naming(path, "--max-recoveries");
 }
 
+// Found by fuzzing: a number where an integer belongs (1e20, 2.5, -1.5) was cast unchecked to an
+// int (undefined behaviour); each must be an error naming the file, the part and the field.
+TEST(Checkpoint, NonIntegerCountsAreErrorsNamingTheField) {
+  vae_test::TempDir dir;
+  const std::string path = dir.file("c.safetensors");
+  const vae::Checkpoint c = small_checkpoint();
+  vae::save_checkpoint(path, c);
+  const vae::SafeTensors good = vae::read_safetensors(path);
+  struct Case {
+    const char* meta;
+    const char* key;
+    nlohmann::json value;
+  };
+  const std::vector<Case> cases = {
+      {"train_options", "epochs", 1e20},        {"train_options", "batch_size", 2.5},
+      {"train_options", "seed", -1.5},          {"train_options", "seed", -1},
+      {"train_options", "patience", 1e300},     {"train_options", "k", -1e19},
+      {"train_options", "max_recoveries", 0.5}, {"train_options", "lr", "fast"},
+      {"train_state", "epoch", 1e20},           {"train_state", "step", 3.5},
+      {"train_state", "best_epoch", -2},        {"train_state", "recoveries", 1e30},
+      {"train_state", "epoch", -1},             {"train_state", "best_test_loss", "low"},
+  };
+  for (const Case& k : cases) {
+    vae::SafeTensors st = good;
+    auto j = nlohmann::json::parse(st.metadata.at(k.meta));
+    j[k.key] = k.value;
+    st.metadata[k.meta] = j.dump();
+    vae::write_safetensors(path, st);
+    SCOPED_TRACE(std::string(k.meta) + "." + k.key + " = " + k.value.dump());
+    expect_error_naming(path, std::string(k.meta) + ": " + k.key);
+  }
+}
+
+// Found by fuzzing: a 928-byte file whose model metadata describes 65536-wide layers made the
+// loader allocate the parameters (~47 GB) before finding that the tensors were not there.
+TEST(Checkpoint, MetadataCannotAskForMoreMemoryThanTheFileHolds) {
+  vae_test::TempDir dir;
+  const std::string path = dir.file("c.safetensors");
+  vae::save_checkpoint(path, small_checkpoint());
+  vae::SafeTensors st = vae::read_safetensors(path);
+  auto m = nlohmann::json::parse(st.metadata.at("model"));
+  m["input_dim"] = 65536;
+  m["height"] = 256;
+  m["width"] = 256;
+  m["hidden"] = std::vector<int>(8, 65536);  // 8 x 2^32 weights: 137 GB of floats
+  m["latent"] = 16384;
+  st.metadata["model"] = m.dump();
+  vae::write_safetensors(path, st);
+  ASSERT_LT(vae_test::read_bytes(path).size(), 10000u);
+  expect_error_naming(path, "encoder.0.weight");  // missing or wrong shape, before any allocation
+}
+
 }  // namespace
