@@ -24,8 +24,14 @@ class Adam {
  public:
   Adam(size_t n, const AdamConfig& cfg) : cfg_(cfg), m_(n, T(0)), v_(n, T(0)) {}
 
-  /// One update of params (n) from grads (n).
+  /// One update of params (n) from grads (n): begin_step() then update() over [0, n).
   void step(T* params, const T* grads);
+  /// The same update split for workers: begin_step() once (advances t), then update() over
+  /// disjoint ranges [lo, hi) that cover [0, n), in any order and on any threads. Each gradient
+  /// is multiplied by grad_scale first (gradient clipping folded into the update: g·s rounds
+  /// exactly as scaling the buffer in place would).
+  void begin_step();
+  void update(T* params, const T* grads, size_t lo, size_t hi, T grad_scale = T(1));
 
   const AdamConfig& config() const { return cfg_; }
   void set_lr(double lr) { cfg_.lr = lr; }
@@ -42,7 +48,13 @@ class Adam {
   AdamConfig cfg_;
   std::vector<T> m_, v_;  // (n) each
   int64_t t_ = 0;
+  T step_size_ = 0, inv_sqrt_bc2_ = 0;  // lr / (1 − β₁ᵗ) and 1 / √(1 − β₂ᵗ) of the current step
 };
+
+/// Σ g_i² over n values, accumulated in double (32 independent partial sums, so it vectorises;
+/// the order is fixed, so the result is deterministic).
+template <class T>
+double sum_squares(const T* g, size_t n);
 
 /// Gradient-norm clipping (PyTorch's clip_grad_norm_): with ‖g‖ = √(Σ g_i²) over all n values
 /// (in double), scales g by max_norm / ‖g‖ when ‖g‖ > max_norm. Returns ‖g‖ before clipping

@@ -1,8 +1,19 @@
-// Threads. The toolkit has one knob: the number of threads the BLAS library uses for matrix
-// products. The toolkit's own elementwise passes run on the calling thread, between GEMMs, while
-// BLAS's workers wait, so the two never compete for the cores (oversubscription halves speed on
-// a 2-core machine). set_num_threads(n) is the only place the count is set.
+// Threads. The toolkit has one knob, set_num_threads(n), the only place the count is set. Work
+// uses the threads in one of two ways, never both at once (oversubscription halves speed on a
+// 2-core machine):
+//   - BLAS's own threads split each matrix product; the toolkit's elementwise passes run on the
+//     calling thread between GEMMs while BLAS's workers wait (evaluation passes, batch 1);
+//   - data parallelism: a WorkerPool of n threads, each with its own share of the rows, calls
+//     BLAS single-threaded inside a ScopedSerialBlas (training, importance-weighted evaluation).
 #pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 namespace vae {
 
@@ -26,6 +37,35 @@ class ScopedSerialBlas {
 
  private:
   int saved_;
+};
+
+/// n persistent threads (the caller counts as one of them: n − 1 are started) that run one task
+/// function at a time, fn(0) .. fn(n−1), fn(0) on the caller. run() returns when all have
+/// finished; an exception from any of them is rethrown by run() (the first by worker index).
+/// For many short phases per second (a training step has three): the workers sleep on a
+/// condition variable between runs, so an idle pool costs no CPU.
+class WorkerPool {
+ public:
+  explicit WorkerPool(int n);
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  int size() const { return n_; }
+  void run(const std::function<void(int)>& fn);
+
+ private:
+  void work(int index);
+
+  int n_;
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::condition_variable start_, done_;
+  const std::function<void(int)>* fn_ = nullptr;
+  uint64_t generation_ = 0;  // bumped by each run(); a worker runs once per generation
+  int pending_ = 0;          // workers still running the current generation
+  bool stop_ = false;
+  std::vector<std::exception_ptr> errors_;  // (n) the exception of each task, if any
 };
 
 }  // namespace vae

@@ -7,20 +7,27 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <vector>
 
 #include "vae/batcher.h"
+#include "vae/data_parallel.h"
 #include "vae/error.h"
 #include "vae/eval.h"
 #include "vae/fileio.h"
 #include "vae/optim.h"
+#include "vae/runtime.h"
 
 namespace vae {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Fewest rows per data-parallel part: below this, a part's GEMMs are too thin to repay the
+// threads' hand-offs, and BLAS's own threads (or one thread) do better.
+constexpr int kMinRowsPerPart = 8;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -160,6 +167,12 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
   Vae<float> model(model_cfg, opts.batch_size, K);
   const std::vector<ParamInfo>& table = model.params_info();
   const size_t P = model.num_params();
+  // Steps run data-parallel over the threads (vae/data_parallel.h) unless free bits (a batch
+  // mean inside a max) forbid splitting the batch or the batches are too small to share.
+  const int parts = opts.free_bits > 0
+                        ? 1
+                        : std::max(1, std::min(num_threads(), opts.batch_size / kMinRowsPerPart));
+  DataParallel<float> steps(model, parts, opts.batch_size, K);
   Adam<float> adam(P, AdamConfig{opts.lr});
   Rng rng(opts.seed);
   TrainState state;
@@ -219,6 +232,11 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
   };
   for (int64_t epoch = state.epoch + 1; epoch <= opts.epochs && !patience_spent();) {
     const auto t0 = Clock::now();
+    steps.sync_params();  // the parameters may have been set, resumed or restored
+    // With parts > 1 each part's thread calls BLAS single-threaded (vae/runtime.h); the
+    // evaluation after the loop has BLAS's threads back.
+    std::optional<ScopedSerialBlas> serial_blas;
+    if (parts > 1) serial_blas.emplace();
     batcher.start_epoch(rng);
     double recon_sum = 0, kl_sum = 0, objective_sum = 0;
     const double batches = static_cast<double>(batcher.batches_per_epoch());
@@ -228,26 +246,29 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
     int64_t bad_step = 0;
     for (int B; (B = batcher.next(rng, x.data(), batch_labels)) > 0;) {
       rng.normal_fill(eps.data(), static_cast<size_t>(B) * K * Z);
-      model.zero_grad();
-      const LossParts parts = iwae ? model.forward_iw(x.data(), eps.data(), B, K, batch_labels)
-                                   : model.forward(x.data(), eps.data(), B, batch_labels);
-      const double iw = iwae ? model.iw_objective() : 0.0;
-      nonfinite = nonfinite_loss_term(parts, iwae ? &iw : nullptr);
+      beta = opts.kl_weight(static_cast<double>(epoch - 1) + batch_index / batches);
+      const auto r = steps.step(x.data(), eps.data(), B, K, batch_labels, iwae, beta,
+                                opts.free_bits);
+      nonfinite = nonfinite_loss_term(r.loss, iwae ? &r.iw : nullptr);
       bad_step = state.step + 1;
       if (!nonfinite.empty()) break;
-      beta = opts.kl_weight(static_cast<double>(epoch - 1) + batch_index / batches);
-      objective_sum += B * (iwae ? model.backward(x.data(), B)
-                                 : model.backward(x.data(), B, beta, opts.free_bits));
-      if (cb.after_backward) cb.after_backward(state.step + 1, model.grads(), P);
-      if (!std::isfinite(clip_grad_norm(model.grads(), P, max_norm))) {
+      objective_sum += B * r.objective;
+      double grad_sq = r.grad_sq;
+      if (cb.after_backward) {
+        cb.after_backward(state.step + 1, model.grads(), P);
+        grad_sq = sum_squares(model.grads(), P);
+      }
+      // Global-norm clipping (clip_grad_norm's rule), folded into the update.
+      const double norm = std::sqrt(grad_sq);
+      if (!std::isfinite(norm)) {
         const std::string names = nonfinite_tensors(table, model.grads());
         nonfinite = (several(names) ? "gradients of " : "gradient of ") + names;
         break;
       }
-      adam.step(model.params(), model.grads());
+      steps.update(adam, norm > max_norm ? static_cast<float>(max_norm / norm) : 1.0f);
       ++state.step;
-      recon_sum += parts.recon;
-      kl_sum += parts.kl;
+      recon_sum += r.loss.recon;
+      kl_sum += r.loss.kl;
       seen += B;
       ++batch_index;
       if (cb.on_batch) {
@@ -313,6 +334,7 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
       if (cb.on_recover) cb.on_recover(r);
       continue;  // the same epoch again
     }
+    serial_blas.reset();
     const double train_s = seconds_since(t0);
 
     EpochMetrics m;

@@ -1,0 +1,185 @@
+// DataParallel (include/vae/data_parallel.h): a step split over P parts gives the one-model
+// step's losses, objective and gradient (double precision, to rounding), for uneven splits,
+// batches smaller than P, conditional models, conv models and the IWAE objective; the update
+// keeps every replica's parameters equal to the model's, so later steps agree too.
+#include "vae/data_parallel.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "vae/model.h"
+#include "vae/optim.h"
+#include "vae/rng.h"
+
+namespace {
+
+using Kind = vae::LayerSpec::Kind;
+
+vae::ModelConfig mlp_config(int num_classes = 0) {
+  vae::ModelConfig c;
+  c.input_dim = 12;
+  c.height = 3;
+  c.width = 4;
+  c.channels = 1;
+  c.hidden = {7, 5};
+  c.latent = 3;
+  c.activation = vae::Activation::Tanh;
+  c.num_classes = num_classes;
+  return c;
+}
+
+// Conv encoder 1×6×6 → 2×3×3 → dense 4; decoder dense 8, reshape 2×2×2, conv_transpose to 1×6×6.
+vae::ModelConfig conv_config() {
+  vae::ModelConfig c;
+  c.input_dim = 36;
+  c.height = c.width = 6;
+  c.channels = 1;
+  c.latent = 2;
+  c.activation = vae::Activation::Relu;
+  c.arch = "custom";
+  c.hidden.clear();
+  vae::LayerSpec conv;
+  conv.kind = Kind::Conv;
+  conv.units = 2;
+  conv.kernel = 3;
+  conv.stride = 2;
+  conv.padding = 1;
+  vae::LayerSpec dense;
+  dense.kind = Kind::Dense;
+  dense.units = 4;
+  vae::LayerSpec dense8 = dense;
+  dense8.units = 8;
+  vae::LayerSpec reshape;
+  reshape.kind = Kind::Reshape;
+  reshape.shape[0] = 2;
+  reshape.shape[1] = 2;
+  reshape.shape[2] = 2;
+  vae::LayerSpec up;
+  up.kind = Kind::ConvTranspose;
+  up.units = 1;
+  up.kernel = 4;
+  up.stride = 2;
+  c.encoder = {conv, dense};
+  c.decoder = {dense8, reshape, up};
+  return c;
+}
+
+struct Batch {
+  std::vector<double> x, eps;
+  std::vector<int32_t> labels;
+};
+
+Batch make_batch(const vae::ModelConfig& c, int B, int K, uint64_t seed) {
+  vae::Rng rng(seed);
+  Batch b;
+  b.x.resize(static_cast<size_t>(B) * c.input_dim);
+  for (double& v : b.x) v = rng.uniform();
+  b.eps.resize(static_cast<size_t>(K) * B * c.latent);
+  rng.normal_fill(b.eps.data(), b.eps.size());
+  for (int i = 0; i < B; ++i) b.labels.push_back(c.num_classes ? i % c.num_classes : 0);
+  return b;
+}
+
+void expect_near_rel(double a, double b, const std::string& what) {
+  EXPECT_NEAR(a, b, 1e-11 * (1 + std::fabs(b))) << what;
+}
+
+// One step of the reference (one model, all rows) against DataParallel with `parts` parts;
+// then an Adam update on both (grad_scale 0.5) and a second step, so stale replica parameters
+// would show.
+void check(const vae::ModelConfig& cfg, int parts, int B, int K, bool iwae, double beta) {
+  SCOPED_TRACE("parts " + std::to_string(parts) + ", B " + std::to_string(B) + ", K " +
+               std::to_string(K) + (iwae ? ", iwae" : ""));
+  const int max_batch = 13;
+  vae::Vae<double> ref(cfg, max_batch, K), dp_model(cfg, max_batch, K);
+  vae::Rng init(5);
+  ref.init_params(init);
+  std::copy(ref.params(), ref.params() + ref.num_params(), dp_model.params());
+  vae::DataParallel<double> dp(dp_model, parts, max_batch, K);
+  EXPECT_EQ(dp.parts(), parts);
+  vae::Adam<double> adam_ref(ref.num_params(), vae::AdamConfig{1e-2});
+  vae::Adam<double> adam_dp(ref.num_params(), vae::AdamConfig{1e-2});
+  const size_t n = ref.num_params();
+
+  for (int step = 0; step < 2; ++step) {
+    const Batch b = make_batch(cfg, B, K, 100 + step);
+    const int32_t* labels = cfg.num_classes ? b.labels.data() : nullptr;
+    ref.zero_grad();
+    vae::LossParts want;
+    double want_iw = 0, want_obj;
+    if (iwae) {
+      want = ref.forward_iw(b.x.data(), b.eps.data(), B, K, labels);
+      want_iw = ref.iw_objective();
+      want_obj = ref.backward(b.x.data(), B);
+    } else {
+      want = ref.forward(b.x.data(), b.eps.data(), B, labels);
+      want_obj = ref.backward(b.x.data(), B, beta);
+    }
+    const auto got = dp.step(b.x.data(), b.eps.data(), B, K, labels, iwae, beta);
+    ASSERT_TRUE(got.finite);
+    expect_near_rel(got.loss.recon, want.recon, "recon");
+    expect_near_rel(got.loss.kl, want.kl, "kl");
+    expect_near_rel(got.iw, want_iw, "iw");
+    expect_near_rel(got.objective, want_obj, "objective");
+    double sq = 0;
+    for (size_t i = 0; i < n; ++i) {
+      sq += ref.grads()[i] * ref.grads()[i];
+      ASSERT_NEAR(dp_model.grads()[i], ref.grads()[i], 1e-11 * (1 + std::fabs(ref.grads()[i])))
+          << "gradient " << i << " at step " << step;
+    }
+    expect_near_rel(got.grad_sq, sq, "grad_sq");
+
+    for (size_t i = 0; i < n; ++i) ref.grads()[i] *= 0.5;
+    adam_ref.step(ref.params(), ref.grads());
+    dp.update(adam_dp, 0.5);
+    for (size_t i = 0; i < n; ++i)
+      ASSERT_NEAR(dp_model.params()[i], ref.params()[i], 1e-11) << "parameter " << i;
+  }
+}
+
+TEST(DataParallel, MlpStepsMatchOneModelForEverySplit) {
+  for (int parts : {1, 2, 3, 5})
+    for (int B : {1, 2, 7, 13}) check(mlp_config(), parts, B, 1, false, 0.7);
+}
+
+TEST(DataParallel, ConditionalConvAndIwaeStepsMatchOneModel) {
+  check(mlp_config(3), 2, 9, 1, false, 1.0);
+  check(conv_config(), 2, 13, 1, false, 1.0);
+  check(conv_config(), 3, 8, 1, false, 1.0);
+  for (int parts : {1, 2, 3}) check(mlp_config(), parts, 7, 4, true, 1.0);
+  check(mlp_config(2), 2, 5, 3, true, 1.0);
+}
+
+TEST(DataParallel, SyncParamsCopiesOutsideChangesToTheReplicas) {
+  const vae::ModelConfig cfg = mlp_config();
+  vae::Vae<double> ref(cfg, 8), model(cfg, 8);
+  vae::Rng init(9);
+  ref.init_params(init);
+  vae::DataParallel<double> dp(model, 2, 8);  // replicas copied from model's zero parameters
+  std::copy(ref.params(), ref.params() + ref.num_params(), model.params());
+  dp.sync_params();
+  const Batch b = make_batch(cfg, 8, 1, 3);
+  ref.zero_grad();
+  ref.forward(b.x.data(), b.eps.data(), 8);
+  ref.backward(b.x.data(), 8);
+  dp.step(b.x.data(), b.eps.data(), 8, 1, nullptr, false);
+  for (size_t i = 0; i < ref.num_params(); ++i)
+    ASSERT_NEAR(model.grads()[i], ref.grads()[i], 1e-11 * (1 + std::fabs(ref.grads()[i]))) << i;
+}
+
+TEST(DataParallel, NonFiniteLossSkipsTheGradient) {
+  const vae::ModelConfig cfg = mlp_config();
+  vae::Vae<double> model(cfg, 6);
+  vae::Rng init(2);
+  model.init_params(init);
+  vae::DataParallel<double> dp(model, 2, 6);
+  Batch b = make_batch(cfg, 6, 1, 4);
+  b.x[5 * cfg.input_dim] = std::nan("");  // a row of part 1
+  const auto r = dp.step(b.x.data(), b.eps.data(), 6, 1, nullptr, false);
+  EXPECT_FALSE(r.finite);
+  EXPECT_FALSE(std::isfinite(r.loss.total()));
+}
+
+}  // namespace
