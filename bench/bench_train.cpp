@@ -7,10 +7,14 @@
 // the model's FLOPs per example is the fastest a step could go if everything but GEMM were free.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <vector>
 
 #include "core/blas.h"
+#include "vae/data_parallel.h"
 #include "vae/model.h"
 #include "vae/optim.h"
 #include "vae/rng.h"
@@ -23,7 +27,9 @@ int bench_threads() {
   return t ? std::atoi(t) : 1;
 }
 
-// One training step: zero_grad, forward, backward, Adam.
+// One training step as the trainer takes it (vae::train): ε, zero_grad, forward, backward, the
+// gradient norm and Adam, data-parallel over the threads when the batch has 32 rows per thread
+// (vae/data_parallel.h), else on BLAS's threads.
 void BM_TrainStep(benchmark::State& state) {
   vae::set_num_threads(bench_threads());
   const int B = static_cast<int>(state.range(0));
@@ -32,18 +38,21 @@ void BM_TrainStep(benchmark::State& state) {
   vae::Adam<float> adam(model.num_params(), vae::AdamConfig{1e-3});
   vae::Rng rng(1);
   model.init_params(rng);
+  const int parts = std::max(1, std::min(vae::num_threads(), B / 32));
+  vae::DataParallel<float> steps(model, parts, B);
+  std::optional<vae::ScopedSerialBlas> serial;
+  if (parts > 1) serial.emplace();
   std::vector<float> x(static_cast<size_t>(B) * cfg.input_dim), eps(static_cast<size_t>(B) * cfg.latent);
   for (float& v : x) v = rng.uniform_float();
   for (auto _ : state) {
     rng.normal_fill(eps.data(), eps.size());
-    model.zero_grad();
-    auto loss = model.forward(x.data(), eps.data(), B);
-    benchmark::DoNotOptimize(loss);
-    model.backward(x.data(), B);
-    adam.step(model.params(), model.grads());
+    const auto r = steps.step(x.data(), eps.data(), B, 1, nullptr, false);
+    benchmark::DoNotOptimize(r);
+    benchmark::DoNotOptimize(steps.update_fused(adam));
   }
   state.SetItemsProcessed(state.iterations() * B);
   state.counters["threads"] = vae::num_threads();
+  state.counters["parts"] = parts;
 }
 BENCHMARK(BM_TrainStep)->Arg(128)->Arg(20)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
@@ -79,6 +88,53 @@ void BM_GemmCeiling(benchmark::State& state) {
   state.counters["threads"] = vae::num_threads();
 }
 BENCHMARK(BM_GemmCeiling)->Arg(128)->Arg(20)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// The same matrix products split the way the data-parallel step splits them: each of the
+// threads runs the products of its ⌈B/threads⌉ rows with single-threaded BLAS, all at once.
+// With one thread this is BM_GemmCeiling. The ceiling of a case is the faster of the two.
+void BM_GemmCeilingParallel(benchmark::State& state) {
+  vae::set_num_threads(bench_threads());
+  const int B = static_cast<int>(state.range(0));
+  const int T = std::max(1, std::min(vae::num_threads(), B));
+  const int rows = (B + T - 1) / T;
+  struct Map { int in, out; bool first; };
+  const Map maps[] = {{784, 400, true}, {400, 20, false}, {400, 20, false}, {20, 400, false}, {400, 784, false}};
+  struct Part {
+    std::vector<std::vector<float>> dw, x, y;
+  };
+  std::vector<Part> parts(static_cast<size_t>(T));
+  std::vector<std::vector<float>> w;
+  double flops = 0;
+  for (const Map& m : maps) {
+    w.emplace_back(static_cast<size_t>(m.in) * m.out, 0.01f);
+    for (Part& p : parts) {
+      p.dw.emplace_back(static_cast<size_t>(m.in) * m.out, 0.0f);
+      p.x.emplace_back(static_cast<size_t>(rows) * m.in, 0.5f);
+      p.y.emplace_back(static_cast<size_t>(rows) * m.out, 0.0f);
+    }
+    flops += 2.0 * B * m.in * m.out * (m.first ? 2 : 3);
+  }
+  vae::WorkerPool pool(T);
+  vae::ScopedSerialBlas serial;
+  for (auto _ : state) {
+    pool.run([&](int t) {
+      Part& p = parts[static_cast<size_t>(t)];
+      const int R = std::min(rows, B - t * rows);
+      for (size_t k = 0; k < std::size(maps); ++k) {
+        const Map& m = maps[k];
+        vae::gemm<float>(false, true, R, m.out, m.in, 1.f, p.x[k].data(), m.in, w[k].data(), m.in, 0.f, p.y[k].data(), m.out);
+        vae::gemm<float>(true, false, m.out, m.in, R, 1.f, p.y[k].data(), m.out, p.x[k].data(), m.in, 1.f, p.dw[k].data(), m.in);
+        if (!m.first)
+          vae::gemm<float>(false, false, R, m.in, m.out, 1.f, p.y[k].data(), m.out, w[k].data(), m.in, 0.f, p.x[k].data(), m.in);
+      }
+    });
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * B);
+  state.counters["FLOP/s"] = benchmark::Counter(flops * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["threads"] = vae::num_threads();
+}
+BENCHMARK(BM_GemmCeilingParallel)->Arg(128)->Arg(20)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // Latency of the library API for one example: encode (μ, log σ²) then decode μ to the decoder
 // mean, on a model sized for one row — what an embedding program or a service pays per request.

@@ -152,9 +152,9 @@ class Vae {
   int max_batch() const { return max_batch_; }
   int max_samples() const { return max_samples_; }
   const std::vector<ParamInfo>& params_info() const { return table_; }
-  size_t num_params() const { return params_.size(); }
-  T* params() { return params_.data(); }
-  const T* params() const { return params_.data(); }
+  size_t num_params() const { return grads_.size(); }
+  T* params() { return pdata(); }
+  const T* params() const { return pdata(); }
   T* grads() { return grads_.data(); }
   const T* grads() const { return grads_.data(); }
 
@@ -185,6 +185,10 @@ class Vae {
   /// Returns the objective's value, nats per example (the batch mean).
   double backward(const T* x, int B, double beta = 1.0, double free_bits = 0.0,
                   KlEstimator kl = KlEstimator::Analytic);
+  /// From now on reads and writes its parameters in `owner`'s buffer instead of its own (freed):
+  /// data-parallel replicas share one copy of the weights (vae/data_parallel.h). owner must have
+  /// the same config, own its parameters, and outlive this model. Gradients stay separate.
+  void share_params(Vae& owner);
   /// Zeroes the parameter gradients (one fill of the flat buffer).
   void zero_grad();
 
@@ -198,7 +202,7 @@ class Vae {
   const T* z() const { return acts_.data() + z_; }
   const T* logits() const { return acts_.data() + logits_; }  ///< decoder output (B, D)
   /// The learned per-dimension log σ (D), or nullptr when σ is fixed.
-  const T* log_sigma() const { return cfg_.learn_sigma ? params_.data() + logsigma_ : nullptr; }
+  const T* log_sigma() const { return cfg_.learn_sigma ? pdata() + logsigma_ : nullptr; }
   /// −log p(x|z) for B rows of decoder output `out` (B, D) against x (B, D): the batch sum,
   /// with per-row values in rows (B) when non-null.
   double recon_nll(const T* out, const T* x, int B, T* rows) const;
@@ -243,7 +247,9 @@ class Vae {
   ModelConfig cfg_;
   int max_batch_, max_samples_;
   std::vector<ParamInfo> table_;
-  std::vector<T> params_, grads_;  // (P) each, layout table_
+  std::vector<T> params_, grads_;  // (P) each, layout table_ (params_ empty when shared)
+  T* shared_ = nullptr;            // the owner's parameters after share_params, else nullptr
+  T* pdata() const { return shared_ ? shared_ : const_cast<T*>(params_.data()); }
   std::vector<T> acts_, dacts_;    // activations and their gradients, same layout
   std::vector<Layer> enc_, dec_;   // hidden stack of the encoder; the decoder with its output layer
   Layer mu_head_, lv_head_;        // dense heads (their `in` is the encoder's features)

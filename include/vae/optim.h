@@ -32,6 +32,11 @@ class Adam {
   /// exactly as scaling the buffer in place would).
   void begin_step();
   void update(T* params, const T* grads, size_t lo, size_t hi, T grad_scale = T(1));
+  /// update() with the gradient formed on the fly, g = Σ_p weights[p] · grads[p][i] over
+  /// p = 0..parts−1 in order (the reduction of data-parallel parts, never stored), and with the
+  /// norm check fused into the same pass over memory: returns Σ g² over [lo, hi) in double.
+  double update_reduced(T* params, const T* const* grads, const T* weights, int parts, size_t lo,
+                        size_t hi);
 
   const AdamConfig& config() const { return cfg_; }
   void set_lr(double lr) { cfg_.lr = lr; }

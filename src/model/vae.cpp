@@ -127,7 +127,7 @@ void Vae<T>::init_params(Rng& rng) {
   // the weight's dimensions after the first (PyTorch's rule, for conv_transpose too).
   double bound = 0;
   for (const ParamInfo& p : table_) {
-    T* w = params_.data() + p.offset;
+    T* w = pdata() + p.offset;
     if (p.name == "decoder.logsigma") {
       std::fill(w, w + p.numel, T(0));
       continue;
@@ -159,7 +159,7 @@ template <class T>
 void Vae<T>::layer_forward(const Layer& l, const T* x, int rows, const int32_t* labels, int period) {
   if (l.spec.kind == Kind::Reshape) return;
   T* A = acts_.data();
-  const T* P = params_.data();
+  const T* P = pdata();
   if (l.cond) {
     // [input, one-hot(label)] (rows, I + Y); row r's label is labels[r mod period], so the
     // K sample rows of an example share its label.
@@ -194,7 +194,7 @@ template <class T>
 void Vae<T>::encoder_forward(const T* x, int B, const int32_t* labels, int period) {
   for (const Layer& l : enc_) layer_forward(l, x, B, labels, period);
   layer_forward(mu_head_, x, B, labels, period);  // μ (B,Z); fills the shared [h, one-hot] if any
-  const T* P = params_.data();
+  const T* P = pdata();
   linear_forward(acts_.data() + logvar_, input_of(lv_head_, x), P + lv_head_.w, P + lv_head_.b, B,
                  lv_head_.in_c + lv_head_.cond, cfg_.latent);  // log σ² (B,Z)
 }
@@ -273,7 +273,7 @@ LossParts Vae<T>::forward_iw(const T* x, const T* eps, int B, int K, const int32
 template <class T>
 double Vae<T>::recon_nll(const T* out, const T* x, int B, T* rows) const {
   if (cfg_.learn_sigma)
-    return gaussian_learned_nll_forward<T>(rows, out, params_.data() + logsigma_, x, B,
+    return gaussian_learned_nll_forward<T>(rows, out, pdata() + logsigma_, x, B,
                                            cfg_.input_dim);
   if (gaussian_)
     return gaussian_nll_forward<T>(rows, out, x, static_cast<T>(cfg_.sigma), B, cfg_.input_dim);
@@ -291,6 +291,14 @@ void Vae<T>::loss_rows(const T* x, int B, T* recon_rows, T* kl_rows) const {
 // ---- Backward: forward's calls in reverse ---------------------------------------------------
 
 template <class T>
+void Vae<T>::share_params(Vae& owner) {
+  VAE_ASSERT(&owner != this && owner.shared_ == nullptr &&
+             owner.num_params() == num_params() && owner.config().to_json() == cfg_.to_json());
+  shared_ = owner.params_.data();
+  std::vector<T>().swap(params_);
+}
+
+template <class T>
 void Vae<T>::zero_grad() {
   std::fill(grads_.begin(), grads_.end(), T(0));
 }
@@ -299,7 +307,7 @@ template <class T>
 void Vae<T>::recon_backward(T* dout, const T* out, const T* x, T scale, int B) {
   const size_t n = static_cast<size_t>(B) * cfg_.input_dim;
   if (cfg_.learn_sigma)
-    gaussian_learned_nll_backward(dout, grads_.data() + logsigma_, out, params_.data() + logsigma_,
+    gaussian_learned_nll_backward(dout, grads_.data() + logsigma_, out, pdata() + logsigma_,
                                   x, scale, B, cfg_.input_dim);
   else if (gaussian_)
     gaussian_nll_backward(dout, out, x, static_cast<T>(cfg_.sigma), scale, n);
@@ -311,7 +319,7 @@ template <class T>
 void Vae<T>::layer_backward(const Layer& l, const T* x, int rows) {
   if (l.spec.kind == Kind::Reshape) return;  // its gradient is its input's, same buffer
   const T* A = acts_.data();
-  const T* P = params_.data();
+  const T* P = pdata();
   T* dA = dacts_.data();
   T* G = grads_.data();
   if (l.act) activation_backward(dA + l.a, dA + l.h, A + l.a, A + l.h, rows * l.out_size(),
@@ -406,7 +414,7 @@ double Vae<T>::backward(const T* x, int B, double beta, double free_bits, KlEsti
   // hidden layers: then no input gradient is needed), through the shared [h, one-hot] when
   // conditional — so the concatenated gradient is passed on once, after both heads.
   {
-    const T* P = params_.data();
+    const T* P = pdata();
     T* G = grads_.data();
     const Layer& h = mu_head_;
     const bool need_dx = h.in != kX;

@@ -1,4 +1,5 @@
 // Adam, PyTorch's formulation (see include/vae/optim.h).
+#include <algorithm>
 #include <cmath>
 
 #include "vae/optim.h"
@@ -27,6 +28,37 @@ void Adam<T>::update(T* params, const T* grads, size_t lo, size_t hi, T grad_sca
     v[i] = b2 * v[i] + (T(1) - b2) * g * g;
     params[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
   }
+}
+
+template <class T>
+double Adam<T>::update_reduced(T* params, const T* const* grads, const T* weights, int parts,
+                               size_t lo, size_t hi) {
+  const T b1 = static_cast<T>(cfg_.beta1), b2 = static_cast<T>(cfg_.beta2);
+  const T eps = static_cast<T>(cfg_.eps);
+  const T step_size = step_size_, inv_sqrt_bc2 = inv_sqrt_bc2_;
+  T* m = m_.data();
+  T* v = v_.data();
+  // Blocks of 32: the reduced gradient of the block, its squares into 32 double partial sums
+  // (vectorised, fixed order), then Adam on the block.
+  constexpr size_t kBlock = 32;
+  double acc[kBlock] = {};
+  T g[kBlock];
+  for (size_t i0 = lo; i0 < hi; i0 += kBlock) {
+    const size_t len = std::min(kBlock, hi - i0);
+    for (size_t j = 0; j < len; ++j) g[j] = weights[0] * grads[0][i0 + j];
+    for (int p = 1; p < parts; ++p)
+      for (size_t j = 0; j < len; ++j) g[j] += weights[p] * grads[p][i0 + j];
+    for (size_t j = 0; j < len; ++j) acc[j] += static_cast<double>(g[j]) * g[j];
+    for (size_t j = 0; j < len; ++j) {
+      const size_t i = i0 + j;
+      m[i] = b1 * m[i] + (T(1) - b1) * g[j];
+      v[i] = b2 * v[i] + (T(1) - b2) * g[j] * g[j];
+      params[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+    }
+  }
+  double sq = 0;
+  for (size_t j = 0; j < kBlock; ++j) sq += acc[j];
+  return sq;
 }
 
 template <class T>

@@ -20,12 +20,13 @@ DataParallel<T>::DataParallel(Vae<T>& model, int parts, int max_batch, int max_s
   VAE_ASSERT(max_batch <= model.max_batch() && max_samples <= model.max_samples());
   if (parts_ == 1) return;
   const int rows = (max_batch + parts_ - 1) / parts_;
-  for (int p = 1; p < parts_; ++p)
+  for (int p = 1; p < parts_; ++p) {
     replicas_.push_back(std::make_unique<Vae<T>>(model.config(), rows, max_samples));
+    replicas_.back()->share_params(model);
+  }
   if (max_samples > 1)
     for (auto& e : eps_)
       e.resize(static_cast<size_t>(rows) * max_samples * model.config().latent);
-  sync_params();
   pool_ = std::make_unique<WorkerPool>(parts_);
 }
 
@@ -41,9 +42,13 @@ size_t DataParallel<T>::par0(int i) const {
 }
 
 template <class T>
-void DataParallel<T>::sync_params() {
-  const size_t n = model_.num_params();
-  for (auto& r : replicas_) std::memcpy(r->params(), model_.params(), n * sizeof(T));
+template <class F>
+void DataParallel<T>::for_ranges(F&& f) {
+  if (parts_ == 1) {
+    f(size_t{0}, model_.num_params(), 0);
+    return;
+  }
+  pool_->run([&](int i) { f(par0(i), par0(i + 1), i); });
 }
 
 template <class T>
@@ -53,7 +58,6 @@ typename DataParallel<T>::StepResult DataParallel<T>::step(const T* x, const T* 
   VAE_ASSERT(B >= 1 && K >= 1 && (iwae || K == 1));
   VAE_ASSERT(free_bits == 0.0 || parts_ == 1);
   const int D = model_.config().input_dim, Z = model_.config().latent;
-  const size_t n = model_.num_params();
 
   // Forward and backward of part p on its replica; rows b0..b1 of the batch.
   auto run_part = [&](int p) {
@@ -87,62 +91,74 @@ typename DataParallel<T>::StepResult DataParallel<T>::step(const T* x, const T* 
     }
   };
 
-  StepResult out;
-  if (parts_ == 1) {
+  if (parts_ == 1)
     run_part(0);
-    out = results_[0];
-  } else {
+  else
     pool_->run(run_part);
-    for (int p = 0; p < parts_; ++p) {  // fixed order: deterministic sums
-      const StepResult& r = results_[static_cast<size_t>(p)];
-      const double w = static_cast<double>(row0(p + 1, B) - row0(p, B)) / B;
-      out.loss.recon += r.loss.recon;
-      out.loss.kl += r.loss.kl;
-      out.iw += r.iw;
-      out.objective += w * r.objective;
-      out.finite = out.finite && r.finite;
-    }
+  StepResult out;
+  grads_.clear();
+  weights_.clear();
+  for (int p = 0; p < parts_; ++p) {  // fixed order: deterministic sums
+    const StepResult& r = results_[static_cast<size_t>(p)];
+    const int Bp = row0(p + 1, B) - row0(p, B);
+    if (Bp == 0) continue;
+    const double w = static_cast<double>(Bp) / B;
+    out.loss.recon += r.loss.recon;
+    out.loss.kl += r.loss.kl;
+    out.iw += r.iw;
+    out.objective += w * r.objective;
+    out.finite = out.finite && r.finite;
+    grads_.push_back(p == 0 ? model_.grads() : replicas_[static_cast<size_t>(p - 1)]->grads());
+    weights_.push_back(static_cast<T>(w));
   }
-  if (!out.finite) return out;
-
-  if (parts_ == 1) {
-    out.grad_sq = sum_squares(model_.grads(), n);
-    return out;
-  }
-  // g = Σ_p (B_p / B) g_p over each thread's parameter range, parts in order.
-  pool_->run([&](int i) {
-    const size_t lo = par0(i), hi = par0(i + 1);
-    T* g = model_.grads();
-    const T w0 = static_cast<T>(static_cast<double>(row0(1, B)) / B);
-    for (size_t j = lo; j < hi; ++j) g[j] *= w0;
-    for (int p = 1; p < parts_; ++p) {
-      const int Bp = row0(p + 1, B) - row0(p, B);
-      if (Bp == 0) continue;
-      const T w = static_cast<T>(static_cast<double>(Bp) / B);
-      const T* gp = replicas_[static_cast<size_t>(p - 1)]->grads();
-      for (size_t j = lo; j < hi; ++j) g[j] += w * gp[j];
-    }
-    grad_sq_[static_cast<size_t>(i)] = sum_squares(g + lo, hi - lo);
-  });
-  for (int i = 0; i < parts_; ++i) out.grad_sq += grad_sq_[static_cast<size_t>(i)];
   return out;
 }
 
 template <class T>
-void DataParallel<T>::update(Adam<T>& adam, T grad_scale) {
-  const size_t n = model_.num_params();
-  VAE_ASSERT(adam.size() == n);
-  adam.begin_step();
-  if (parts_ == 1) {
-    adam.update(model_.params(), model_.grads(), 0, n, grad_scale);
-    return;
-  }
-  pool_->run([&](int i) {
-    const size_t lo = par0(i), hi = par0(i + 1);
-    adam.update(model_.params(), model_.grads(), lo, hi, grad_scale);
-    for (auto& r : replicas_)
-      std::memcpy(r->params() + lo, model_.params() + lo, (hi - lo) * sizeof(T));
+double DataParallel<T>::reduce() {
+  VAE_ASSERT(!grads_.empty() && grads_[0] == model_.grads());
+  const int parts = static_cast<int>(grads_.size());
+  for_ranges([&](size_t lo, size_t hi, int i) {
+    T* g = model_.grads();
+    if (parts > 1) {
+      for (size_t j = lo; j < hi; ++j) g[j] *= weights_[0];
+      for (int p = 1; p < parts; ++p) {
+        const T w = weights_[static_cast<size_t>(p)];
+        const T* gp = grads_[static_cast<size_t>(p)];
+        for (size_t j = lo; j < hi; ++j) g[j] += w * gp[j];
+      }
+    }
+    grad_sq_[static_cast<size_t>(i)] = sum_squares(g + lo, hi - lo);
   });
+  // The gradient is stored: later calls see one part of weight 1.
+  grads_.resize(1);
+  weights_.assign(1, T(1));
+  double sq = 0;
+  for (int i = 0; i < parts_; ++i) sq += grad_sq_[static_cast<size_t>(i)];
+  return sq;
+}
+
+template <class T>
+void DataParallel<T>::update(Adam<T>& adam, T grad_scale) {
+  VAE_ASSERT(adam.size() == model_.num_params());
+  adam.begin_step();
+  for_ranges([&](size_t lo, size_t hi, int) {
+    adam.update(model_.params(), model_.grads(), lo, hi, grad_scale);
+  });
+}
+
+template <class T>
+double DataParallel<T>::update_fused(Adam<T>& adam) {
+  VAE_ASSERT(adam.size() == model_.num_params() && !grads_.empty());
+  adam.begin_step();
+  const int parts = static_cast<int>(grads_.size());
+  for_ranges([&](size_t lo, size_t hi, int i) {
+    grad_sq_[static_cast<size_t>(i)] =
+        adam.update_reduced(model_.params(), grads_.data(), weights_.data(), parts, lo, hi);
+  });
+  double sq = 0;
+  for (int i = 0; i < parts_; ++i) sq += grad_sq_[static_cast<size_t>(i)];
+  return sq;
 }
 
 template class DataParallel<float>;

@@ -27,7 +27,7 @@ using Clock = std::chrono::steady_clock;
 
 // Fewest rows per data-parallel part: below this, a part's GEMMs are too thin to repay the
 // threads' hand-offs, and BLAS's own threads (or one thread) do better.
-constexpr int kMinRowsPerPart = 8;
+constexpr int kMinRowsPerPart = 32;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -232,7 +232,6 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
   };
   for (int64_t epoch = state.epoch + 1; epoch <= opts.epochs && !patience_spent();) {
     const auto t0 = Clock::now();
-    steps.sync_params();  // the parameters may have been set, resumed or restored
     // With parts > 1 each part's thread calls BLAS single-threaded (vae/runtime.h); the
     // evaluation after the loop has BLAS's threads back.
     std::optional<ScopedSerialBlas> serial_blas;
@@ -253,19 +252,29 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
       bad_step = state.step + 1;
       if (!nonfinite.empty()) break;
       objective_sum += B * r.objective;
-      double grad_sq = r.grad_sq;
-      if (cb.after_backward) {
-        cb.after_backward(state.step + 1, model.grads(), P);
-        grad_sq = sum_squares(model.grads(), P);
+      // Without clipping or a hook nothing needs the gradient before the update: reduction,
+      // norm and Adam go in one pass (a non-finite norm then leaves non-finite parameters,
+      // which the recovery below replaces with the last good state anyway).
+      const bool fused = opts.clip_grad <= 0 && !cb.after_backward;
+      double grad_sq;
+      if (fused) {
+        grad_sq = steps.update_fused(adam);
+      } else {
+        grad_sq = steps.reduce();
+        if (cb.after_backward) {
+          cb.after_backward(state.step + 1, model.grads(), P);
+          grad_sq = sum_squares(model.grads(), P);
+        }
       }
-      // Global-norm clipping (clip_grad_norm's rule), folded into the update.
       const double norm = std::sqrt(grad_sq);
       if (!std::isfinite(norm)) {
+        if (fused) steps.reduce();  // the gradient, to name what was not finite
         const std::string names = nonfinite_tensors(table, model.grads());
         nonfinite = (several(names) ? "gradients of " : "gradient of ") + names;
         break;
       }
-      steps.update(adam, norm > max_norm ? static_cast<float>(max_norm / norm) : 1.0f);
+      // Global-norm clipping (clip_grad_norm's rule), folded into the update.
+      if (!fused) steps.update(adam, norm > max_norm ? static_cast<float>(max_norm / norm) : 1.0f);
       ++state.step;
       recon_sum += r.loss.recon;
       kl_sum += r.loss.kl;

@@ -103,7 +103,9 @@ void check(const vae::ModelConfig& cfg, int parts, int B, int K, bool iwae, doub
   vae::Adam<double> adam_dp(ref.num_params(), vae::AdamConfig{1e-2});
   const size_t n = ref.num_params();
 
-  for (int step = 0; step < 2; ++step) {
+  // Step 0: reduce() then update() with grad_scale 0.5 (the clipping path); steps 1 and 2:
+  // update_fused(). Stale or unshared replica parameters would show from step 1 on.
+  for (int step = 0; step < 3; ++step) {
     const Batch b = make_batch(cfg, B, K, 100 + step);
     const int32_t* labels = cfg.num_classes ? b.labels.data() : nullptr;
     ref.zero_grad();
@@ -117,25 +119,29 @@ void check(const vae::ModelConfig& cfg, int parts, int B, int K, bool iwae, doub
       want = ref.forward(b.x.data(), b.eps.data(), B, labels);
       want_obj = ref.backward(b.x.data(), B, beta);
     }
+    double sq = 0;
+    for (size_t i = 0; i < n; ++i) sq += ref.grads()[i] * ref.grads()[i];
     const auto got = dp.step(b.x.data(), b.eps.data(), B, K, labels, iwae, beta);
     ASSERT_TRUE(got.finite);
     expect_near_rel(got.loss.recon, want.recon, "recon");
     expect_near_rel(got.loss.kl, want.kl, "kl");
     expect_near_rel(got.iw, want_iw, "iw");
     expect_near_rel(got.objective, want_obj, "objective");
-    double sq = 0;
-    for (size_t i = 0; i < n; ++i) {
-      sq += ref.grads()[i] * ref.grads()[i];
-      ASSERT_NEAR(dp_model.grads()[i], ref.grads()[i], 1e-11 * (1 + std::fabs(ref.grads()[i])))
-          << "gradient " << i << " at step " << step;
+    if (step == 0) {
+      expect_near_rel(dp.reduce(), sq, "reduce's sum of squares");
+      for (size_t i = 0; i < n; ++i)
+        ASSERT_NEAR(dp_model.grads()[i], ref.grads()[i], 1e-11 * (1 + std::fabs(ref.grads()[i])))
+            << "gradient " << i;
+      for (size_t i = 0; i < n; ++i) ref.grads()[i] *= 0.5;
+      adam_ref.step(ref.params(), ref.grads());
+      dp.update(adam_dp, 0.5);
+    } else {
+      expect_near_rel(dp.update_fused(adam_dp), sq, "update_fused's sum of squares");
+      adam_ref.step(ref.params(), ref.grads());
     }
-    expect_near_rel(got.grad_sq, sq, "grad_sq");
-
-    for (size_t i = 0; i < n; ++i) ref.grads()[i] *= 0.5;
-    adam_ref.step(ref.params(), ref.grads());
-    dp.update(adam_dp, 0.5);
+    EXPECT_EQ(adam_dp.steps(), adam_ref.steps());
     for (size_t i = 0; i < n; ++i)
-      ASSERT_NEAR(dp_model.params()[i], ref.params()[i], 1e-11) << "parameter " << i;
+      ASSERT_NEAR(dp_model.params()[i], ref.params()[i], 1e-11) << "parameter " << i << " at step " << step;
   }
 }
 
@@ -152,21 +158,49 @@ TEST(DataParallel, ConditionalConvAndIwaeStepsMatchOneModel) {
   check(mlp_config(2), 2, 5, 3, true, 1.0);
 }
 
-TEST(DataParallel, SyncParamsCopiesOutsideChangesToTheReplicas) {
+TEST(DataParallel, ReplicasShareTheModelsParameters) {
   const vae::ModelConfig cfg = mlp_config();
   vae::Vae<double> ref(cfg, 8), model(cfg, 8);
   vae::Rng init(9);
   ref.init_params(init);
-  vae::DataParallel<double> dp(model, 2, 8);  // replicas copied from model's zero parameters
+  vae::DataParallel<double> dp(model, 2, 8);  // model's parameters are still zero here
   std::copy(ref.params(), ref.params() + ref.num_params(), model.params());
-  dp.sync_params();
   const Batch b = make_batch(cfg, 8, 1, 3);
   ref.zero_grad();
   ref.forward(b.x.data(), b.eps.data(), 8);
   ref.backward(b.x.data(), 8);
   dp.step(b.x.data(), b.eps.data(), 8, 1, nullptr, false);
+  dp.reduce();
   for (size_t i = 0; i < ref.num_params(); ++i)
     ASSERT_NEAR(model.grads()[i], ref.grads()[i], 1e-11 * (1 + std::fabs(ref.grads()[i]))) << i;
+}
+
+TEST(Adam, UpdateReducedEqualsReducingThenStepping) {
+  const size_t n = 203;  // not a multiple of the 32-wide blocks
+  vae::Rng rng(4);
+  std::vector<double> g0(n), g1(n), g2(n), p(n), q(n), g(n);
+  for (size_t i = 0; i < n; ++i) {
+    g0[i] = rng.uniform() - 0.5;
+    g1[i] = rng.uniform() - 0.5;
+    g2[i] = rng.uniform() - 0.5;
+    p[i] = q[i] = rng.uniform();
+  }
+  const double w[3] = {0.5, 0.25, 0.25};
+  const double* gs[3] = {g0.data(), g1.data(), g2.data()};
+  vae::Adam<double> a(n, vae::AdamConfig{1e-2}), b(n, vae::AdamConfig{1e-2});
+  for (int step = 0; step < 3; ++step) {
+    double sq = 0;
+    for (size_t i = 0; i < n; ++i) {
+      g[i] = w[0] * g0[i] + w[1] * g1[i] + w[2] * g2[i];
+      sq += g[i] * g[i];
+    }
+    a.step(p.data(), g.data());
+    b.begin_step();
+    const double got = b.update_reduced(q.data(), gs, w, 3, 0, 100) +
+                       b.update_reduced(q.data(), gs, w, 3, 100, n);
+    EXPECT_NEAR(got, sq, 1e-12 * sq);
+    for (size_t i = 0; i < n; ++i) ASSERT_NEAR(q[i], p[i], 1e-14) << i;
+  }
 }
 
 TEST(DataParallel, NonFiniteLossSkipsTheGradient) {
