@@ -6,7 +6,8 @@
                                                   to DST
   bench_report.py peer LINE                       "examples/s test_loss" from a peer's JSON line
   bench_report.py vae METRICS_JSONL               the same from a vae run's metrics.jsonl
-  bench_report.py table RUNS_TSV CEILING_DIR      the summary table
+  bench_report.py iw EVAL_JSON N                  "examples/s nll" of `vae eval --iw` over N images
+  bench_report.py table RUNS_TSV CEILING_DIR [K]  the summary table (K: the IW case's samples)
 
 RUNS_TSV has one line per run: case, impl (vae.cpp or pytorch), threads, round, examples/s,
 test_loss. CEILING_DIR holds Google Benchmark JSON outputs named bench_train-T.json and
@@ -14,12 +15,18 @@ bench_conv-T.json, T the thread count.
 """
 import gzip, json, os, struct, sys
 
-# case → (batch, label, ceiling benchmark (file prefix, benchmark name)), in table order.
+# case → (batch, label, ceiling benchmarks (file prefix, benchmark names: the fastest of them is
+# the ceiling)), in table order. Where the same products can run on BLAS's threads or split
+# data-parallel over the threads, both are measured and the faster one counts.
 CASES = {
-    "default": (128, "default MLP, batch 128", ("bench_train", "BM_GemmCeiling/128/real_time")),
-    "b20": (20, "default MLP, batch 20", ("bench_train", "BM_GemmCeiling/20/real_time")),
-    "b1": (1, "default MLP, batch 1", ("bench_train", "BM_GemmCeiling/1/real_time")),
-    "conv": (128, "conv preset, batch 128", ("bench_conv", "BM_ConvModelGemmCeiling/real_time")),
+    "default": (128, "default MLP, batch 128", ("bench_train", ["BM_GemmCeiling/128/real_time",
+                                                                 "BM_GemmCeilingParallel/128/real_time"])),
+    "b20": (20, "default MLP, batch 20", ("bench_train", ["BM_GemmCeiling/20/real_time",
+                                                           "BM_GemmCeilingParallel/20/real_time"])),
+    "b1": (1, "default MLP, batch 1", ("bench_train", ["BM_GemmCeiling/1/real_time"])),
+    "conv": (128, "conv preset, batch 128", ("bench_conv", ["BM_ConvModelGemmCeiling/real_time"])),
+    # vae eval --iw K: examples/s over the test images; the ceiling is latent samples/s / K.
+    "iw": (0, "eval --iw K, default MLP", ("bench_train", ["BM_IwGemmCeiling/real_time"])),
 }
 
 
@@ -51,40 +58,51 @@ def subset(src, dst, n_train, n_test):
                 f.write(magic + struct.pack(">" + "I" * len(dims), n, *dims[1:]) + body[:n * per_item])
 
 
-def ceiling(ceiling_dir, case, threads):
+def ceiling(ceiling_dir, case, threads, iw_k):
     """Examples/s at the GEMM ceiling for the case at the given threads, or None."""
-    prefix, name = CASES[case][2]
+    prefix, names = CASES[case][2]
     path = os.path.join(ceiling_dir, f"{prefix}-{threads}.json")
     if not os.path.isfile(path):
         return None
     with open(path) as f:
-        for b in json.load(f)["benchmarks"]:
-            if b["name"] == name and b.get("run_type", "iteration") == "iteration":
-                return b["items_per_second"]
-    return None
+        found = [b["items_per_second"] for b in json.load(f)["benchmarks"]
+                 if b["name"] in names and b.get("run_type", "iteration") == "iteration"]
+    if not found:
+        return None
+    return max(found) / (iw_k if case == "iw" else 1)
 
 
-def table(runs_tsv, ceiling_dir):
+def table(runs_tsv, ceiling_dir, iw_k):
     runs = {}  # (case, impl) → {threads: [examples/s of each round]}
     with open(runs_tsv) as f:
         for line in f:
             case, impl, threads, _round, eps, _loss = line.split()
             runs.setdefault((case, impl), {}).setdefault(int(threads), []).append(float(eps))
     rows = []
+    scaling = []
     for case, (batch, label, _) in CASES.items():
-        if (case, "vae.cpp") not in runs or (case, "pytorch") not in runs:
+        if (case, "vae.cpp") not in runs:
             continue
+        if case == "iw":
+            label = label.replace("K", str(iw_k))
         # Each one at its best thread count; at a thread count, the best of its rounds (the run
         # least disturbed by the rest of the machine).
         best = {}
         for impl in ("vae.cpp", "pytorch"):
+            if (case, impl) not in runs:
+                continue
             per_threads = {t: max(v) for t, v in runs[(case, impl)].items()}
             t = max(per_threads, key=per_threads.get)
             best[impl] = (t, per_threads[t])
-        (tv, v), (tp, p) = best["vae.cpp"], best["pytorch"]
-        c = ceiling(ceiling_dir, case, tv)
-        rows.append([label, f"{tv} / {tp}", f"{v:.0f}", f"{p:.0f}", f"{v / p:.2f}",
-                     f"{c:.0f}" if c else "-", f"{100 * v / c:.1f}%" if c else "-"])
+            if case == "default" and len(per_threads) > 1:
+                lo, hi = min(per_threads), max(per_threads)
+                scaling.append(f"{impl} {hi} threads / {lo}: {per_threads[hi] / per_threads[lo]:.2f}x")
+        tv, v = best["vae.cpp"]
+        tp, p = best.get("pytorch", ("-", None))
+        c = ceiling(ceiling_dir, case, tv, iw_k)
+        rows.append([label, f"{tv} / {tp}", f"{v:.0f}", f"{p:.0f}" if p else "-",
+                     f"{v / p:.2f}" if p else "-", f"{c:.0f}" if c else "-",
+                     f"{100 * v / c:.1f}%" if c else "-"])
     head = ["case", "threads (vae / pytorch)", "vae.cpp ex/s", "pytorch ex/s", "ratio",
             "GEMM ceiling ex/s", "vae % of GEMM ceiling"]
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
@@ -93,6 +111,8 @@ def table(runs_tsv, ceiling_dir):
     print("-+-".join("-" * w for w in widths))
     for r in rows:
         print(fmt(r))
+    if scaling:
+        print("thread scaling, default MLP batch 128 (best round at each count): " + "; ".join(scaling))
 
 
 def main():
@@ -105,8 +125,11 @@ def main():
     elif cmd == "vae":
         lines = [json.loads(l) for l in open(args[0]) if l.strip()]
         print(round(sum(l["examples_per_s"] for l in lines) / len(lines)), round(lines[-1]["test_loss"], 2))
+    elif cmd == "iw":
+        d = json.loads(open(args[0]).read())
+        print(round(int(args[1]) / d["iw"]["seconds"], 2), d["iw"]["nll"])
     elif cmd == "table":
-        table(args[0], args[1])
+        table(args[0], args[1], int(args[2]) if len(args) > 2 else 5000)
     else:
         sys.exit(f"bench_report.py: unknown command {cmd}")
 

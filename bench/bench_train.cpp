@@ -136,6 +136,43 @@ void BM_GemmCeilingParallel(benchmark::State& state) {
 }
 BENCHMARK(BM_GemmCeilingParallel)->Arg(128)->Arg(20)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
+// The matrix products of `vae eval --iw K` (vae::evaluate_iw): for each importance sample (one
+// latent row) the decoder's two maps, (R,20)·(400,20)ᵀ → (R,400) and (R,400)·(784,400)ᵀ →
+// (R,784), in passes of R = 4096 rows, each thread running its own passes with single-threaded
+// BLAS, as evaluate_iw's workers do. items_per_second counts latent samples; examples/s at K
+// samples each is that over K (the encoder's one pass per example is 0.02% of it at K = 5000).
+void BM_IwGemmCeiling(benchmark::State& state) {
+  vae::set_num_threads(bench_threads());
+  const int T = vae::num_threads();
+  const int R = 4096, Z = 20, H = 400, D = 784;
+  const std::vector<float> w1(static_cast<size_t>(H) * Z, 0.01f), w2(static_cast<size_t>(D) * H, 0.01f);
+  struct Part {
+    std::vector<float> z, h, out;
+  };
+  std::vector<Part> parts(static_cast<size_t>(T));
+  for (Part& p : parts) {
+    p.z.assign(static_cast<size_t>(R) * Z, 0.5f);
+    p.h.assign(static_cast<size_t>(R) * H, 0.0f);
+    p.out.assign(static_cast<size_t>(R) * D, 0.0f);
+  }
+  vae::WorkerPool pool(T);
+  vae::ScopedSerialBlas serial;
+  for (auto _ : state) {
+    pool.run([&](int t) {
+      Part& p = parts[static_cast<size_t>(t)];
+      vae::gemm<float>(false, true, R, H, Z, 1.f, p.z.data(), Z, w1.data(), Z, 0.f, p.h.data(), H);
+      vae::gemm<float>(false, true, R, D, H, 1.f, p.h.data(), H, w2.data(), H, 0.f, p.out.data(), D);
+    });
+    benchmark::ClobberMemory();
+  }
+  const double flops_per_sample = 2.0 * (Z * H + H * D);
+  state.SetItemsProcessed(state.iterations() * R * T);
+  state.counters["FLOP/s"] = benchmark::Counter(flops_per_sample * R * T * state.iterations(),
+                                                benchmark::Counter::kIsRate);
+  state.counters["threads"] = T;
+}
+BENCHMARK(BM_IwGemmCeiling)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // Latency of the library API for one example: encode (μ, log σ²) then decode μ to the decoder
 // mean, on a model sized for one row — what an embedding program or a service pays per request.
 void BM_EncodeDecodeOne(benchmark::State& state) {

@@ -13,13 +13,18 @@
 #   small    the same model at batch 20 and batch 1 (also b20, b1 alone), on the first
 #            $VAE_BENCH_SMALL_N training images (default 10000): one step per example is slow
 #   conv     `vae train --arch conv` against bench/torch_conv_vae.py (the same preset), batch 128
+#   iw       `vae eval --iw $VAE_BENCH_IW_K` (default 5000) of a default model trained for one
+#            epoch, over the first $VAE_BENCH_IW_N test images (default 1000; 10000 is the whole
+#            test set, about ten times as long); no peer: the ceiling is the yardstick
 #   all      all of the above
 # Each one runs at each thread count ($VAE_BENCH_THREADS, default "1 $(nproc)"); the table shows
 # each implementation at its best thread count, taking at a thread count the best of its rounds.
 # examples/s are the training loop's own figures (vae: metrics.jsonl; peer: its JSON line), which
 # leave out loading and the test-set pass. The ceiling is the examples/s that the model's GEMMs
-# alone reach at the same shapes and on the vae row's thread count (bench_train's BM_GemmCeiling,
-# bench_conv's BM_ConvModelGemmCeiling): vae % of it is how close the step gets to free overhead.
+# alone reach at the same shapes and on the vae row's thread count (bench_train's BM_GemmCeiling
+# or BM_GemmCeilingParallel, whichever is faster, bench_conv's BM_ConvModelGemmCeiling,
+# bench_train's BM_IwGemmCeiling): vae % of it is how close the step gets to free overhead.
+# Under the table: the default case's thread scaling, each side's best round at each count.
 #
 # --short (or VAE_BENCH_SHORT=1): a quick, noisy check that everything runs: 2000 training and
 # 1000 test images for every case, 1 round unless ROUNDS is given, short Google Benchmark runs.
@@ -52,18 +57,21 @@ threads_list=${VAE_BENCH_THREADS:-1 $(nproc)}
 if [[ $short == 1 ]]; then
   train_n=${VAE_BENCH_TRAIN_N:-2000} small_n=${VAE_BENCH_SMALL_N:-2000}
   test_n=${VAE_BENCH_TEST_N:-1000} min_time=${VAE_BENCH_MIN_TIME:-0.2}
+  iw_n=${VAE_BENCH_IW_N:-50}
 else
   train_n=${VAE_BENCH_TRAIN_N:-0} small_n=${VAE_BENCH_SMALL_N:-10000}
   test_n=${VAE_BENCH_TEST_N:-0} min_time=${VAE_BENCH_MIN_TIME:-1}
+  iw_n=${VAE_BENCH_IW_N:-1000}
 fi
+iw_k=${VAE_BENCH_IW_K:-5000}
 
 cases=()
 for s in ${sections//,/ }; do
   case $s in
-    all) cases+=(default b20 b1 conv) ;;
-    default | b20 | b1 | conv) cases+=("$s") ;;
+    all) cases+=(default b20 b1 conv iw) ;;
+    default | b20 | b1 | conv | iw) cases+=("$s") ;;
     small) cases+=(b20 b1) ;;
-    *) echo "bench: unknown section '$s' (default, small, b20, b1, conv, all)" >&2; exit 2 ;;
+    *) echo "bench: unknown section '$s' (default, small, b20, b1, conv, iw, all)" >&2; exit 2 ;;
   esac
 done
 
@@ -90,8 +98,25 @@ data_dir() {  # N_TRAIN N_TEST (0 = all)
 
 runs="$tmp/runs.tsv"
 : >"$runs"
-printf '%-8s %-8s %-7s %-6s %12s %10s\n' case impl threads round 'examples/s' test_loss
+printf '%-8s %-8s %-7s %-6s %12s %10s\n' case impl threads round 'examples/s' 'test_loss'
+# (for the iw case: test images/s and the importance-weighted NLL)
 for c in "${cases[@]}"; do
+  if [[ $c == iw ]]; then
+    # One model (one epoch of the default MLP) for all of the case's runs, then the timed evals.
+    data=$(data_dir "$train_n" "$iw_n")
+    FASHION_MNIST_DIR=$data "./$build/vae" train --data fashion-mnist --epochs 1 \
+      --out "$tmp/iw-model" >/dev/null
+    for t in $threads_list; do
+      for r in $(seq 1 "$rounds"); do
+        FASHION_MNIST_DIR=$data "./$build/vae" eval "$tmp/iw-model/best.safetensors" \
+          --iw "$iw_k" --threads "$t" --out "$tmp/iw.json" >/dev/null
+        res=$(report iw "$tmp/iw.json" "$iw_n")
+        printf '%-8s %-8s %-7s %-6s %12s %10s\n' "$c" vae.cpp "$t" "$r" $res
+        echo "$c vae.cpp $t $r $res" >>"$runs"
+      done
+    done
+    continue
+  fi
   batch=128 peer_script=$peer vae_args=() n=$train_n
   case $c in
     b20) batch=20 n=$small_n ;;
@@ -137,4 +162,5 @@ done
 echo
 [[ $short == 1 ]] && echo "(short run: data subsets, few rounds: noisy figures, for checking only)"
 echo "epochs $epochs, rounds $rounds, threads $threads_list; ex/s: best round at each one's best thread count"
-report table "$runs" "$tmp"
+[[ " ${cases[*]} " == *" iw "* ]] && echo "iw: K = $iw_k over the first $iw_n test images; examples/s = test images per second"
+report table "$runs" "$tmp" "$iw_k"
