@@ -26,8 +26,9 @@ void add_data_options(CLI::App* app, std::string* data, std::string* split) {
 
 void add_threads_option(CLI::App* app, int* threads) {
   app->add_option("--threads", *threads,
-                  "threads for matrix products (0 = all " + std::to_string(vae::hardware_threads()) +
-                      " cores)");
+                  "threads (0 = all " + std::to_string(vae::hardware_threads()) +
+                      " cores): large batches and --iw split their rows over them, other work "
+                      "splits each matrix product");
 }
 
 void apply_threads(int threads) {
