@@ -6,7 +6,8 @@
 #   scripts/fuzz.sh --keep-going [SECONDS] [TARGET...]
 #                                           the same, but go on after a crash (libFuzzer's fork
 #                                           mode), collecting every finding of the run
-#   scripts/fuzz.sh --smoke [TARGET...]     run each harness once over its seed corpus (CI)
+#   scripts/fuzz.sh --smoke [TARGET...]     run each harness once over its seed corpus and the
+#                                           inputs of past findings (fuzz/regressions/<target>)
 #   scripts/fuzz.sh --make-corpus           rewrite fuzz/corpus with fuzz_make_corpus
 #   scripts/fuzz.sh --list                  the targets
 # Targets: idx csv npy image safetensors checkpoint config_json metrics.
@@ -99,10 +100,12 @@ for t in "${targets[@]}"; do
 
   if [[ $mode == smoke ]]; then
     start=$SECONDS
-    if out=$("$bin" "${limits[@]}" "${dict[@]}" -runs=0 "fuzz/corpus/$t" 2>&1); then
+    dirs=("fuzz/corpus/$t")
+    [[ -d fuzz/regressions/$t ]] && dirs+=("fuzz/regressions/$t")
+    if out=$("$bin" "${limits[@]}" "${dict[@]}" -runs=0 "${dirs[@]}" 2>&1); then
       runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' <<<"$out")
-      seeds=$(find "fuzz/corpus/$t" -type f | wc -l)
-      echo "fuzz --smoke $t: $seeds seed files ($runs runs) in $((SECONDS - start)) s, ok"
+      seeds=$(find "${dirs[@]}" -type f | wc -l)
+      echo "fuzz --smoke $t: $seeds seed and regression files ($runs runs) in $((SECONDS - start)) s, ok"
     else
       echo "$out" | tail -40
       echo "fuzz --smoke $t: FAILED (see above)"
@@ -116,6 +119,7 @@ for t in "${targets[@]}"; do
   log=$build/fuzz-logs/$t.log
   mkdir -p "$corpus" "$findings" "$(dirname "$log")"
   cp -n "fuzz/corpus/$t"/* "$corpus"/
+  [[ -d fuzz/regressions/$t ]] && cp -n "fuzz/regressions/$t"/* "$corpus"/
   find "$findings" -type f | sort >"$log.before"
   fork=()
   if [[ $mode == keep-going ]]; then
