@@ -64,11 +64,10 @@ inline int conv_transpose2d_w_out(const ConvShape& s) {
 
 /// Elements of scratch that conv2d_forward and conv2d_backward need, with G images per group:
 ///   C_in·K·K · G·H_out·W_out (the column matrix) + C_out · G·H_out·W_out (the group's output,
-///   channel-major) + C_in·(H + 2P)·(W + 2P) if P > 0 or S = 2 (one image with its zero border;
-///   at stride 2 with its columns reordered, even ones first).
+///   channel-major) + C_in·(H + 2P)·(W + 2P) if P > 0 (one image with its zero border).
 size_t conv2d_scratch_size(const ConvShape& s);
 /// Elements of scratch that conv_transpose2d_forward and conv_transpose2d_backward need:
-///   C_out·K·K · G·H·W  +  C_in · G·H·W  +  C_out·(H_out + 2P)·(W_out + 2P) if P > 0 or S = 2.
+///   C_out·K·K · G·H·W  +  C_in · G·H·W  +  C_out·(H_out + 2P)·(W_out + 2P) if P > 0.
 size_t conv_transpose2d_scratch_size(const ConvShape& s);
 
 // ---- Conv2d (torch.nn.Conv2d, dilation 1, groups 1) ---------------------------------------
