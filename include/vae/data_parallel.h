@@ -16,9 +16,10 @@
 //
 // After step(), one of two ways to the update:
 //   - update_fused(adam): each thread takes one range of parameters and, in a single pass over
-//     memory, forms the reduced gradient, sums its squares (the norm check) and applies Adam.
-//     The reduced gradient is not stored; model.grads() keeps part 0's. The cheapest step, used
-//     when nothing needs the gradient before the update (no clipping, no hook);
+//     memory, forms the reduced gradient, sums its squares (the norm check), applies Adam and
+//     zeroes the parts' gradients for the next step (whose zero_grad is then skipped). The
+//     reduced gradient is never stored. The cheapest step, used when nothing needs the gradient
+//     before the update (no clipping, no hook);
 //   - reduce() stores the reduced gradient in model.grads() and returns Σ g²; then
 //     update(adam, scale) applies Adam to it (clipping folds in as the scale).
 #pragma once
@@ -36,7 +37,8 @@ template <class T>
 class DataParallel {
  public:
   /// P = parts replicas (≥ 1) of `model` for batches of up to max_batch rows and max_samples
-  /// importance samples. `model` must outlive this object.
+  /// importance samples. `model` must outlive this object, and its gradients belong to this
+  /// object between steps (update_fused leaves them zero and the next step relies on it).
   DataParallel(Vae<T>& model, int parts, int max_batch, int max_samples = 1);
   ~DataParallel();
 
@@ -61,10 +63,11 @@ class DataParallel {
   /// model.grads() × grad_scale, split over the threads.
   void update(Adam<T>& adam, T grad_scale = T(1));
   /// After step(), instead of reduce() and update(): adam.begin_step(), then the reduction, its
-  /// Σ g² and Adam in one pass per parameter range (Adam::update_reduced). Returns Σ g² of the
-  /// reduced gradient; when it is not finite the parameters and Adam's moments already hold
-  /// non-finite values: restore them (the trainer's recovery does), or call reduce() to see the
-  /// gradient.
+  /// Σ g² and Adam in one pass per parameter range (Adam::update_reduced), which also zeroes the
+  /// parts' gradients (model.grads() reads zero afterwards). Returns Σ g² of the reduced
+  /// gradient. When it is not finite, the parameters hold NaN exactly where the gradient was not
+  /// finite (name the tensors from them), and they and Adam's moments must be restored (the
+  /// trainer's recovery does).
   double update_fused(Adam<T>& adam);
 
  private:
@@ -74,13 +77,15 @@ class DataParallel {
   size_t par0(int i) const;
   template <class F>
   void for_ranges(F&& f);  // f(lo, hi, i) on every thread's parameter range
+  T* part_grads(int p) { return p == 0 ? model_.grads() : replicas_[static_cast<size_t>(p - 1)]->grads(); }
 
   Vae<T>& model_;
   int parts_;
   std::vector<std::unique_ptr<Vae<T>>> replicas_;  // (P − 1) parts 1..P−1
   std::vector<std::vector<T>> eps_;                 // (P) per part (K·B_p, Z), IWAE only
   std::vector<StepResult> results_;                 // (P) per part
-  std::vector<const T*> grads_;                     // (≤ P) gradients of the last step's parts
+  std::vector<T*> grads_;                           // (≤ P) gradients of the last step's parts
+  std::vector<char> zeroed_;                        // (P) part p's gradients are known zero
   std::vector<T> weights_;                          // (≤ P) their w_p = B_p / B
   std::vector<double> grad_sq_;                     // (P) per parameter range
   std::unique_ptr<WorkerPool> pool_;                // P > 1 only

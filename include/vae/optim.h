@@ -35,8 +35,11 @@ class Adam {
   /// update() with the gradient formed on the fly, g = Σ_p weights[p] · grads[p][i] over
   /// p = 0..parts−1 in order (the reduction of data-parallel parts, never stored), and with the
   /// norm check fused into the same pass over memory: returns Σ g² over [lo, hi) in double.
-  double update_reduced(T* params, const T* const* grads, const T* weights, int parts, size_t lo,
-                        size_t hi);
+  /// zero_grads: also zeroes grads[p][lo, hi) once read (the next step's zero_grad, done while
+  /// the lines are in cache). A non-finite g leaves NaN in that parameter (m/√v of ±Inf is
+  /// Inf/Inf), so the parameters show where the gradient was not finite.
+  double update_reduced(T* params, T* const* grads, const T* weights, int parts, size_t lo,
+                        size_t hi, bool zero_grads = false);
 
   const AdamConfig& config() const { return cfg_; }
   void set_lr(double lr) { cfg_.lr = lr; }

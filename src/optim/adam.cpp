@@ -31,8 +31,8 @@ void Adam<T>::update(T* params, const T* grads, size_t lo, size_t hi, T grad_sca
 }
 
 template <class T>
-double Adam<T>::update_reduced(T* params, const T* const* grads, const T* weights, int parts,
-                               size_t lo, size_t hi) {
+double Adam<T>::update_reduced(T* params, T* const* grads, const T* weights, int parts,
+                               size_t lo, size_t hi, bool zero_grads) {
   const T b1 = static_cast<T>(cfg_.beta1), b2 = static_cast<T>(cfg_.beta2);
   const T eps = static_cast<T>(cfg_.eps);
   const T step_size = step_size_, inv_sqrt_bc2 = inv_sqrt_bc2_;
@@ -48,6 +48,8 @@ double Adam<T>::update_reduced(T* params, const T* const* grads, const T* weight
     for (size_t j = 0; j < len; ++j) g[j] = weights[0] * grads[0][i0 + j];
     for (int p = 1; p < parts; ++p)
       for (size_t j = 0; j < len; ++j) g[j] += weights[p] * grads[p][i0 + j];
+    if (zero_grads)
+      for (int p = 0; p < parts; ++p) std::fill(grads[p] + i0, grads[p] + i0 + len, T(0));
     for (size_t j = 0; j < len; ++j) acc[j] += static_cast<double>(g[j]) * g[j];
     for (size_t j = 0; j < len; ++j) {
       const size_t i = i0 + j;

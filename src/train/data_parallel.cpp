@@ -15,6 +15,7 @@ DataParallel<T>::DataParallel(Vae<T>& model, int parts, int max_batch, int max_s
       parts_(std::max(1, parts)),
       eps_(static_cast<size_t>(parts_)),
       results_(static_cast<size_t>(parts_)),
+      zeroed_(static_cast<size_t>(parts_), 0),
       grad_sq_(static_cast<size_t>(parts_)) {
   VAE_ASSERT(max_batch >= 1 && max_samples >= 1);
   VAE_ASSERT(max_batch <= model.max_batch() && max_samples <= model.max_samples());
@@ -68,7 +69,7 @@ typename DataParallel<T>::StepResult DataParallel<T>::step(const T* x, const T* 
     Vae<T>& m = p == 0 ? model_ : *replicas_[static_cast<size_t>(p - 1)];
     const T* xp = x + static_cast<size_t>(b0) * D;
     const int32_t* lp = labels ? labels + b0 : nullptr;
-    m.zero_grad();
+    if (!zeroed_[static_cast<size_t>(p)]) m.zero_grad();
     if (iwae) {
       // Part p's ε in forward_iw's layout: row k·B_p + i is row k·B + b0 + i of the batch's.
       const T* ep = eps;
@@ -84,10 +85,12 @@ typename DataParallel<T>::StepResult DataParallel<T>::step(const T* x, const T* 
       r.iw = m.iw_objective();
       r.finite = std::isfinite(r.loss.recon) && std::isfinite(r.loss.kl) && std::isfinite(r.iw);
       if (r.finite) r.objective = m.backward(xp, Bp);
+      zeroed_[static_cast<size_t>(p)] = !r.finite;  // no backward: still zero
     } else {
       r.loss = m.forward(xp, eps + static_cast<size_t>(b0) * Z, Bp, lp);
       r.finite = std::isfinite(r.loss.recon) && std::isfinite(r.loss.kl);
       if (r.finite) r.objective = m.backward(xp, Bp, beta, free_bits);
+      zeroed_[static_cast<size_t>(p)] = !r.finite;  // no backward: still zero
     }
   };
 
@@ -108,7 +111,7 @@ typename DataParallel<T>::StepResult DataParallel<T>::step(const T* x, const T* 
     out.iw += r.iw;
     out.objective += w * r.objective;
     out.finite = out.finite && r.finite;
-    grads_.push_back(p == 0 ? model_.grads() : replicas_[static_cast<size_t>(p - 1)]->grads());
+    grads_.push_back(part_grads(p));
     weights_.push_back(static_cast<T>(w));
   }
   return out;
@@ -154,8 +157,12 @@ double DataParallel<T>::update_fused(Adam<T>& adam) {
   const int parts = static_cast<int>(grads_.size());
   for_ranges([&](size_t lo, size_t hi, int i) {
     grad_sq_[static_cast<size_t>(i)] =
-        adam.update_reduced(model_.params(), grads_.data(), weights_.data(), parts, lo, hi);
+        adam.update_reduced(model_.params(), grads_.data(), weights_.data(), parts, lo, hi, true);
   });
+  for (int p = 0; p < parts_; ++p) {  // the parts in grads_ were zeroed; empty ones were not
+    const bool used = std::find(grads_.begin(), grads_.end(), part_grads(p)) != grads_.end();
+    zeroed_[static_cast<size_t>(p)] = zeroed_[static_cast<size_t>(p)] || used;
+  }
   double sq = 0;
   for (int i = 0; i < parts_; ++i) sq += grad_sq_[static_cast<size_t>(i)];
   return sq;

@@ -268,8 +268,9 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
       }
       const double norm = std::sqrt(grad_sq);
       if (!std::isfinite(norm)) {
-        if (fused) steps.reduce();  // the gradient, to name what was not finite
-        const std::string names = nonfinite_tensors(table, model.grads());
+        // Fused, the gradient is gone, but it left NaN in exactly the parameters whose gradient
+        // was not finite (DataParallel::update_fused), which name the same tensors.
+        const std::string names = nonfinite_tensors(table, fused ? model.params() : model.grads());
         nonfinite = (several(names) ? "gradients of " : "gradient of ") + names;
         break;
       }

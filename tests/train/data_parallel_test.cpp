@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "vae/model.h"
@@ -186,7 +187,7 @@ TEST(Adam, UpdateReducedEqualsReducingThenStepping) {
     p[i] = q[i] = rng.uniform();
   }
   const double w[3] = {0.5, 0.25, 0.25};
-  const double* gs[3] = {g0.data(), g1.data(), g2.data()};
+  double* gs[3] = {g0.data(), g1.data(), g2.data()};
   vae::Adam<double> a(n, vae::AdamConfig{1e-2}), b(n, vae::AdamConfig{1e-2});
   for (int step = 0; step < 3; ++step) {
     double sq = 0;
@@ -200,6 +201,28 @@ TEST(Adam, UpdateReducedEqualsReducingThenStepping) {
                        b.update_reduced(q.data(), gs, w, 3, 100, n);
     EXPECT_NEAR(got, sq, 1e-12 * sq);
     for (size_t i = 0; i < n; ++i) ASSERT_NEAR(q[i], p[i], 1e-14) << i;
+  }
+}
+
+// update_fused consumes the gradients (zero afterwards, so the next step skips zero_grad: the
+// three-step checks above rely on that), and a non-finite gradient leaves NaN in exactly its
+// parameters.
+TEST(DataParallel, UpdateFusedZeroesTheGradientsAndMarksNonFiniteOnes) {
+  const vae::ModelConfig cfg = mlp_config();
+  vae::Vae<double> model(cfg, 6);
+  vae::Rng init(2);
+  model.init_params(init);
+  vae::DataParallel<double> dp(model, 2, 6);
+  vae::Adam<double> adam(model.num_params(), vae::AdamConfig{1e-3});
+  const Batch b = make_batch(cfg, 6, 1, 4);
+  dp.step(b.x.data(), b.eps.data(), 6, 1, nullptr, false);
+  const size_t bad = 17;
+  model.grads()[bad] = std::numeric_limits<double>::infinity();
+  model.grads()[bad + 1] = std::nan("");
+  EXPECT_FALSE(std::isfinite(dp.update_fused(adam)));
+  for (size_t i = 0; i < model.num_params(); ++i) {
+    EXPECT_EQ(model.grads()[i], 0.0) << i;
+    EXPECT_EQ(std::isnan(model.params()[i]), i == bad || i == bad + 1) << i;
   }
 }
 
