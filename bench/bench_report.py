@@ -11,7 +11,8 @@
 
 RUNS_TSV has one line per run: case, impl (vae.cpp or pytorch), threads, round, examples/s,
 test_loss. CEILING_DIR holds Google Benchmark JSON outputs named bench_train-T.json and
-bench_conv-T.json, T the thread count.
+bench_conv-T.json (T the thread count), and PREFIX-T-CASE-rR.json measured after round R of a
+case; a case's ceiling is the fastest of all of them.
 """
 import gzip, json, os, struct, sys
 
@@ -61,12 +62,15 @@ def subset(src, dst, n_train, n_test):
 def ceiling(ceiling_dir, case, threads, iw_k):
     """Examples/s at the GEMM ceiling for the case at the given threads, or None."""
     prefix, names = CASES[case][2]
-    path = os.path.join(ceiling_dir, f"{prefix}-{threads}.json")
-    if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        found = [b["items_per_second"] for b in json.load(f)["benchmarks"]
-                 if b["name"] in names and b.get("run_type", "iteration") == "iteration"]
+    # The final pass (PREFIX-T.json) and the measurements after each run (PREFIX-T-CASE-rR.json).
+    paths = [os.path.join(ceiling_dir, f) for f in sorted(os.listdir(ceiling_dir))
+             if f == f"{prefix}-{threads}.json" or
+             (f.startswith(f"{prefix}-{threads}-{case}-r") and f.endswith(".json"))]
+    found = []
+    for path in paths:
+        with open(path) as f:
+            found += [b["items_per_second"] for b in json.load(f)["benchmarks"]
+                      if b["name"] in names and b.get("run_type", "iteration") == "iteration"]
     if not found:
         return None
     return max(found) / (iw_k if case == "iw" else 1)
