@@ -15,31 +15,40 @@ void Adam<T>::begin_step() {
   inv_sqrt_bc2_ = static_cast<T>(1.0 / std::sqrt(bc2));
 }
 
+namespace {
+
+// The update of one element, the formula of include/vae/optim.h, for the current step t.
+template <class T>
+struct AdamRule {
+  T b1, b2, eps, step_size, inv_sqrt_bc2;  // β₁, β₂, ε, lr / (1 − β₁ᵗ), 1 / √(1 − β₂ᵗ)
+  void operator()(T& param, T& m, T& v, T g) const {
+    m = b1 * m + (T(1) - b1) * g;
+    v = b2 * v + (T(1) - b2) * g * g;
+    param -= step_size * m / (std::sqrt(v) * inv_sqrt_bc2 + eps);
+  }
+};
+
+}  // namespace
+
 template <class T>
 void Adam<T>::update(T* params, const T* grads, size_t lo, size_t hi, T grad_scale) {
-  const T b1 = static_cast<T>(cfg_.beta1), b2 = static_cast<T>(cfg_.beta2);
-  const T eps = static_cast<T>(cfg_.eps);
-  const T step_size = step_size_, inv_sqrt_bc2 = inv_sqrt_bc2_;
+  const AdamRule<T> rule{static_cast<T>(cfg_.beta1), static_cast<T>(cfg_.beta2),
+                         static_cast<T>(cfg_.eps), step_size_, inv_sqrt_bc2_};
   T* m = m_.data();
   T* v = v_.data();
-  for (size_t i = lo; i < hi; ++i) {
-    const T g = grads[i] * grad_scale;  // exact when grad_scale = 1
-    m[i] = b1 * m[i] + (T(1) - b1) * g;
-    v[i] = b2 * v[i] + (T(1) - b2) * g * g;
-    params[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
-  }
+  for (size_t i = lo; i < hi; ++i)
+    rule(params[i], m[i], v[i], grads[i] * grad_scale);  // exact when grad_scale = 1
 }
 
 template <class T>
 double Adam<T>::update_reduced(T* params, T* const* grads, const T* weights, int parts,
                                size_t lo, size_t hi, bool zero_grads) {
-  const T b1 = static_cast<T>(cfg_.beta1), b2 = static_cast<T>(cfg_.beta2);
-  const T eps = static_cast<T>(cfg_.eps);
-  const T step_size = step_size_, inv_sqrt_bc2 = inv_sqrt_bc2_;
-  T* m = m_.data();
-  T* v = v_.data();
+  const AdamRule<T> rule{static_cast<T>(cfg_.beta1), static_cast<T>(cfg_.beta2),
+                         static_cast<T>(cfg_.eps), step_size_, inv_sqrt_bc2_};
   // Blocks of 32: the reduced gradient of the block, its squares into 32 double partial sums
   // (vectorised, fixed order), then Adam on the block.
+  T* m = m_.data();
+  T* v = v_.data();
   constexpr size_t kBlock = 32;
   double acc[kBlock] = {};
   T g[kBlock];
@@ -51,12 +60,7 @@ double Adam<T>::update_reduced(T* params, T* const* grads, const T* weights, int
     if (zero_grads)
       for (int p = 0; p < parts; ++p) std::fill(grads[p] + i0, grads[p] + i0 + len, T(0));
     for (size_t j = 0; j < len; ++j) acc[j] += static_cast<double>(g[j]) * g[j];
-    for (size_t j = 0; j < len; ++j) {
-      const size_t i = i0 + j;
-      m[i] = b1 * m[i] + (T(1) - b1) * g[j];
-      v[i] = b2 * v[i] + (T(1) - b2) * g[j] * g[j];
-      params[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
-    }
+    for (size_t j = 0; j < len; ++j) rule(params[i0 + j], m[i0 + j], v[i0 + j], g[j]);
   }
   double sq = 0;
   for (size_t j = 0; j < kBlock; ++j) sq += acc[j];
