@@ -9,9 +9,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <exception>
 #include <limits>
-#include <thread>
+#include <optional>
 #include <vector>
 
 #include "vae/error.h"
@@ -112,33 +111,20 @@ IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint6
   const int workers = static_cast<int>(std::min<size_t>(std::max(1, num_threads()), N));
   std::atomic<size_t> finished{0};
   size_t reported = 0;
-  auto report = [&] {  // called on worker 0's thread only
+  auto report = [&] {  // called by worker 0 only, on the calling thread
     const size_t f = finished.load();
     if (progress && f != reported) progress(f, N);
     reported = f;
   };
-  if (workers == 1) {
-    iw_range(source, data, mu.data(), logvar.data(), k, seed, rows, 0, N, res.per_example,
-             finished, report);
-  } else {
-    ScopedSerialBlas serial;
-    std::vector<std::thread> threads;
-    std::vector<std::exception_ptr> errors(workers);
-    for (int w = 0; w < workers; ++w) {
-      const size_t i0 = N * w / workers, i1 = N * (w + 1) / workers;
-      threads.emplace_back([&, w, i0, i1] {
-        try {
-          iw_range(source, data, mu.data(), logvar.data(), k, seed, rows, i0, i1,
-                   res.per_example, finished, w == 0 ? std::function<void()>(report) : nullptr);
-        } catch (...) {
-          errors[w] = std::current_exception();
-        }
-      });
-    }
-    for (std::thread& t : threads) t.join();
-    for (const std::exception_ptr& e : errors)
-      if (e) std::rethrow_exception(e);
-  }
+  // With several workers each runs single-threaded BLAS on its own core (vae/runtime.h).
+  std::optional<ScopedSerialBlas> serial;
+  if (workers > 1) serial.emplace();
+  WorkerPool pool(workers);
+  pool.run([&](int w) {
+    const size_t i0 = N * w / workers, i1 = N * (w + 1) / workers;
+    iw_range(source, data, mu.data(), logvar.data(), k, seed, rows, i0, i1, res.per_example,
+             finished, w == 0 ? std::function<void()>(report) : nullptr);
+  });
   if (progress && reported != N) progress(N, N);
 
   double sum = 0, sum_sq = 0;
