@@ -78,6 +78,7 @@ class DataParallel {
   template <class F>
   void for_ranges(F&& f);  // f(lo, hi, i) on every thread's parameter range
   T* part_grads(int p) { return p == 0 ? model_.grads() : replicas_[static_cast<size_t>(p - 1)]->grads(); }
+  double range_sq_total() const;  // Σ of grad_sq_ over the threads' ranges
 
   Vae<T>& model_;
   int parts_;

@@ -118,6 +118,13 @@ typename DataParallel<T>::StepResult DataParallel<T>::step(const T* x, const T* 
 }
 
 template <class T>
+double DataParallel<T>::range_sq_total() const {
+  double sq = 0;
+  for (double v : grad_sq_) sq += v;  // fixed order: deterministic
+  return sq;
+}
+
+template <class T>
 double DataParallel<T>::reduce() {
   VAE_ASSERT(!grads_.empty() && grads_[0] == model_.grads());
   const int parts = static_cast<int>(grads_.size());
@@ -136,9 +143,7 @@ double DataParallel<T>::reduce() {
   // The gradient is stored: later calls see one part of weight 1.
   grads_.resize(1);
   weights_.assign(1, T(1));
-  double sq = 0;
-  for (int i = 0; i < parts_; ++i) sq += grad_sq_[static_cast<size_t>(i)];
-  return sq;
+  return range_sq_total();
 }
 
 template <class T>
@@ -159,13 +164,9 @@ double DataParallel<T>::update_fused(Adam<T>& adam) {
     grad_sq_[static_cast<size_t>(i)] =
         adam.update_reduced(model_.params(), grads_.data(), weights_.data(), parts, lo, hi, true);
   });
-  for (int p = 0; p < parts_; ++p) {  // the parts in grads_ were zeroed; empty ones were not
-    const bool used = std::find(grads_.begin(), grads_.end(), part_grads(p)) != grads_.end();
-    zeroed_[static_cast<size_t>(p)] = zeroed_[static_cast<size_t>(p)] || used;
-  }
-  double sq = 0;
-  for (int i = 0; i < parts_; ++i) sq += grad_sq_[static_cast<size_t>(i)];
-  return sq;
+  // The parts with rows, 0..grads_.size() − 1 (only trailing parts can be empty), were zeroed.
+  std::fill_n(zeroed_.begin(), grads_.size(), char{1});
+  return range_sq_total();
 }
 
 template class DataParallel<float>;
