@@ -58,34 +58,62 @@ BENCHMARK(BM_TrainStep)->Arg(128)->Arg(20)->Arg(1)->Unit(benchmark::kMicrosecond
 
 // The matrix products of one step of the default model, nothing else. For each linear map
 // (I → O): forward (B,I)·(O,I)ᵀ, backward dW += dyᵀ·x and, except the first layer, dx += dy·W.
+struct Map {
+  int in, out;
+  bool first;
+};
+constexpr Map kMaps[] = {{784, 400, true}, {400, 20, false}, {400, 20, false}, {20, 400, false}, {400, 784, false}};
+
+std::vector<std::vector<float>> step_weights() {  // W of each map (O, I)
+  std::vector<std::vector<float>> w;
+  for (const Map& m : kMaps) w.emplace_back(static_cast<size_t>(m.in) * m.out, 0.01f);
+  return w;
+}
+
+double step_flops(int B) {
+  double flops = 0;
+  for (const Map& m : kMaps) flops += 2.0 * B * m.in * m.out * (m.first ? 2 : 3);
+  return flops;
+}
+
+// One worker's buffers for up to `rows` rows: dW, x and y of every map.
+struct StepGemms {
+  std::vector<std::vector<float>> dw, x, y;
+  explicit StepGemms(int rows) {
+    for (const Map& m : kMaps) {
+      dw.emplace_back(static_cast<size_t>(m.in) * m.out, 0.0f);
+      x.emplace_back(static_cast<size_t>(rows) * m.in, 0.5f);
+      y.emplace_back(static_cast<size_t>(rows) * m.out, 0.0f);
+    }
+  }
+  void run(int R, const std::vector<std::vector<float>>& w) {  // the products of R rows
+    for (size_t k = 0; k < std::size(kMaps); ++k) {
+      const Map& m = kMaps[k];
+      vae::gemm<float>(false, true, R, m.out, m.in, 1.f, x[k].data(), m.in, w[k].data(), m.in, 0.f, y[k].data(), m.out);
+      vae::gemm<float>(true, false, m.out, m.in, R, 1.f, y[k].data(), m.out, x[k].data(), m.in, 1.f, dw[k].data(), m.in);
+      if (!m.first)
+        vae::gemm<float>(false, false, R, m.in, m.out, 1.f, y[k].data(), m.out, w[k].data(), m.in, 0.f, x[k].data(), m.in);
+    }
+  }
+};
+
+void report_step(benchmark::State& state, int B) {
+  state.SetItemsProcessed(state.iterations() * B);
+  state.counters["FLOP/s"] = benchmark::Counter(step_flops(B) * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["threads"] = vae::num_threads();
+}
+
+// All B rows at once, on BLAS's threads.
 void BM_GemmCeiling(benchmark::State& state) {
   vae::set_num_threads(bench_threads());
   const int B = static_cast<int>(state.range(0));
-  struct Map { int in, out; bool first; };
-  const Map maps[] = {{784, 400, true}, {400, 20, false}, {400, 20, false}, {20, 400, false}, {400, 784, false}};
-  std::vector<std::vector<float>> w, dw, x, y;
-  vae::Rng rng(2);
-  double flops = 0;
-  for (const Map& m : maps) {
-    w.emplace_back(static_cast<size_t>(m.in) * m.out, 0.01f);
-    dw.emplace_back(static_cast<size_t>(m.in) * m.out, 0.0f);
-    x.emplace_back(static_cast<size_t>(B) * m.in, 0.5f);
-    y.emplace_back(static_cast<size_t>(B) * m.out, 0.0f);
-    flops += 2.0 * B * m.in * m.out * (m.first ? 2 : 3);
-  }
+  const auto w = step_weights();
+  StepGemms g(B);
   for (auto _ : state) {
-    for (size_t k = 0; k < std::size(maps); ++k) {
-      const Map& m = maps[k];
-      vae::gemm<float>(false, true, B, m.out, m.in, 1.f, x[k].data(), m.in, w[k].data(), m.in, 0.f, y[k].data(), m.out);
-      vae::gemm<float>(true, false, m.out, m.in, B, 1.f, y[k].data(), m.out, x[k].data(), m.in, 1.f, dw[k].data(), m.in);
-      if (!m.first)
-        vae::gemm<float>(false, false, B, m.in, m.out, 1.f, y[k].data(), m.out, w[k].data(), m.in, 0.f, x[k].data(), m.in);
-    }
+    g.run(B, w);
     benchmark::ClobberMemory();
   }
-  state.SetItemsProcessed(state.iterations() * B);
-  state.counters["FLOP/s"] = benchmark::Counter(flops * state.iterations(), benchmark::Counter::kIsRate);
-  state.counters["threads"] = vae::num_threads();
+  report_step(state, B);
 }
 BENCHMARK(BM_GemmCeiling)->Arg(128)->Arg(20)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
@@ -97,42 +125,15 @@ void BM_GemmCeilingParallel(benchmark::State& state) {
   const int B = static_cast<int>(state.range(0));
   const int T = std::max(1, std::min(vae::num_threads(), B));
   const int rows = (B + T - 1) / T;
-  struct Map { int in, out; bool first; };
-  const Map maps[] = {{784, 400, true}, {400, 20, false}, {400, 20, false}, {20, 400, false}, {400, 784, false}};
-  struct Part {
-    std::vector<std::vector<float>> dw, x, y;
-  };
-  std::vector<Part> parts(static_cast<size_t>(T));
-  std::vector<std::vector<float>> w;
-  double flops = 0;
-  for (const Map& m : maps) {
-    w.emplace_back(static_cast<size_t>(m.in) * m.out, 0.01f);
-    for (Part& p : parts) {
-      p.dw.emplace_back(static_cast<size_t>(m.in) * m.out, 0.0f);
-      p.x.emplace_back(static_cast<size_t>(rows) * m.in, 0.5f);
-      p.y.emplace_back(static_cast<size_t>(rows) * m.out, 0.0f);
-    }
-    flops += 2.0 * B * m.in * m.out * (m.first ? 2 : 3);
-  }
+  const auto w = step_weights();
+  std::vector<StepGemms> parts(static_cast<size_t>(T), StepGemms(rows));
   vae::WorkerPool pool(T);
   vae::ScopedSerialBlas serial;
   for (auto _ : state) {
-    pool.run([&](int t) {
-      Part& p = parts[static_cast<size_t>(t)];
-      const int R = std::min(rows, B - t * rows);
-      for (size_t k = 0; k < std::size(maps); ++k) {
-        const Map& m = maps[k];
-        vae::gemm<float>(false, true, R, m.out, m.in, 1.f, p.x[k].data(), m.in, w[k].data(), m.in, 0.f, p.y[k].data(), m.out);
-        vae::gemm<float>(true, false, m.out, m.in, R, 1.f, p.y[k].data(), m.out, p.x[k].data(), m.in, 1.f, p.dw[k].data(), m.in);
-        if (!m.first)
-          vae::gemm<float>(false, false, R, m.in, m.out, 1.f, p.y[k].data(), m.out, w[k].data(), m.in, 0.f, p.x[k].data(), m.in);
-      }
-    });
+    pool.run([&](int t) { parts[static_cast<size_t>(t)].run(std::min(rows, B - t * rows), w); });
     benchmark::ClobberMemory();
   }
-  state.SetItemsProcessed(state.iterations() * B);
-  state.counters["FLOP/s"] = benchmark::Counter(flops * state.iterations(), benchmark::Counter::kIsRate);
-  state.counters["threads"] = vae::num_threads();
+  report_step(state, B);
 }
 BENCHMARK(BM_GemmCeilingParallel)->Arg(128)->Arg(20)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
