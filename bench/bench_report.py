@@ -6,6 +6,7 @@
                                                   to DST
   bench_report.py peer LINE                       "examples/s test_loss" from a peer's JSON line
   bench_report.py vae METRICS_JSONL               the same from a vae run's metrics.jsonl
+  bench_report.py ceiling-bench CASE               "PROGRAM FILTER": the case's ceiling benchmarks
   bench_report.py iw EVAL_JSON N                  "examples/s nll" of `vae eval --iw` over N images
   bench_report.py table RUNS_TSV CEILING_DIR [K]  the summary table (K: the IW case's samples)
 
@@ -14,7 +15,7 @@ test_loss. CEILING_DIR holds Google Benchmark JSON outputs named bench_train-T.j
 bench_conv-T.json (T the thread count), and PREFIX-T-CASE-rR.json measured after round R of a
 case; a case's ceiling is the fastest of all of them.
 """
-import gzip, json, os, struct, sys
+import gzip, json, os, re, struct, sys
 
 # case → (batch, label, ceiling benchmarks (file prefix, benchmark names: the fastest of them is
 # the ceiling)), in table order. Where the same products can run on BLAS's threads or split
@@ -129,6 +130,9 @@ def main():
     elif cmd == "vae":
         lines = [json.loads(l) for l in open(args[0]) if l.strip()]
         print(round(sum(l["examples_per_s"] for l in lines) / len(lines)), round(lines[-1]["test_loss"], 2))
+    elif cmd == "ceiling-bench":
+        prefix, names = CASES[args[0]][2]
+        print(prefix, "^(" + "|".join(re.escape(n) for n in names) + ")$")
     elif cmd == "iw":
         d = json.loads(open(args[0]).read())
         print(round(int(args[1]) / d["iw"]["seconds"], 2), d["iw"]["nll"])

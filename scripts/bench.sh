@@ -101,14 +101,8 @@ data_dir() {  # N_TRAIN N_TEST (0 = all)
 # machine's speed drifts; the table takes the best of these and of the final pass, as it takes
 # the best round of each implementation).
 ceiling_now() {  # CASE THREADS ROUND
-  local prog=bench_train filter
-  case $1 in
-    default) filter='BM_GemmCeiling(Parallel)?/128/' ;;
-    b20) filter='BM_GemmCeiling(Parallel)?/20/' ;;
-    b1) filter='BM_GemmCeiling/1/' ;;
-    iw) filter='BM_IwGemmCeiling' ;;
-    conv) prog=bench_conv filter='BM_ConvModelGemmCeiling' ;;
-  esac
+  local prog filter
+  read -r prog filter < <(report ceiling-bench "$1")
   VAE_THREADS=$2 "./$build/bench/$prog" --benchmark_filter="$filter" --benchmark_min_time=0.5 \
     --benchmark_out="$tmp/$prog-$2-$1-r$3.json" --benchmark_out_format=json >/dev/null 2>&1
 }
