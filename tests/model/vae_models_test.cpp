@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gradcheck.h"
+#include "layer_specs.h"
 #include "vae/error.h"
 #include "vae/model.h"
 
@@ -16,24 +17,8 @@ namespace {
 
 using Kind = vae::LayerSpec::Kind;
 
-vae::LayerSpec layer(Kind kind, int units, int kernel = 0, int stride = 1, int padding = 0) {
-  vae::LayerSpec s;
-  s.kind = kind;
-  s.units = units;
-  s.kernel = kernel;
-  s.stride = stride;
-  s.padding = padding;
-  return s;
-}
-
-vae::LayerSpec reshape(int c, int h, int w) {
-  vae::LayerSpec s;
-  s.kind = Kind::Reshape;
-  s.shape[0] = c;
-  s.shape[1] = h;
-  s.shape[2] = w;
-  return s;
-}
+using vae_test::layer;
+using vae_test::reshape;
 
 // A small conv VAE on 1×6×6 images:
 //   encoder conv 3ch k3 s2 p1 (6×6 → 3×3), dense 5;  decoder dense 12, reshape 3×2×2,

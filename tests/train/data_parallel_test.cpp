@@ -10,6 +10,7 @@
 #include <limits>
 #include <vector>
 
+#include "layer_specs.h"
 #include "vae/model.h"
 #include "vae/optim.h"
 #include "vae/rng.h"
@@ -41,29 +42,9 @@ vae::ModelConfig conv_config() {
   c.activation = vae::Activation::Relu;
   c.arch = "custom";
   c.hidden.clear();
-  vae::LayerSpec conv;
-  conv.kind = Kind::Conv;
-  conv.units = 2;
-  conv.kernel = 3;
-  conv.stride = 2;
-  conv.padding = 1;
-  vae::LayerSpec dense;
-  dense.kind = Kind::Dense;
-  dense.units = 4;
-  vae::LayerSpec dense8 = dense;
-  dense8.units = 8;
-  vae::LayerSpec reshape;
-  reshape.kind = Kind::Reshape;
-  reshape.shape[0] = 2;
-  reshape.shape[1] = 2;
-  reshape.shape[2] = 2;
-  vae::LayerSpec up;
-  up.kind = Kind::ConvTranspose;
-  up.units = 1;
-  up.kernel = 4;
-  up.stride = 2;
-  c.encoder = {conv, dense};
-  c.decoder = {dense8, reshape, up};
+  c.encoder = {vae_test::layer(Kind::Conv, 2, 3, 2, 1), vae_test::layer(Kind::Dense, 4)};
+  c.decoder = {vae_test::layer(Kind::Dense, 8), vae_test::reshape(2, 2, 2),
+               vae_test::layer(Kind::ConvTranspose, 1, 4, 2)};
   return c;
 }
 
