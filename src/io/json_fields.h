@@ -49,4 +49,13 @@ inline double json_double(const nlohmann::json& v, const std::string& field) {
   return v.get<double>();
 }
 
+/// Optional keys (added to a format after it first shipped): the checked read of j[key] when j
+/// has it, else `absent`.
+inline int json_int_or(const nlohmann::json& j, const char* key, int absent) {
+  return j.contains(key) ? json_int(j[key], key) : absent;
+}
+inline double json_double_or(const nlohmann::json& j, const char* key, double absent) {
+  return j.contains(key) ? json_double(j[key], key) : absent;
+}
+
 }  // namespace vae

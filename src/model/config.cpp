@@ -344,13 +344,13 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& o
     c.latent = json_int(j.at("latent"), "latent");
     c.activation = parse_activation(j.at("activation").get<std::string>());
     c.likelihood = j.at("likelihood").get<std::string>();
-    if (j.contains("sigma")) c.sigma = json_double(j["sigma"], "sigma");
+    c.sigma = json_double_or(j, "sigma", c.sigma);
     c.height = json_int(j.at("height"), "height");
     c.width = json_int(j.at("width"), "width");
     c.channels = json_int(j.at("channels"), "channels");
     // Keys added after format version 1 first shipped default to the models before them.
     c.learn_sigma = j.value("learn_sigma", false);
-    if (j.contains("num_classes")) c.num_classes = json_int(j["num_classes"], "num_classes");
+    c.num_classes = json_int_or(j, "num_classes", c.num_classes);
     c.arch = j.value("arch", std::string("mlp"));
     if (c.arch != "mlp") {
       c.encoder = layers_from_json(j.at("encoder_layers"), "encoder");

@@ -100,25 +100,19 @@ TrainOptions TrainOptions::from_json(const std::string& text, const std::string&
     o.seed = json_uint64(j.at("seed"), "seed");
     o.binarize = j.at("binarize").get<std::string>();
     // Keys added after format version 1 first shipped default to the behaviour before them.
-    auto int_or = [&](const char* key, int dflt) {
-      return j.contains(key) ? json_int(j[key], key) : dflt;
-    };
-    auto double_or = [&](const char* key, double dflt) {
-      return j.contains(key) ? json_double(j[key], key) : dflt;
-    };
-    o.patience = int_or("patience", 0);
-    o.beta = double_or("beta", 1.0);
+    o.patience = json_int_or(j, "patience", 0);
+    o.beta = json_double_or(j, "beta", 1.0);
     o.kl_warmup = j.value("kl_warmup", std::string("none"));
-    o.free_bits = double_or("free_bits", 0.0);
+    o.free_bits = json_double_or(j, "free_bits", 0.0);
     o.objective = j.value("objective", std::string("elbo"));
-    o.k = int_or("k", 1);
-    o.clip_grad = double_or("clip_grad", 0.0);
-    o.max_recoveries = int_or("max_recoveries", 0);  // before the option: stop at the first
+    o.k = json_int_or(j, "k", 1);
+    o.clip_grad = json_double_or(j, "clip_grad", 0.0);
+    o.max_recoveries = json_int_or(j, "max_recoveries", 0);  // before the option: stop at the first
     DataOptions& d = o.data;
     d.data = j.at("data").get<std::string>();
     d.test_data = j.value("test_data", std::string());
-    d.test_split = double_or("test_split", -1.0);
-    d.val_split = double_or("val_split", 0.0);
+    d.test_split = json_double_or(j, "test_split", -1.0);
+    d.val_split = json_double_or(j, "val_split", 0.0);
     d.label_column = j.value("label_column", std::string());
     d.scale = j.value("scale", std::string("auto"));
     o.validate();
@@ -167,7 +161,7 @@ TrainState TrainState::from_json(const std::string& text, const std::string& ori
       s.rng[i] = std::stoull(w, nullptr, 16);
     }
     // Keys added after format version 1 first shipped default to the behaviour before them.
-    s.lr = j.contains("lr") ? json_double(j["lr"], "lr") : 0.0;
+    s.lr = json_double_or(j, "lr", 0.0);
     s.recoveries = j.contains("recoveries") ? json_integer(j["recoveries"], "recoveries", 0, kMax) : 0;
     if (!(s.lr >= 0) || !std::isfinite(s.lr)) throw Error("lr must be a number >= 0");
   } catch (const json::exception& e) {
