@@ -28,8 +28,8 @@ int bench_threads() {
 }
 
 // One training step as the trainer takes it (vae::train): ε, zero_grad, forward, backward, the
-// gradient norm and Adam, data-parallel over the threads when the batch has 32 rows per thread
-// (vae/data_parallel.h), else on BLAS's threads.
+// gradient norm and Adam, data-parallel over the threads when the batch has kMinRowsPerPart rows
+// per thread (vae/data_parallel.h), else on BLAS's threads.
 void BM_TrainStep(benchmark::State& state) {
   vae::set_num_threads(bench_threads());
   const int B = static_cast<int>(state.range(0));
@@ -38,7 +38,7 @@ void BM_TrainStep(benchmark::State& state) {
   vae::Adam<float> adam(model.num_params(), vae::AdamConfig{1e-3});
   vae::Rng rng(1);
   model.init_params(rng);
-  const int parts = std::max(1, std::min(vae::num_threads(), B / 32));
+  const int parts = vae::data_parallel_parts(vae::num_threads(), B);
   vae::DataParallel<float> steps(model, parts, B);
   std::optional<vae::ScopedSerialBlas> serial;
   if (parts > 1) serial.emplace();

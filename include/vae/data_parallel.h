@@ -24,6 +24,7 @@
 //     update(adam, scale) applies Adam to it (clipping folds in as the scale).
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -32,6 +33,16 @@
 #include "vae/runtime.h"
 
 namespace vae {
+
+/// Fewest rows per part: below this a part's GEMMs are too thin to repay the threads' hand-offs,
+/// and BLAS's own threads (or one thread) do better.
+constexpr int kMinRowsPerPart = 32;
+
+/// The parts for batches of `batch` rows on `threads` threads: one per thread while each gets
+/// kMinRowsPerPart rows, at least 1.
+inline int data_parallel_parts(int threads, int batch) {
+  return std::max(1, std::min(threads, batch / kMinRowsPerPart));
+}
 
 template <class T>
 class DataParallel {

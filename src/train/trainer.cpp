@@ -25,10 +25,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Fewest rows per data-parallel part: below this, a part's GEMMs are too thin to repay the
-// threads' hand-offs, and BLAS's own threads (or one thread) do better.
-constexpr int kMinRowsPerPart = 32;
-
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
@@ -169,9 +165,7 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
   const size_t P = model.num_params();
   // Steps run data-parallel over the threads (vae/data_parallel.h) unless free bits (a batch
   // mean inside a max) forbid splitting the batch or the batches are too small to share.
-  const int parts = opts.free_bits > 0
-                        ? 1
-                        : std::max(1, std::min(num_threads(), opts.batch_size / kMinRowsPerPart));
+  const int parts = opts.free_bits > 0 ? 1 : data_parallel_parts(num_threads(), opts.batch_size);
   DataParallel<float> steps(model, parts, opts.batch_size, K);
   Adam<float> adam(P, AdamConfig{opts.lr});
   Rng rng(opts.seed);
