@@ -37,12 +37,12 @@ struct RunResult {
   std::string err;  ///< everything written to stderr
 };
 
-/// Runs `binary args...` with stdin from /dev/null and stdout and stderr each sent to its own
-/// file (files, not pipes, so neither stream can fill up and stall the child, and neither is a
-/// terminal: the command must print plain lines).
-inline RunResult run_binary(const std::string& binary, const std::vector<std::string>& args) {
-  vae_test::TempDir capture;
-  const std::string out_path = capture.file("stdout"), err_path = capture.file("stderr");
+/// Starts `binary args...` with `extra_env` ("NAME=value") added to this process's environment,
+/// stdin from /dev/null and stdout and stderr to the given files. Returns its pid, or -1 (with a
+/// test failure) when it cannot start.
+inline pid_t spawn_binary(const std::string& binary, const std::vector<std::string>& args,
+                          const std::vector<std::string>& extra_env, const std::string& out_path,
+                          const std::string& err_path) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
@@ -54,14 +54,29 @@ inline RunResult run_binary(const std::string& binary, const std::vector<std::st
   argv.push_back(const_cast<char*>(binary.c_str()));
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  RunResult r;
+  std::vector<char*> envp;
+  for (char** e = environ; *e; ++e) envp.push_back(*e);
+  for (const std::string& e : extra_env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  const int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     ADD_FAILURE() << "cannot start " << binary << ": " << std::strerror(rc);
-    return r;
+    return -1;
   }
+  return pid;
+}
+
+/// Runs `binary args...` with stdin from /dev/null and stdout and stderr each sent to its own
+/// file (files, not pipes, so neither stream can fill up and stall the child, and neither is a
+/// terminal: the command must print plain lines).
+inline RunResult run_binary(const std::string& binary, const std::vector<std::string>& args) {
+  vae_test::TempDir capture;
+  const std::string out_path = capture.file("stdout"), err_path = capture.file("stderr");
+  RunResult r;
+  const pid_t pid = spawn_binary(binary, args, {}, out_path, err_path);
+  if (pid < 0) return r;
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

@@ -57,29 +57,10 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 // ---------------------------------------------------------------------------------------------
 // Running the command in the background, to kill it
 
-/// Starts `vae args...` with `extra_env` ("NAME=value") added to this process's environment,
-/// stdin from /dev/null and stdout and stderr to the given files. Returns its pid.
+/// Starts `vae args...` in the background (spawn_binary); returns its pid, or -1.
 pid_t start_vae(const std::vector<std::string>& args, const std::vector<std::string>& extra_env,
                 const std::string& out_path, const std::string& err_path) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  std::vector<char*> argv = {const_cast<char*>(VAE_BINARY)};
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (char** e = environ; *e; ++e) envp.push_back(*e);
-  for (const std::string& e : extra_env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, VAE_BINARY, &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  EXPECT_EQ(rc, 0) << "cannot start " << VAE_BINARY << ": " << std::strerror(rc);
-  return rc == 0 ? pid : -1;
+  return spawn_binary(VAE_BINARY, args, extra_env, out_path, err_path);
 }
 
 /// Whether `pid` (a child) has ended; reaps it and stores its wait status when it has.
