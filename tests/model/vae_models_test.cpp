@@ -24,17 +24,9 @@ using vae_test::reshape;
 //   encoder conv 3ch k3 s2 p1 (6×6 → 3×3), dense 5;  decoder dense 12, reshape 3×2×2,
 //   conv_transpose 1ch k4 s2 (2×2 → 6×6).
 vae::ModelConfig conv_config() {
-  vae::ModelConfig c;
-  c.input_dim = 36;
-  c.height = c.width = 6;
-  c.channels = 1;
-  c.latent = 2;
-  c.activation = vae::Activation::Tanh;
-  c.arch = "custom";
-  c.hidden.clear();
-  c.encoder = {layer(Kind::Conv, 3, 3, 2, 1), layer(Kind::Dense, 5)};
-  c.decoder = {layer(Kind::Dense, 12), reshape(3, 2, 2), layer(Kind::ConvTranspose, 1, 4, 2, 0)};
-  return c;
+  return vae_test::custom_config(
+      6, 2, vae::Activation::Tanh, {layer(Kind::Conv, 3, 3, 2, 1), layer(Kind::Dense, 5)},
+      {layer(Kind::Dense, 12), reshape(3, 2, 2), layer(Kind::ConvTranspose, 1, 4, 2, 0)});
 }
 
 vae::ModelConfig mlp_config(std::vector<int> hidden) {

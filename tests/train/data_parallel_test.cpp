@@ -34,18 +34,10 @@ vae::ModelConfig mlp_config(int num_classes = 0) {
 
 // Conv encoder 1×6×6 → 2×3×3 → dense 4; decoder dense 8, reshape 2×2×2, conv_transpose to 1×6×6.
 vae::ModelConfig conv_config() {
-  vae::ModelConfig c;
-  c.input_dim = 36;
-  c.height = c.width = 6;
-  c.channels = 1;
-  c.latent = 2;
-  c.activation = vae::Activation::Relu;
-  c.arch = "custom";
-  c.hidden.clear();
-  c.encoder = {vae_test::layer(Kind::Conv, 2, 3, 2, 1), vae_test::layer(Kind::Dense, 4)};
-  c.decoder = {vae_test::layer(Kind::Dense, 8), vae_test::reshape(2, 2, 2),
-               vae_test::layer(Kind::ConvTranspose, 1, 4, 2)};
-  return c;
+  using vae_test::layer;
+  return vae_test::custom_config(
+      6, 2, vae::Activation::Relu, {layer(Kind::Conv, 2, 3, 2, 1), layer(Kind::Dense, 4)},
+      {layer(Kind::Dense, 8), vae_test::reshape(2, 2, 2), layer(Kind::ConvTranspose, 1, 4, 2)});
 }
 
 struct Batch {
