@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace vae {
 
@@ -17,6 +18,21 @@ namespace vae {
 class Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+/// A configuration field holds a value it cannot take. what() is "<field>: <what is wrong>",
+/// the field named as the library's structs spell it ("latent", "batch_size", "val_split"); the
+/// library never names a command-line flag. The `vae` command maps the field to its flag from its
+/// option table (tools/vae/train_options.h) and exits with the usage code.
+class FieldError : public Error {
+ public:
+  FieldError(const std::string& field, const std::string& problem)
+      : Error(field + ": " + problem), field_(field), problem_(problem) {}
+  const std::string& field() const { return field_; }      ///< "latent"
+  const std::string& problem() const { return problem_; }  ///< "must be >= 1, got 0"
+
+ private:
+  std::string field_, problem_;
 };
 
 [[noreturn]] inline void assert_fail(const char* cond, const char* file, int line) {
