@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -74,7 +75,7 @@ void set_likelihood_words(ModelConfig& cfg, const std::optional<std::string>& na
   if (!s.learned) cfg.sigma = s.value;  // "learned" keeps the number, as checkpoints always have
 }
 
-std::string shortest(double v) {
+std::string printed(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
@@ -123,7 +124,7 @@ void validate_likelihood(Likelihood kind, double sigma) {
     throw FieldError("likelihood", "not a kind of the likelihood table (" +
                                        std::to_string(static_cast<int>(kind)) + ")");
   if (!(sigma > 0) || !std::isfinite(sigma))
-    throw FieldError("sigma", "must be a positive number or 'learned', got " + shortest(sigma));
+    throw FieldError("sigma", "must be a positive number or 'learned', got " + printed(sigma));
 }
 
 // ---- JSON forms -----------------------------------------------------------------------------
