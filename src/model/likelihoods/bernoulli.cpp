@@ -26,7 +26,7 @@ LikelihoodRow bernoulli_likelihood() {
   LikelihoodRow r;
   r.kind = Likelihood::Bernoulli;
   r.name = "bernoulli";
-  r.sigma = SigmaRole::None;
+  r.sigma_role = SigmaRole::None;
   r.description = "bernoulli";
   r.unit_interval = true;
   r.auto_scale = "01";

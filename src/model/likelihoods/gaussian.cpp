@@ -35,7 +35,7 @@ LikelihoodRow gaussian_likelihood() {
   LikelihoodRow r;
   r.kind = Likelihood::Gaussian;
   r.name = "gaussian";
-  r.sigma = SigmaRole::Fixed;
+  r.sigma_role = SigmaRole::Fixed;
   r.description = "gaussian";
   r.unit_interval = false;
   r.auto_scale = "standardize";

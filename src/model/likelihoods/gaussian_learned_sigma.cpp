@@ -28,7 +28,7 @@ LikelihoodRow gaussian_learned_sigma_likelihood() {
   LikelihoodRow r;
   r.kind = Likelihood::GaussianLearnedSigma;
   r.name = "gaussian";
-  r.sigma = SigmaRole::Learned;
+  r.sigma_role = SigmaRole::Learned;
   r.description = "gaussian (learned sigma)";
   r.unit_interval = false;
   r.auto_scale = "standardize";

@@ -40,7 +40,7 @@ const LikelihoodRow& likelihood_row(Likelihood kind) {
 
 const char* likelihood_kind_name(Likelihood kind) { return likelihood_row(kind).name; }
 const char* likelihood_description(Likelihood kind) { return likelihood_row(kind).description; }
-SigmaRole sigma_role(Likelihood kind) { return likelihood_row(kind).sigma; }
+SigmaRole sigma_role(Likelihood kind) { return likelihood_row(kind).sigma_role; }
 
 std::string likelihood_name(const ModelConfig& cfg) { return likelihood_description(cfg.likelihood); }
 
@@ -70,7 +70,7 @@ struct SigmaWord {
 void set_likelihood_words(ModelConfig& cfg, const std::optional<std::string>& name,
                           const std::optional<SigmaWord>& sigma) {
   const LikelihoodRow& now = likelihood_row(cfg.likelihood);
-  const SigmaWord s = sigma.value_or(SigmaWord{now.sigma == SigmaRole::Learned, cfg.sigma});
+  const SigmaWord s = sigma.value_or(SigmaWord{now.sigma_role == SigmaRole::Learned, cfg.sigma});
   cfg.likelihood = find_likelihood(name.value_or(now.name), s.learned).kind;
   if (!s.learned) cfg.sigma = s.value;  // "learned" keeps the number, as checkpoints always have
 }
@@ -87,7 +87,7 @@ const LikelihoodRow& find_likelihood(const std::string& name, bool learned) {
   const LikelihoodRow* named = nullptr;
   for (const LikelihoodRow& r : likelihood_table()) {
     if (r.name != name) continue;
-    if ((r.sigma == SigmaRole::Learned) == learned) return r;
+    if ((r.sigma_role == SigmaRole::Learned) == learned) return r;
     named = &r;
   }
   if (!named)
@@ -95,7 +95,7 @@ const LikelihoodRow& find_likelihood(const std::string& name, bool learned) {
                                        ", got '" + name + "'");
   if (learned)
     throw FieldError("sigma", "'learned' needs likelihood " + quoted_names([](const LikelihoodRow& r) {
-                                return r.sigma == SigmaRole::Learned;
+                                return r.sigma_role == SigmaRole::Learned;
                               }));
   throw FieldError("sigma", "likelihood '" + name + "' learns its sigma: give 'learned'");
 }
@@ -133,7 +133,7 @@ void likelihood_to_json(json& j, Likelihood kind, double sigma) {
   const LikelihoodRow& r = likelihood_row(kind);
   j["likelihood"] = r.name;
   j["sigma"] = sigma;
-  j["learn_sigma"] = r.sigma == SigmaRole::Learned;
+  j["learn_sigma"] = r.sigma_role == SigmaRole::Learned;
 }
 
 void likelihood_from_json(const json& j, ModelConfig& cfg) {

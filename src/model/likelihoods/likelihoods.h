@@ -48,11 +48,11 @@ struct LikelihoodParam {
 
 struct LikelihoodRow {
   Likelihood kind = Likelihood::Bernoulli;
-  const char* name = "";         ///< the JSON "likelihood" value and the --likelihood word
-  SigmaRole sigma = SigmaRole::None;  ///< JSON "learn_sigma" is sigma == Learned
-  const char* description = "";  ///< likelihood_description
-  bool unit_interval = false;    ///< the data must lie in [0, 1] (check_range_for)
-  const char* auto_scale = "";   ///< the Scaler kind "auto" picks for tables: "01" or "standardize"
+  const char* name = "";                   ///< the JSON "likelihood" value, the --likelihood word
+  SigmaRole sigma_role = SigmaRole::None;  ///< JSON "learn_sigma" is sigma_role == Learned
+  const char* description = "";            ///< likelihood_description
+  bool unit_interval = false;              ///< the data must lie in [0, 1] (check_range_for)
+  const char* auto_scale = "";  ///< the Scaler kind "auto" picks for tables: "01" or "standardize"
   std::vector<LikelihoodParam> params;  ///< its own parameters, in the order of the flat buffer
   LikelihoodMath<float> math_f32{};
   LikelihoodMath<double> math_f64{};

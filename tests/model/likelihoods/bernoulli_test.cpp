@@ -19,7 +19,7 @@ const vae::LikelihoodRow& row() { return vae::likelihood_row(vae::Likelihood::Be
 TEST(BernoulliLikelihood, SpeaksTodaysWords) {
   EXPECT_STREQ(row().name, "bernoulli");
   EXPECT_STREQ(row().description, "bernoulli");
-  EXPECT_EQ(row().sigma, vae::SigmaRole::None);
+  EXPECT_EQ(row().sigma_role, vae::SigmaRole::None);
   EXPECT_STREQ(row().auto_scale, "01");
   EXPECT_TRUE(row().params.empty());
   const auto j = nlohmann::json::parse(likelihood_test::tiny_model(vae::Likelihood::Bernoulli).to_json());

@@ -30,7 +30,7 @@ const char* kTodaysModelJson =
 TEST(GaussianLearnedSigmaLikelihood, SpeaksTodaysWords) {
   EXPECT_STREQ(row().name, "gaussian");
   EXPECT_STREQ(row().description, "gaussian (learned sigma)");
-  EXPECT_EQ(row().sigma, vae::SigmaRole::Learned);
+  EXPECT_EQ(row().sigma_role, vae::SigmaRole::Learned);
   EXPECT_STREQ(row().auto_scale, "standardize");
   ASSERT_EQ(row().params.size(), 1u);
   EXPECT_STREQ(row().params[0].name, "decoder.logsigma");

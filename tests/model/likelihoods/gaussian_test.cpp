@@ -18,7 +18,7 @@ const vae::LikelihoodRow& row() { return vae::likelihood_row(vae::Likelihood::Ga
 TEST(GaussianLikelihood, SpeaksTodaysWords) {
   EXPECT_STREQ(row().name, "gaussian");
   EXPECT_STREQ(row().description, "gaussian");
-  EXPECT_EQ(row().sigma, vae::SigmaRole::Fixed);
+  EXPECT_EQ(row().sigma_role, vae::SigmaRole::Fixed);
   EXPECT_STREQ(row().auto_scale, "standardize");
   EXPECT_TRUE(row().params.empty());
   const auto j = nlohmann::json::parse(likelihood_test::tiny_model(vae::Likelihood::Gaussian).to_json());

@@ -31,7 +31,7 @@ TEST(LikelihoodTable, RowsAreInKindOrder) {
     EXPECT_EQ(&vae::likelihood_row(t[i].kind), &t[i]);
     EXPECT_STREQ(vae::likelihood_kind_name(t[i].kind), t[i].name);
     EXPECT_STREQ(vae::likelihood_description(t[i].kind), t[i].description);
-    EXPECT_EQ(vae::sigma_role(t[i].kind), t[i].sigma);
+    EXPECT_EQ(vae::sigma_role(t[i].kind), t[i].sigma_role);
   }
 }
 
@@ -47,7 +47,7 @@ TEST(LikelihoodTable, EveryRowRoundTripsThroughTheCheckpointJsonAndTheDescriptio
     const vae::ModelConfig described =
         vae::parse_model_config(cfg.to_description(), "model.json", vae::ModelConfig{});
     EXPECT_EQ(described.likelihood, r.kind);
-    if (r.sigma != vae::SigmaRole::Learned) {
+    if (r.sigma_role != vae::SigmaRole::Learned) {
       EXPECT_EQ(described.sigma, cfg.sigma);
     }
   }
