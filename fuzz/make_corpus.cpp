@@ -293,7 +293,7 @@ vae::Checkpoint tiny_checkpoint(bool with_optim, bool with_scaler) {
     c.adam_step = 7;
   }
   if (with_scaler) {
-    c.model.likelihood = "gaussian";
+    c.model.likelihood = vae::Likelihood::Gaussian;
     c.model.channels = 0;
     c.model.height = c.model.width = 0;
     c.train.data.data = "table.csv";

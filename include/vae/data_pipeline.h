@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "vae/dataset.h"
+#include "vae/likelihood.h"
 
 namespace vae {
 
@@ -64,11 +65,11 @@ bool is_mnist_source(const std::string& spec);
 /// non-null and has a kind, that scaler is applied instead of fitting a new one (re-creating a
 /// trained run's data); otherwise the fitted scaler is returned in *out_scaler.
 /// Throws vae::Error naming the file or option.
-DataSplits load_splits(const DataOptions& opts, uint64_t seed, const std::string& likelihood,
+DataSplits load_splits(const DataOptions& opts, uint64_t seed, Likelihood likelihood,
                        const Scaler* fitted, Scaler* out_scaler);
 
 /// Checks values a likelihood can take: Bernoulli needs [0, 1]. Throws vae::Error naming
 /// `what` and the first offending row and column.
-void check_range_for(const Dataset& data, const std::string& likelihood, const std::string& what);
+void check_range_for(const Dataset& data, Likelihood likelihood, const std::string& what);
 
 }  // namespace vae

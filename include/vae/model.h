@@ -11,7 +11,8 @@
 //   decoder   a stack of layers (dense, reshape, conv_transpose) from z (B,Z) to out (B,D): the
 //             Bernoulli logits, or the Gaussian mean; its last layer has no activation
 //   loss      per example: −log p(x|z) summed over D (Bernoulli: softplus(l) − x·l; Gaussian:
-//             ½((x − m)/σ)² + log σ + ½ log 2π with σ fixed or learned per dimension),
+//             ½((x − m)/σ)² + log σ + ½ log 2π with σ fixed or learned per dimension), through
+//             the likelihood's row (include/vae/likelihood.h, src/model/likelihoods/),
 //             plus KL(q ‖ N(0,I)) (include/vae/losses.h); the objective is the batch mean.
 //   conditional (num_classes = Y > 0): the one-hot label y (B,Y) is appended to the input of the
 //             encoder's first dense layer (the heads, when there is none) and to z at the
@@ -40,10 +41,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "vae/conv.h"
+#include "vae/likelihood.h"
 #include "vae/nn.h"
 #include "vae/rng.h"
 
@@ -68,9 +71,8 @@ struct ModelConfig {
   std::vector<int> hidden = {400};  ///< mlp: encoder widths H_1..H_L (decoder mirrors them); may be empty
   int latent = 20;                  ///< Z
   Activation activation = Activation::Relu;
-  std::string likelihood = "bernoulli";  ///< "bernoulli" (x in [0,1]) or "gaussian"
-  double sigma = 1.0;                    ///< the Gaussian likelihood's fixed standard deviation
-  bool learn_sigma = false;  ///< gaussian: a learned log σ per data dimension ("decoder.logsigma")
+  Likelihood likelihood = Likelihood::Bernoulli;  ///< p(x|z) (include/vae/likelihood.h)
+  double sigma = 1.0;  ///< the fixed scale of a likelihood whose SigmaRole is Fixed (Gaussian σ)
   int height = 28, width = 28, channels = 1;  ///< image geometry of x, or 0 when not images
   int num_classes = 0;        ///< Y > 0: a conditional VAE on one-hot labels 0..Y−1
   std::string arch = "mlp";   ///< "mlp", "conv" or "custom" (see the file comment)
@@ -92,6 +94,13 @@ struct ModelConfig {
 
 /// "bernoulli", "gaussian" (fixed σ) or "gaussian (learned sigma)": what metrics and eval print.
 std::string likelihood_name(const ModelConfig& cfg);
+
+/// Sets cfg.likelihood (and cfg.sigma, for a number) from the words of the command line or a
+/// model description: `name` "bernoulli" | "gaussian", `sigma` a positive number or "learned";
+/// an absent word keeps cfg's. Throws FieldError("likelihood" | "sigma", …) and leaves cfg as it
+/// was when the words name no likelihood ("sigma: 'learned' needs likelihood 'gaussian'").
+void set_likelihood(ModelConfig& cfg, const std::optional<std::string>& name,
+                    const std::optional<std::string>& sigma);
 
 /// Makes cfg the "conv" preset for its image geometry (height, width, channels ≥ 1):
 ///   encoder  conv 32 k s2 p1, conv 64 k s2 p1, dense 256
@@ -159,7 +168,8 @@ class Vae {
   const T* grads() const { return grads_.data(); }
 
   /// PyTorch's defaults: dense and conv W, b ~ U(−1/√fan_in, 1/√fan_in), fan_in = I for dense,
-  /// C_in·K² for conv and (as PyTorch computes it) C_out·K² for conv_transpose; log σ = 0.
+  /// C_in·K² for conv and (as PyTorch computes it) C_out·K² for conv_transpose; the likelihood's
+  /// own parameters (the learned log σ) at their row's start value (0).
   void init_params(Rng& rng);
 
   /// Full forward pass for a batch: x (B,D), ε (B,Z), labels (B) for conditional models (else
@@ -201,8 +211,6 @@ class Vae {
   const T* logvar() const { return acts_.data() + logvar_; }
   const T* z() const { return acts_.data() + z_; }
   const T* logits() const { return acts_.data() + logits_; }  ///< decoder output (B, D)
-  /// The learned per-dimension log σ (D), or nullptr when σ is fixed.
-  const T* log_sigma() const { return cfg_.learn_sigma ? pdata() + logsigma_ : nullptr; }
   /// −log p(x|z) for B rows of decoder output `out` (B, D) against x (B, D): the batch sum,
   /// with per-row values in rows (B) when non-null.
   double recon_nll(const T* out, const T* x, int B, T* rows) const;
@@ -253,7 +261,7 @@ class Vae {
   std::vector<T> acts_, dacts_;    // activations and their gradients, same layout
   std::vector<Layer> enc_, dec_;   // hidden stack of the encoder; the decoder with its output layer
   Layer mu_head_, lv_head_;        // dense heads (their `in` is the encoder's features)
-  size_t logsigma_ = 0;                                    // params_ offset (learn_sigma)
+  size_t lk_params_ = 0;  // params_ offset of the likelihood's own parameters (last; P if none)
   size_t mu_ = 0, logvar_ = 0, eps_ = 0, z_ = 0, logits_ = 0;  // acts_ offsets
   struct Slot {
     size_t offset, width;
@@ -268,7 +276,6 @@ class Vae {
   double iw_objective_ = 0;
   int last_batch_ = 0, last_samples_ = 0;  // B and K of the last forward (K = 0: plain forward)
   int32_t default_label_ = 0;
-  bool gaussian_ = false;  // likelihood == "gaussian"
 };
 
 extern template class Vae<float>;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <numeric>
 
+#include "model/likelihoods/likelihoods.h"
 #include "vae/error.h"
 #include "vae/readers.h"
 #include "vae/rng.h"
@@ -65,11 +66,11 @@ bool u8_source(const std::string& spec) {
   return !is_mnist_source(spec);
 }
 
-Scaler fit_scaler(const Dataset& train, const std::string& kind_in, const std::string& likelihood,
+Scaler fit_scaler(const Dataset& train, const std::string& kind_in, Likelihood likelihood,
                   const std::string& spec) {
   const bool images = train.channels > 0;
   std::string kind = kind_in;
-  if (kind == "auto") kind = images ? "01" : (likelihood == "gaussian" ? "standardize" : "01");
+  if (kind == "auto") kind = images ? "01" : likelihood_row(likelihood).auto_scale;
   Scaler s;
   s.kind = kind;
   const size_t D = train.d;
@@ -177,7 +178,7 @@ Dataset read_source(const std::string& spec, const std::string& label_column, co
                      "images, a .csv or a .npy file)");
 }
 
-DataSplits load_splits(const DataOptions& opts, uint64_t seed, const std::string& likelihood,
+DataSplits load_splits(const DataOptions& opts, uint64_t seed, Likelihood likelihood,
                        const Scaler* fitted, Scaler* out_scaler) {
   opts.validate();
   Rng rng(seed ^ kSplitSalt);
@@ -222,16 +223,17 @@ DataSplits load_splits(const DataOptions& opts, uint64_t seed, const std::string
   return s;
 }
 
-void check_range_for(const Dataset& data, const std::string& likelihood, const std::string& what) {
-  if (likelihood != "bernoulli") return;
+void check_range_for(const Dataset& data, Likelihood likelihood, const std::string& what) {
+  const LikelihoodRow& row = likelihood_row(likelihood);
+  if (!row.unit_interval) return;
   for (size_t i = 0; i < data.n; ++i)
     for (size_t j = 0; j < data.d; ++j) {
       const float v = data.row(i)[j];
       if (!(v >= 0.0f && v <= 1.0f))
         throw Error(what + ": row " + std::to_string(i) + ", column " + std::to_string(j) +
                     " is " + std::to_string(v) +
-                    " after scaling; the bernoulli likelihood needs values in [0, 1] (use --scale 01 "
-                    "or --likelihood gaussian)");
+                    " after scaling; the " + row.name +
+                    " likelihood needs values in [0, 1] (use --scale 01 or --likelihood gaussian)");
     }
 }
 

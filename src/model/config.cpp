@@ -2,10 +2,10 @@
 // tensor's shape (include/vae/model.h).
 #include <nlohmann/json.hpp>
 
-#include <cmath>
 #include <set>
 
 #include "io/json_fields.h"
+#include "model/likelihoods/likelihoods.h"
 #include "model/plan.h"
 #include "vae/conv.h"
 #include "vae/error.h"
@@ -213,12 +213,7 @@ void ModelConfig::validate() const {
       throw Error("--hidden: each width must be in 1..65536, got " + std::to_string(h));
   if (latent < 1 || latent > (1 << 14))
     throw Error("--latent: must be in 1..16384, got " + std::to_string(latent));
-  if (likelihood != "bernoulli" && likelihood != "gaussian")
-    throw Error("--likelihood: must be 'bernoulli' or 'gaussian', got '" + likelihood + "'");
-  if (!(sigma > 0) || !std::isfinite(sigma))
-    throw Error("--sigma: must be a positive number or 'learned'");
-  if (learn_sigma && likelihood != "gaussian")
-    throw Error("--sigma learned: needs --likelihood gaussian");
+  validate_likelihood(likelihood, sigma);
   if (num_classes < 0 || num_classes > (1 << 16))
     throw Error("num_classes: must be in 0..65536, got " + std::to_string(num_classes));
   if (arch != "mlp" && arch != "conv" && arch != "custom")
@@ -313,14 +308,13 @@ std::vector<LayerSpec> layers_from_json(const json& j, const std::string& where)
 std::string ModelConfig::to_json() const {
   json j = {{"input_dim", input_dim}, {"hidden", hidden},
             {"latent", latent},       {"activation", activation_name(activation)},
-            {"likelihood", likelihood}, {"sigma", sigma},
-            {"learn_sigma", learn_sigma},
             {"height", height},
             {"width", width},         {"channels", channels},
             {"num_classes", num_classes},
             {"arch", arch},
             {"decoder", "mirror"},    {"posterior", "diagonal_gaussian"},
             {"prior", "standard_normal"}};
+  likelihood_to_json(j, likelihood, sigma);
   if (arch != "mlp") {
     j["encoder_layers"] = json::array();
     for (const LayerSpec& s : encoder) j["encoder_layers"].push_back(layer_to_json(s));
@@ -343,13 +337,11 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& o
       c.hidden.push_back(json_int(hidden[i], "hidden[" + std::to_string(i) + "]"));
     c.latent = json_int(j.at("latent"), "latent");
     c.activation = parse_activation(j.at("activation").get<std::string>());
-    c.likelihood = j.at("likelihood").get<std::string>();
-    c.sigma = json_double_or(j, "sigma", c.sigma);
+    likelihood_from_json(j, c);
     c.height = json_int(j.at("height"), "height");
     c.width = json_int(j.at("width"), "width");
     c.channels = json_int(j.at("channels"), "channels");
     // Keys added after format version 1 first shipped default to the models before them.
-    c.learn_sigma = j.value("learn_sigma", false);
     c.num_classes = json_int_or(j, "num_classes", c.num_classes);
     c.arch = j.value("arch", std::string("mlp"));
     if (c.arch != "mlp") {
@@ -414,21 +406,7 @@ ModelConfig parse_model_config(const std::string& text, const std::string& origi
         throw Error(std::string("activation: ") + e.what());
       }
     }
-    if (j.contains("likelihood")) {
-      if (!j["likelihood"].is_string()) throw Error("likelihood: must be a string");
-      c.likelihood = j["likelihood"].get<std::string>();
-    }
-    if (j.contains("sigma")) {
-      const json& s = j["sigma"];
-      if (s.is_string() && s.get<std::string>() == "learned") {
-        c.learn_sigma = true;
-      } else if (s.is_number()) {
-        c.sigma = s.get<double>();
-        c.learn_sigma = false;
-      } else {
-        throw Error("sigma: must be a number or \"learned\"");
-      }
-    }
+    likelihood_from_description(j, c);
   } catch (const Error& e) {
     throw Error(origin + ": " + e.what());
   }
@@ -466,10 +444,6 @@ void set_conv_preset(ModelConfig& c) {
                conv(Kind::ConvTranspose, c.channels, k1, 2, 1)};
 }
 
-std::string likelihood_name(const ModelConfig& cfg) {
-  return cfg.learn_sigma ? cfg.likelihood + " (learned sigma)" : cfg.likelihood;
-}
-
 std::string ModelConfig::to_description() const {
   json j;
   if (arch == "mlp") {
@@ -482,11 +456,7 @@ std::string ModelConfig::to_description() const {
   }
   j["latent"] = latent;
   j["activation"] = activation_name(activation);
-  j["likelihood"] = likelihood;
-  if (learn_sigma)
-    j["sigma"] = "learned";
-  else
-    j["sigma"] = sigma;
+  likelihood_to_description(j, likelihood, sigma);
   return j.dump(2) + "\n";
 }
 
@@ -542,7 +512,7 @@ std::vector<ParamInfo> param_table(const ModelConfig& cfg) {
   add("encoder.logvar.weight", {cfg.latent, F});
   add("encoder.logvar.bias", {cfg.latent});
   for (const PlannedLayer& l : plan.decoder) add_layer(l);
-  if (cfg.learn_sigma) add("decoder.logsigma", {cfg.input_dim});
+  for (const LikelihoodParam& p : likelihood_row(cfg.likelihood).params) add(p.name, {cfg.input_dim});
   return t;
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "model/likelihoods/likelihoods.h"
 #include "model/plan.h"
 #include "vae/conv.h"
 #include "vae/error.h"
@@ -37,7 +38,6 @@ Vae<T>::Vae(const ModelConfig& cfg, int max_batch, int max_samples)
     : cfg_(cfg), max_batch_(max_batch), max_samples_(max_samples) {
   cfg_.validate();
   VAE_ASSERT(max_batch >= 1 && max_samples >= 1);
-  gaussian_ = cfg_.likelihood == "gaussian";
   const ModelPlan plan = plan_model(cfg_);
   table_ = param_table(cfg_);
   params_.assign(param_count(cfg_), T(0));
@@ -109,7 +109,8 @@ Vae<T>::Vae(const ModelConfig& cfg, int max_batch, int max_samples)
   eps_ = slot(cfg_.latent, true);
   z_ = slot(cfg_.latent, true);
   logits_ = build(plan.decoder, z_, true, dec_);
-  if (cfg_.learn_sigma) logsigma_ = find("decoder.logsigma");
+  lk_params_ = p < table_.size() ? table_[p].offset : params_.size();  // the likelihood's own
+  for (const LikelihoodParam& lp : likelihood_row(cfg_.likelihood).params) find(lp.name);
   VAE_ASSERT(p == table_.size());
   acts_.assign(act_size, T(0));
   dacts_.assign(act_size, T(0));
@@ -127,11 +128,8 @@ void Vae<T>::init_params(Rng& rng) {
   // the weight's dimensions after the first (PyTorch's rule, for conv_transpose too).
   double bound = 0;
   for (const ParamInfo& p : table_) {
+    if (p.offset >= lk_params_) break;  // the likelihood's own come last: set below
     T* w = pdata() + p.offset;
-    if (p.name == "decoder.logsigma") {
-      std::fill(w, w + p.numel, T(0));
-      continue;
-    }
     if (p.shape.size() >= 2) {
       double fan_in = 1;
       for (size_t k = 1; k < p.shape.size(); ++k) fan_in *= static_cast<double>(p.shape[k]);
@@ -139,6 +137,7 @@ void Vae<T>::init_params(Rng& rng) {
     }
     for (size_t j = 0; j < p.numel; ++j) w[j] = static_cast<T>((2.0 * rng.uniform() - 1.0) * bound);
   }
+  likelihood_init_params(likelihood_row(cfg_.likelihood), pdata() + lk_params_, cfg_.input_dim);
 }
 
 template <class T>
@@ -272,12 +271,8 @@ LossParts Vae<T>::forward_iw(const T* x, const T* eps, int B, int K, const int32
 
 template <class T>
 double Vae<T>::recon_nll(const T* out, const T* x, int B, T* rows) const {
-  if (cfg_.learn_sigma)
-    return gaussian_learned_nll_forward<T>(rows, out, pdata() + logsigma_, x, B,
-                                           cfg_.input_dim);
-  if (gaussian_)
-    return gaussian_nll_forward<T>(rows, out, x, static_cast<T>(cfg_.sigma), B, cfg_.input_dim);
-  return bernoulli_nll_forward<T>(rows, out, x, B, cfg_.input_dim);
+  return likelihood_row(cfg_.likelihood).math<T>().nll_forward(
+      rows, out, x, pdata() + lk_params_, static_cast<T>(cfg_.sigma), B, cfg_.input_dim);
 }
 
 template <class T>
@@ -305,14 +300,9 @@ void Vae<T>::zero_grad() {
 
 template <class T>
 void Vae<T>::recon_backward(T* dout, const T* out, const T* x, T scale, int B) {
-  const size_t n = static_cast<size_t>(B) * cfg_.input_dim;
-  if (cfg_.learn_sigma)
-    gaussian_learned_nll_backward(dout, grads_.data() + logsigma_, out, pdata() + logsigma_,
-                                  x, scale, B, cfg_.input_dim);
-  else if (gaussian_)
-    gaussian_nll_backward(dout, out, x, static_cast<T>(cfg_.sigma), scale, n);
-  else
-    bernoulli_nll_backward(dout, out, x, scale, n);
+  likelihood_row(cfg_.likelihood).math<T>().nll_backward(
+      dout, grads_.data() + lk_params_, out, x, pdata() + lk_params_, static_cast<T>(cfg_.sigma),
+      scale, B, cfg_.input_dim);
 }
 
 template <class T>
@@ -461,10 +451,8 @@ void Vae<T>::decode(const T* z, size_t n, T* out, const int32_t* labels) {
       decoder_forward(B, labels + start, B);
     else
       decoder_forward(B, &default_label_, 1);
-    if (gaussian_)
-      std::memcpy(out + start * D, acts_.data() + logits_, sizeof(T) * B * D);
-    else
-      sigmoid_forward(out + start * D, acts_.data() + logits_, static_cast<size_t>(B) * D);
+    likelihood_row(cfg_.likelihood).math<T>().mean_forward(out + start * D, acts_.data() + logits_,
+                                                           static_cast<size_t>(B) * D);
   }
   last_batch_ = 0;
 }

@@ -227,9 +227,10 @@ std::string reproduce_command(const Checkpoint& ckpt, const std::string& out_dir
     if (m.arch == "mlp") words.insert(words.end(), {"--hidden", m.hidden.empty() ? "none" : hidden});
     words.insert(words.end(), {"--latent", std::to_string(m.latent), "--activation",
                                activation_name(m.activation)});
-    if (m.likelihood != "bernoulli")
-      words.insert(words.end(), {"--likelihood", m.likelihood, "--sigma",
-                                 m.learn_sigma ? "learned" : shortest(m.sigma)});
+    if (m.likelihood != Likelihood::Bernoulli)
+      words.insert(words.end(), {"--likelihood", likelihood_kind_name(m.likelihood), "--sigma",
+                                 sigma_role(m.likelihood) == SigmaRole::Learned ? "learned"
+                                                                                : shortest(m.sigma)});
   }
   if (m.num_classes > 0) words.push_back("--conditional");
   words.insert(words.end(), {"--epochs", std::to_string(t.epochs), "--batch-size",
@@ -382,7 +383,7 @@ std::string write_report(const std::string& run_dir, const Dataset& examples,
     body += row({"model", xml_escape(architecture(cfg)) + ", " + activation_name(cfg.activation) +
                               " hidden layers, Z = " + std::to_string(Z)});
     std::string likelihood = xml_escape(likelihood_name(cfg));
-    if (cfg.likelihood == "gaussian" && !cfg.learn_sigma)
+    if (sigma_role(cfg.likelihood) == SigmaRole::Fixed)
       likelihood += ", \u03c3 = " + shortest(cfg.sigma);
     body += row({"likelihood", likelihood});
     if (images)

@@ -125,7 +125,7 @@ TEST_F(ModelsCli, BadModelOptionsAreUsageErrors) {
       {{"--objective", "iwae", "--k", "0"}, "--k"},
       {{"--objective", "iwae", "--k", "3", "--beta", "2"}, "--objective iwae"},
       {{"--objective", "wake-sleep"}, "--objective"},
-      {{"--sigma", "learned"}, "--sigma learned"},  // the default likelihood is bernoulli
+      {{"--sigma", "learned"}, "--sigma: 'learned' needs"},  // the default likelihood is bernoulli
       {{"--sigma", "wide"}, "--sigma"},
       {{"--hidden", "8,x"}, "--hidden"},
       {{"--clip-grad", "-1"}, "--clip-grad"},

@@ -34,16 +34,16 @@ TEST(DataPipeline, TablesSplitDeterministicallyWithDefaultTestFraction) {
   vae_test::TempDir dir;
   vae::DataOptions o = table_options(write_table(dir));
   o.val_split = 0.2;
-  const vae::DataSplits a = vae::load_splits(o, 7, "bernoulli", nullptr, nullptr);
+  const vae::DataSplits a = vae::load_splits(o, 7, vae::Likelihood::Bernoulli, nullptr, nullptr);
   EXPECT_EQ(a.test.n, 5u);   // default --test-split 0.1
   EXPECT_EQ(a.val.n, 9u);    // 0.2 of the remaining 45
   EXPECT_EQ(a.train.n, 36u);
   EXPECT_EQ(a.train.d, 3u);
   EXPECT_EQ(a.train.labels.size(), 36u);
-  const vae::DataSplits b = vae::load_splits(o, 7, "bernoulli", nullptr, nullptr);
+  const vae::DataSplits b = vae::load_splits(o, 7, vae::Likelihood::Bernoulli, nullptr, nullptr);
   EXPECT_EQ(a.test.x, b.test.x);
   EXPECT_EQ(a.val.x, b.val.x);
-  const vae::DataSplits c = vae::load_splits(o, 8, "bernoulli", nullptr, nullptr);
+  const vae::DataSplits c = vae::load_splits(o, 8, vae::Likelihood::Bernoulli, nullptr, nullptr);
   EXPECT_NE(a.test.x, c.test.x);  // another seed, other rows
 }
 
@@ -52,7 +52,7 @@ TEST(DataPipeline, MinMaxScalingIsFittedOnTrainingRowsAndInverts) {
   vae::DataOptions o = table_options(write_table(dir));
   o.scale = "01";
   vae::Scaler s;
-  const vae::DataSplits d = vae::load_splits(o, 1, "bernoulli", nullptr, &s);
+  const vae::DataSplits d = vae::load_splits(o, 1, vae::Likelihood::Bernoulli, nullptr, &s);
   EXPECT_EQ(s.kind, "01");
   ASSERT_EQ(s.offset.size(), 3u);
   float lo = 1e9f, hi = -1e9f;
@@ -80,7 +80,7 @@ TEST(DataPipeline, StandardizeGivesZeroMeanUnitVariance) {
   vae::DataOptions o = table_options(write_table(dir));
   o.scale = "auto";  // tables + gaussian → standardize
   vae::Scaler s;
-  const vae::DataSplits d = vae::load_splits(o, 1, "gaussian", nullptr, &s);
+  const vae::DataSplits d = vae::load_splits(o, 1, vae::Likelihood::Gaussian, nullptr, &s);
   EXPECT_EQ(s.kind, "standardize");
   for (size_t j = 0; j < 2; ++j) {
     double m = 0, v = 0;
@@ -100,7 +100,7 @@ TEST(DataPipeline, SavedScalerIsReappliedNotRefitted) {
   fitted.kind = "standardize";
   fitted.offset = {1, 2, 3};
   fitted.factor = {0.5f, 0.25f, 1};
-  const vae::DataSplits d = vae::load_splits(o, 1, "gaussian", &fitted, nullptr);
+  const vae::DataSplits d = vae::load_splits(o, 1, vae::Likelihood::Gaussian, &fitted, nullptr);
   const vae::Dataset raw = vae::read_source(o.data, "label", "train");
   // Row membership differs from the raw file, so check the transform through a known value:
   // column 2 is 7 everywhere → (7 − 3)·1 = 4.
@@ -112,27 +112,27 @@ TEST(DataPipeline, BernoulliRangeCheckNamesTheRow) {
   vae_test::TempDir dir;
   vae::DataOptions o = table_options(write_table(dir));
   o.scale = "none";
-  const vae::DataSplits d = vae::load_splits(o, 1, "bernoulli", nullptr, nullptr);
+  const vae::DataSplits d = vae::load_splits(o, 1, vae::Likelihood::Bernoulli, nullptr, nullptr);
   try {
-    vae::check_range_for(d.train, "bernoulli", "table.csv");
+    vae::check_range_for(d.train, vae::Likelihood::Bernoulli, "table.csv");
     FAIL() << "raw values up to 108 passed as Bernoulli data";
   } catch (const vae::Error& e) {
     const std::string m = e.what();
     EXPECT_NE(m.find("table.csv: row"), std::string::npos) << m;
     EXPECT_NE(m.find("--scale 01"), std::string::npos) << m;
   }
-  EXPECT_NO_THROW(vae::check_range_for(d.train, "gaussian", "table.csv"));
+  EXPECT_NO_THROW(vae::check_range_for(d.train, vae::Likelihood::Gaussian, "table.csv"));
 }
 
 TEST(DataPipeline, BadSpecsAndOptionsAreNamed) {
   vae_test::TempDir dir;
   vae::DataOptions o;
   o.data = dir.file("nothing.csv");
-  EXPECT_THROW(vae::load_splits(o, 1, "bernoulli", nullptr, nullptr), vae::Error);
+  EXPECT_THROW(vae::load_splits(o, 1, vae::Likelihood::Bernoulli, nullptr, nullptr), vae::Error);
   o.data = dir.file("file.weird");
   vae_test::write_bytes(o.data, "x");
   try {
-    vae::load_splits(o, 1, "bernoulli", nullptr, nullptr);
+    vae::load_splits(o, 1, vae::Likelihood::Bernoulli, nullptr, nullptr);
     FAIL();
   } catch (const vae::Error& e) {
     EXPECT_NE(std::string(e.what()).find("cannot tell the format"), std::string::npos);

@@ -54,7 +54,7 @@ struct Ppca {
     cfg.input_dim = 3;
     cfg.hidden = {};
     cfg.latent = 2;
-    cfg.likelihood = "gaussian";
+    cfg.likelihood = vae::Likelihood::Gaussian;
     cfg.sigma = sigma;
     cfg.height = cfg.width = cfg.channels = 0;
   }

@@ -68,7 +68,7 @@ TEST(ModelDescription, ParsesLayersOverTheDefaults) {
   EXPECT_EQ(cfg.arch, "custom");
   EXPECT_EQ(cfg.latent, 6);
   EXPECT_EQ(cfg.activation, vae::Activation::Elu);
-  EXPECT_TRUE(cfg.learn_sigma);
+  EXPECT_EQ(cfg.likelihood, vae::Likelihood::GaussianLearnedSigma);
   ASSERT_EQ(cfg.encoder.size(), 2u);
   EXPECT_EQ(cfg.encoder[0].kind, vae::LayerSpec::Kind::Conv);
   EXPECT_EQ(cfg.encoder[0].units, 8);
@@ -187,7 +187,7 @@ TEST(ModelConfigJson, CheckpointsWrittenBeforeTheLayerFieldsStillLoad) {
   const vae::ModelConfig c = vae::ModelConfig::from_json(old, "old.safetensors");
   EXPECT_EQ(c.arch, "mlp");
   EXPECT_EQ(c.num_classes, 0);
-  EXPECT_FALSE(c.learn_sigma);
+  EXPECT_EQ(c.likelihood, vae::Likelihood::Bernoulli);
   EXPECT_EQ(vae::param_count(c), 652824u);
 }
 

@@ -51,7 +51,7 @@ Batch make_batch(const vae::ModelConfig& cfg, int B, int K, vae::Rng& rng) {
   b.x.resize(static_cast<size_t>(B) * cfg.input_dim);
   b.eps.resize(static_cast<size_t>(B) * K * cfg.latent);
   vae_test::fill_uniform(b.x, rng, 0, 1);
-  if (cfg.likelihood == "gaussian") vae_test::fill_uniform(b.x, rng, -1, 1);
+  if (cfg.likelihood != vae::Likelihood::Bernoulli) vae_test::fill_uniform(b.x, rng, -1, 1);
   rng.normal_fill(b.eps.data(), b.eps.size());
   for (int r = 0; r < B; ++r) b.labels.push_back(r % std::max(cfg.num_classes, 1));
   return b;
@@ -89,7 +89,7 @@ TEST_P(ModelGradient, WholeObjectiveMatchesFiniteDifferencesForEveryParameter) {
   vae::Vae<double> model(c.cfg, B, K);
   vae::Rng rng(31);
   model.init_params(rng);
-  if (c.cfg.learn_sigma)  // move log σ off its initial 0 so its gradient is a general one
+  if (c.cfg.likelihood == vae::Likelihood::GaussianLearnedSigma)  // move log σ off its initial 0 so its gradient is a general one
     for (const vae::ParamInfo& p : model.params_info())
       if (p.name == "decoder.logsigma")
         for (size_t i = 0; i < p.numel; ++i) model.params()[p.offset + i] = 0.3 * std::sin(i + 1.0);
@@ -123,15 +123,13 @@ std::vector<ModelCase> model_cases() {
   lc.num_classes = 2;  // no hidden layers: the heads and the output layer read the one-hot
   v.push_back({"linear_conditional", lc});
   vae::ModelConfig gs = mlp_config({5});
-  gs.likelihood = "gaussian";
-  gs.learn_sigma = true;
+  gs.likelihood = vae::Likelihood::GaussianLearnedSigma;
   v.push_back({"mlp_learned_sigma", gs});
   v.push_back({"mlp_iwae_k3", mlp_config({5}), 3});
   v.push_back({"mlp_iwae_k1", mlp_config({5}), 1});
   vae::ModelConfig ci = conv_config();
   ci.num_classes = 2;
-  ci.likelihood = "gaussian";
-  ci.learn_sigma = true;
+  ci.likelihood = vae::Likelihood::GaussianLearnedSigma;
   v.push_back({"conv_conditional_learned_sigma_iwae_k2", ci, 2});
   return v;
 }

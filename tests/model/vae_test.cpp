@@ -15,7 +15,7 @@
 namespace {
 
 vae::ModelConfig tiny_config(vae::Activation act, std::vector<int> hidden,
-                             const std::string& likelihood = "bernoulli") {
+                             vae::Likelihood likelihood = vae::Likelihood::Bernoulli) {
   vae::ModelConfig c;
   c.likelihood = likelihood;
   c.sigma = 0.7;
@@ -32,7 +32,7 @@ vae::ModelConfig tiny_config(vae::Activation act, std::vector<int> hidden,
 struct Case {
   vae::Activation act;
   std::vector<int> hidden;
-  std::string likelihood = "bernoulli";
+  vae::Likelihood likelihood = vae::Likelihood::Bernoulli;
 };
 
 class VaeGradient : public ::testing::TestWithParam<Case> {};
@@ -72,11 +72,12 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Case{vae::Activation::Relu, {5}}, Case{vae::Activation::Tanh, {5}},
                       Case{vae::Activation::LeakyRelu, {5}}, Case{vae::Activation::Elu, {5}},
                       Case{vae::Activation::Tanh, {5, 4}}, Case{vae::Activation::Relu, {7, 4}},
-                      Case{vae::Activation::Tanh, {5}, "gaussian"},
-                      Case{vae::Activation::Relu, {}, "gaussian"},
-                      Case{vae::Activation::Relu, {}, "bernoulli"}),
+                      Case{vae::Activation::Tanh, {5}, vae::Likelihood::Gaussian},
+                      Case{vae::Activation::Relu, {}, vae::Likelihood::Gaussian},
+                      Case{vae::Activation::Relu, {}, vae::Likelihood::Bernoulli}),
     [](const auto& info) {
-      std::string name = info.param.likelihood + "_" + vae::activation_name(info.param.act);
+      std::string name = vae::likelihood_kind_name(info.param.likelihood) + std::string("_") +
+                         vae::activation_name(info.param.act);
       for (int h : info.param.hidden) name += "_" + std::to_string(h);
       return name;
     });

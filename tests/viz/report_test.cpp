@@ -117,7 +117,7 @@ TEST(ReproduceCommand, EveryOptionSpelledOutAndQuoted) {
   // Options away from their defaults are spelled out too.
   c.train.data.val_split = 0.1;
   c.train.data.scale = "standardize";
-  c.model.likelihood = "gaussian";
+  c.model.likelihood = vae::Likelihood::Gaussian;
   c.model.sigma = 0.5;
   c.train.beta = 4;
   c.train.kl_warmup = "linear:5";

@@ -56,9 +56,9 @@ int run_eval(const EvalArgs& a) {
                       {"recon", round4(r.recon)},
                       {"kl", round4(r.kl)},
                       {"bits_per_dim", round4(r.loss * nats_to_bpd)}};
-  if (ckpt.model.learn_sigma)
+  if (vae::sigma_role(ckpt.model.likelihood) == vae::SigmaRole::Learned)
     j["sigma"] = "learned";
-  else if (ckpt.model.likelihood == "gaussian")
+  else if (vae::sigma_role(ckpt.model.likelihood) == vae::SigmaRole::Fixed)
     j["sigma"] = ckpt.model.sigma;
 
   if (a.iw > 0) {

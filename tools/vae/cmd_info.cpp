@@ -18,7 +18,8 @@ int run_info(const std::string& path) {
   if (m.num_classes > 0)
     std::printf("conditional  on labels 0..%d (one-hot to encoder and decoder)\n", m.num_classes - 1);
   if (m.channels > 0) std::printf("images       %dx%dx%d\n", m.height, m.width, m.channels);
-  if (m.likelihood == "gaussian" && !m.learn_sigma) std::printf("sigma        %g\n", m.sigma);
+  if (vae::sigma_role(m.likelihood) == vae::SigmaRole::Fixed)
+    std::printf("sigma        %g\n", m.sigma);
   std::printf("scaling      %s%s\n", c.scaler.kind.c_str(),
               c.scaler.identity() ? " (identity)" : " (per-column offset and factor saved)");
   std::printf("parameters   %zu\n", vae::param_count(m));

@@ -88,23 +88,15 @@ std::vector<int> parse_hidden(const std::string& text) {
   return widths;
 }
 
-// --sigma: a positive number, or "learned".
-void parse_sigma(const std::string& text, vae::ModelConfig& cfg) {
-  if (text == "learned") {
-    cfg.learn_sigma = true;
-    return;
-  }
-  size_t used = 0;
-  double v = 0;
+// --likelihood NAME and --sigma learned|NUMBER (an absent one keeps cfg's); the library's field
+// errors name the flag of the same name.
+void set_likelihood_flags(vae::ModelConfig& cfg, const std::optional<std::string>& name,
+                          const std::optional<std::string>& sigma) {
   try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
+    vae::set_likelihood(cfg, name, sigma);
+  } catch (const vae::FieldError& e) {
+    throw UsageError("--" + e.field() + ": " + e.problem());
   }
-  if (used != text.size() || text.empty())
-    throw UsageError("--sigma: expected a positive number or 'learned', got '" + text + "'");
-  cfg.sigma = v;
-  cfg.learn_sigma = false;
 }
 
 // "12.3 MB": sizes in messages (decimal units, as df -H prints them).
@@ -227,11 +219,15 @@ int run_train(const TrainArgs& a, CLI::App* app) {
         if (app->count(name))
           throw UsageError(std::string(name) + ": cannot be combined with --config (the file "
                            "describes the layers)");
-      // The file over the defaults, then the flags given on the command line over the file.
+      // The file over the defaults, then the flags given on the command line over the file
+      // (the file's sigma word is read against --likelihood, which may be what makes it valid).
+      const auto flag = [&](const char* name, const std::string& value) {
+        return app->count(name) ? std::optional<std::string>(value) : std::nullopt;
+      };
+      set_likelihood_flags(cfg, flag("--likelihood", a.likelihood), std::nullopt);
       cfg = vae::parse_model_config(read_text(a.config), a.config, cfg);
       if (app->count("--latent")) cfg.latent = a.latent;
-      if (app->count("--likelihood")) cfg.likelihood = a.likelihood;
-      if (app->count("--sigma")) parse_sigma(a.sigma, cfg);
+      set_likelihood_flags(cfg, flag("--likelihood", a.likelihood), flag("--sigma", a.sigma));
       try {
         if (app->count("--activation")) cfg.activation = vae::parse_activation(a.activation);
       } catch (const vae::Error& e) {
@@ -246,8 +242,7 @@ int run_train(const TrainArgs& a, CLI::App* app) {
       cfg.arch = a.arch;
       cfg.hidden = parse_hidden(a.hidden);
       cfg.latent = a.latent;
-      cfg.likelihood = a.likelihood;
-      parse_sigma(a.sigma, cfg);
+      set_likelihood_flags(cfg, a.likelihood, a.sigma);
       try {
         cfg.activation = vae::parse_activation(a.activation);
       } catch (const vae::Error& e) {
@@ -330,7 +325,7 @@ int run_train(const TrainArgs& a, CLI::App* app) {
     vae::write_file_atomic(out + "/" + vae::kModelDescriptionFile, cfg.to_description());
 
   const std::string likelihood =
-      cfg.likelihood + (cfg.learn_sigma ? " (learned sigma)" : "") +
+      vae::likelihood_name(cfg) +
       (cfg.num_classes > 0 ? ", conditional on " + std::to_string(cfg.num_classes) + " classes" : "") +
       (opts.objective == "iwae" ? ", IWAE k=" + std::to_string(opts.k) : "");
   std::printf("model %s (%s, %s likelihood), %zu parameters; data %s: %zu train / %zu val / %zu "
