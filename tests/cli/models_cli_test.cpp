@@ -123,7 +123,7 @@ TEST_F(ModelsCli, BadModelOptionsAreUsageErrors) {
       {{"--arch", "resnet"}, "--arch"},
       {{"--objective", "elbo", "--k", "4"}, "--k"},
       {{"--objective", "iwae", "--k", "0"}, "--k"},
-      {{"--objective", "iwae", "--k", "3", "--beta", "2"}, "--objective iwae"},
+      {{"--objective", "iwae", "--k", "3", "--beta", "2"}, "--objective: iwae"},
       {{"--objective", "wake-sleep"}, "--objective"},
       {{"--sigma", "learned"}, "--sigma learned"},  // the default likelihood is bernoulli
       {{"--sigma", "wide"}, "--sigma"},
