@@ -1,4 +1,4 @@
-// --data specs to scaled splits (rules in include/vae/data_pipeline.h).
+// Data specs to scaled splits (rules in include/vae/data_pipeline.h).
 #include "vae/data_pipeline.h"
 
 #include <algorithm>

@@ -131,8 +131,9 @@ TrainRun base_run(const GivenFlags& given) {
   return run;
 }
 
-// ModelConfig::validate reports a bad value as a plain vae::Error naming its flag; for a model
-// that flags describe, checked before any data are read, that is a usage error.
+// A model that flags describe, checked before any data are read: whatever ModelConfig::validate
+// finds is a usage error. A FieldError keeps its field, for main.cpp to name the flag; the
+// problems validate reports as a plain vae::Error are usage errors as they stand.
 void check_flag_model(const vae::ModelConfig& cfg) {
   try {
     cfg.validate();
