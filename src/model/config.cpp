@@ -408,11 +408,7 @@ ModelConfig parse_model_config(const std::string& text, const std::string& origi
     if (j.contains("latent")) c.latent = get_int(j["latent"], "latent");
     if (j.contains("activation")) {
       if (!j["activation"].is_string()) throw Error("activation: must be a string");
-      try {
-        c.activation = parse_activation(j["activation"].get<std::string>());
-      } catch (const Error& e) {
-        throw Error(std::string("activation: ") + e.what());
-      }
+      c.activation = parse_activation(j["activation"].get<std::string>());
     }
     if (j.contains("likelihood")) {
       if (!j["likelihood"].is_string()) throw Error("likelihood: must be a string");

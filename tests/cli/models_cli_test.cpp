@@ -101,6 +101,7 @@ TEST_F(ModelsCli, BadConfigsFailWithOneLineNamingTheFileAndField) {
       {"{\"encoder\": [], \"decoder\": [{\"type\": \"dense\", \"units\": 30}]}",
        "decoder: gives 30 values per example but the data have 36"},
       {"{\"latent\": \"two\"}", "latent: must be an integer"},
+      {"{\"activation\": \"foo\"}", "activation: unknown activation 'foo'"},
       {"{\"encoder\": [", "not valid JSON"},
   };
   const std::string cfg = tmp_.file("bad.json");
