@@ -297,10 +297,10 @@ vae::Checkpoint tiny_checkpoint(bool with_optim, bool with_scaler) {
     c.model.channels = 0;
     c.model.height = c.model.width = 0;
     c.train.data.data = "table.csv";
-    c.train.data.scale = "standardize";
+    c.train.data.scale = vae::Scale::Standardize;
     c.train.data.label_column = "label";
-    c.train.kl_warmup = "linear:3";
-    c.scaler.kind = "standardize";
+    c.train.kl_warmup = vae::parse_kl_warmup("linear:3");
+    c.scaler.kind = vae::ScalerKind::Standardize;
     c.scaler.offset = {0.5f, -1.f, 2.f, 0.f};
     c.scaler.factor = {2.f, 1.f, 0.25f, 1.f};
   }

@@ -19,43 +19,12 @@
 #include "vae/data_pipeline.h"
 #include "vae/model.h"
 #include "vae/rng.h"
+#include "vae/train_options.h"
 
 namespace vae {
 
 inline constexpr const char* kCheckpointFormat = "vae.cpp";
 inline constexpr int kCheckpointVersion = 1;
-
-/// The hyperparameters of a training run (what `vae train` was asked for).
-struct TrainOptions {
-  DataOptions data;                    ///< where the data come from (data.data: --data), splits, scaling
-  int epochs = 10;                     ///< total epochs of the run
-  int batch_size = 128;
-  double lr = 1e-3;
-  uint64_t seed = 1;
-  std::string binarize = "none";       ///< "none" or "dynamic"
-  int patience = 0;                    ///< early stopping on validation loss; 0 = off
-  double beta = 1.0;                   ///< KL weight of the training objective (β-VAE)
-  std::string kl_warmup = "none";      ///< "none", "linear:EPOCHS" or "cyclical:PERIOD"
-  double free_bits = 0.0;              ///< per-dimension KL floor λ in nats (0 = off)
-  std::string objective = "elbo";      ///< "elbo" (the VAE) or "iwae" (K-sample bound, Vae::forward_iw)
-  int k = 1;                           ///< importance samples per example (iwae)
-  double clip_grad = 0.0;              ///< largest global gradient norm (0 = no clipping)
-  /// Non-finite steps the run may recover from (trainer.h: restore the last epoch's state,
-  /// halve the lr) before it stops with an error; counted over the whole run, resumes included
-  /// (TrainState::recoveries). 0 = stop at the first. Checkpoints written before the option
-  /// existed read as 0, the behaviour they were trained under.
-  int max_recoveries = 5;
-
-  /// The KL weight after `epochs_done` (fractional) epochs of training:
-  ///   none        β
-  ///   linear:E    β · min(1, t/E)                      (Bowman et al. 2016)
-  ///   cyclical:P  β · min(1, 2u), u = (t mod P)/P       (Fu et al. 2019: ramp, then hold)
-  double kl_weight(double epochs_done) const;
-
-  void validate() const;  ///< throws vae::Error naming the option
-  std::string to_json() const;
-  static TrainOptions from_json(const std::string& text, const std::string& origin);
-};
 
 /// Where a run stands after its last completed epoch.
 struct TrainState {

@@ -1,16 +1,17 @@
-// From a --data spec to scaled train / validation / test splits, the same way at training time
-// and afterwards (eval, score, encode … re-create a run's splits from its checkpoint).
+// From a data spec (DataOptions::data) to scaled train / validation / test splits, the same way
+// at training time and afterwards (eval, score, encode … re-create a run's splits from its
+// checkpoint).
 //
 //   spec                          reader                     test set
 //   "fashion-mnist", MNIST folder load_data (IDX files)        its t10k files
-//   folder of images              read_image_folder          --test-data, or --test-split F
-//   *.csv                         read_csv (--label-column)  --test-data, or --test-split F
-//   *.npy                         read_npy_dataset           --test-data, or --test-split F
-// For sources without their own test files the default is --test-split 0.1. Splits draw a
+//   folder of images              read_image_folder          test_data, or test_split F
+//   *.csv                         read_csv (label_column)    test_data, or test_split F
+//   *.npy                         read_npy_dataset           test_data, or test_split F
+// For sources without their own test files the default is test_split 0.1. Splits draw a
 // permutation from Rng(seed ^ kSplitSalt): the same run seed gives the same rows every time.
-// --val-split F then moves a fraction F of the (remaining) training rows to validation.
+// val_split F then moves a fraction F of the (remaining) training rows to validation.
 //
-// Scaling (--scale) maps raw values x to y = (x − offset) ⊙ factor, per column (D):
+// Scaling (DataOptions::scale) maps raw values x to y = (x − offset) ⊙ factor, per column (D):
 //   none         offset 0, factor 1
 //   01           images: offset 0, factor 1/255 for 8-bit sources (IDX images arrive in [0,1]
 //                already); tables: per-column min–max of the training rows, and values of other
@@ -30,20 +31,34 @@
 
 namespace vae {
 
-struct DataOptions {
-  std::string data = "fashion-mnist";  ///< --data
-  std::string test_data;               ///< --test-data (a separate test source), or empty
-  double test_split = -1;              ///< --test-split F; < 0 = default (0.1 when needed)
-  double val_split = 0;                ///< --val-split F
-  std::string label_column;            ///< --label-column, for CSV
-  std::string scale = "auto";          ///< --scale: auto, 01, standardize, none
+/// The scaling a run asks for (the table above); Auto picks one of the others per source.
+enum class Scale { Auto, ZeroOne, Standardize, None };
+const char* scale_name(Scale scale);  ///< "auto", "01", "standardize", "none"
+/// Throws FieldError("scale", ...) for any other text.
+Scale parse_scale(const std::string& text);
 
-  void validate() const;  ///< throws vae::Error naming the option
+/// The rule a fitted Scaler applies (Scale with Auto resolved).
+enum class ScalerKind { None, ZeroOne, Standardize };
+const char* scaler_kind_name(ScalerKind kind);  ///< "none", "01", "standardize"
+/// Throws FieldError("kind", ...) for any other text.
+ScalerKind parse_scaler_kind(const std::string& text);
+
+struct DataOptions {
+  std::string data = "fashion-mnist";  ///< the source spec (table above)
+  std::string test_data;               ///< a separate test source, or empty
+  double test_split = -1;              ///< fraction held out as the test set; -1 = default
+                                       ///< (0.1 for sources without test files)
+  double val_split = 0;                ///< fraction of the training rows held out as validation
+  std::string label_column;            ///< CSV: the column of integer labels, or empty
+  Scale scale = Scale::Auto;
+
+  /// Throws vae::FieldError naming the first field out of range ("val_split", ...).
+  void validate() const;
 };
 
 /// The transform y = (x − offset) ⊙ factor, with the rule that produced it.
 struct Scaler {
-  std::string kind = "none";   ///< "none", "01", "standardize"
+  ScalerKind kind = ScalerKind::None;
   bool clamp01 = false;        ///< clamp results to [0, 1] (table min–max scaling)
   std::vector<float> offset;   ///< (D), or empty for the identity
   std::vector<float> factor;   ///< (D), or empty for the identity
@@ -62,9 +77,9 @@ Dataset read_source(const std::string& spec, const std::string& label_column, co
 bool is_mnist_source(const std::string& spec);
 
 /// Loads, splits and scales. `likelihood` picks the auto scaling of tables. When `fitted` is
-/// non-null and has a kind, that scaler is applied instead of fitting a new one (re-creating a
-/// trained run's data); otherwise the fitted scaler is returned in *out_scaler.
-/// Throws vae::Error naming the file or option.
+/// non-null, that scaler is applied instead of fitting a new one (re-creating a trained run's
+/// data); otherwise the fitted scaler is returned in *out_scaler.
+/// Throws vae::FieldError for options out of range, vae::Error naming the file for bad data.
 DataSplits load_splits(const DataOptions& opts, uint64_t seed, Likelihood likelihood,
                        const Scaler* fitted, Scaler* out_scaler);
 

@@ -28,7 +28,7 @@ void linear_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
 
 // ---- Elementwise activations y = f(a) -----------------------------------------------------
 enum class Activation { Relu, Tanh, LeakyRelu, Elu };
-/// "relu", "tanh", "leaky_relu", "elu"; throws vae::Error for anything else.
+/// "relu", "tanh", "leaky_relu", "elu"; throws FieldError("activation", ...) for anything else.
 Activation parse_activation(const std::string& name);
 const char* activation_name(Activation act);
 

@@ -1,7 +1,8 @@
 // One self-contained HTML page per run: RUN_DIR/report.html shows the configuration, the command
-// that reproduces the run, the final metrics, loss curves, samples, reconstructions,
-// interpolations, traversals, the latent map and manifold, and the per-dimension KL. PNGs are
-// embedded as base64 data: URIs and plots as inline SVG, so the page makes no requests.
+// that reproduces the run (ReportOptions::command), the final metrics, loss curves, samples,
+// reconstructions, interpolations, traversals, the latent map and manifold, and the per-dimension
+// KL. PNGs are embedded as base64 data: URIs and plots as inline SVG, so the page makes no
+// requests.
 //
 // The pictures are also written beside it, each atomically: interpolations.png, traversals.png,
 // manifold.png, loss_curves.svg, latents.svg, kl_per_dim.svg (and samples.png and
@@ -29,14 +30,9 @@ std::vector<EpochMetrics> read_metrics(const std::string& path);
 /// RFC 4648 base64 with '=' padding.
 std::string base64_encode(const void* data, size_t n);
 
-/// The `vae train` command line that repeats the checkpoint's run into `out_dir`: data, model
-/// (hidden widths, latent size, activation, likelihood) and training options (epochs, batch size,
-/// lr in its shortest exact form, seed, binarisation), plus every data and objective option that
-/// differs from its default (--test-data, --test-split, --val-split, --label-column, --scale,
-/// --sigma, --beta, --kl-warmup, --free-bits, --patience); arguments shell-quoted where needed.
-std::string reproduce_command(const Checkpoint& ckpt, const std::string& out_dir);
-
 struct ReportOptions {
+  std::string command;           ///< the shell command that reproduces the run, shown as it is
+                                 ///< (the `vae` command writes it from its option table)
   std::string data_spec;         ///< the examples' --data spec (captions, class names); empty:
                                  ///< the checkpoint's own
   std::string split = "test";    ///< which split the examples are, for captions

@@ -1,4 +1,4 @@
-// --data specs to scaled splits (rules in include/vae/data_pipeline.h).
+// Data specs to scaled splits (rules in include/vae/data_pipeline.h).
 #include "vae/data_pipeline.h"
 
 #include <algorithm>
@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <numeric>
 
+#include "core/enum_names.h"
 #include "model/likelihoods/likelihoods.h"
 #include "vae/error.h"
 #include "vae/readers.h"
@@ -16,6 +17,14 @@ namespace vae {
 namespace {
 
 namespace fs = std::filesystem;
+
+constexpr EnumName<Scale> kScaleNames[] = {{Scale::Auto, "auto"},
+                                           {Scale::ZeroOne, "01"},
+                                           {Scale::Standardize, "standardize"},
+                                           {Scale::None, "none"}};
+constexpr EnumName<ScalerKind> kScalerKindNames[] = {{ScalerKind::None, "none"},
+                                                     {ScalerKind::ZeroOne, "01"},
+                                                     {ScalerKind::Standardize, "standardize"}};
 
 constexpr uint64_t kSplitSalt = 0x5b117ull;
 
@@ -66,16 +75,27 @@ bool u8_source(const std::string& spec) {
   return !is_mnist_source(spec);
 }
 
-Scaler fit_scaler(const Dataset& train, const std::string& kind_in, Likelihood likelihood,
+// The rule `scale` asks for on these data: auto picks 01 for images and, for tables, what the
+// likelihood's row says (01 for Bernoulli, standardize for the Gaussians).
+ScalerKind resolve_scale(Scale scale, bool images, Likelihood likelihood) {
+  switch (scale) {
+    case Scale::Auto: return images ? ScalerKind::ZeroOne : likelihood_row(likelihood).auto_scale;
+    case Scale::ZeroOne: return ScalerKind::ZeroOne;
+    case Scale::Standardize: return ScalerKind::Standardize;
+    case Scale::None: return ScalerKind::None;
+  }
+  return ScalerKind::None;
+}
+
+Scaler fit_scaler(const Dataset& train, Scale scale, Likelihood likelihood,
                   const std::string& spec) {
   const bool images = train.channels > 0;
-  std::string kind = kind_in;
-  if (kind == "auto") kind = images ? "01" : likelihood_row(likelihood).auto_scale;
+  const ScalerKind kind = resolve_scale(scale, images, likelihood);
   Scaler s;
   s.kind = kind;
   const size_t D = train.d;
-  if (kind == "none") return s;
-  if (kind == "01" && images) {
+  if (kind == ScalerKind::None) return s;
+  if (kind == ScalerKind::ZeroOne && images) {
     if (is_mnist_source(spec)) return s;  // already in [0, 1]
     float hi = 0;
     for (float v : train.x) hi = std::max(hi, v);
@@ -87,7 +107,7 @@ Scaler fit_scaler(const Dataset& train, const std::string& kind_in, Likelihood l
   }
   s.offset.assign(D, 0.0f);
   s.factor.assign(D, 1.0f);
-  if (kind == "01") {
+  if (kind == ScalerKind::ZeroOne) {
     s.clamp01 = true;
     std::vector<float> lo(D, INFINITY), hi(D, -INFINITY);
     for (size_t i = 0; i < train.n; ++i)
@@ -117,16 +137,22 @@ Scaler fit_scaler(const Dataset& train, const std::string& kind_in, Likelihood l
 
 }  // namespace
 
+const char* scale_name(Scale scale) { return enum_name(kScaleNames, scale); }
+Scale parse_scale(const std::string& text) { return enum_parse(kScaleNames, text, "scale"); }
+
+const char* scaler_kind_name(ScalerKind kind) { return enum_name(kScalerKindNames, kind); }
+ScalerKind parse_scaler_kind(const std::string& text) {
+  return enum_parse(kScalerKindNames, text, "kind");
+}
+
 void DataOptions::validate() const {
-  if (data.empty()) throw Error("--data: needs a data set");
+  if (data.empty()) throw FieldError("data", "needs a data set");
   if (test_split >= 1 || (test_split < 0 && test_split != -1))
-    throw Error("--test-split: must be in [0, 1), got " + std::to_string(test_split));
+    throw FieldError("test_split", "must be in [0, 1), got " + std::to_string(test_split));
   if (!(val_split >= 0 && val_split < 1))
-    throw Error("--val-split: must be in [0, 1), got " + std::to_string(val_split));
-  if (scale != "auto" && scale != "01" && scale != "standardize" && scale != "none")
-    throw Error("--scale: must be auto, 01, standardize or none, got '" + scale + "'");
+    throw FieldError("val_split", "must be in [0, 1), got " + std::to_string(val_split));
   if (!test_data.empty() && test_split > 0)
-    throw Error("--test-split: cannot be combined with --test-data");
+    throw FieldError("test_split", "cannot be combined with a separate test source (test_data)");
 }
 
 void Scaler::apply(Dataset& data) const {
@@ -196,7 +222,7 @@ DataSplits load_splits(const DataOptions& opts, uint64_t seed, Likelihood likeli
       s.train = std::move(all);
       s.test = read_source(opts.test_data, opts.label_column, "test");
       if (s.test.d != s.train.d)
-        throw Error("--test-data: " + opts.test_data + " has " + std::to_string(s.test.d) +
+        throw Error(opts.test_data + ": has " + std::to_string(s.test.d) +
                     " values per example but " + opts.data + " has " + std::to_string(s.train.d));
     } else {
       const double f = opts.test_split < 0 ? 0.1 : opts.test_split;
@@ -208,13 +234,11 @@ DataSplits load_splits(const DataOptions& opts, uint64_t seed, Likelihood likeli
     split_off(s.train, opts.val_split, rng, rest, s.val);
     s.train = std::move(rest);
   }
-  if (s.train.n == 0) throw Error("--data: " + opts.data + " leaves no training rows after the splits");
+  if (s.train.n == 0) throw Error(opts.data + ": leaves no training rows after the splits");
 
-  Scaler scaler = fitted && !fitted->kind.empty() && fitted->kind != "unset"
-                      ? *fitted
-                      : fit_scaler(s.train, opts.scale, likelihood, opts.data);
+  Scaler scaler = fitted ? *fitted : fit_scaler(s.train, opts.scale, likelihood, opts.data);
   if (!scaler.identity() && scaler.offset.size() != s.train.d)
-    throw Error("--data: " + opts.data + " has " + std::to_string(s.train.d) +
+    throw Error(opts.data + ": has " + std::to_string(s.train.d) +
                 " values per example but the saved scaling has " + std::to_string(scaler.offset.size()));
   scaler.apply(s.train);
   scaler.apply(s.val);
@@ -233,7 +257,7 @@ void check_range_for(const Dataset& data, Likelihood likelihood, const std::stri
         throw Error(what + ": row " + std::to_string(i) + ", column " + std::to_string(j) +
                     " is " + std::to_string(v) +
                     " after scaling; the " + row.name +
-                    " likelihood needs values in [0, 1] (use --scale 01 or --likelihood gaussian)");
+                    " likelihood needs values in [0, 1] (scale them to [0, 1], or choose a gaussian likelihood)");
     }
 }
 

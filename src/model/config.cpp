@@ -400,11 +400,7 @@ ModelConfig parse_model_config(const std::string& text, const std::string& origi
     if (j.contains("latent")) c.latent = get_int(j["latent"], "latent");
     if (j.contains("activation")) {
       if (!j["activation"].is_string()) throw Error("activation: must be a string");
-      try {
-        c.activation = parse_activation(j["activation"].get<std::string>());
-      } catch (const Error& e) {
-        throw Error(std::string("activation: ") + e.what());
-      }
+      c.activation = parse_activation(j["activation"].get<std::string>());
     }
     likelihood_from_description(j, c);
   } catch (const Error& e) {

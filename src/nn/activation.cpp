@@ -11,7 +11,8 @@ Activation parse_activation(const std::string& name) {
   if (name == "tanh") return Activation::Tanh;
   if (name == "leaky_relu") return Activation::LeakyRelu;
   if (name == "elu") return Activation::Elu;
-  throw Error("--activation: unknown activation '" + name + "' (choose relu, tanh, leaky_relu, elu)");
+  throw FieldError("activation",
+                   "unknown activation '" + name + "' (choose relu, tanh, leaky_relu, elu)");
 }
 
 const char* activation_name(Activation act) {

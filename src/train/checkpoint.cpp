@@ -14,116 +14,6 @@ namespace vae {
 
 using nlohmann::json;
 
-void TrainOptions::validate() const {
-  if (epochs < 0) throw Error("--epochs: must be >= 0, got " + std::to_string(epochs));
-  if (batch_size < 1 || batch_size > 65536)
-    throw Error("--batch-size: must be in 1..65536, got " + std::to_string(batch_size));
-  if (!(lr > 0) || !std::isfinite(lr)) throw Error("--lr: must be a positive number");
-  if (binarize != "none" && binarize != "dynamic")
-    throw Error("--binarize: must be 'none' or 'dynamic', got '" + binarize + "'");
-  if (patience < 0) throw Error("--patience: must be >= 0, got " + std::to_string(patience));
-  if (!(beta >= 0) || !std::isfinite(beta)) throw Error("--beta: must be a number >= 0");
-  if (!(free_bits >= 0) || !std::isfinite(free_bits))
-    throw Error("--free-bits: must be a number >= 0 (nats per latent dimension)");
-  kl_weight(0.0);  // validates --kl-warmup
-  if (objective != "elbo" && objective != "iwae")
-    throw Error("--objective: must be 'elbo' or 'iwae', got '" + objective + "'");
-  if (k < 1 || k > 4096) throw Error("--k: must be in 1..4096, got " + std::to_string(k));
-  if (objective == "elbo" && k != 1)
-    throw Error("--k: importance samples need --objective iwae");
-  if (objective == "iwae" && (beta != 1.0 || kl_warmup != "none" || free_bits != 0.0))
-    throw Error("--objective iwae: the importance-weighted bound has no KL term to weight; drop "
-                "--beta, --kl-warmup and --free-bits");
-  if (!(clip_grad >= 0) || !std::isfinite(clip_grad))
-    throw Error("--clip-grad: must be a number >= 0 (0 = off)");
-  if (max_recoveries < 0)
-    throw Error("--max-recoveries: must be >= 0, got " + std::to_string(max_recoveries));
-  if (patience > 0 && !(data.val_split > 0))
-    throw Error("--patience: early stopping watches the validation loss; add --val-split F");
-  data.validate();
-}
-
-double TrainOptions::kl_weight(double t) const {
-  if (kl_warmup == "none") return beta;
-  const size_t colon = kl_warmup.find(':');
-  const std::string kind = kl_warmup.substr(0, colon);
-  double period = 0;
-  if (colon != std::string::npos) {
-    try {
-      size_t used = 0;
-      period = std::stod(kl_warmup.substr(colon + 1), &used);
-      if (used != kl_warmup.size() - colon - 1) period = 0;
-    } catch (const std::exception&) {
-      period = 0;
-    }
-  }
-  if ((kind != "linear" && kind != "cyclical") || !(period > 0) || !std::isfinite(period))
-    throw Error("--kl-warmup: expected none, linear:EPOCHS or cyclical:PERIOD with a positive "
-                "number, got '" + kl_warmup + "'");
-  if (kind == "linear") return beta * std::min(1.0, t / period);
-  const double u = std::fmod(t, period) / period;
-  return beta * std::min(1.0, 2.0 * u);
-}
-
-std::string TrainOptions::to_json() const {
-  const DataOptions& d = data;
-  return json{{"data", d.data},
-              {"epochs", epochs},
-              {"batch_size", batch_size},
-              {"lr", lr},
-              {"seed", seed},
-              {"binarize", binarize},
-              {"optimizer", "adam"},
-              {"patience", patience},
-              {"test_data", d.test_data},
-              {"test_split", d.test_split},
-              {"val_split", d.val_split},
-              {"label_column", d.label_column},
-              {"scale", d.scale},
-              {"beta", beta},
-              {"kl_warmup", kl_warmup},
-              {"free_bits", free_bits},
-              {"objective", objective},
-              {"k", k},
-              {"clip_grad", clip_grad},
-              {"max_recoveries", max_recoveries}}
-      .dump();
-}
-
-TrainOptions TrainOptions::from_json(const std::string& text, const std::string& origin) {
-  TrainOptions o;
-  try {
-    const auto j = json::parse(text);
-    o.epochs = json_int(j.at("epochs"), "epochs");
-    o.batch_size = json_int(j.at("batch_size"), "batch_size");
-    o.lr = json_double(j.at("lr"), "lr");
-    o.seed = json_uint64(j.at("seed"), "seed");
-    o.binarize = j.at("binarize").get<std::string>();
-    // Keys added after format version 1 first shipped default to the behaviour before them.
-    o.patience = json_int_or(j, "patience", 0);
-    o.beta = json_double_or(j, "beta", 1.0);
-    o.kl_warmup = j.value("kl_warmup", std::string("none"));
-    o.free_bits = json_double_or(j, "free_bits", 0.0);
-    o.objective = j.value("objective", std::string("elbo"));
-    o.k = json_int_or(j, "k", 1);
-    o.clip_grad = json_double_or(j, "clip_grad", 0.0);
-    o.max_recoveries = json_int_or(j, "max_recoveries", 0);  // before the option: stop at the first
-    DataOptions& d = o.data;
-    d.data = j.at("data").get<std::string>();
-    d.test_data = j.value("test_data", std::string());
-    d.test_split = json_double_or(j, "test_split", -1.0);
-    d.val_split = json_double_or(j, "val_split", 0.0);
-    d.label_column = j.value("label_column", std::string());
-    d.scale = j.value("scale", std::string("auto"));
-    o.validate();
-  } catch (const json::exception& e) {
-    throw Error(origin + ": malformed train_options (" + e.what() + ")");
-  } catch (const Error& e) {
-    throw Error(origin + ": train_options: " + e.what());
-  }
-  return o;
-}
-
 static std::string hex64(uint64_t v) {
   char buf[20];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
@@ -185,7 +75,8 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
                  {"model", c.model.to_json()},
                  {"train_options", c.train.to_json()},
                  {"train_state", c.state.to_json()},
-                 {"data_scaling", json{{"kind", c.scaler.kind}, {"clamp01", c.scaler.clamp01}}.dump()}};
+                 {"data_scaling", json{{"kind", scaler_kind_name(c.scaler.kind)},
+                                       {"clamp01", c.scaler.clamp01}}.dump()}};
   for (const ParamInfo& p : table) st.add_f32(p.name, p.shape, c.params.data() + p.offset);
   if (with_optim) {
     for (const ParamInfo& p : table)
@@ -254,10 +145,12 @@ Checkpoint load_checkpoint(const std::string& path) {
   if (const auto it = st.metadata.find("data_scaling"); it != st.metadata.end()) {
     try {
       const auto j = json::parse(it->second);
-      c.scaler.kind = j.at("kind").get<std::string>();
+      c.scaler.kind = parse_scaler_kind(j.at("kind").get<std::string>());
       c.scaler.clamp01 = j.at("clamp01").get<bool>();
     } catch (const json::exception& e) {
       throw Error(path + ": malformed data_scaling (" + e.what() + ")");
+    } catch (const Error& e) {
+      throw Error(path + ": data_scaling: " + e.what());
     }
   }
   if (st.find("data.offset") || st.find("data.factor")) {

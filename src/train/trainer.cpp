@@ -151,14 +151,14 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
     }
   }
 
-  const bool dynamic = opts.binarize == "dynamic";
+  const bool dynamic = opts.binarize == Binarize::Dynamic;
   // Held-out sets are binarised once, with a fixed seed, when training binarises.
   const Dataset test = dynamic ? binarize(data.test, kTestBinarizeSeed) : data.test;
   const bool has_val = data.val.n > 0;
   const Dataset val = dynamic && has_val ? binarize(data.val, kTestBinarizeSeed) : data.val;
   const Dataset& held = has_val ? val : test;
 
-  const bool iwae = opts.objective == "iwae";
+  const bool iwae = opts.objective == Objective::Iwae;
   const int K = iwae ? opts.k : 1;
   Vae<float> model(model_cfg, opts.batch_size, K);
   const std::vector<ParamInfo>& table = model.params_info();
@@ -174,7 +174,7 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
     VAE_ASSERT(resume->params.size() == P);
     std::copy(resume->params.begin(), resume->params.end(), model.params());
     if (resume->adam_m.empty())
-      throw Error("--resume: the checkpoint holds no optimiser state (weights only)");
+      throw Error("the checkpoint to resume holds no optimiser state (weights only)");
     adam.m() = resume->adam_m;
     adam.v() = resume->adam_v;
     adam.set_steps(resume->adam_step);

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "io/number_text.h"
 #include "vae/batcher.h"
 #include "vae/error.h"
 #include "vae/fileio.h"
@@ -30,28 +31,6 @@ std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
   return buf;
-}
-
-// The shortest %.{p}g form of v that reads back as exactly v.
-std::string shortest(double v) {
-  char buf[40];
-  for (int p = 1; p <= 17; ++p) {
-    std::snprintf(buf, sizeof buf, "%.*g", p, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
-}
-
-// A word as the shell reads it: unchanged when it holds only safe characters, else in single
-// quotes with each ' written as '\''.
-std::string shell_quote(const std::string& s) {
-  const bool safe = !s.empty() && s.find_first_not_of(
-                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                      "0123456789_./,:=+-@%") == std::string::npos;
-  if (safe) return s;
-  std::string out = "'";
-  for (char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-  return out + "'";
 }
 
 // A one-line shell command folded for reading: breaks go before options ("--name", outside
@@ -204,54 +183,6 @@ std::string base64_encode(const void* data, size_t n) {
   return out;
 }
 
-std::string reproduce_command(const Checkpoint& ckpt, const std::string& out_dir) {
-  const ModelConfig& m = ckpt.model;
-  const TrainOptions& t = ckpt.train;
-  std::string hidden;
-  for (size_t i = 0; i < m.hidden.size(); ++i)
-    hidden += (i ? "," : "") + std::to_string(m.hidden[i]);
-  const DataOptions& d = t.data;
-  std::vector<std::string> words = {"vae", "train", "--data", d.data};
-  // Data options other than their defaults.
-  if (!d.test_data.empty()) words.insert(words.end(), {"--test-data", d.test_data});
-  if (d.test_split >= 0) words.insert(words.end(), {"--test-split", shortest(d.test_split)});
-  if (d.val_split > 0) words.insert(words.end(), {"--val-split", shortest(d.val_split)});
-  if (!d.label_column.empty()) words.insert(words.end(), {"--label-column", d.label_column});
-  if (d.scale != "auto") words.insert(words.end(), {"--scale", d.scale});
-  // The model: flags for the mlp and conv presets; the run's model.json (written by vae train)
-  // for layers described in a file.
-  if (m.arch == "custom") {
-    words.insert(words.end(), {"--config", out_dir + "/" + kModelDescriptionFile});
-  } else {
-    if (m.arch == "conv") words.insert(words.end(), {"--arch", "conv"});
-    if (m.arch == "mlp") words.insert(words.end(), {"--hidden", m.hidden.empty() ? "none" : hidden});
-    words.insert(words.end(), {"--latent", std::to_string(m.latent), "--activation",
-                               activation_name(m.activation)});
-    if (m.likelihood != Likelihood::Bernoulli)
-      words.insert(words.end(), {"--likelihood", likelihood_kind_name(m.likelihood), "--sigma",
-                                 sigma_role(m.likelihood) == SigmaRole::Learned ? "learned"
-                                                                                : shortest(m.sigma)});
-  }
-  if (m.num_classes > 0) words.push_back("--conditional");
-  words.insert(words.end(), {"--epochs", std::to_string(t.epochs), "--batch-size",
-                             std::to_string(t.batch_size), "--lr", shortest(t.lr), "--seed",
-                             std::to_string(t.seed), "--binarize", t.binarize});
-  // Objective options other than their defaults.
-  if (t.beta != 1.0) words.insert(words.end(), {"--beta", shortest(t.beta)});
-  if (t.kl_warmup != "none") words.insert(words.end(), {"--kl-warmup", t.kl_warmup});
-  if (t.free_bits != 0.0) words.insert(words.end(), {"--free-bits", shortest(t.free_bits)});
-  if (t.patience > 0) words.insert(words.end(), {"--patience", std::to_string(t.patience)});
-  if (t.objective != "elbo")
-    words.insert(words.end(), {"--objective", t.objective, "--k", std::to_string(t.k)});
-  if (t.clip_grad > 0) words.insert(words.end(), {"--clip-grad", shortest(t.clip_grad)});
-  if (t.max_recoveries != TrainOptions{}.max_recoveries)
-    words.insert(words.end(), {"--max-recoveries", std::to_string(t.max_recoveries)});
-  words.insert(words.end(), {"--out", out_dir});
-  std::string cmd;
-  for (size_t i = 0; i < words.size(); ++i) cmd += (i ? " " : "") + shell_quote(words[i]);
-  return cmd;
-}
-
 std::string write_report(const std::string& run_dir, const Dataset& examples,
                          const ReportOptions& o) {
   namespace fs = std::filesystem;
@@ -273,7 +204,7 @@ std::string write_report(const std::string& run_dir, const Dataset& examples,
                 " values but the model expects " + std::to_string(cfg.input_dim));
   if (examples.n == 0) throw Error(spec + ": the " + split + " split is empty");
   const Dataset test =
-      ckpt.train.binarize == "dynamic" ? binarize(examples, kTestBinarizeSeed) : examples;
+      ckpt.train.binarize == Binarize::Dynamic ? binarize(examples, kTestBinarizeSeed) : examples;
   Vae<float> model = model_from_checkpoint(ckpt, 256);
   const size_t Z = cfg.latent;
 
@@ -396,19 +327,20 @@ std::string write_report(const std::string& run_dir, const Dataset& examples,
     body += row({"batch size", std::to_string(t.batch_size)});
     std::string objective = "\u2212ELBO";
     if (t.beta != 1.0) objective += ", KL weight \u03b2 = " + shortest(t.beta);
-    if (t.kl_warmup != "none") objective += ", KL warm-up " + xml_escape(t.kl_warmup);
+    if (t.kl_warmup.kind != KlWarmup::Kind::None)
+      objective += ", KL warm-up " + kl_warmup_name(t.kl_warmup);
     if (t.free_bits != 0.0) objective += ", free bits " + shortest(t.free_bits) + " nats";
     body += row({"objective", objective});
     body += row({"optimizer", "Adam, lr " + shortest(t.lr)});
     body += row({"seed", std::to_string(t.seed)});
-    body += row({"binarize", xml_escape(t.binarize)});
+    body += row({"binarize", binarize_name(t.binarize)});
     body += row({"checkpoint", xml_escape(in_run(kLastCheckpoint))});
     body += "</table>\n";
     html += section("configuration", "Configuration", body);
   }
   // The command that reproduces the run.
   html += section("command", "Command line",
-                  "<pre>" + xml_escape(fold_command(reproduce_command(ckpt, dir), 80)) +
+                  "<pre>" + xml_escape(fold_command(o.command, 80)) +
                       "</pre>\n<p class=\"note\">With the same seed, machine and --threads count "
                       "the run ends with the same parameters, bit for bit.</p>\n");
   // Final metrics.

@@ -474,6 +474,34 @@ TEST_F(Cli, UsageErrorsExitTwo) {
                        {tmp_.file("x.png")}, tmp_.path());
 }
 
+// A value the library refuses is named by its flag, once, on one line, with the library's
+// problem text: exit 2, and no run folder.
+TEST_F(Cli, RefusedValuesNameTheFlagOnce) {
+  const std::string run = tmp_.file("run");
+  const std::vector<std::string> base = tiny_train_args(data_, run, 1);
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {with_option(base, "--activation", "foo"),
+       "vae: --activation: unknown activation 'foo' (choose relu, tanh, leaky_relu, elu)\n"},
+      {with_option(base, "--batch-size", "0"), "vae: --batch-size: must be in 1..65536, got 0\n"},
+      {with_option(base, "--kl-warmup", "linear:x"),
+       "vae: --kl-warmup: expected none, linear:EPOCHS or cyclical:PERIOD with a positive "
+       "number, got 'linear:x'\n"},
+      {with_option(base, "--scale", "bogus"),
+       "vae: --scale: must be 'auto', '01', 'standardize' or 'none', got 'bogus'\n"},
+      {with_option(base, "--lr", "-1"), "vae: --lr: must be a positive number\n"},
+  };
+  for (const auto& [args, message] : cases) {
+    const RunResult r = vae_run(args);
+    EXPECT_EQ(r.code, 2) << describe(args, r);
+    EXPECT_EQ(r.err, message) << describe(args, r);
+    EXPECT_EQ(r.out, "");
+    EXPECT_FALSE(exists(run)) << describe(args, r);
+  }
+  // A resumed run keeps its checkpoint's options: --lr is refused by name.
+  expect_clean_failure({"train", "--resume", last(), "--lr", "0.01", "--out", run}, 2,
+                       "--lr: cannot be combined with --resume", {run}, tmp_.path());
+}
+
 TEST_F(Cli, BadDataFailsCleanly) {
   const std::string run = tmp_.file("run"), json_out = tmp_.file("eval.json");
   // Each bad folder is tried with train (whose run folder must not appear) and with eval --data

@@ -101,6 +101,7 @@ TEST_F(ModelsCli, BadConfigsFailWithOneLineNamingTheFileAndField) {
       {"{\"encoder\": [], \"decoder\": [{\"type\": \"dense\", \"units\": 30}]}",
        "decoder: gives 30 values per example but the data have 36"},
       {"{\"latent\": \"two\"}", "latent: must be an integer"},
+      {"{\"activation\": \"foo\"}", "activation: unknown activation 'foo'"},
       {"{\"encoder\": [", "not valid JSON"},
   };
   const std::string cfg = tmp_.file("bad.json");
@@ -123,7 +124,7 @@ TEST_F(ModelsCli, BadModelOptionsAreUsageErrors) {
       {{"--arch", "resnet"}, "--arch"},
       {{"--objective", "elbo", "--k", "4"}, "--k"},
       {{"--objective", "iwae", "--k", "0"}, "--k"},
-      {{"--objective", "iwae", "--k", "3", "--beta", "2"}, "--objective iwae"},
+      {{"--objective", "iwae", "--k", "3", "--beta", "2"}, "--objective: iwae"},
       {{"--objective", "wake-sleep"}, "--objective"},
       {{"--sigma", "learned"}, "--sigma: 'learned' needs"},  // the default likelihood is bernoulli
       {{"--sigma", "wide"}, "--sigma"},

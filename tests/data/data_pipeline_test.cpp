@@ -50,10 +50,10 @@ TEST(DataPipeline, TablesSplitDeterministicallyWithDefaultTestFraction) {
 TEST(DataPipeline, MinMaxScalingIsFittedOnTrainingRowsAndInverts) {
   vae_test::TempDir dir;
   vae::DataOptions o = table_options(write_table(dir));
-  o.scale = "01";
+  o.scale = vae::Scale::ZeroOne;
   vae::Scaler s;
   const vae::DataSplits d = vae::load_splits(o, 1, vae::Likelihood::Bernoulli, nullptr, &s);
-  EXPECT_EQ(s.kind, "01");
+  EXPECT_EQ(s.kind, vae::ScalerKind::ZeroOne);
   ASSERT_EQ(s.offset.size(), 3u);
   float lo = 1e9f, hi = -1e9f;
   for (size_t i = 0; i < d.train.n; ++i) {
@@ -78,10 +78,10 @@ TEST(DataPipeline, MinMaxScalingIsFittedOnTrainingRowsAndInverts) {
 TEST(DataPipeline, StandardizeGivesZeroMeanUnitVariance) {
   vae_test::TempDir dir;
   vae::DataOptions o = table_options(write_table(dir));
-  o.scale = "auto";  // tables + gaussian → standardize
+  o.scale = vae::Scale::Auto;  // tables + gaussian → standardize
   vae::Scaler s;
   const vae::DataSplits d = vae::load_splits(o, 1, vae::Likelihood::Gaussian, nullptr, &s);
-  EXPECT_EQ(s.kind, "standardize");
+  EXPECT_EQ(s.kind, vae::ScalerKind::Standardize);
   for (size_t j = 0; j < 2; ++j) {
     double m = 0, v = 0;
     for (size_t i = 0; i < d.train.n; ++i) m += d.train.row(i)[j];
@@ -97,7 +97,7 @@ TEST(DataPipeline, SavedScalerIsReappliedNotRefitted) {
   vae_test::TempDir dir;
   vae::DataOptions o = table_options(write_table(dir));
   vae::Scaler fitted;
-  fitted.kind = "standardize";
+  fitted.kind = vae::ScalerKind::Standardize;
   fitted.offset = {1, 2, 3};
   fitted.factor = {0.5f, 0.25f, 1};
   const vae::DataSplits d = vae::load_splits(o, 1, vae::Likelihood::Gaussian, &fitted, nullptr);
@@ -111,7 +111,7 @@ TEST(DataPipeline, SavedScalerIsReappliedNotRefitted) {
 TEST(DataPipeline, BernoulliRangeCheckNamesTheRow) {
   vae_test::TempDir dir;
   vae::DataOptions o = table_options(write_table(dir));
-  o.scale = "none";
+  o.scale = vae::Scale::None;
   const vae::DataSplits d = vae::load_splits(o, 1, vae::Likelihood::Bernoulli, nullptr, nullptr);
   try {
     vae::check_range_for(d.train, vae::Likelihood::Bernoulli, "table.csv");
@@ -119,7 +119,7 @@ TEST(DataPipeline, BernoulliRangeCheckNamesTheRow) {
   } catch (const vae::Error& e) {
     const std::string m = e.what();
     EXPECT_NE(m.find("table.csv: row"), std::string::npos) << m;
-    EXPECT_NE(m.find("--scale 01"), std::string::npos) << m;
+    EXPECT_NE(m.find("choose a gaussian likelihood"), std::string::npos) << m;
   }
   EXPECT_NO_THROW(vae::check_range_for(d.train, vae::Likelihood::Gaussian, "table.csv"));
 }
@@ -140,13 +140,54 @@ TEST(DataPipeline, BadSpecsAndOptionsAreNamed) {
   o = vae::DataOptions{};
   o.val_split = 1.5;
   EXPECT_THROW(o.validate(), vae::Error);
-  o = vae::DataOptions{};
-  o.scale = "log";
-  EXPECT_THROW(o.validate(), vae::Error);
+  EXPECT_THROW(vae::parse_scale("log"), vae::FieldError);
   o = vae::DataOptions{};
   o.test_data = "t.csv";
   o.test_split = 0.2;
   EXPECT_THROW(o.validate(), vae::Error);
+}
+
+// Options name their fields, never a flag; data problems name the file.
+TEST(DataPipeline, OptionErrorsNameTheField) {
+  auto field_of = [](const vae::DataOptions& o) -> std::string {
+    try {
+      o.validate();
+    } catch (const vae::FieldError& e) {
+      EXPECT_EQ(std::string(e.what()), e.field() + ": " + e.problem());
+      EXPECT_EQ(e.problem().find("--"), std::string::npos) << e.what();
+      return e.field();
+    }
+    return "";
+  };
+  vae::DataOptions o;
+  EXPECT_EQ(field_of(o), "");
+  o.data = "";
+  EXPECT_EQ(field_of(o), "data");
+  o = vae::DataOptions{};
+  o.test_split = 1;
+  EXPECT_EQ(field_of(o), "test_split");
+  o = vae::DataOptions{};
+  o.val_split = -0.1;
+  EXPECT_EQ(field_of(o), "val_split");
+  o = vae::DataOptions{};
+  o.test_data = "t.csv";
+  o.test_split = 0.2;
+  EXPECT_EQ(field_of(o), "test_split");
+  try {
+    vae::parse_scale("log");
+    ADD_FAILURE() << "parsed 'log'";
+  } catch (const vae::FieldError& e) {
+    EXPECT_EQ(std::string(e.what()), "scale: must be 'auto', '01', 'standardize' or 'none', got 'log'");
+  }
+}
+
+// The names are the strings checkpoints hold.
+TEST(DataPipeline, ScaleNamesRoundTrip) {
+  for (const char* name : {"auto", "01", "standardize", "none"})
+    EXPECT_STREQ(vae::scale_name(vae::parse_scale(name)), name);
+  for (const char* name : {"none", "01", "standardize"})
+    EXPECT_STREQ(vae::scaler_kind_name(vae::parse_scaler_kind(name)), name);
+  EXPECT_THROW(vae::parse_scaler_kind("auto"), vae::FieldError);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "gradcheck.h"
@@ -33,7 +34,13 @@ TEST(Activation, KnownValues) {
 TEST(Activation, ParseNamesAndRejectsUnknown) {
   for (const char* name : {"relu", "tanh", "leaky_relu", "elu"})
     EXPECT_STREQ(vae::activation_name(vae::parse_activation(name)), name);
-  EXPECT_THROW(vae::parse_activation("sigmoidal"), vae::Error);
+  try {
+    vae::parse_activation("sigmoidal");
+    ADD_FAILURE() << "parsed 'sigmoidal'";
+  } catch (const vae::FieldError& e) {  // the field, never a flag
+    EXPECT_EQ(std::string(e.what()),
+              "activation: unknown activation 'sigmoidal' (choose relu, tanh, leaky_relu, elu)");
+  }
 }
 
 class ActivationGrad : public ::testing::TestWithParam<Activation> {};

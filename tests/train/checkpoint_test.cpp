@@ -27,7 +27,7 @@ vae::Checkpoint small_checkpoint() {
   c.model.channels = 1;
   c.model.activation = vae::Activation::Tanh;
   c.train.seed = 77;
-  c.train.binarize = "dynamic";
+  c.train.binarize = vae::Binarize::Dynamic;
   vae::Vae<float> model(c.model, 4);
   vae::Rng rng(3);
   model.init_params(rng);
@@ -212,7 +212,28 @@ TEST(Checkpoint, RecoveryStateRoundTripsAndOldCheckpointsReadAsBefore) {
   o["max_recoveries"] = -1;
   st.metadata["train_options"] = o.dump();
   vae::write_safetensors(path, st);
-  expect_error_naming(path, "--max-recoveries");
+  expect_error_naming(path, "train_options: max_recoveries: must be >= 0");
+}
+
+// The data scaling keeps its strings ("kind": "none", "01" or "standardize"); other kinds are
+// errors naming the file.
+TEST(Checkpoint, DataScalingKindIsWrittenByName) {
+  vae_test::TempDir dir;
+  const std::string path = dir.file("c.safetensors");
+  vae::Checkpoint c = small_checkpoint();
+  c.scaler.kind = vae::ScalerKind::ZeroOne;
+  c.scaler.clamp01 = true;
+  c.scaler.offset.assign(12, 1.0f);
+  c.scaler.factor.assign(12, 0.5f);
+  vae::save_checkpoint(path, c);
+  vae::SafeTensors st = vae::read_safetensors(path);
+  EXPECT_EQ(st.metadata.at("data_scaling"), R"({"clamp01":true,"kind":"01"})");
+  const vae::Checkpoint r = vae::load_checkpoint(path);
+  EXPECT_EQ(r.scaler.kind, vae::ScalerKind::ZeroOne);
+  EXPECT_TRUE(r.scaler.clamp01);
+  st.metadata["data_scaling"] = R"({"clamp01":false,"kind":"log"})";
+  vae::write_safetensors(path, st);
+  expect_error_naming(path, "data_scaling: kind: must be 'none', '01' or 'standardize', got 'log'");
 }
 
 // Found by fuzzing: a number where an integer belongs (1e20, 2.5, -1.5) was cast unchecked to an

@@ -1,6 +1,7 @@
 // The `vae` command: one file per subcommand, each registering its option table and returning
-// the function that runs it. Exit codes: 0 success, 2 usage (a bad option or value), 1 anything
-// else (a missing or corrupt file, a failed write, divergence). Errors are one line on stderr.
+// the function that runs it. Exit codes, sorted in main.cpp alone: 0 success, 2 usage (a bad
+// option or value: a UsageError, or a vae::FieldError, named by its flag), 1 anything else (a
+// missing or corrupt file, a failed write, divergence). Errors are one line on stderr.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -47,8 +48,9 @@ void add_checkpoint_argument(CLI::App* app, std::string* checkpoint);
 /// --data and --split, as load_split_for reads them (split: test, train or val).
 void add_data_options(CLI::App* app, std::string* data, std::string* split);
 
-/// The --threads option every computing subcommand has (0 = all cores).
+/// The --threads option every computing subcommand has (0 = all cores), and its help.
 void add_threads_option(CLI::App* app, int* threads);
+std::string threads_help();
 /// Applies --threads; rejects negative counts.
 void apply_threads(int threads);
 

@@ -50,7 +50,7 @@ int run_eval(const EvalArgs& a) {
                       {"split", a.split},
                       {"examples", r.n},
                       {"likelihood", vae::likelihood_name(ckpt.model)},
-                      {"binarize", ckpt.train.binarize},
+                      {"binarize", vae::binarize_name(ckpt.train.binarize)},
                       {"units", "nats per example; loss = recon + kl = -ELBO"},
                       {"loss", round4(r.loss)},
                       {"recon", round4(r.recon)},

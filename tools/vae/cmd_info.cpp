@@ -20,7 +20,7 @@ int run_info(const std::string& path) {
   if (m.channels > 0) std::printf("images       %dx%dx%d\n", m.height, m.width, m.channels);
   if (vae::sigma_role(m.likelihood) == vae::SigmaRole::Fixed)
     std::printf("sigma        %g\n", m.sigma);
-  std::printf("scaling      %s%s\n", c.scaler.kind.c_str(),
+  std::printf("scaling      %s%s\n", vae::scaler_kind_name(c.scaler.kind),
               c.scaler.identity() ? " (identity)" : " (per-column offset and factor saved)");
   std::printf("parameters   %zu\n", vae::param_count(m));
   for (const vae::ParamInfo& p : vae::param_table(m)) {
@@ -30,9 +30,9 @@ int run_info(const std::string& path) {
   }
   const vae::TrainOptions& t = c.train;
   std::printf("training     data %s, binarize %s, batch %d, adam lr %g, seed %llu, %d epochs planned\n",
-              t.data.data.c_str(), t.binarize.c_str(), t.batch_size, t.lr,
+              t.data.data.c_str(), vae::binarize_name(t.binarize), t.batch_size, t.lr,
               static_cast<unsigned long long>(t.seed), t.epochs);
-  if (t.objective == "iwae") std::printf("objective    iwae, k = %d\n", t.k);
+  if (t.objective == vae::Objective::Iwae) std::printf("objective    iwae, k = %d\n", t.k);
   std::printf("state        epoch %lld, step %lld, optimiser state %s\n",
               static_cast<long long>(c.state.epoch), static_cast<long long>(c.state.step),
               c.adam_m.empty() ? "absent" : "present");

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "cli.h"
+#include "train_options.h"
 #include "vae/error.h"
 #include "vae/report.h"
 #include "vae/trainer.h"
@@ -26,6 +27,7 @@ int run_report(const ReportArgs& a) {
   const vae::Checkpoint ckpt =
       vae::load_checkpoint((std::filesystem::path(a.run) / vae::kLastCheckpoint).string());
   vae::ReportOptions options;
+  options.command = reproduce_command(ckpt, a.run);
   options.data_spec = a.data.empty() ? ckpt.train.data.data : a.data;
   options.split = "test";
   options.scatter_points = static_cast<size_t>(a.points);

@@ -24,11 +24,14 @@ void add_data_options(CLI::App* app, std::string* data, std::string* split) {
   app->add_option("--split", *split, "which split of the run's data: test, train or val");
 }
 
+std::string threads_help() {
+  return "threads (0 = all " + std::to_string(vae::hardware_threads()) +
+         " cores): large batches and --iw split their rows over them, other work splits each "
+         "matrix product";
+}
+
 void add_threads_option(CLI::App* app, int* threads) {
-  app->add_option("--threads", *threads,
-                  "threads (0 = all " + std::to_string(vae::hardware_threads()) +
-                      " cores): large batches and --iw split their rows over them, other work "
-                      "splits each matrix product");
+  app->add_option("--threads", *threads, threads_help());
 }
 
 void apply_threads(int threads) {
@@ -84,7 +87,7 @@ vae::Dataset load_split_for(const vae::Checkpoint& ckpt, const std::string& data
         throw vae::Error(data_spec + ": label " + std::to_string(y) + " is outside the model's "
                          "classes 0.." + std::to_string(Y - 1));
   }
-  if (ckpt.train.binarize == "dynamic") return vae::binarize(chosen, vae::kTestBinarizeSeed);
+  if (ckpt.train.binarize == vae::Binarize::Dynamic) return vae::binarize(chosen, vae::kTestBinarizeSeed);
   return chosen;
 }
 

@@ -29,7 +29,7 @@ LikelihoodRow bernoulli_likelihood() {
   r.sigma_role = SigmaRole::None;
   r.description = "bernoulli";
   r.unit_interval = true;
-  r.auto_scale = "01";
+  r.auto_scale = ScalerKind::ZeroOne;
   set_math<BernoulliMath>(r);
   return r;
 }

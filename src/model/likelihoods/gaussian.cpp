@@ -38,7 +38,7 @@ LikelihoodRow gaussian_likelihood() {
   r.sigma_role = SigmaRole::Fixed;
   r.description = "gaussian";
   r.unit_interval = false;
-  r.auto_scale = "standardize";
+  r.auto_scale = ScalerKind::Standardize;
   set_math<GaussianMath>(r);
   return r;
 }

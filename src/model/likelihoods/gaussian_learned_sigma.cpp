@@ -31,7 +31,7 @@ LikelihoodRow gaussian_learned_sigma_likelihood() {
   r.sigma_role = SigmaRole::Learned;
   r.description = "gaussian (learned sigma)";
   r.unit_interval = false;
-  r.auto_scale = "standardize";
+  r.auto_scale = ScalerKind::Standardize;
   r.params = {{"decoder.logsigma", 0.0}};
   set_math<GaussianLearnedSigmaMath>(r);
   return r;

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "vae/data_pipeline.h"
 #include "vae/likelihood.h"
 
 namespace vae {
@@ -52,7 +53,7 @@ struct LikelihoodRow {
   SigmaRole sigma_role = SigmaRole::None;  ///< JSON "learn_sigma" is sigma_role == Learned
   const char* description = "";            ///< likelihood_description
   bool unit_interval = false;              ///< the data must lie in [0, 1] (check_range_for)
-  const char* auto_scale = "";  ///< the Scaler kind "auto" picks for tables: "01" or "standardize"
+  ScalerKind auto_scale = ScalerKind::ZeroOne;  ///< the scaling "auto" picks for tables
   std::vector<LikelihoodParam> params;  ///< its own parameters, in the order of the flat buffer
   LikelihoodMath<float> math_f32{};
   LikelihoodMath<double> math_f64{};

@@ -20,7 +20,7 @@ TEST(BernoulliLikelihood, SpeaksTodaysWords) {
   EXPECT_STREQ(row().name, "bernoulli");
   EXPECT_STREQ(row().description, "bernoulli");
   EXPECT_EQ(row().sigma_role, vae::SigmaRole::None);
-  EXPECT_STREQ(row().auto_scale, "01");
+  EXPECT_EQ(row().auto_scale, vae::ScalerKind::ZeroOne);
   EXPECT_TRUE(row().params.empty());
   const auto j = nlohmann::json::parse(likelihood_test::tiny_model(vae::Likelihood::Bernoulli).to_json());
   EXPECT_EQ(j.at("likelihood"), "bernoulli");

@@ -31,7 +31,7 @@ TEST(GaussianLearnedSigmaLikelihood, SpeaksTodaysWords) {
   EXPECT_STREQ(row().name, "gaussian");
   EXPECT_STREQ(row().description, "gaussian (learned sigma)");
   EXPECT_EQ(row().sigma_role, vae::SigmaRole::Learned);
-  EXPECT_STREQ(row().auto_scale, "standardize");
+  EXPECT_EQ(row().auto_scale, vae::ScalerKind::Standardize);
   ASSERT_EQ(row().params.size(), 1u);
   EXPECT_STREQ(row().params[0].name, "decoder.logsigma");
   EXPECT_EQ(row().params[0].init, 0.0);

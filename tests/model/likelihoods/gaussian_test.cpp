@@ -19,7 +19,7 @@ TEST(GaussianLikelihood, SpeaksTodaysWords) {
   EXPECT_STREQ(row().name, "gaussian");
   EXPECT_STREQ(row().description, "gaussian");
   EXPECT_EQ(row().sigma_role, vae::SigmaRole::Fixed);
-  EXPECT_STREQ(row().auto_scale, "standardize");
+  EXPECT_EQ(row().auto_scale, vae::ScalerKind::Standardize);
   EXPECT_TRUE(row().params.empty());
   const auto j = nlohmann::json::parse(likelihood_test::tiny_model(vae::Likelihood::Gaussian).to_json());
   EXPECT_EQ(j.at("likelihood"), "gaussian");

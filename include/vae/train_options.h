@@ -1,0 +1,88 @@
+// The hyperparameters of a training run, typed: what `vae train` was asked for and what a
+// checkpoint's "train_options" metadata holds.
+//
+// JSON form (the checkpoint's strings, unchanged since format version 1 first shipped): one
+// object, keys sorted, enums by name:
+//   {"batch_size": 128, "beta": 1.0, "binarize": "none", "clip_grad": 0.0,
+//    "data": "fashion-mnist", "epochs": 10, "free_bits": 0.0, "k": 1, "kl_warmup": "none",
+//    "label_column": "", "lr": 0.001, "max_recoveries": 5, "objective": "elbo",
+//    "optimizer": "adam", "patience": 0, "scale": "auto", "seed": 1, "test_data": "",
+//    "test_split": -1.0, "val_split": 0.0}
+// One table in src/train/train_options.cpp lists the keys; keys added after the format first
+// shipped are optional there, and a file without one reads as the behaviour before the option.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "vae/data_pipeline.h"
+
+namespace vae {
+
+/// How training presents the pixels: as they are, or redrawn as Bernoulli(intensity) samples
+/// every epoch (held-out sets binarised once with kTestBinarizeSeed).
+enum class Binarize { None, Dynamic };
+const char* binarize_name(Binarize binarize);  ///< "none", "dynamic"
+/// Throws FieldError("binarize", ...) for any other text.
+Binarize parse_binarize(const std::string& text);
+
+/// What a training step minimises.
+enum class Objective {
+  Elbo,  ///< the VAE's −ELBO (with β, warm-up and free bits)
+  Iwae,  ///< the K-sample importance-weighted bound (Vae::forward_iw)
+};
+const char* objective_name(Objective objective);  ///< "elbo", "iwae"
+/// Throws FieldError("objective", ...) for any other text.
+Objective parse_objective(const std::string& text);
+
+/// The schedule of the KL weight over training, in epochs t (fractional):
+///   none        β
+///   linear:E    β · min(1, t/E)                      (Bowman et al. 2016)
+///   cyclical:P  β · min(1, 2u), u = (t mod P)/P       (Fu et al. 2019: ramp, then hold)
+struct KlWarmup {
+  enum class Kind { None, Linear, Cyclical };
+  Kind kind = Kind::None;
+  double period = 0;  ///< E or P in epochs: a positive number unless kind is None
+
+  double weight(double beta, double epochs_done) const;
+};
+/// "none", "linear:5", "cyclical:2.5" (the period in its shortest exact form).
+std::string kl_warmup_name(const KlWarmup& warmup);
+/// Reads what kl_warmup_name writes (any number form std::stod reads as the period); throws
+/// FieldError("kl_warmup", ...) for anything else or a period that is not a positive number.
+KlWarmup parse_kl_warmup(const std::string& text);
+
+/// The hyperparameters of a training run (what `vae train` was asked for).
+struct TrainOptions {
+  DataOptions data;                    ///< where the data come from, splits, scaling
+  int epochs = 10;                     ///< total epochs of the run
+  int batch_size = 128;
+  double lr = 1e-3;
+  uint64_t seed = 1;
+  Binarize binarize = Binarize::None;
+  int patience = 0;                    ///< early stopping on validation loss; 0 = off
+  double beta = 1.0;                   ///< KL weight of the training objective (β-VAE)
+  KlWarmup kl_warmup;                  ///< the schedule of β (none: constant)
+  double free_bits = 0.0;              ///< per-dimension KL floor λ in nats (0 = off)
+  Objective objective = Objective::Elbo;
+  int k = 1;                           ///< importance samples per example (iwae)
+  double clip_grad = 0.0;              ///< largest global gradient norm (0 = no clipping)
+  /// Non-finite steps the run may recover from (trainer.h: restore the last epoch's state,
+  /// halve the lr) before it stops with an error; counted over the whole run, resumes included
+  /// (TrainState::recoveries). 0 = stop at the first. Checkpoints written before the option
+  /// existed read as 0, the behaviour they were trained under.
+  int max_recoveries = 5;
+
+  /// The KL weight after `epochs_done` (fractional) epochs of training: kl_warmup applied to β.
+  double kl_weight(double epochs_done) const { return kl_warmup.weight(beta, epochs_done); }
+
+  /// Throws vae::FieldError naming the first field out of range ("batch_size", "lr", ...; the
+  /// data options' own names for theirs).
+  void validate() const;
+  std::string to_json() const;
+  /// Reads and validates the JSON form; throws vae::Error "<origin>: train_options: ..." (a plain
+  /// Error: a bad file, not a bad option).
+  static TrainOptions from_json(const std::string& text, const std::string& origin);
+};
+
+}  // namespace vae

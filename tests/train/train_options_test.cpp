@@ -1,0 +1,192 @@
+// Training options: the enums' names, the KL schedule, validation naming fields, and the JSON
+// form (the strings checkpoints have always held).
+#include "vae/train_options.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+
+#include "vae/error.h"
+
+namespace {
+
+TEST(KlSchedule, GoldenValues) {
+  vae::TrainOptions o;
+  o.beta = 2.0;
+  EXPECT_EQ(o.kl_weight(0.0), 2.0);
+  o.kl_warmup = vae::parse_kl_warmup("linear:4");
+  EXPECT_EQ(o.kl_weight(0.0), 0.0);
+  EXPECT_EQ(o.kl_weight(1.0), 0.5);
+  EXPECT_EQ(o.kl_weight(4.0), 2.0);
+  EXPECT_EQ(o.kl_weight(9.0), 2.0);
+  o.kl_warmup = vae::parse_kl_warmup("cyclical:4");
+  EXPECT_EQ(o.kl_weight(0.0), 0.0);
+  EXPECT_EQ(o.kl_weight(1.0), 1.0);  // u = 1/4 → 2u = 1/2 of β
+  EXPECT_EQ(o.kl_weight(2.0), 2.0);  // ramp done at half the period
+  EXPECT_EQ(o.kl_weight(3.5), 2.0);
+  EXPECT_EQ(o.kl_weight(4.0), 0.0);  // next cycle
+}
+
+TEST(KlSchedule, ParsedOnceNamedTheSameWay) {
+  const vae::KlWarmup w = vae::parse_kl_warmup("cyclical:2.5");
+  EXPECT_EQ(w.kind, vae::KlWarmup::Kind::Cyclical);
+  EXPECT_EQ(w.period, 2.5);
+  for (const char* name : {"none", "linear:4", "cyclical:2.5", "linear:0.1"})
+    EXPECT_EQ(vae::kl_warmup_name(vae::parse_kl_warmup(name)), name);
+  EXPECT_EQ(vae::kl_warmup_name(vae::parse_kl_warmup("linear:5.0")), "linear:5");
+  for (const char* bad : {"linear", "linear:0", "linear:x", "cosine:3", "cyclical:-2", "linear:3e",
+                          "none:3", "linear:inf", ""}) {
+    try {
+      vae::parse_kl_warmup(bad);
+      ADD_FAILURE() << "parsed '" << bad << "'";
+    } catch (const vae::FieldError& e) {
+      EXPECT_EQ(e.field(), "kl_warmup");
+      EXPECT_NE(e.problem().find(std::string("got '") + bad + "'"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(TrainOptions, EnumNamesRoundTrip) {
+  for (const char* name : {"none", "dynamic"})
+    EXPECT_STREQ(vae::binarize_name(vae::parse_binarize(name)), name);
+  for (const char* name : {"elbo", "iwae"})
+    EXPECT_STREQ(vae::objective_name(vae::parse_objective(name)), name);
+  try {
+    vae::parse_binarize("maybe");
+    ADD_FAILURE() << "parsed 'maybe'";
+  } catch (const vae::FieldError& e) {
+    EXPECT_EQ(std::string(e.what()), "binarize: must be 'none' or 'dynamic', got 'maybe'");
+  }
+  EXPECT_THROW(vae::parse_objective("wake-sleep"), vae::FieldError);
+}
+
+// The field validate() names for one change to the defaults, or "" when it passes.
+std::string field_refused(const std::function<void(vae::TrainOptions&)>& change) {
+  vae::TrainOptions o;
+  change(o);
+  try {
+    o.validate();
+  } catch (const vae::FieldError& e) {
+    EXPECT_EQ(e.problem().find("--"), std::string::npos) << "names a flag: " << e.what();
+    return e.field();
+  }
+  return "";
+}
+
+TEST(TrainOptions, ValidateNamesTheField) {
+  using O = vae::TrainOptions;
+  EXPECT_EQ(field_refused([](O&) {}), "");
+  EXPECT_EQ(field_refused([](O& o) { o.epochs = -1; }), "epochs");
+  EXPECT_EQ(field_refused([](O& o) { o.batch_size = 0; }), "batch_size");
+  EXPECT_EQ(field_refused([](O& o) { o.lr = -1; }), "lr");
+  EXPECT_EQ(field_refused([](O& o) { o.patience = -1; }), "patience");
+  EXPECT_EQ(field_refused([](O& o) { o.patience = 2; }), "patience");  // needs val_split
+  EXPECT_EQ(field_refused([](O& o) { o.beta = -1; }), "beta");
+  EXPECT_EQ(field_refused([](O& o) { o.free_bits = -1; }), "free_bits");
+  EXPECT_EQ(field_refused([](O& o) { o.kl_warmup.kind = vae::KlWarmup::Kind::Linear; }),
+            "kl_warmup");  // period 0
+  EXPECT_EQ(field_refused([](O& o) { o.k = 0; }), "k");
+  EXPECT_EQ(field_refused([](O& o) { o.k = 4; }), "k");  // needs iwae
+  EXPECT_EQ(field_refused([](O& o) {
+              o.objective = vae::Objective::Iwae;
+              o.beta = 2;
+            }),
+            "objective");
+  EXPECT_EQ(field_refused([](O& o) { o.clip_grad = -1; }), "clip_grad");
+  EXPECT_EQ(field_refused([](O& o) { o.max_recoveries = -1; }), "max_recoveries");
+  EXPECT_EQ(field_refused([](O& o) { o.data.val_split = 2; }), "val_split");
+  try {
+    vae::TrainOptions o;
+    o.batch_size = 0;
+    o.validate();
+  } catch (const vae::FieldError& e) {
+    EXPECT_EQ(std::string(e.what()), "batch_size: must be in 1..65536, got 0");
+  }
+}
+
+// What today's checkpoints hold for a default run of 2 epochs (fuzz/corpus/config_json).
+constexpr const char* kDefaultJson =
+    R"({"batch_size":128,"beta":1.0,"binarize":"none","clip_grad":0.0,"data":"fashion-mnist",)"
+    R"("epochs":2,"free_bits":0.0,"k":1,"kl_warmup":"none","label_column":"","lr":0.001,)"
+    R"("max_recoveries":5,"objective":"elbo","optimizer":"adam","patience":0,"scale":"auto",)"
+    R"("seed":1,"test_data":"","test_split":-1.0,"val_split":0.0})";
+
+TEST(TrainOptionsJson, WritesTheStringsCheckpointsHold) {
+  vae::TrainOptions o;
+  o.epochs = 2;
+  EXPECT_EQ(o.to_json(), kDefaultJson);
+  o.data.data = "table.csv";
+  o.data.label_column = "label";
+  o.data.scale = vae::Scale::Standardize;
+  o.kl_warmup = vae::parse_kl_warmup("linear:3");
+  EXPECT_EQ(o.to_json(),
+            R"({"batch_size":128,"beta":1.0,"binarize":"none","clip_grad":0.0,"data":"table.csv",)"
+            R"("epochs":2,"free_bits":0.0,"k":1,"kl_warmup":"linear:3","label_column":"label",)"
+            R"("lr":0.001,"max_recoveries":5,"objective":"elbo","optimizer":"adam","patience":0,)"
+            R"("scale":"standardize","seed":1,"test_data":"","test_split":-1.0,"val_split":0.0})");
+}
+
+TEST(TrainOptionsJson, RoundTripsEveryField) {
+  vae::TrainOptions o;
+  o.data.data = "d.csv";
+  o.data.test_data = "t.csv";
+  o.data.val_split = 0.25;
+  o.data.label_column = "y";
+  o.data.scale = vae::Scale::None;
+  o.epochs = 7;
+  o.batch_size = 33;
+  o.lr = 3e-4;
+  o.seed = 18446744073709551615ull;
+  o.binarize = vae::Binarize::Dynamic;
+  o.patience = 2;
+  o.objective = vae::Objective::Iwae;
+  o.k = 5;
+  o.clip_grad = 2.5;
+  o.max_recoveries = 0;
+  const vae::TrainOptions r = vae::TrainOptions::from_json(o.to_json(), "x");
+  EXPECT_EQ(r.to_json(), o.to_json());
+  EXPECT_EQ(r.seed, o.seed);
+  EXPECT_EQ(r.binarize, vae::Binarize::Dynamic);
+  EXPECT_EQ(r.objective, vae::Objective::Iwae);
+  EXPECT_EQ(r.data.scale, vae::Scale::None);
+}
+
+TEST(TrainOptionsJson, KeysAddedLaterReadAsTheBehaviourBeforeThem) {
+  const vae::TrainOptions o = vae::TrainOptions::from_json(
+      R"({"data":"fashion-mnist","epochs":3,"batch_size":64,"lr":0.01,"seed":4,"binarize":"dynamic"})",
+      "old.safetensors");
+  EXPECT_EQ(o.epochs, 3);
+  EXPECT_EQ(o.binarize, vae::Binarize::Dynamic);
+  EXPECT_EQ(o.max_recoveries, 0);  // stopped at the first non-finite step
+  EXPECT_EQ(o.kl_warmup.kind, vae::KlWarmup::Kind::None);
+  EXPECT_EQ(o.objective, vae::Objective::Elbo);
+  EXPECT_EQ(o.data.scale, vae::Scale::Auto);
+  EXPECT_EQ(o.data.test_split, -1.0);
+}
+
+TEST(TrainOptionsJson, BadFilesNameTheOriginAndTheKey) {
+  auto error_of = [](const std::string& text) -> std::string {
+    try {
+      vae::TrainOptions::from_json(text, "c.safetensors");
+    } catch (const vae::FieldError&) {
+      ADD_FAILURE() << "a bad file is not a bad option: " << text;
+    } catch (const vae::Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  std::string text = kDefaultJson;
+  text.replace(text.find("\"binarize\":\"none\""), 17, "\"binarize\":\"often\"");
+  EXPECT_EQ(error_of(text).rfind("c.safetensors: train_options: binarize: must be", 0), 0u)
+      << error_of(text);
+  text = kDefaultJson;
+  text.replace(text.find("\"batch_size\":128"), 16, "\"batch_size\":0");
+  EXPECT_EQ(error_of(text), "c.safetensors: train_options: batch_size: must be in 1..65536, got 0");
+  text = kDefaultJson;
+  text.replace(text.find("\"epochs\":2"), 10, "\"epochs\":2.5");
+  EXPECT_NE(error_of(text).find("epochs: must be an integer"), std::string::npos);
+  EXPECT_NE(error_of(R"({"epochs":2})").find("malformed train_options"), std::string::npos);
+}
+
+}  // namespace
