@@ -17,7 +17,6 @@
 #include "vae/error.h"
 #include "vae/fileio.h"
 #include "vae/latent_stats.h"
-#include "vae/pictures.h"
 #include "vae/plot.h"
 #include "vae/png.h"
 #include "vae/viz.h"

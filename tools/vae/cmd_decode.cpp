@@ -5,7 +5,6 @@
 #include "cli.h"
 #include "vae/error.h"
 #include "vae/npy.h"
-#include "vae/pictures.h"
 #include "vae/png.h"
 #include "vae/trainer.h"
 

@@ -3,8 +3,8 @@
 
 #include "cli.h"
 #include "vae/error.h"
-#include "vae/pictures.h"
 #include "vae/trainer.h"
+#include "vae/viz.h"
 
 namespace vae_cli {
 

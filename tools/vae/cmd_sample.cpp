@@ -5,10 +5,10 @@
 
 #include "cli.h"
 #include "vae/error.h"
-#include "vae/pictures.h"
 #include "vae/png.h"
 #include "vae/rng.h"
 #include "vae/trainer.h"
+#include "vae/viz.h"
 
 namespace vae_cli {
 
