@@ -121,13 +121,6 @@ std::string FinalMetrics::to_json(const std::string& likelihood) const {
   return j.dump(2) + "\n";
 }
 
-Vae<float> model_from_checkpoint(const Checkpoint& ckpt, int max_batch) {
-  Vae<float> model(ckpt.model, max_batch);
-  VAE_ASSERT(ckpt.params.size() == model.num_params());
-  std::copy(ckpt.params.begin(), ckpt.params.end(), model.params());
-  return model;
-}
-
 namespace {
 
 // The data must fit the model: as many values per example as it takes, a training set, and with

@@ -2,8 +2,8 @@
 #include <cstdio>
 
 #include "cli.h"
+#include "vae/checkpoint.h"
 #include "vae/error.h"
-#include "vae/trainer.h"
 #include "vae/viz.h"
 
 namespace vae_cli {
