@@ -10,7 +10,6 @@
 #include "vae/error.h"
 #include "vae/model.h"
 #include "vae/rng.h"
-#include "vae/trainer.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {

@@ -62,4 +62,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 /// Throws vae::Error "<path>: <what>" for anything amiss.
 Checkpoint load_checkpoint(const std::string& path);
 
+/// Loads a checkpoint's weights into a float model sized for batches of `max_batch`.
+Vae<float> model_from_checkpoint(const Checkpoint& ckpt, int max_batch);
+
 }  // namespace vae

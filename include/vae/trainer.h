@@ -136,7 +136,4 @@ inline constexpr const char* kFinalFile = "final.json";
 /// The model description of a run whose layers came from --config (vae train --config F).
 inline constexpr const char* kModelDescriptionFile = "model.json";
 
-/// Loads a checkpoint's weights into a float model sized for batches of `max_batch`.
-Vae<float> model_from_checkpoint(const Checkpoint& ckpt, int max_batch);
-
 }  // namespace vae

@@ -1,6 +1,7 @@
 // Pictures of what a model learned, and the latent-space geometry behind them: linear and
 // spherical paths between codes, the prior's quantile grid, principal directions of the
-// encodings, and labelled grids of decoded images (interpolations, traversals, manifolds).
+// encodings, grids of samples and reconstructions, and labelled grids of decoded images
+// (interpolations, traversals, manifolds).
 //
 // Legend: N examples, D values per example, Z latent size, K principal directions,
 //         R rows and C columns of a picture grid, (h, w, c) one image.
@@ -64,6 +65,17 @@ Pca principal_components(const float* x, size_t n, int d, int k);
 /// Fashion-MNIST's names ("T-shirt/top", "Trouser", …, "Ankle boot") for labels 0..9 when the
 /// data spec is "fashion-mnist"; "class N" otherwise.
 std::string class_name(const std::string& data_spec, int label);
+
+// ---- Samples and reconstructions --------------------------------------------------------------
+
+/// Decodes n draws z ~ N(0, I) (from Rng(seed)) to decoder means σ(logits) and tiles them,
+/// `cols` per row. Needs an image model (config().channels > 0). A conditional model gives one
+/// row per class instead: row y holds `cols` draws decoded with label y (n is then unused).
+Image sample_grid(Vae<float>& model, int n, uint64_t seed, int cols = 8);
+
+/// The first n rows of `data` and their reconstructions σ(decoder(μ(x))) — the posterior mean,
+/// no sampling — as pairs of grid rows: `cols` originals above their `cols` reconstructions.
+Image reconstruction_grid(Vae<float>& model, const Dataset& data, int n, int cols = 8);
 
 // ---- Labelled grids of images -----------------------------------------------------------------
 

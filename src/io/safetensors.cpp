@@ -276,6 +276,68 @@ Span parse_entry(const std::string& name, const Json& j, size_t buffer_size,
   return Span{static_cast<size_t>(begin), static_cast<size_t>(end), 0};
 }
 
+// The header's length from the file's first 8 bytes, checked against the file size and the limit.
+uint64_t header_length(const unsigned char* bytes, size_t size, const std::string& origin) {
+  if (size < 8)
+    fail(origin, "file is " + std::to_string(size) +
+                     " bytes, too short for the 8-byte header length of a safetensors file");
+  const uint64_t n = load_le<uint64_t>(bytes);
+  if (n > size - 8)
+    fail(origin, "header length " + std::to_string(n) + " runs past the end of the " +
+                     std::to_string(size) + "-byte file (truncated, or not a safetensors file)");
+  if (n > kMaxHeaderBytes)
+    fail(origin, "header length " + std::to_string(n) + " is above the limit of " +
+                     std::to_string(kMaxHeaderBytes) + " bytes");
+  return n;
+}
+
+// The header [json_begin, json_end) as a JSON object.
+Json parse_header(const char* json_begin, const char* json_end, const std::string& origin) {
+  // nlohmann's lexer takes a NUL byte for the end of the input and would ignore what follows;
+  // JSON text never contains one (control characters in strings must be escaped).
+  if (std::memchr(json_begin, '\0', static_cast<size_t>(json_end - json_begin)) != nullptr)
+    fail(origin, "header is not valid JSON (it contains a NUL byte)");
+  HeaderScan scan;
+  if (!Json::sax_parse(json_begin, json_end, &scan))
+    fail(origin, scan.problem.empty() ? "header is not valid JSON" : scan.problem);
+  Json root;
+  try {
+    root = Json::parse(json_begin, json_end);
+  } catch (const Json::exception& e) {
+    fail(origin, "header is not valid JSON (" + printable(e.what(), 200) + ")");
+  }
+  if (!root.is_object())
+    fail(origin, std::string("header is a JSON ") + root.type_name() + ", not an object");
+  return root;
+}
+
+// Sorts the tensors' spans into buffer order and checks that they tile the buffer: no overlap,
+// no gap, nothing left over.
+void sort_and_check_tiling(std::vector<Span>* spans, const std::vector<TensorEntry>& entries,
+                           size_t buffer_size, const std::string& origin) {
+  // File order is buffer order. Sorting by (begin, end) puts an empty tensor before a non-empty
+  // one at the same offset, so only a genuine overlap makes begin fall behind the cursor.
+  std::stable_sort(spans->begin(), spans->end(), [](const Span& a, const Span& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  size_t cursor = 0;
+  const std::string* previous = nullptr;
+  for (const Span& s : *spans) {
+    const std::string& name = entries[s.index].name;
+    if (s.begin < cursor)
+      fail(origin, "tensor " + in_quotes(name) + " overlaps tensor " + in_quotes(*previous) +
+                       " in the buffer");
+    if (s.begin > cursor)
+      fail(origin, "buffer bytes [" + std::to_string(cursor) + ", " + std::to_string(s.begin) +
+                       ") belong to no tensor (gap before tensor " + in_quotes(name) + ")");
+    cursor = s.end;
+    previous = &name;
+  }
+  if (cursor != buffer_size)
+    fail(origin, "buffer bytes [" + std::to_string(cursor) + ", " + std::to_string(buffer_size) +
+                     ") belong to no tensor");
+}
+
 const TensorEntry& checked_entry(const SafeTensors& st, const std::string& name, DType dtype,
                                  const std::vector<int64_t>& shape) {
   const TensorEntry* t = st.find(name);
@@ -418,34 +480,9 @@ SafeTensors read_safetensors(const std::string& path) {
 
 SafeTensors parse_safetensors(const unsigned char* bytes, size_t size, const std::string& origin) {
   VAE_ASSERT(bytes != nullptr || size == 0);
-  if (size < 8)
-    fail(origin, "file is " + std::to_string(size) +
-                     " bytes, too short for the 8-byte header length of a safetensors file");
-  const uint64_t n = load_le<uint64_t>(bytes);
-  if (n > size - 8)
-    fail(origin, "header length " + std::to_string(n) + " runs past the end of the " +
-                     std::to_string(size) + "-byte file (truncated, or not a safetensors file)");
-  if (n > kMaxHeaderBytes)
-    fail(origin, "header length " + std::to_string(n) + " is above the limit of " +
-                     std::to_string(kMaxHeaderBytes) + " bytes");
+  const uint64_t n = header_length(bytes, size, origin);
   const char* json_begin = reinterpret_cast<const char*>(bytes + 8);
-  const char* json_end = json_begin + n;
-
-  // nlohmann's lexer takes a NUL byte for the end of the input and would ignore what follows;
-  // JSON text never contains one (control characters in strings must be escaped).
-  if (std::memchr(json_begin, '\0', static_cast<size_t>(n)) != nullptr)
-    fail(origin, "header is not valid JSON (it contains a NUL byte)");
-  HeaderScan scan;
-  if (!Json::sax_parse(json_begin, json_end, &scan))
-    fail(origin, scan.problem.empty() ? "header is not valid JSON" : scan.problem);
-  Json root;
-  try {
-    root = Json::parse(json_begin, json_end);
-  } catch (const Json::exception& e) {
-    fail(origin, "header is not valid JSON (" + printable(e.what(), 200) + ")");
-  }
-  if (!root.is_object())
-    fail(origin, std::string("header is a JSON ") + root.type_name() + ", not an object");
+  const Json root = parse_header(json_begin, json_begin + n, origin);
 
   SafeTensors st;
   st.origin = origin;
@@ -465,28 +502,7 @@ SafeTensors parse_safetensors(const unsigned char* bytes, size_t size, const std
     spans.push_back(span);
     entries.push_back(std::move(t));
   }
-
-  // File order is buffer order. Sorting by (begin, end) puts an empty tensor before a non-empty
-  // one at the same offset, so only a genuine overlap makes begin fall behind the cursor.
-  std::stable_sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
-  size_t cursor = 0;
-  const std::string* previous = nullptr;
-  for (const Span& s : spans) {
-    const std::string& name = entries[s.index].name;
-    if (s.begin < cursor)
-      fail(origin, "tensor " + in_quotes(name) + " overlaps tensor " + in_quotes(*previous) +
-                       " in the buffer");
-    if (s.begin > cursor)
-      fail(origin, "buffer bytes [" + std::to_string(cursor) + ", " + std::to_string(s.begin) +
-                       ") belong to no tensor (gap before tensor " + in_quotes(name) + ")");
-    cursor = s.end;
-    previous = &name;
-  }
-  if (cursor != buffer_size)
-    fail(origin, "buffer bytes [" + std::to_string(cursor) + ", " + std::to_string(buffer_size) +
-                     ") belong to no tensor");
+  sort_and_check_tiling(&spans, entries, buffer_size, origin);
 
   st.tensors.reserve(entries.size());
   for (const Span& s : spans) {

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -161,6 +162,13 @@ Checkpoint load_checkpoint(const std::string& path) {
         throw Error(path + ": data.offset/data.factor hold a non-finite or zero value");
   }
   return c;
+}
+
+Vae<float> model_from_checkpoint(const Checkpoint& ckpt, int max_batch) {
+  Vae<float> model(ckpt.model, max_batch);
+  VAE_ASSERT(ckpt.params.size() == model.num_params());
+  std::copy(ckpt.params.begin(), ckpt.params.end(), model.params());
+  return model;
 }
 
 }  // namespace vae

@@ -121,280 +121,418 @@ std::string FinalMetrics::to_json(const std::string& likelihood) const {
   return j.dump(2) + "\n";
 }
 
-Vae<float> model_from_checkpoint(const Checkpoint& ckpt, int max_batch) {
-  Vae<float> model(ckpt.model, max_batch);
-  VAE_ASSERT(ckpt.params.size() == model.num_params());
-  std::copy(ckpt.params.begin(), ckpt.params.end(), model.params());
-  return model;
+namespace {
+
+// The data must fit the model: as many values per example as it takes, a training set, and with
+// conditional classes a label in 0..Y−1 for every example of every split.
+void check_data_fits(const ModelConfig& model_cfg, const DataSplits& data) {
+  if (data.train.d != static_cast<size_t>(model_cfg.input_dim))
+    throw Error(data.source + ": examples have " + std::to_string(data.train.d) +
+                " values but the model expects " + std::to_string(model_cfg.input_dim));
+  if (data.train.n == 0) throw Error(data.source + ": the training set is empty");
+  const int Y = model_cfg.num_classes;
+  if (Y <= 0) return;
+  // Every split's labels must name one of the model's classes.
+  for (const Dataset* d : {&data.train, &data.val, &data.test}) {
+    if (d->n == 0) continue;
+    if (d->labels.size() != d->n)
+      throw Error(data.source + ": a conditional model needs a label for every example");
+    for (int32_t y : d->labels)
+      if (y < 0 || y >= Y)
+        throw Error(data.source + ": label " + std::to_string(y) + " is outside 0.." +
+                    std::to_string(Y - 1) + " (the model's classes)");
+  }
 }
+
+// The held-out splits as training scores them: each epoch on the validation split when there is
+// one, else on the test split; the best model on the test split at the end.
+struct HeldOut {
+  Dataset test, val;
+  bool has_val = false;
+  const Dataset& per_epoch() const { return has_val ? val : test; }
+};
+
+HeldOut held_out(const DataSplits& data, bool dynamic) {
+  HeldOut h;
+  // Held-out sets are binarised once, with a fixed seed, when training binarises.
+  h.test = dynamic ? binarize(data.test, kTestBinarizeSeed) : data.test;
+  h.has_val = data.val.n > 0;
+  h.val = dynamic && h.has_val ? binarize(data.val, kTestBinarizeSeed) : data.val;
+  return h;
+}
+
+// One epoch's pass over the training set so far: sums over its examples, and what stopped it.
+struct EpochPass {
+  double recon_sum = 0, kl_sum = 0, objective_sum = 0;
+  double beta = 1;        // β of the schedule at the latest step
+  size_t seen = 0;        // examples trained on
+  size_t batches = 0;     // steps taken
+  std::string nonfinite;  // what was not finite, "" while everything is
+  int64_t bad_step = 0;   // the run's step it belongs to
+};
+
+// The message of a run that diverged once more after its recoveries were used up.
+std::string divergence_message(const std::string& where, const std::string& nonfinite,
+                               const TrainState& state, const TrainState& good,
+                               int max_recoveries) {
+  const std::string kept = good.epoch > 0 ? std::string(kLastCheckpoint) + " holds epoch " +
+                                                std::to_string(good.epoch) + ", the last good state"
+                                          : "no epoch completed, so no checkpoint was written";
+  const std::string tried = max_recoveries > 0
+                                ? " again after " + std::to_string(state.recoveries) +
+                                      (state.recoveries == 1 ? " recovery" : " recoveries") +
+                                      " that lowered the lr to " + format_lr(state.lr) +
+                                      " (--max-recoveries " + std::to_string(max_recoveries) + ")"
+                                : " (--max-recoveries 0)";
+  return "training diverged " + where + (several(nonfinite) ? " are" : " is") + " not finite" +
+         tried + "; " + kept + " (try a smaller --lr or --clip-grad)";
+}
+
+// One call of train(): the model, its optimiser and data-parallel steps, the training RNG and
+// TrainState, and `good`, the last good state (file comment in vae/trainer.h). Its steps in
+// order: start(), then run_epochs(), then finish().
+class TrainingRun {
+ public:
+  TrainingRun(const std::string& out_dir, const ModelConfig& model_cfg, const TrainOptions& opts,
+              const DataSplits& data, const Scaler& scaler, const HeldOut& held, bool dynamic,
+              bool iwae, const TrainCallbacks& cb);
+  TrainingRun(const TrainingRun&) = delete;
+  TrainingRun& operator=(const TrainingRun&) = delete;
+
+  // From `resume`'s state, or from freshly initialised parameters when it is null; removes the
+  // temporaries killed runs left and keeps the earlier run's metrics lines up to its epoch.
+  void start(const Checkpoint* resume);
+  // Epochs until opts.epochs or early stopping, each committed by its files.
+  void run_epochs();
+  // final.json: the best checkpoint's figures on the held-out splits.
+  void finish();
+
+ private:
+  EpochPass train_epoch(int64_t epoch, Clock::time_point t0);
+  bool step(int B, EpochPass* pass);
+  double reduce_gradient();
+  void report_progress(int64_t epoch, const EpochPass& pass, Clock::time_point t0) const;
+  void check_parameters(EpochPass* pass) const;
+  void recover(int64_t epoch, const EpochPass& pass);
+  void end_epoch(int64_t epoch, const EpochPass& pass, Clock::time_point t0);
+  void write_epoch_files(const EpochMetrics& m, bool best);
+  void restore(const Checkpoint& c);
+  void keep_good();
+  void set_lr(double lr);
+  bool patience_spent() const;
+
+  const std::string& out_dir_;
+  const ModelConfig& model_cfg_;
+  const TrainOptions& opts_;
+  const HeldOut& held_;
+  const TrainCallbacks& cb_;
+  const bool iwae_;
+  const int K_;  // samples per example: opts.k for IWAE, else 1
+  const int Z_;
+  Vae<float> model_;
+  const size_t P_;
+  const int parts_;
+  DataParallel<float> steps_;
+  Adam<float> adam_;
+  Rng rng_;
+  TrainState state_;
+  Batcher batcher_;
+  std::vector<float> x_;         // (B, D)
+  std::vector<float> eps_;       // (K·B, Z)
+  std::vector<int32_t> labels_;  // (B) for a conditional model, else empty
+  int32_t* batch_labels_;
+  const double max_norm_;
+  const std::string metrics_path_;
+  std::vector<std::string> metrics_lines_;
+  // `good` is the last good state: the start state, then after each epoch what was written to
+  // last.safetensors. A non-finite step goes back to it (file comment in vae/trainer.h).
+  Checkpoint good_;
+  bool stopped_early_ = false;
+};
+
+TrainingRun::TrainingRun(const std::string& out_dir, const ModelConfig& model_cfg,
+                         const TrainOptions& opts, const DataSplits& data, const Scaler& scaler,
+                         const HeldOut& held, bool dynamic, bool iwae, const TrainCallbacks& cb)
+    : out_dir_(out_dir),
+      model_cfg_(model_cfg),
+      opts_(opts),
+      held_(held),
+      cb_(cb),
+      iwae_(iwae),
+      K_(iwae ? opts.k : 1),
+      Z_(model_cfg.latent),
+      model_(model_cfg, opts.batch_size, K_),
+      P_(model_.num_params()),
+      // Steps run data-parallel over the threads (vae/data_parallel.h) unless free bits (a batch
+      // mean inside a max) forbid splitting the batch or the batches are too small to share.
+      parts_(opts.free_bits > 0 ? 1 : data_parallel_parts(num_threads(), opts.batch_size)),
+      steps_(model_, parts_, opts.batch_size, K_),
+      adam_(P_, AdamConfig{opts.lr}),
+      rng_(opts.seed),
+      batcher_(data.train, opts.batch_size, dynamic),
+      x_(static_cast<size_t>(opts.batch_size) * model_cfg.input_dim),
+      eps_(static_cast<size_t>(opts.batch_size) * K_ * Z_),
+      labels_(model_cfg.num_classes > 0 ? opts.batch_size : 0),
+      batch_labels_(model_cfg.num_classes > 0 ? labels_.data() : nullptr),
+      // Without --clip-grad the norm is still taken, as the check for non-finite gradients; an
+      // infinite bound never scales.
+      max_norm_(opts.clip_grad > 0 ? opts.clip_grad : std::numeric_limits<double>::infinity()),
+      metrics_path_(out_dir + "/" + kMetricsFile) {
+  good_.model = model_cfg;
+  good_.train = opts;
+  good_.scaler = scaler;
+}
+
+void TrainingRun::start(const Checkpoint* resume) {
+  if (resume) {
+    if (resume->adam_m.empty())
+      throw Error("the checkpoint to resume holds no optimiser state (weights only)");
+    restore(*resume);
+  } else {
+    model_.init_params(rng_);
+    state_.rng = rng_.state();
+  }
+  // The rate in use: the options' rate, or the lowered one of a run that recovered.
+  set_lr(state_.lr_or(opts_.lr));
+  for (const char* name : {kLastCheckpoint, kBestCheckpoint, kMetricsFile, kFinalFile})
+    remove_stale_temporaries(out_dir_, name);
+  metrics_lines_ = kept_metrics(metrics_path_, state_.epoch);
+  keep_good();
+}
+
+void TrainingRun::run_epochs() {
+  for (int64_t epoch = state_.epoch + 1; epoch <= opts_.epochs && !patience_spent();) {
+    const auto t0 = Clock::now();
+    const EpochPass pass = train_epoch(epoch, t0);
+    if (!pass.nonfinite.empty()) {
+      recover(epoch, pass);
+      continue;  // the same epoch again
+    }
+    end_epoch(epoch, pass, t0);
+    if (patience_spent() && epoch < opts_.epochs) stopped_early_ = true;
+    ++epoch;
+  }
+}
+
+// Steps over the epoch's batches until the end or the first non-finite step.
+EpochPass TrainingRun::train_epoch(int64_t epoch, Clock::time_point t0) {
+  // With parts > 1 each part's thread calls BLAS single-threaded (vae/runtime.h); the
+  // evaluation after the epoch has BLAS's threads back.
+  std::optional<ScopedSerialBlas> serial_blas;
+  if (parts_ > 1) serial_blas.emplace();
+  batcher_.start_epoch(rng_);
+  EpochPass pass;
+  const double batches = static_cast<double>(batcher_.batches_per_epoch());
+  pass.beta = opts_.kl_weight(static_cast<double>(epoch - 1));
+  for (int B; (B = batcher_.next(rng_, x_.data(), batch_labels_)) > 0;) {
+    rng_.normal_fill(eps_.data(), static_cast<size_t>(B) * K_ * Z_);
+    pass.beta = opts_.kl_weight(static_cast<double>(epoch - 1) + pass.batches / batches);
+    if (!step(B, &pass)) break;
+    report_progress(epoch, pass, t0);
+  }
+  check_parameters(&pass);
+  return pass;
+}
+
+// One optimiser step on the batch in x_ (B rows) and eps_. Returns false, with pass->nonfinite
+// saying why, when the loss or the gradient is not finite; the step is then not taken.
+bool TrainingRun::step(int B, EpochPass* pass) {
+  const auto r =
+      steps_.step(x_.data(), eps_.data(), B, K_, batch_labels_, iwae_, pass->beta, opts_.free_bits);
+  pass->nonfinite = nonfinite_loss_term(r.loss, iwae_ ? &r.iw : nullptr);
+  pass->bad_step = state_.step + 1;
+  if (!pass->nonfinite.empty()) return false;
+  pass->objective_sum += B * r.objective;
+  // Without clipping or a hook nothing needs the gradient before the update: reduction,
+  // norm and Adam go in one pass (a non-finite norm then leaves non-finite parameters,
+  // which the recovery replaces with the last good state anyway).
+  const bool fused = opts_.clip_grad <= 0 && !cb_.after_backward;
+  const double grad_sq = fused ? steps_.update_fused(adam_) : reduce_gradient();
+  const double norm = std::sqrt(grad_sq);
+  if (!std::isfinite(norm)) {
+    // Fused, the gradient is gone, but it left NaN in exactly the parameters whose gradient
+    // was not finite (DataParallel::update_fused), which name the same tensors.
+    const std::string names =
+        nonfinite_tensors(model_.params_info(), fused ? model_.params() : model_.grads());
+    pass->nonfinite = (several(names) ? "gradients of " : "gradient of ") + names;
+    return false;
+  }
+  // Global-norm clipping (clip_grad_norm's rule), folded into the update.
+  if (!fused) steps_.update(adam_, norm > max_norm_ ? static_cast<float>(max_norm_ / norm) : 1.0f);
+  ++state_.step;
+  pass->recon_sum += r.loss.recon;
+  pass->kl_sum += r.loss.kl;
+  pass->seen += B;
+  ++pass->batches;
+  return true;
+}
+
+// The parts' gradients summed into model_.grads(), shown to the after_backward hook (which may
+// change them); returns their Σ g².
+double TrainingRun::reduce_gradient() {
+  double grad_sq = steps_.reduce();
+  if (cb_.after_backward) {
+    cb_.after_backward(state_.step + 1, model_.grads(), P_);
+    grad_sq = sum_squares(model_.grads(), P_);
+  }
+  return grad_sq;
+}
+
+void TrainingRun::report_progress(int64_t epoch, const EpochPass& pass,
+                                  Clock::time_point t0) const {
+  if (!cb_.on_batch) return;
+  TrainProgress p;
+  p.epoch = epoch;
+  p.epochs = opts_.epochs;
+  p.batch = pass.batches;
+  p.batches = batcher_.batches_per_epoch();
+  p.loss = (pass.recon_sum + pass.kl_sum) / pass.seen;
+  p.elapsed_s = seconds_since(t0);
+  p.examples_per_s = pass.seen / std::max(p.elapsed_s, 1e-9);
+  cb_.on_batch(p);
+}
+
+// Finite gradients can still carry a parameter past the float range; such a state must not
+// become a checkpoint (load_checkpoint refuses it) nor the state a recovery returns to.
+void TrainingRun::check_parameters(EpochPass* pass) const {
+  if (!pass->nonfinite.empty()) return;
+  const std::string params = nonfinite_tensors(model_.params_info(), model_.params());
+  if (params.empty()) return;
+  pass->nonfinite = (several(params) ? "parameters " : "parameter ") + params;
+  pass->bad_step = state_.step;
+}
+
+// After a non-finite step: back to the last good state with half the learning rate, or, when
+// the run's recoveries are used up, vae::Error.
+void TrainingRun::recover(int64_t epoch, const EpochPass& pass) {
+  const std::string where = "at epoch " + std::to_string(epoch) + ", step " +
+                            std::to_string(pass.bad_step) + ": " + pass.nonfinite;
+  if (state_.recoveries >= opts_.max_recoveries)
+    throw Error(
+        divergence_message(where, pass.nonfinite, state_, good_.state, opts_.max_recoveries));
+  TrainRecovery r;
+  r.epoch = epoch;
+  r.step = pass.bad_step;
+  r.what = pass.nonfinite;
+  r.restored_epoch = good_.state.epoch;
+  r.old_lr = state_.lr;
+  r.new_lr = state_.lr / 2;
+  r.recovery = state_.recoveries + 1;
+  r.max_recoveries = opts_.max_recoveries;
+  // Back to the last good state; the lowered rate and the count of recoveries carry on.
+  restore(good_);
+  state_.recoveries = r.recovery;
+  set_lr(r.new_lr);
+  if (cb_.on_recover) cb_.on_recover(r);
+}
+
+// A completed epoch: scored on the held-out split, kept as the good state and committed.
+void TrainingRun::end_epoch(int64_t epoch, const EpochPass& pass, Clock::time_point t0) {
+  const double train_s = seconds_since(t0);
+  EpochMetrics m;
+  m.epoch = epoch;
+  m.train_recon = pass.recon_sum / pass.seen;
+  m.train_kl = pass.kl_sum / pass.seen;
+  m.train_objective = pass.objective_sum / pass.seen;
+  m.kl_weight = pass.beta;
+  m.train_loss = m.train_recon + m.train_kl;
+  const Dataset& held = held_.per_epoch();
+  const ElboResult te = evaluate_elbo(model_, held);
+  m.on_val = held_.has_val;
+  m.test_loss = te.loss;
+  m.test_recon = te.recon;
+  m.test_kl = te.kl;
+  m.examples_per_s = pass.seen / std::max(train_s, 1e-9);
+
+  state_.epoch = epoch;
+  state_.rng = rng_.state();
+  const bool best = held.n > 0 ? te.loss < state_.best_test_loss : true;
+  if (best) {
+    state_.best_test_loss = held.n > 0 ? te.loss : state_.best_test_loss;
+    state_.best_epoch = epoch;
+  }
+  keep_good();
+  m.seconds = seconds_since(t0);
+  write_epoch_files(m, best);
+  if (cb_.on_epoch) cb_.on_epoch(m);
+}
+
+// metrics.jsonl, best, then last: last.safetensors commits the epoch (file comment).
+void TrainingRun::write_epoch_files(const EpochMetrics& m, bool best) {
+  metrics_lines_.push_back(m.to_json());
+  std::ostringstream all;
+  for (const auto& line : metrics_lines_) all << line << '\n';
+  write_file_atomic(metrics_path_, all.str());
+  if (best) save_checkpoint(out_dir_ + "/" + kBestCheckpoint, good_);
+  save_checkpoint(out_dir_ + "/" + kLastCheckpoint, good_);
+}
+
+void TrainingRun::finish() {
+  // The best model's figures on the held-out splits; the test set is scored here for the first
+  // time when a validation split chose the model.
+  const std::string best_path = out_dir_ + "/" + kBestCheckpoint;
+  if (state_.epoch == 0 || !std::ifstream(best_path)) return;
+  const Checkpoint best = load_checkpoint(best_path);
+  std::copy(best.params.begin(), best.params.end(), model_.params());
+  FinalMetrics f;
+  f.best_epoch = best.state.epoch;
+  f.epochs_run = state_.epoch;
+  f.stopped_early = stopped_early_ || patience_spent();
+  f.has_val = held_.has_val;
+  f.val_loss = held_.has_val ? best.state.best_test_loss : 0;
+  const ElboResult te = evaluate_elbo(model_, held_.test);
+  f.test_loss = te.loss;
+  f.test_recon = te.recon;
+  f.test_kl = te.kl;
+  write_file_atomic(out_dir_ + "/" + kFinalFile, f.to_json(likelihood_name(model_cfg_)));
+  if (cb_.on_final) cb_.on_final(f);
+}
+
+// The parameters, Adam's moments and step count, the TrainState and the training RNG from `c`.
+void TrainingRun::restore(const Checkpoint& c) {
+  VAE_ASSERT(c.params.size() == P_);
+  std::copy(c.params.begin(), c.params.end(), model_.params());
+  adam_.m() = c.adam_m;
+  adam_.v() = c.adam_v;
+  adam_.set_steps(c.adam_step);
+  state_ = c.state;
+  rng_.set_state(state_.rng);
+}
+
+// The inverse of restore(): the current state becomes the last good one.
+void TrainingRun::keep_good() {
+  good_.state = state_;
+  good_.params.assign(model_.params(), model_.params() + P_);
+  good_.adam_m = adam_.m();
+  good_.adam_v = adam_.v();
+  good_.adam_step = adam_.steps();
+}
+
+void TrainingRun::set_lr(double lr) {
+  state_.lr = lr;
+  adam_.set_lr(lr);
+}
+
+bool TrainingRun::patience_spent() const {
+  return held_.has_val && opts_.patience > 0 && state_.best_epoch > 0 &&
+         state_.epoch - state_.best_epoch >= opts_.patience;
+}
+
+}  // namespace
 
 void train(const std::string& out_dir, const ModelConfig& model_cfg, const TrainOptions& opts,
            const DataSplits& data, const Scaler& scaler, const Checkpoint* resume,
            const TrainCallbacks& cb) {
   opts.validate();
   model_cfg.validate();
-  if (data.train.d != static_cast<size_t>(model_cfg.input_dim))
-    throw Error(data.source + ": examples have " + std::to_string(data.train.d) +
-                " values but the model expects " + std::to_string(model_cfg.input_dim));
-  if (data.train.n == 0) throw Error(data.source + ": the training set is empty");
-  const int Y = model_cfg.num_classes;
-  if (Y > 0) {
-    // Every split's labels must name one of the model's classes.
-    for (const Dataset* d : {&data.train, &data.val, &data.test}) {
-      if (d->n == 0) continue;
-      if (d->labels.size() != d->n)
-        throw Error(data.source + ": a conditional model needs a label for every example");
-      for (int32_t y : d->labels)
-        if (y < 0 || y >= Y)
-          throw Error(data.source + ": label " + std::to_string(y) + " is outside 0.." +
-                      std::to_string(Y - 1) + " (the model's classes)");
-    }
-  }
-
+  check_data_fits(model_cfg, data);
   const bool dynamic = opts.binarize == Binarize::Dynamic;
-  // Held-out sets are binarised once, with a fixed seed, when training binarises.
-  const Dataset test = dynamic ? binarize(data.test, kTestBinarizeSeed) : data.test;
-  const bool has_val = data.val.n > 0;
-  const Dataset val = dynamic && has_val ? binarize(data.val, kTestBinarizeSeed) : data.val;
-  const Dataset& held = has_val ? val : test;
-
+  const HeldOut held = held_out(data, dynamic);
   const bool iwae = opts.objective == Objective::Iwae;
-  const int K = iwae ? opts.k : 1;
-  Vae<float> model(model_cfg, opts.batch_size, K);
-  const std::vector<ParamInfo>& table = model.params_info();
-  const size_t P = model.num_params();
-  // Steps run data-parallel over the threads (vae/data_parallel.h) unless free bits (a batch
-  // mean inside a max) forbid splitting the batch or the batches are too small to share.
-  const int parts = opts.free_bits > 0 ? 1 : data_parallel_parts(num_threads(), opts.batch_size);
-  DataParallel<float> steps(model, parts, opts.batch_size, K);
-  Adam<float> adam(P, AdamConfig{opts.lr});
-  Rng rng(opts.seed);
-  TrainState state;
-  if (resume) {
-    VAE_ASSERT(resume->params.size() == P);
-    std::copy(resume->params.begin(), resume->params.end(), model.params());
-    if (resume->adam_m.empty())
-      throw Error("the checkpoint to resume holds no optimiser state (weights only)");
-    adam.m() = resume->adam_m;
-    adam.v() = resume->adam_v;
-    adam.set_steps(resume->adam_step);
-    state = resume->state;
-    rng.set_state(state.rng);
-  } else {
-    model.init_params(rng);
-    state.rng = rng.state();
-  }
-  // The rate in use: the options' rate, or the lowered one of a run that recovered.
-  state.lr = state.lr_or(opts.lr);
-  adam.set_lr(state.lr);
-
-  for (const char* name : {kLastCheckpoint, kBestCheckpoint, kMetricsFile, kFinalFile})
-    remove_stale_temporaries(out_dir, name);
-  const std::string metrics_path = out_dir + "/" + kMetricsFile;
-  std::vector<std::string> metrics_lines = kept_metrics(metrics_path, state.epoch);
-
-  Batcher batcher(data.train, opts.batch_size, dynamic);
-  const int Z = model_cfg.latent;
-  std::vector<float> x(static_cast<size_t>(opts.batch_size) * model_cfg.input_dim);  // (B, D)
-  std::vector<float> eps(static_cast<size_t>(opts.batch_size) * K * Z);              // (K·B, Z)
-  std::vector<int32_t> labels(Y > 0 ? opts.batch_size : 0);                          // (B)
-  int32_t* batch_labels = Y > 0 ? labels.data() : nullptr;
-
-  // `good` is the last good state: the start state, then after each epoch what was written to
-  // last.safetensors. A non-finite step goes back to it (file comment in vae/trainer.h).
-  Checkpoint good;
-  good.model = model_cfg;
-  good.train = opts;
-  good.scaler = scaler;
-  auto keep_good = [&] {
-    good.state = state;
-    good.params.assign(model.params(), model.params() + P);
-    good.adam_m = adam.m();
-    good.adam_v = adam.v();
-    good.adam_step = adam.steps();
-  };
-  keep_good();
-  bool stopped_early = false;
-  // Without --clip-grad the norm is still taken, as the check for non-finite gradients; an
-  // infinite bound never scales.
-  const double max_norm =
-      opts.clip_grad > 0 ? opts.clip_grad : std::numeric_limits<double>::infinity();
-
-  auto patience_spent = [&] {
-    return has_val && opts.patience > 0 && state.best_epoch > 0 &&
-           state.epoch - state.best_epoch >= opts.patience;
-  };
-  for (int64_t epoch = state.epoch + 1; epoch <= opts.epochs && !patience_spent();) {
-    const auto t0 = Clock::now();
-    // With parts > 1 each part's thread calls BLAS single-threaded (vae/runtime.h); the
-    // evaluation after the loop has BLAS's threads back.
-    std::optional<ScopedSerialBlas> serial_blas;
-    if (parts > 1) serial_blas.emplace();
-    batcher.start_epoch(rng);
-    double recon_sum = 0, kl_sum = 0, objective_sum = 0;
-    const double batches = static_cast<double>(batcher.batches_per_epoch());
-    double beta = opts.kl_weight(static_cast<double>(epoch - 1));
-    size_t seen = 0, batch_index = 0;
-    std::string nonfinite;  // what was not finite, "" while everything is
-    int64_t bad_step = 0;
-    for (int B; (B = batcher.next(rng, x.data(), batch_labels)) > 0;) {
-      rng.normal_fill(eps.data(), static_cast<size_t>(B) * K * Z);
-      beta = opts.kl_weight(static_cast<double>(epoch - 1) + batch_index / batches);
-      const auto r = steps.step(x.data(), eps.data(), B, K, batch_labels, iwae, beta,
-                                opts.free_bits);
-      nonfinite = nonfinite_loss_term(r.loss, iwae ? &r.iw : nullptr);
-      bad_step = state.step + 1;
-      if (!nonfinite.empty()) break;
-      objective_sum += B * r.objective;
-      // Without clipping or a hook nothing needs the gradient before the update: reduction,
-      // norm and Adam go in one pass (a non-finite norm then leaves non-finite parameters,
-      // which the recovery below replaces with the last good state anyway).
-      const bool fused = opts.clip_grad <= 0 && !cb.after_backward;
-      double grad_sq;
-      if (fused) {
-        grad_sq = steps.update_fused(adam);
-      } else {
-        grad_sq = steps.reduce();
-        if (cb.after_backward) {
-          cb.after_backward(state.step + 1, model.grads(), P);
-          grad_sq = sum_squares(model.grads(), P);
-        }
-      }
-      const double norm = std::sqrt(grad_sq);
-      if (!std::isfinite(norm)) {
-        // Fused, the gradient is gone, but it left NaN in exactly the parameters whose gradient
-        // was not finite (DataParallel::update_fused), which name the same tensors.
-        const std::string names = nonfinite_tensors(table, fused ? model.params() : model.grads());
-        nonfinite = (several(names) ? "gradients of " : "gradient of ") + names;
-        break;
-      }
-      // Global-norm clipping (clip_grad_norm's rule), folded into the update.
-      if (!fused) steps.update(adam, norm > max_norm ? static_cast<float>(max_norm / norm) : 1.0f);
-      ++state.step;
-      recon_sum += r.loss.recon;
-      kl_sum += r.loss.kl;
-      seen += B;
-      ++batch_index;
-      if (cb.on_batch) {
-        TrainProgress p;
-        p.epoch = epoch;
-        p.epochs = opts.epochs;
-        p.batch = batch_index;
-        p.batches = batcher.batches_per_epoch();
-        p.loss = (recon_sum + kl_sum) / seen;
-        p.elapsed_s = seconds_since(t0);
-        p.examples_per_s = seen / std::max(p.elapsed_s, 1e-9);
-        cb.on_batch(p);
-      }
-    }
-    // Finite gradients can still carry a parameter past the float range; such a state must not
-    // become a checkpoint (load_checkpoint refuses it) nor the state a recovery returns to.
-    if (nonfinite.empty()) {
-      const std::string params = nonfinite_tensors(table, model.params());
-      if (!params.empty()) {
-        nonfinite = (several(params) ? "parameters " : "parameter ") + params;
-        bad_step = state.step;
-      }
-    }
-    if (!nonfinite.empty()) {
-      const std::string where = "at epoch " + std::to_string(epoch) + ", step " +
-                                std::to_string(bad_step) + ": " + nonfinite;
-      if (state.recoveries >= opts.max_recoveries) {
-        const std::string kept =
-            good.state.epoch > 0
-                ? std::string(kLastCheckpoint) + " holds epoch " + std::to_string(good.state.epoch) +
-                      ", the last good state"
-                : "no epoch completed, so no checkpoint was written";
-        const std::string tried =
-            opts.max_recoveries > 0
-                ? " again after " + std::to_string(state.recoveries) +
-                      (state.recoveries == 1 ? " recovery" : " recoveries") +
-                      " that lowered the lr to " + format_lr(state.lr) +
-                      " (--max-recoveries " + std::to_string(opts.max_recoveries) + ")"
-                : " (--max-recoveries 0)";
-        throw Error("training diverged " + where + (several(nonfinite) ? " are" : " is") +
-                    " not finite" + tried + "; " + kept +
-                    " (try a smaller --lr or --clip-grad)");
-      }
-      TrainRecovery r;
-      r.epoch = epoch;
-      r.step = bad_step;
-      r.what = nonfinite;
-      r.restored_epoch = good.state.epoch;
-      r.old_lr = state.lr;
-      r.new_lr = state.lr / 2;
-      r.recovery = state.recoveries + 1;
-      r.max_recoveries = opts.max_recoveries;
-      // Back to the last good state; the lowered rate and the count of recoveries carry on.
-      state = good.state;
-      state.lr = r.new_lr;
-      state.recoveries = r.recovery;
-      std::copy(good.params.begin(), good.params.end(), model.params());
-      adam.m() = good.adam_m;
-      adam.v() = good.adam_v;
-      adam.set_steps(good.adam_step);
-      adam.set_lr(state.lr);
-      rng.set_state(state.rng);
-      if (cb.on_recover) cb.on_recover(r);
-      continue;  // the same epoch again
-    }
-    serial_blas.reset();
-    const double train_s = seconds_since(t0);
-
-    EpochMetrics m;
-    m.epoch = epoch;
-    m.train_recon = recon_sum / seen;
-    m.train_kl = kl_sum / seen;
-    m.train_objective = objective_sum / seen;
-    m.kl_weight = beta;
-    m.train_loss = m.train_recon + m.train_kl;
-    const ElboResult te = evaluate_elbo(model, held);
-    m.on_val = has_val;
-    m.test_loss = te.loss;
-    m.test_recon = te.recon;
-    m.test_kl = te.kl;
-    m.examples_per_s = seen / std::max(train_s, 1e-9);
-
-    state.epoch = epoch;
-    state.rng = rng.state();
-    const bool best = held.n > 0 ? te.loss < state.best_test_loss : true;
-    if (best) {
-      state.best_test_loss = held.n > 0 ? te.loss : state.best_test_loss;
-      state.best_epoch = epoch;
-    }
-    keep_good();
-
-    // metrics.jsonl, best, then last: last.safetensors commits the epoch (file comment).
-    m.seconds = seconds_since(t0);
-    metrics_lines.push_back(m.to_json());
-    std::ostringstream all;
-    for (const auto& line : metrics_lines) all << line << '\n';
-    write_file_atomic(metrics_path, all.str());
-    if (best) save_checkpoint(out_dir + "/" + kBestCheckpoint, good);
-    save_checkpoint(out_dir + "/" + kLastCheckpoint, good);
-    if (cb.on_epoch) cb.on_epoch(m);
-    if (patience_spent() && epoch < opts.epochs) stopped_early = true;
-    ++epoch;
-  }
-
-  // The best model's figures on the held-out splits; the test set is scored here for the first
-  // time when a validation split chose the model.
-  const std::string best_path = out_dir + "/" + kBestCheckpoint;
-  if (state.epoch == 0 || !std::ifstream(best_path)) return;
-  const Checkpoint best = load_checkpoint(best_path);
-  std::copy(best.params.begin(), best.params.end(), model.params());
-  FinalMetrics f;
-  f.best_epoch = best.state.epoch;
-  f.epochs_run = state.epoch;
-  f.stopped_early = stopped_early || patience_spent();
-  f.has_val = has_val;
-  f.val_loss = has_val ? best.state.best_test_loss : 0;
-  const ElboResult te = evaluate_elbo(model, test);
-  f.test_loss = te.loss;
-  f.test_recon = te.recon;
-  f.test_kl = te.kl;
-  write_file_atomic(out_dir + "/" + kFinalFile, f.to_json(likelihood_name(model_cfg)));
-  if (cb.on_final) cb.on_final(f);
+  TrainingRun run(out_dir, model_cfg, opts, data, scaler, held, dynamic, iwae, cb);
+  run.start(resume);
+  run.run_epochs();
+  run.finish();
 }
 
 }  // namespace vae

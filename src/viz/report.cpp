@@ -12,13 +12,14 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <tuple>
+#include <utility>
 
 #include "io/number_text.h"
 #include "vae/batcher.h"
 #include "vae/error.h"
 #include "vae/fileio.h"
 #include "vae/latent_stats.h"
-#include "vae/pictures.h"
 #include "vae/plot.h"
 #include "vae/png.h"
 #include "vae/viz.h"
@@ -183,38 +184,66 @@ std::string base64_encode(const void* data, size_t n) {
   return out;
 }
 
-std::string write_report(const std::string& run_dir, const Dataset& examples,
-                         const ReportOptions& o) {
+namespace {
+
+// What a report is written from: the run folder's files and the examples, checked to fit.
+struct RunFiles {
+  std::string dir;
+  Checkpoint ckpt;                    // last.safetensors
+  std::vector<EpochMetrics> metrics;  // metrics.jsonl, empty when there is none
+  std::string spec;                   // the examples' data spec
+  Dataset test;                       // the examples, binarised when the run binarised (N, D)
+  const ReportOptions& options;
+
+  std::string in_run(const std::string& name) const {
+    return (std::filesystem::path(dir) / name).string();
+  }
+  const ModelConfig& cfg() const { return ckpt.model; }
+  // "test #3 (Dress)": example i as captions name it.
+  std::string example_name(size_t i) const {
+    std::string s = options.split + " #" + std::to_string(i);
+    if (!test.labels.empty()) s += " (" + class_name(spec, test.labels[i]) + ")";
+    return s;
+  }
+};
+
+RunFiles read_run(const std::string& run_dir, const Dataset& examples, const ReportOptions& o) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(run_dir, ec)) throw Error(run_dir + ": not a folder");
-  const std::string dir = run_dir;
-  auto in_run = [&](const std::string& name) { return (fs::path(dir) / name).string(); };
+  RunFiles run{run_dir, {}, {}, {}, {}, o};
+  run.ckpt = load_checkpoint(run.in_run(kLastCheckpoint));
+  const std::string metrics_path = run.in_run(kMetricsFile);
+  if (fs::exists(metrics_path, ec)) run.metrics = read_metrics(metrics_path);
+  run.spec = o.data_spec.empty() ? run.ckpt.train.data.data : o.data_spec;
+  if (examples.d != static_cast<size_t>(run.cfg().input_dim))
+    throw Error(run.spec + ": examples have " + std::to_string(examples.d) +
+                " values but the model expects " + std::to_string(run.cfg().input_dim));
+  if (examples.n == 0) throw Error(run.spec + ": the " + o.split + " split is empty");
+  run.test =
+      run.ckpt.train.binarize == Binarize::Dynamic ? binarize(examples, kTestBinarizeSeed) : examples;
+  return run;
+}
 
-  // ---- Read everything ----
-  const Checkpoint ckpt = load_checkpoint(in_run(kLastCheckpoint));
-  const ModelConfig& cfg = ckpt.model;
-  const std::string metrics_path = in_run(kMetricsFile);
-  const std::vector<EpochMetrics> metrics =
-      fs::exists(metrics_path, ec) ? read_metrics(metrics_path) : std::vector<EpochMetrics>{};
-  const std::string spec = o.data_spec.empty() ? ckpt.train.data.data : o.data_spec;
-  const std::string& split = o.split;
-  if (examples.d != static_cast<size_t>(cfg.input_dim))
-    throw Error(spec + ": examples have " + std::to_string(examples.d) +
-                " values but the model expects " + std::to_string(cfg.input_dim));
-  if (examples.n == 0) throw Error(spec + ": the " + split + " split is empty");
-  const Dataset test =
-      ckpt.train.binarize == Binarize::Dynamic ? binarize(examples, kTestBinarizeSeed) : examples;
-  Vae<float> model = model_from_checkpoint(ckpt, 256);
-  const size_t Z = cfg.latent;
+struct Picture {
+  std::string file;
+  Image image;
+};
 
-  // ---- Compute every picture ----
-  const LatentStats stats = latent_stats(model, test);
-  const std::vector<TraversalRow> order = traversal_order(stats);
-  const bool images = cfg.channels > 0 && cfg.height > 0 && cfg.width > 0;
-  LatentMap map;
-  if (Z >= 2) map = latent_map(model, test, o.scatter_points);
-  // Two test examples to interpolate between: the first, and the first of another class.
+// Everything the page shows that is computed from the model and the examples.
+struct Figures {
+  LatentStats stats;
+  std::vector<TraversalRow> order;  // every dimension, by decreasing KL
+  bool images = false;              // an image model: there are pictures to draw
+  LatentMap map;                    // when Z >= 2
+  size_t ia = 0, ib = 0;            // the two examples interpolated between
+  std::vector<Picture> pictures;
+  std::string manifold_caption;
+  std::string curves_svg, latents_svg, kl_svg;  // empty when there is nothing to plot
+};
+
+// Two test examples to interpolate between: the first, and the first of another class.
+std::pair<size_t, size_t> interpolation_ends(const Dataset& test) {
   size_t ia = 0, ib = std::min<size_t>(1, test.n - 1);
   if (!test.labels.empty())
     for (size_t i = 1; i < test.n; ++i)
@@ -222,57 +251,75 @@ std::string write_report(const std::string& run_dir, const Dataset& examples,
         ib = i;
         break;
       }
-  auto example_name = [&](size_t i) {
-    std::string s = split + " #" + std::to_string(i);
-    if (!test.labels.empty()) s += " (" + class_name(spec, test.labels[i]) + ")";
-    return s;
-  };
-  struct Picture {
-    std::string file;
-    Image image;
-  };
-  std::vector<Picture> pictures;
-  std::string manifold_caption;
-  if (images) {
-    if (!fs::exists(in_run("samples.png"), ec))
-      pictures.push_back({"samples.png", sample_grid(model, 64, ckpt.train.seed)});
-    if (!fs::exists(in_run("reconstructions.png"), ec))
-      pictures.push_back({"reconstructions.png", reconstruction_grid(model, test, 32)});
-    std::vector<float> mu(2 * Z), logvar(2 * Z);  // (2, Z): the two examples' posteriors
-    model.encode(test.row(ia), 1, mu.data(), logvar.data(), test.label_ptr(ia));
-    model.encode(test.row(ib), 1, mu.data() + Z, logvar.data() + Z, test.label_ptr(ib));
-    // A conditional model decodes the pictures below for the first example's class.
-    if (cfg.num_classes > 0 && !test.labels.empty()) model.set_default_label(test.labels[ia]);
-    pictures.push_back(
-        {"interpolations.png",
-         interpolation_grid(model, mu.data(), mu.data() + Z, o.interpolation_steps, test.row(ia),
-                            test.row(ib), "#" + std::to_string(ia), "#" + std::to_string(ib))});
-    std::vector<TraversalRow> shown(
-        order.begin(), order.begin() + std::min<size_t>(order.size(), o.traversal_max_rows));
-    pictures.push_back({"traversals.png", traversal_grid(model, mu.data(), shown, o.traversal_range,
-                                                         o.traversal_steps)});
-    const bool pca = Z > 2;
-    pictures.push_back(
-        {"manifold.png", manifold_grid(model, o.manifold_size, pca ? &map.pca : nullptr)});
-    manifold_caption =
-        pca ? "Decoded grid over the two principal directions of the " + split +
-                  " encodings' means: z = m "
-                  "+ c\u2081 v\u2081 + c\u2082 v\u2082 at the quantiles of a normal with the "
-                  "encodings' spread along each (coordinates c shown at the edges)."
-            : "Decoded grid over the prior's quantiles: z = \u03a6\u207b\u00b9(p) for p evenly "
-              "spaced in (0, 1), the picture of Kingma &amp; Welling (2014).";
-  }
-  std::string curves_svg, latents_svg;
-  if (!metrics.empty()) curves_svg = figure_svg(loss_curves_figure(metrics));
-  if (Z >= 2) latents_svg = figure_svg(latent_scatter_figure(map, spec));
-  const std::string kl_svg = figure_svg(kl_bars_figure(stats));
+  return {ia, ib};
+}
 
-  // ---- Write the pictures, then the page that embeds them ----
-  for (const Picture& p : pictures) write_png(in_run(p.file), p.image);
-  if (!curves_svg.empty()) write_file_atomic(in_run("loss_curves.svg"), curves_svg);
-  if (!latents_svg.empty()) write_file_atomic(in_run("latents.svg"), latents_svg);
-  write_file_atomic(in_run("kl_per_dim.svg"), kl_svg);
+// The PNGs of an image model (samples and reconstructions only when the run folder lacks them).
+void draw_pictures(Vae<float>& model, const RunFiles& run, Figures* f) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const ReportOptions& o = run.options;
+  const Dataset& test = run.test;
+  const size_t Z = run.cfg().latent, ia = f->ia, ib = f->ib;
+  if (!fs::exists(run.in_run("samples.png"), ec))
+    f->pictures.push_back({"samples.png", sample_grid(model, 64, run.ckpt.train.seed)});
+  if (!fs::exists(run.in_run("reconstructions.png"), ec))
+    f->pictures.push_back({"reconstructions.png", reconstruction_grid(model, test, 32)});
+  std::vector<float> mu(2 * Z), logvar(2 * Z);  // (2, Z): the two examples' posteriors
+  model.encode(test.row(ia), 1, mu.data(), logvar.data(), test.label_ptr(ia));
+  model.encode(test.row(ib), 1, mu.data() + Z, logvar.data() + Z, test.label_ptr(ib));
+  // A conditional model decodes the pictures below for the first example's class.
+  if (run.cfg().num_classes > 0 && !test.labels.empty()) model.set_default_label(test.labels[ia]);
+  f->pictures.push_back(
+      {"interpolations.png",
+       interpolation_grid(model, mu.data(), mu.data() + Z, o.interpolation_steps, test.row(ia),
+                          test.row(ib), "#" + std::to_string(ia), "#" + std::to_string(ib))});
+  std::vector<TraversalRow> shown(
+      f->order.begin(), f->order.begin() + std::min<size_t>(f->order.size(), o.traversal_max_rows));
+  f->pictures.push_back({"traversals.png", traversal_grid(model, mu.data(), shown,
+                                                          o.traversal_range, o.traversal_steps)});
+  const bool pca = Z > 2;
+  f->pictures.push_back(
+      {"manifold.png", manifold_grid(model, o.manifold_size, pca ? &f->map.pca : nullptr)});
+  f->manifold_caption =
+      pca ? "Decoded grid over the two principal directions of the " + o.split +
+                " encodings' means: z = m "
+                "+ c\u2081 v\u2081 + c\u2082 v\u2082 at the quantiles of a normal with the "
+                "encodings' spread along each (coordinates c shown at the edges)."
+          : "Decoded grid over the prior's quantiles: z = \u03a6\u207b\u00b9(p) for p evenly "
+            "spaced in (0, 1), the picture of Kingma &amp; Welling (2014).";
+}
 
+Figures compute_figures(Vae<float>& model, const RunFiles& run) {
+  const ModelConfig& cfg = run.cfg();
+  const size_t Z = cfg.latent;
+  Figures f;
+  f.stats = latent_stats(model, run.test);
+  f.order = traversal_order(f.stats);
+  f.images = cfg.channels > 0 && cfg.height > 0 && cfg.width > 0;
+  if (Z >= 2) f.map = latent_map(model, run.test, run.options.scatter_points);
+  std::tie(f.ia, f.ib) = interpolation_ends(run.test);
+  if (f.images) draw_pictures(model, run, &f);
+  if (!run.metrics.empty()) f.curves_svg = figure_svg(loss_curves_figure(run.metrics));
+  if (Z >= 2) f.latents_svg = figure_svg(latent_scatter_figure(f.map, run.spec));
+  f.kl_svg = figure_svg(kl_bars_figure(f.stats));
+  return f;
+}
+
+void write_figures(const RunFiles& run, const Figures& f) {
+  for (const Picture& p : f.pictures) write_png(run.in_run(p.file), p.image);
+  if (!f.curves_svg.empty()) write_file_atomic(run.in_run("loss_curves.svg"), f.curves_svg);
+  if (!f.latents_svg.empty()) write_file_atomic(run.in_run("latents.svg"), f.latents_svg);
+  write_file_atomic(run.in_run("kl_per_dim.svg"), f.kl_svg);
+}
+
+// ---- The page, section by section ----
+
+// The document's head, the title line and the links to the sections.
+std::string page_header(const RunFiles& run) {
+  namespace fs = std::filesystem;
+  const std::string& dir = run.dir;
+  const ModelConfig& cfg = run.cfg();
   const std::string run_name = fs::path(dir).lexically_normal().filename().string().empty()
                                    ? dir
                                    : fs::path(dir).lexically_normal().filename().string();
@@ -287,8 +334,8 @@ std::string write_report(const std::string& run_dir, const Dataset& examples,
       xml_escape(run_name) + "</title>\n<style>" + kStyle +
       "</style>\n</head>\n<body>\n<header>\n<h1>Run " + xml_escape(run_name) + "</h1>\n<p>" +
       xml_escape(architecture(cfg)) + " VAE (" + activation_name(cfg.activation) + ", " +
-      xml_escape(likelihood_name(cfg)) + " likelihood), " + std::to_string(ckpt.state.epoch) +
-      " epochs on " + xml_escape(spec) + ". Report written " + when + ".</p>\n<nav>";
+      xml_escape(likelihood_name(cfg)) + " likelihood), " + std::to_string(run.ckpt.state.epoch) +
+      " epochs on " + xml_escape(run.spec) + ". Report written " + when + ".</p>\n<nav>";
   const std::pair<const char*, const char*> nav[] = {{"configuration", "configuration"},
                                                      {"command", "command"},
                                                      {"metrics", "metrics"},
@@ -302,148 +349,192 @@ std::string write_report(const std::string& run_dir, const Dataset& examples,
                                                      {"kl", "KL per dimension"}};
   for (const auto& [id, name] : nav)
     html += "<a href=\"#" + std::string(id) + "\">" + name + "</a>";
-  html += "</nav>\n</header>\n";
+  return html + "</nav>\n</header>\n";
+}
 
-  // Configuration.
-  {
-    const TrainOptions& t = ckpt.train;
-    std::string body = "<table>\n";
-    body +=
-        row({"data", xml_escape(spec) + " (pictures and statistics: the " + xml_escape(split) +
-                         " split, " + std::to_string(test.n) + " examples)"});
-    body += row({"model", xml_escape(architecture(cfg)) + ", " + activation_name(cfg.activation) +
-                              " hidden layers, Z = " + std::to_string(Z)});
-    std::string likelihood = xml_escape(likelihood_name(cfg));
-    if (sigma_role(cfg.likelihood) == SigmaRole::Fixed)
-      likelihood += ", \u03c3 = " + shortest(cfg.sigma);
-    body += row({"likelihood", likelihood});
-    if (images)
-      body += row({"images", std::to_string(cfg.height) + " \u00d7 " + std::to_string(cfg.width) +
-                                 " \u00d7 " + std::to_string(cfg.channels)});
-    body += row({"parameters", std::to_string(param_count(cfg))});
-    body +=
-        row({"epochs", std::to_string(ckpt.state.epoch) + " done of " + std::to_string(t.epochs) +
-                           " planned (" + std::to_string(ckpt.state.step) + " Adam steps)"});
-    body += row({"batch size", std::to_string(t.batch_size)});
-    std::string objective = "\u2212ELBO";
-    if (t.beta != 1.0) objective += ", KL weight \u03b2 = " + shortest(t.beta);
-    if (t.kl_warmup.kind != KlWarmup::Kind::None)
-      objective += ", KL warm-up " + kl_warmup_name(t.kl_warmup);
-    if (t.free_bits != 0.0) objective += ", free bits " + shortest(t.free_bits) + " nats";
-    body += row({"objective", objective});
-    body += row({"optimizer", "Adam, lr " + shortest(t.lr)});
-    body += row({"seed", std::to_string(t.seed)});
-    body += row({"binarize", binarize_name(t.binarize)});
-    body += row({"checkpoint", xml_escape(in_run(kLastCheckpoint))});
-    body += "</table>\n";
-    html += section("configuration", "Configuration", body);
-  }
-  // The command that reproduces the run.
-  html += section("command", "Command line",
-                  "<pre>" + xml_escape(fold_command(o.command, 80)) +
-                      "</pre>\n<p class=\"note\">With the same seed, machine and --threads count "
-                      "the run ends with the same parameters, bit for bit.</p>\n");
-  // Final metrics.
-  {
-    std::string body;
-    if (metrics.empty()) {
-      body = "<p class=\"note\">No metrics.jsonl in the run folder.</p>\n";
-    } else {
-      const EpochMetrics& last = metrics.back();
-      double total_s = 0;
-      for (const EpochMetrics& m : metrics) total_s += m.seconds;
-      body = "<p>Epoch " + std::to_string(last.epoch) + ", nats per example:</p>\n<table>\n";
-      const std::string held = last.on_val ? "validation" : "test";
-      body += row({"", "train", held}, true);
-      body += row({"\u2212ELBO", fmt("%.2f", last.train_loss), fmt("%.2f", last.test_loss)});
-      body += row({"reconstruction", fmt("%.2f", last.train_recon), fmt("%.2f", last.test_recon)});
-      body += row({"KL", fmt("%.2f", last.train_kl), fmt("%.2f", last.test_kl)});
-      body += "</table>\n<table>\n";
-      if (std::isfinite(ckpt.state.best_test_loss))
-        body += row({"best " + held + " \u2212ELBO", fmt("%.2f", ckpt.state.best_test_loss) + " (epoch " +
-                                                 std::to_string(ckpt.state.best_epoch) + ")"});
-      body += row({"active units", std::to_string(stats.active_units) + " of " + std::to_string(Z) +
-                                       " (Var<sub>x</sub> \u03bc<sub>j</sub> > 0.01)"});
-      body += row({"throughput", fmt("%.0f", last.examples_per_s) + " examples/s (last epoch)"});
-      body += row({"training time",
-                   fmt("%.1f", total_s) + " s over " + std::to_string(metrics.size()) + " epochs"});
-      body += "</table>\n";
-    }
-    html += section("metrics", "Final metrics", body);
-  }
-  html += section("curves", "Loss curves",
-                  curves_svg.empty() ? "<p class=\"note\">No epochs recorded.</p>\n"
-                                     : "<figure>\n" + curves_svg +
-                                           "<figcaption>Train (running mean over the epoch) and "
-                                           "test \u2212ELBO = reconstruction + KL, per epoch."
-                                           "</figcaption>\n</figure>\n");
-  const std::string no_images =
-      "<p class=\"note\">The model was trained on non-image data: nothing to draw.</p>\n";
-  // caption is HTML; the image's alt text is the file name.
-  auto figure = [&](const std::string& file, const std::string& caption) {
-    return "<figure>\n" + img_tag(in_run(file), file) + "\n<figcaption>" + caption +
-           "</figcaption>\n</figure>\n";
-  };
-  if (images) {
-    html += section("samples", "Samples",
-                    figure("samples.png", "Decoder means of 64 draws z ~ N(0, I)."));
-    html += section("reconstructions", "Reconstructions",
-                    figure("reconstructions.png",
-                           "Test examples (odd rows) above the decoder means at their posterior "
-                           "means (even rows)."));
-    html += section(
-        "interpolations", "Interpolations",
-        figure("interpolations.png",
-               "From " + xml_escape(example_name(ia)) + " to " + xml_escape(example_name(ib)) +
-                   ": decoded along the straight line between their posterior means "
-                   "(top) and along the great-circle arc, slerp (bottom); the "
-                   "originals frame each row."));
-    html += section(
-        "traversals", "Traversals",
-        figure("traversals.png",
-               "Each row sweeps one latent dimension over [\u2212" + shortest(o.traversal_range) +
-                   ", " + shortest(o.traversal_range) +
-                   "] with the others fixed at the posterior mean of " +
-                   xml_escape(example_name(ia)) +
-                   ". Rows are sorted by KL; collapsed dimensions (Var \u03bc \u2264 0.01) are "
-                   "marked in red." +
-                   (order.size() > static_cast<size_t>(o.traversal_max_rows)
-                        ? " The " + std::to_string(o.traversal_max_rows) + " of " +
-                              std::to_string(order.size()) + " dimensions with the most KL."
-                        : std::string())));
-  } else {
+std::string configuration_section(const RunFiles& run, const Figures& f) {
+  const ModelConfig& cfg = run.cfg();
+  const TrainOptions& t = run.ckpt.train;
+  const TrainState& state = run.ckpt.state;
+  std::string body = "<table>\n";
+  body += row({"data", xml_escape(run.spec) + " (pictures and statistics: the " +
+                           xml_escape(run.options.split) + " split, " + std::to_string(run.test.n) +
+                           " examples)"});
+  body += row({"model", xml_escape(architecture(cfg)) + ", " + activation_name(cfg.activation) +
+                            " hidden layers, Z = " + std::to_string(cfg.latent)});
+  std::string likelihood = xml_escape(likelihood_name(cfg));
+  if (sigma_role(cfg.likelihood) == SigmaRole::Fixed)
+    likelihood += ", \u03c3 = " + shortest(cfg.sigma);
+  body += row({"likelihood", likelihood});
+  if (f.images)
+    body += row({"images", std::to_string(cfg.height) + " \u00d7 " + std::to_string(cfg.width) +
+                               " \u00d7 " + std::to_string(cfg.channels)});
+  body += row({"parameters", std::to_string(param_count(cfg))});
+  body += row({"epochs", std::to_string(state.epoch) + " done of " + std::to_string(t.epochs) +
+                             " planned (" + std::to_string(state.step) + " Adam steps)"});
+  body += row({"batch size", std::to_string(t.batch_size)});
+  std::string objective = "\u2212ELBO";
+  if (t.beta != 1.0) objective += ", KL weight \u03b2 = " + shortest(t.beta);
+  if (t.kl_warmup.kind != KlWarmup::Kind::None)
+    objective += ", KL warm-up " + kl_warmup_name(t.kl_warmup);
+  if (t.free_bits != 0.0) objective += ", free bits " + shortest(t.free_bits) + " nats";
+  body += row({"objective", objective});
+  body += row({"optimizer", "Adam, lr " + shortest(t.lr)});
+  body += row({"seed", std::to_string(t.seed)});
+  body += row({"binarize", binarize_name(t.binarize)});
+  body += row({"checkpoint", xml_escape(run.in_run(kLastCheckpoint))});
+  body += "</table>\n";
+  return section("configuration", "Configuration", body);
+}
+
+// The command that reproduces the run.
+std::string command_section(const RunFiles& run) {
+  return section("command", "Command line",
+                 "<pre>" + xml_escape(fold_command(run.options.command, 80)) +
+                     "</pre>\n<p class=\"note\">With the same seed, machine and --threads count "
+                     "the run ends with the same parameters, bit for bit.</p>\n");
+}
+
+std::string metrics_section(const RunFiles& run, const Figures& f) {
+  const std::vector<EpochMetrics>& metrics = run.metrics;
+  if (metrics.empty())
+    return section("metrics", "Final metrics",
+                   "<p class=\"note\">No metrics.jsonl in the run folder.</p>\n");
+  const EpochMetrics& last = metrics.back();
+  const TrainState& state = run.ckpt.state;
+  double total_s = 0;
+  for (const EpochMetrics& m : metrics) total_s += m.seconds;
+  std::string body =
+      "<p>Epoch " + std::to_string(last.epoch) + ", nats per example:</p>\n<table>\n";
+  const std::string held = last.on_val ? "validation" : "test";
+  body += row({"", "train", held}, true);
+  body += row({"\u2212ELBO", fmt("%.2f", last.train_loss), fmt("%.2f", last.test_loss)});
+  body += row({"reconstruction", fmt("%.2f", last.train_recon), fmt("%.2f", last.test_recon)});
+  body += row({"KL", fmt("%.2f", last.train_kl), fmt("%.2f", last.test_kl)});
+  body += "</table>\n<table>\n";
+  if (std::isfinite(state.best_test_loss))
+    body += row({"best " + held + " \u2212ELBO", fmt("%.2f", state.best_test_loss) + " (epoch " +
+                                                     std::to_string(state.best_epoch) + ")"});
+  body += row({"active units", std::to_string(f.stats.active_units) + " of " +
+                                   std::to_string(run.cfg().latent) +
+                                   " (Var<sub>x</sub> \u03bc<sub>j</sub> > 0.01)"});
+  body += row({"throughput", fmt("%.0f", last.examples_per_s) + " examples/s (last epoch)"});
+  body += row({"training time",
+               fmt("%.1f", total_s) + " s over " + std::to_string(metrics.size()) + " epochs"});
+  body += "</table>\n";
+  return section("metrics", "Final metrics", body);
+}
+
+std::string curves_section(const Figures& f) {
+  return section("curves", "Loss curves",
+                 f.curves_svg.empty() ? "<p class=\"note\">No epochs recorded.</p>\n"
+                                      : "<figure>\n" + f.curves_svg +
+                                            "<figcaption>Train (running mean over the epoch) and "
+                                            "test \u2212ELBO = reconstruction + KL, per epoch."
+                                            "</figcaption>\n</figure>\n");
+}
+
+const char* const kNoImages =
+    "<p class=\"note\">The model was trained on non-image data: nothing to draw.</p>\n";
+
+// A PNG of the run folder with its caption (HTML); the image's alt text is the file name.
+std::string figure(const RunFiles& run, const std::string& file, const std::string& caption) {
+  return "<figure>\n" + img_tag(run.in_run(file), file) + "\n<figcaption>" + caption +
+         "</figcaption>\n</figure>\n";
+}
+
+// Samples, reconstructions, interpolations and traversals.
+std::string picture_sections(const RunFiles& run, const Figures& f) {
+  std::string html;
+  if (!f.images) {
     for (const auto& [id, title] : {std::pair<const char*, const char*>{"samples", "Samples"},
                                     {"reconstructions", "Reconstructions"},
                                     {"interpolations", "Interpolations"},
                                     {"traversals", "Traversals"}})
-      html += section(id, title, no_images);
+      html += section(id, title, kNoImages);
+    return html;
   }
-  html += section("latent-map", "Latent map",
-                  latents_svg.empty()
-                      ? "<p class=\"note\">The model has one latent dimension: no plane to map."
-                        "</p>\n"
-                      : "<figure>\n" + latents_svg + "<figcaption>Posterior means of the first " +
-                            std::to_string(map.xy.size() / 2) + " " + split + " examples" +
-                            (map.from_pca ? ", projected on their two principal components" : "") +
-                            ", coloured by label.</figcaption>\n</figure>\n");
-  html += section("manifold", "Manifold",
-                  images ? figure("manifold.png", manifold_caption) : no_images);
-  {
-    std::string body = "<figure>\n" + kl_svg + "<figcaption>Mean over the " + split +
-                       " set of KL(q(z<sub>j</sub>|x) \u2016 N(0, 1)) "
-                       "per dimension; grey bars are collapsed dimensions (Var<sub>x</sub> "
-                       "\u03bc<sub>j</sub> \u2264 0.01), which carry no information about x."
-                       "</figcaption>\n</figure>\n<details><summary>Values</summary>\n<table>\n";
-    body += row({"dimension", "KL (nats)", "Var \u03bc", "state"}, true);
-    for (const TraversalRow& r : order)
-      body += row({"z" + std::to_string(r.dim + 1), fmt("%.4f", r.kl), fmt("%.4f", r.mu_variance),
-                   r.collapsed ? "collapsed" : "active"});
-    body += "</table>\n</details>\n";
-    html += section("kl", "KL per dimension", body);
-  }
-  html += "</body>\n</html>\n";
+  const ReportOptions& o = run.options;
+  html += section("samples", "Samples",
+                  figure(run, "samples.png", "Decoder means of 64 draws z ~ N(0, I)."));
+  html += section("reconstructions", "Reconstructions",
+                  figure(run, "reconstructions.png",
+                         "Test examples (odd rows) above the decoder means at their posterior "
+                         "means (even rows)."));
+  html += section("interpolations", "Interpolations",
+                  figure(run, "interpolations.png",
+                         "From " + xml_escape(run.example_name(f.ia)) + " to " +
+                             xml_escape(run.example_name(f.ib)) +
+                             ": decoded along the straight line between their posterior means "
+                             "(top) and along the great-circle arc, slerp (bottom); the "
+                             "originals frame each row."));
+  html += section(
+      "traversals", "Traversals",
+      figure(run, "traversals.png",
+             "Each row sweeps one latent dimension over [\u2212" + shortest(o.traversal_range) +
+                 ", " + shortest(o.traversal_range) +
+                 "] with the others fixed at the posterior mean of " +
+                 xml_escape(run.example_name(f.ia)) +
+                 ". Rows are sorted by KL; collapsed dimensions (Var \u03bc \u2264 0.01) are "
+                 "marked in red." +
+                 (f.order.size() > static_cast<size_t>(o.traversal_max_rows)
+                      ? " The " + std::to_string(o.traversal_max_rows) + " of " +
+                            std::to_string(f.order.size()) + " dimensions with the most KL."
+                      : std::string())));
+  return html;
+}
 
-  const std::string report = in_run(kReportFile);
+std::string latent_map_section(const RunFiles& run, const Figures& f) {
+  return section(
+      "latent-map", "Latent map",
+      f.latents_svg.empty()
+          ? "<p class=\"note\">The model has one latent dimension: no plane to map.</p>\n"
+          : "<figure>\n" + f.latents_svg + "<figcaption>Posterior means of the first " +
+                std::to_string(f.map.xy.size() / 2) + " " + run.options.split + " examples" +
+                (f.map.from_pca ? ", projected on their two principal components" : "") +
+                ", coloured by label.</figcaption>\n</figure>\n");
+}
+
+std::string manifold_section(const RunFiles& run, const Figures& f) {
+  return section("manifold", "Manifold",
+                 f.images ? figure(run, "manifold.png", f.manifold_caption) : kNoImages);
+}
+
+std::string kl_section(const RunFiles& run, const Figures& f) {
+  std::string body = "<figure>\n" + f.kl_svg + "<figcaption>Mean over the " + run.options.split +
+                     " set of KL(q(z<sub>j</sub>|x) \u2016 N(0, 1)) "
+                     "per dimension; grey bars are collapsed dimensions (Var<sub>x</sub> "
+                     "\u03bc<sub>j</sub> \u2264 0.01), which carry no information about x."
+                     "</figcaption>\n</figure>\n<details><summary>Values</summary>\n<table>\n";
+  body += row({"dimension", "KL (nats)", "Var \u03bc", "state"}, true);
+  for (const TraversalRow& r : f.order)
+    body += row({"z" + std::to_string(r.dim + 1), fmt("%.4f", r.kl), fmt("%.4f", r.mu_variance),
+                 r.collapsed ? "collapsed" : "active"});
+  body += "</table>\n</details>\n";
+  return section("kl", "KL per dimension", body);
+}
+
+}  // namespace
+
+std::string write_report(const std::string& run_dir, const Dataset& examples,
+                         const ReportOptions& o) {
+  // Everything is read and computed before the first file is written.
+  const RunFiles run = read_run(run_dir, examples, o);
+  Vae<float> model = model_from_checkpoint(run.ckpt, 256);
+  const Figures f = compute_figures(model, run);
+  write_figures(run, f);
+
+  std::string html = page_header(run);
+  html += configuration_section(run, f);
+  html += command_section(run);
+  html += metrics_section(run, f);
+  html += curves_section(f);
+  html += picture_sections(run, f);
+  html += latent_map_section(run, f);
+  html += manifold_section(run, f);
+  html += kl_section(run, f);
+  html += "</body>\n</html>\n";
+  const std::string report = run.in_run(kReportFile);
   write_file_atomic(report, html);
   return report;
 }

@@ -13,7 +13,6 @@
 #include "test_util.h"
 #include "vae/error.h"
 #include "vae/safetensors.h"
-#include "vae/trainer.h"
 
 namespace {
 

@@ -3,11 +3,10 @@
 #include <vector>
 
 #include "cli.h"
+#include "vae/checkpoint.h"
 #include "vae/error.h"
 #include "vae/npy.h"
-#include "vae/pictures.h"
 #include "vae/png.h"
-#include "vae/trainer.h"
 
 namespace vae_cli {
 

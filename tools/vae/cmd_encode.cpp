@@ -3,9 +3,9 @@
 #include <vector>
 
 #include "cli.h"
+#include "vae/checkpoint.h"
 #include "vae/npy.h"
 #include "vae/rng.h"
-#include "vae/trainer.h"
 
 namespace vae_cli {
 

@@ -8,11 +8,11 @@
 #include <cstdio>
 
 #include "cli.h"
+#include "vae/checkpoint.h"
 #include "vae/error.h"
 #include "vae/eval.h"
 #include "vae/fileio.h"
 #include "vae/latent_stats.h"
-#include "vae/trainer.h"
 
 namespace vae_cli {
 

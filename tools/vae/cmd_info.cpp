@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "cli.h"
-#include "vae/trainer.h"
+#include "vae/checkpoint.h"
 
 namespace vae_cli {
 

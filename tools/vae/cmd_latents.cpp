@@ -2,11 +2,11 @@
 #include <cstdio>
 
 #include "cli.h"
+#include "vae/checkpoint.h"
 #include "vae/error.h"
 #include "vae/fileio.h"
 #include "vae/plot.h"
 #include "vae/png.h"
-#include "vae/trainer.h"
 #include "vae/viz.h"
 
 namespace vae_cli {

@@ -4,9 +4,9 @@
 #include <vector>
 
 #include "cli.h"
+#include "vae/checkpoint.h"
 #include "vae/error.h"
 #include "vae/png.h"
-#include "vae/trainer.h"
 #include "vae/viz.h"
 
 namespace vae_cli {

@@ -2,9 +2,9 @@
 #include <cstdio>
 
 #include "cli.h"
+#include "vae/checkpoint.h"
 #include "vae/error.h"
-#include "vae/pictures.h"
-#include "vae/trainer.h"
+#include "vae/viz.h"
 
 namespace vae_cli {
 

@@ -4,11 +4,11 @@
 #include <vector>
 
 #include "cli.h"
+#include "vae/checkpoint.h"
 #include "vae/error.h"
-#include "vae/pictures.h"
 #include "vae/png.h"
 #include "vae/rng.h"
-#include "vae/trainer.h"
+#include "vae/viz.h"
 
 namespace vae_cli {
 

@@ -18,11 +18,11 @@
 #include "vae/batcher.h"
 #include "vae/error.h"
 #include "vae/fileio.h"
-#include "vae/pictures.h"
 #include "vae/png.h"
 #include "vae/report.h"
 #include "vae/runtime.h"
 #include "vae/trainer.h"
+#include "vae/viz.h"
 
 namespace vae_cli {
 

@@ -3,10 +3,10 @@
 #include <vector>
 
 #include "cli.h"
+#include "vae/checkpoint.h"
 #include "vae/error.h"
 #include "vae/latent_stats.h"
 #include "vae/png.h"
-#include "vae/trainer.h"
 #include "vae/viz.h"
 
 namespace vae_cli {
