@@ -220,11 +220,11 @@ std::string reproduce_command(const Checkpoint& ckpt, const std::string& out_dir
   if (d.scale != "auto") words.insert(words.end(), {"--scale", d.scale});
   // The model: flags for the mlp and conv presets; the run's model.json (written by vae train)
   // for layers described in a file.
-  if (m.arch == "custom") {
+  if (m.arch == Arch::Custom) {
     words.insert(words.end(), {"--config", out_dir + "/" + kModelDescriptionFile});
   } else {
-    if (m.arch == "conv") words.insert(words.end(), {"--arch", "conv"});
-    if (m.arch == "mlp") words.insert(words.end(), {"--hidden", m.hidden.empty() ? "none" : hidden});
+    if (m.arch == Arch::Conv) words.insert(words.end(), {"--arch", "conv"});
+    if (m.arch == Arch::Mlp) words.insert(words.end(), {"--hidden", m.hidden.empty() ? "none" : hidden});
     words.insert(words.end(), {"--latent", std::to_string(m.latent), "--activation",
                                activation_name(m.activation)});
     if (m.likelihood != "bernoulli")

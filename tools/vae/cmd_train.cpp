@@ -243,7 +243,7 @@ int run_train(const TrainArgs& a, CLI::App* app) {
       if (a.arch == "conv" && app->count("--hidden"))
         throw UsageError("--hidden: sets the widths of --arch mlp; --arch conv is a fixed preset "
                          "(use --config for other layers)");
-      cfg.arch = a.arch;
+      cfg.arch = vae::parse_arch(a.arch);
       cfg.hidden = parse_hidden(a.hidden);
       cfg.latent = a.latent;
       cfg.likelihood = a.likelihood;
@@ -257,7 +257,7 @@ int run_train(const TrainArgs& a, CLI::App* app) {
     if (a.conditional) cfg.num_classes = 1;  // the data's class count is set once they are read
     try {
       opts.validate();
-      if (cfg.arch == "mlp") cfg.validate();  // layer stacks are checked against the data later
+      if (cfg.arch == vae::Arch::Mlp) cfg.validate();  // layer stacks are checked against the data later
     } catch (const vae::Error& e) {
       throw UsageError(e.what());
     }
@@ -284,7 +284,7 @@ int run_train(const TrainArgs& a, CLI::App* app) {
     // What depends on the data: the conv preset's sizes, the class count, and whether the layer
     // stack fits the data's geometry.
     const std::string origin = a.config.empty() ? "" : a.config + ": ";
-    if (cfg.arch == "conv") vae::set_conv_preset(cfg);
+    if (cfg.arch == vae::Arch::Conv) vae::set_conv_preset(cfg);
     if (a.conditional) {
       if (data.train.labels.empty())
         throw vae::Error("--conditional: " + data.source + " has no labels" +
@@ -326,7 +326,7 @@ int run_train(const TrainArgs& a, CLI::App* app) {
     if (made) fs::remove(out, ec);
     throw;
   }
-  if (a.resume.empty() && cfg.arch == "custom")  // the layers, for the report's command line
+  if (a.resume.empty() && cfg.arch == vae::Arch::Custom)  // the layers, for the report's command line
     vae::write_file_atomic(out + "/" + vae::kModelDescriptionFile, cfg.to_description());
 
   const std::string likelihood =
