@@ -44,7 +44,8 @@ Arch parse_arch(const std::string& name) {
 // ---- Configuration --------------------------------------------------------------------------
 
 void ModelConfig::validate() const {
-  if (input_dim < 1) throw FieldError("input_dim", "must be >= 1, got " + std::to_string(input_dim));
+  if (input_dim < 1)
+    throw FieldError("input_dim", "must be >= 1, got " + std::to_string(input_dim));
   for (int h : hidden)
     if (h < 1 || h > (1 << 16))
       throw FieldError("hidden", "each width must be in 1..65536, got " + std::to_string(h));

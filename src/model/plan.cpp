@@ -48,7 +48,8 @@ PlannedLayer plan_layer(const LayerSpec& s, const std::string& name, const std::
     p.cond = pending;
     pending = 0;
   } else if (pending > 0 && decoder) {
-    throw FieldError(at, "a conditional decoder must start with a dense layer (it reads [z, one-hot])");
+    throw FieldError(at,
+                     "a conditional decoder must start with a dense layer (it reads [z, one-hot])");
   }
   if (static_cast<long>(p.out_size()) > kMaxLayerValues)
     throw FieldError(at, "gives " + geometry_text(p.out_c, p.out_h, p.out_w) +
@@ -76,8 +77,8 @@ void plan_heads(const ModelConfig& cfg, ModelPlan& plan) {
   int cond = cfg.num_classes;
   for (const PlannedLayer& l : plan.encoder)
     if (l.cond) cond = 0;
-  const int features = plan.encoder.empty() ? cfg.input_dim
-                                            : static_cast<int>(plan.encoder.back().out_size());
+  const int features =
+      plan.encoder.empty() ? cfg.input_dim : static_cast<int>(plan.encoder.back().out_size());
   for (PlannedLayer* head : {&plan.mu_head, &plan.logvar_head}) {
     head->spec = dense_layer(cfg.latent);
     head->in_c = features;
@@ -95,7 +96,8 @@ void plan_output_layer(const ModelConfig& cfg, PlannedLayer& out) {
   out.act = false;
   out.name = "decoder.out";
   if (out.spec.kind->view)
-    throw FieldError("decoder", "the last layer must be dense or conv_transpose (the output layer)");
+    throw FieldError("decoder",
+                     "the last layer must be dense or conv_transpose (the output layer)");
   if (out.spec.kind->output_has_data_geometry && cfg.channels > 0 &&
       (out.out_c != cfg.channels || out.out_h != cfg.height || out.out_w != cfg.width))
     throw FieldError("decoder", "gives " + geometry_text(out.out_c, out.out_h, out.out_w) +

@@ -43,7 +43,8 @@ template <class T>
 size_t Vae<T>::acts_end() const {
   if (act_slots_.empty()) return 0;
   const Slot& last = act_slots_.back();
-  return last.offset + static_cast<size_t>(max_batch_) * (last.sampled ? max_samples_ : 1) * last.width;
+  const size_t rows = static_cast<size_t>(max_batch_) * (last.sampled ? max_samples_ : 1);
+  return last.offset + rows * last.width;
 }
 
 // A new (rows, width) block of acts_: rows = max_batch, or max_batch·max_samples when sampled.

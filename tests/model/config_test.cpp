@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "test_util.h"
 #include "vae/error.h"
 #include "vae/model.h"
 
@@ -18,16 +19,7 @@ vae::ModelConfig image_config(int c, int h, int w) {
   return cfg;
 }
 
-// The message of the vae::Error that f throws, or "" when it throws none.
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const vae::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using vae_test::error_of;
 
 TEST(ConvPreset, MirrorsAnyImageSizeBackToItself) {
   for (auto [c, h, w] : {std::tuple{1, 28, 28}, {3, 32, 32}, {1, 27, 27}, {2, 5, 9}, {1, 4, 4},

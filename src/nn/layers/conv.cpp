@@ -55,9 +55,9 @@ bool conv_plan(PlannedLayer& l, bool image, const std::string& at) {
   if (s.output_padding != 0)
     layer_error(at, "output_padding", "only conv_transpose layers take output_padding");
   if (l.in_h + 2 * s.padding < s.kernel || l.in_w + 2 * s.padding < s.kernel)
-    layer_error(at, "kernel", "the kernel (" + std::to_string(s.kernel) +
-                                  ") is larger than the padded " +
-                                  geometry_text(l.in_c, l.in_h, l.in_w) + " input");
+    layer_error(at, "kernel",
+                "the kernel (" + std::to_string(s.kernel) + ") is larger than the padded " +
+                    geometry_text(l.in_c, l.in_h, l.in_w) + " input");
   l.out_c = s.units;
   const ConvShape cs = conv_shape(l, 1);
   l.out_h = conv2d_h_out(cs);
@@ -69,7 +69,9 @@ std::vector<LayerParam> conv_params(const PlannedLayer& l) {
   return {{"weight", {l.out_c, l.in_c, l.spec.kernel, l.spec.kernel}}, {"bias", {l.out_c}}};
 }
 
-size_t conv_scratch(const PlannedLayer& l, int rows) { return conv2d_scratch_size(conv_shape(l, rows)); }
+size_t conv_scratch(const PlannedLayer& l, int rows) {
+  return conv2d_scratch_size(conv_shape(l, rows));
+}
 
 // x (rows, C, H, W), W (O, C, K, K) then b (O) at params, y (rows, O, H_out, W_out).
 template <class T>
@@ -92,6 +94,7 @@ void conv_backward(T* dx, T* dparams, const T* dy, const T* x, const T* params,
 const LayerKind kConvKind = {
     "conv",
     "conv (channels, kernel, stride = 1, padding = 0): 2-d convolution (torch.nn.Conv2d)",
+    R"({"type": "conv", "channels": 32, "kernel": 4, "stride": 2, "padding": 1})",
     {"channels", "kernel", "stride", "padding", nullptr},
     /*view=*/false,
     /*takes_one_hot=*/false,

@@ -22,8 +22,9 @@ bool conv_transpose_plan(PlannedLayer& l, bool image, const std::string& at) {
   l.out_h = conv_transpose2d_h_out(cs);
   l.out_w = conv_transpose2d_w_out(cs);
   if (l.out_h < 1 || l.out_w < 1)
-    layer_error(at, "", "the output of a " + geometry_text(l.in_c, l.in_h, l.in_w) +
-                            " input would be empty");
+    layer_error(
+        at, "",
+        "the output of a " + geometry_text(l.in_c, l.in_h, l.in_w) + " input would be empty");
   return true;
 }
 
@@ -58,6 +59,8 @@ const LayerKind kConvTransposeKind = {
     "conv_transpose",
     "conv_transpose (channels, kernel, stride = 1, padding = 0, output_padding = 0): transposed "
     "2-d convolution (torch.nn.ConvTranspose2d)",
+    R"({"type": "conv_transpose", "channels": 1, "kernel": 3, "stride": 2, "padding": 1,)"
+    R"( "output_padding": 1})",
     {"channels", "kernel", "stride", "padding", "output_padding", nullptr},
     /*view=*/false,
     /*takes_one_hot=*/false,

@@ -7,8 +7,10 @@
 //   shape     input an image (C, H, W); output (O, H_out, W_out),
 //             H_out = (H − 1)·S − 2P + K + OP ≥ 1 (W likewise); the ranges of conv and 0 ≤ OP < S.
 //             As the decoder's output layer it must give the data's C×H×W.
-//   params    <name>.weight (C, O, K, K) — input channels first, PyTorch's layout —, <name>.bias (O)
-//   math      y[n,o,u,v] = b[o] + Σ_{c,p,q,i,j : i·S − P + p = u, j·S − P + q = v} x[n,c,i,j] · W[c,o,p,q]
+//   params    <name>.weight (C, O, K, K) — input channels first, PyTorch's layout —,
+//             <name>.bias (O)
+//   math      y[n,o,u,v] = b[o] + Σ x[n,c,i,j] · W[c,o,p,q] over c, p, q, i, j with
+//             i·S − P + p = u and j·S − P + q = v: each input pixel scatters its K × K patch
 //             (include/vae/conv.h: conv_transpose2d_forward, conv_transpose2d_backward)
 #pragma once
 

@@ -47,6 +47,7 @@ void dense_backward(T* dx, T* dparams, const T* dy, const T* x, const T* params,
 const LayerKind kDenseKind = {
     "dense",
     "dense (units): fully connected, y = x W^T + b (torch.nn.Linear); flattens an image input",
+    R"({"type": "dense", "units": 256})",
     {"units", nullptr},
     /*view=*/false,
     /*takes_one_hot=*/true,

@@ -22,15 +22,16 @@ void layer_error(const std::string& at, const std::string& field, const std::str
 
 void check_layer_range(const std::string& at, const char* field, int v, int lo, int hi) {
   if (v < lo || v > hi)
-    layer_error(at, field, "must be in " + std::to_string(lo) + ".." + std::to_string(hi) +
-                               ", got " + std::to_string(v));
+    layer_error(at, field,
+                "must be in " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " +
+                    std::to_string(v));
 }
 
 void require_image_input(const PlannedLayer& l, bool image, const std::string& at) {
   if (!image)
-    layer_error(at, "", std::string(l.spec.kind->type) +
-                            " needs an image input, but its input is flat (" +
-                            std::to_string(l.in_size()) + " values); put a reshape before it");
+    layer_error(at, "",
+                std::string(l.spec.kind->type) + " needs an image input, but its input is flat (" +
+                    std::to_string(l.in_size()) + " values); put a reshape before it");
 }
 
 int json_config_int(const nlohmann::json& v, const std::string& field) {

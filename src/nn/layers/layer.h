@@ -48,6 +48,7 @@ struct LayerCalls {
 struct LayerKind {
   const char* type;     ///< the JSON "type" and the kind's name in messages: "conv"
   const char* summary;  ///< one line for documentation and help, starting with `type`
+  const char* example;  ///< a layer of this kind as JSON, for documentation and the table's test
   const char* keys[7];  ///< its JSON keys besides "type"; nullptr ends the list
   /// The output is the input read with another shape: no parameters, buffers or calls.
   bool view;

@@ -27,9 +27,10 @@ bool reshape_plan(PlannedLayer& l, bool, const std::string& at) {
   for (int k = 0; k < 3; ++k) check_layer_range(at, "shape", s.shape[k], 1, 1 << 16);
   const long size = static_cast<long>(s.shape[0]) * s.shape[1] * s.shape[2];
   if (size != static_cast<long>(l.in_size()))
-    layer_error(at, "shape", geometry_text(s.shape[0], s.shape[1], s.shape[2]) + " holds " +
-                                 std::to_string(size) + " values but its input has " +
-                                 std::to_string(l.in_size()));
+    layer_error(at, "shape",
+                geometry_text(s.shape[0], s.shape[1], s.shape[2]) + " holds " +
+                    std::to_string(size) + " values but its input has " +
+                    std::to_string(l.in_size()));
   l.out_c = s.shape[0];
   l.out_h = s.shape[1];
   l.out_w = s.shape[2];
@@ -41,6 +42,7 @@ bool reshape_plan(PlannedLayer& l, bool, const std::string& at) {
 const LayerKind kReshapeKind = {
     "reshape",
     "reshape (shape [channels, height, width]): reads a flat input as an image; no parameters",
+    R"({"type": "reshape", "shape": [64, 7, 7]})",
     {"shape", nullptr},
     /*view=*/true,
     /*takes_one_hot=*/false,
