@@ -261,6 +261,7 @@ class Vae {
     size_t in = 0;         // offset into acts_ of the input (kX: the data x)
     size_t cat = 0;        // offset of the concatenated input [in, one-hot] when cond > 0
     size_t a = 0, h = 0;   // pre-activation a and output h = f(a) (h = a when !act)
+    size_t saved = 0;      // offset of what the kind saves from forward for backward, if any
   };
   static constexpr size_t kX = static_cast<size_t>(-1);
 

@@ -71,8 +71,8 @@ size_t Vae<T>::first_param(const PlannedLayer& pl) const {
 }
 
 // The layer with its parameters found and its tensors laid out after the input at `in`: the
-// concatenated input [in, one-hot] when conditional, the pre-activation a, the output h = f(a).
-// Grows the scratch buffer to what the layer needs.
+// concatenated input [in, one-hot] when conditional, the pre-activation a, the output h = f(a),
+// and what its kind saves for backward. Grows the scratch buffer to what the layer needs.
 template <class T>
 typename Vae<T>::Layer Vae<T>::place_layer(const PlannedLayer& pl, size_t in, bool sampled) {
   Layer l;
@@ -87,6 +87,7 @@ typename Vae<T>::Layer Vae<T>::place_layer(const PlannedLayer& pl, size_t in, bo
   if (pl.cond) l.cat = add_slot(pl.in_size() + pl.cond, sampled);
   l.a = add_slot(pl.out_size(), sampled);
   l.h = pl.act ? add_slot(pl.out_size(), sampled) : l.a;
+  if (const size_t saved = kind.saved_size(pl)) l.saved = add_slot(saved, sampled);
   const int rows = max_batch_ * (sampled ? max_samples_ : 1);
   const size_t scratch = kind.scratch_size(pl, rows);
   if (scratch > layer_scratch_.size()) layer_scratch_.assign(scratch, T(0));
@@ -186,8 +187,9 @@ void Vae<T>::one_hot_forward(const Layer& l, const T* x, int rows, const int32_t
 template <class T>
 void Vae<T>::kind_forward(const Layer& l, const T* x, int rows) {
   T* A = acts_.data();
-  l.plan.spec.kind->template calls<T>().forward(A + l.a, input_of(l, x), pdata() + l.p, l.plan,
-                                                rows, layer_scratch_.data());
+  l.plan.spec.kind->template calls<T>().forward(A + l.a, A + l.saved, input_of(l, x),
+                                                pdata() + l.p, l.plan, rows,
+                                                layer_scratch_.data());
   if (l.plan.act) activation_forward(A + l.h, A + l.a, rows * l.plan.out_size(), cfg_.activation);
 }
 
@@ -331,8 +333,8 @@ void Vae<T>::kind_backward(const Layer& l, const T* x, int rows) {
     activation_backward(dA + l.a, dA + l.h, A + l.a, A + l.h, rows * l.plan.out_size(),
                         cfg_.activation);
   T* din = l.in == kX ? nullptr : l.plan.cond ? dA + l.cat : dA + l.in;
-  l.plan.spec.kind->template calls<T>().backward(din, grads_.data() + l.p, dA + l.a, input_of(l, x),
-                                                 pdata() + l.p, l.plan, rows,
+  l.plan.spec.kind->template calls<T>().backward(din, grads_.data() + l.p, dA + l.a, A + l.saved,
+                                                 input_of(l, x), pdata() + l.p, l.plan, rows,
                                                  layer_scratch_.data());
 }
 

@@ -17,6 +17,10 @@ ConvShape conv_shape(const PlannedLayer& l, int rows) {
   return s;
 }
 
+size_t conv_weight_size(const ConvShape& s) {
+  return static_cast<size_t>(s.C_in) * s.C_out * s.K * s.K;
+}
+
 void read_conv_fields(LayerSpec& s, const nlohmann::json& j, const std::string& at) {
   s.units = read_layer_int(j, "channels", at);
   s.kernel = read_layer_int(j, "kernel", at);
@@ -75,18 +79,17 @@ size_t conv_scratch(const PlannedLayer& l, int rows) {
 
 // x (rows, C, H, W), W (O, C, K, K) then b (O) at params, y (rows, O, H_out, W_out).
 template <class T>
-void conv_forward(T* y, const T* x, const T* params, const PlannedLayer& l, int rows, T* scratch) {
+void conv_forward(T* y, T*, const T* x, const T* params, const PlannedLayer& l, int rows,
+                  T* scratch) {
   const ConvShape s = conv_shape(l, rows);
-  const size_t weights = static_cast<size_t>(s.C_out) * s.C_in * s.K * s.K;
-  conv2d_forward(y, x, params, params + weights, s, scratch);
+  conv2d_forward(y, x, params, params + conv_weight_size(s), s, scratch);
 }
 
 template <class T>
-void conv_backward(T* dx, T* dparams, const T* dy, const T* x, const T* params,
+void conv_backward(T* dx, T* dparams, const T* dy, const T*, const T* x, const T* params,
                    const PlannedLayer& l, int rows, T* scratch) {
   const ConvShape s = conv_shape(l, rows);
-  const size_t weights = static_cast<size_t>(s.C_out) * s.C_in * s.K * s.K;
-  conv2d_backward(dx, dparams, dparams + weights, dy, x, params, s, scratch);
+  conv2d_backward(dx, dparams, dparams + conv_weight_size(s), dy, x, params, s, scratch);
 }
 
 }  // namespace
@@ -105,6 +108,7 @@ const LayerKind kConvKind = {
     conv_plan,
     conv_params,
     conv_scratch,
+    no_layer_saved,
     {conv_forward<float>, conv_backward<float>},
     {conv_forward<double>, conv_backward<double>},
 };

@@ -25,6 +25,8 @@ LayerSpec conv_layer(int channels, int kernel, int stride = 1, int padding = 0);
 
 /// The layer's ConvShape for a call on `rows` images.
 ConvShape conv_shape(const PlannedLayer& l, int rows);
+/// Elements of the weight tensor, (C_out, C_in, K, K) or (C_in, C_out, K, K): the bias follows.
+size_t conv_weight_size(const ConvShape& s);
 /// Reads "channels" (into units) and "kernel" (both required), "stride", "padding" and
 /// "output_padding" (optional; the key check admits the last for conv_transpose only).
 void read_conv_fields(LayerSpec& s, const nlohmann::json& j, const std::string& at);

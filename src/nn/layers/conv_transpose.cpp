@@ -38,19 +38,17 @@ size_t conv_transpose_scratch(const PlannedLayer& l, int rows) {
 
 // x (rows, C, H, W), W (C, O, K, K) then b (O) at params, y (rows, O, H_out, W_out).
 template <class T>
-void conv_transpose_forward(T* y, const T* x, const T* params, const PlannedLayer& l, int rows,
+void conv_transpose_forward(T* y, T*, const T* x, const T* params, const PlannedLayer& l, int rows,
                             T* scratch) {
   const ConvShape s = conv_shape(l, rows);
-  const size_t weights = static_cast<size_t>(s.C_in) * s.C_out * s.K * s.K;
-  conv_transpose2d_forward(y, x, params, params + weights, s, scratch);
+  conv_transpose2d_forward(y, x, params, params + conv_weight_size(s), s, scratch);
 }
 
 template <class T>
-void conv_transpose_backward(T* dx, T* dparams, const T* dy, const T* x, const T* params,
+void conv_transpose_backward(T* dx, T* dparams, const T* dy, const T*, const T* x, const T* params,
                              const PlannedLayer& l, int rows, T* scratch) {
   const ConvShape s = conv_shape(l, rows);
-  const size_t weights = static_cast<size_t>(s.C_in) * s.C_out * s.K * s.K;
-  conv_transpose2d_backward(dx, dparams, dparams + weights, dy, x, params, s, scratch);
+  conv_transpose2d_backward(dx, dparams, dparams + conv_weight_size(s), dy, x, params, s, scratch);
 }
 
 }  // namespace
@@ -71,6 +69,7 @@ const LayerKind kConvTransposeKind = {
     conv_transpose_plan,
     conv_transpose_params,
     conv_transpose_scratch,
+    no_layer_saved,
     {conv_transpose_forward<float>, conv_transpose_backward<float>},
     {conv_transpose_forward<double>, conv_transpose_backward<double>},
 };

@@ -30,13 +30,13 @@ std::vector<LayerParam> dense_params(const PlannedLayer& l) {
 
 // x (rows, I + Y), W (O, I + Y) then b (O) at params, y (rows, O).
 template <class T>
-void dense_forward(T* y, const T* x, const T* params, const PlannedLayer& l, int rows, T*) {
+void dense_forward(T* y, T*, const T* x, const T* params, const PlannedLayer& l, int rows, T*) {
   const int I = l.in_c + l.cond, O = l.out_c;
   linear_forward(y, x, params, params + static_cast<size_t>(O) * I, rows, I, O);
 }
 
 template <class T>
-void dense_backward(T* dx, T* dparams, const T* dy, const T* x, const T* params,
+void dense_backward(T* dx, T* dparams, const T* dy, const T*, const T* x, const T* params,
                     const PlannedLayer& l, int rows, T*) {
   const int I = l.in_c + l.cond, O = l.out_c;
   linear_backward(dx, dparams, dparams + static_cast<size_t>(O) * I, dy, x, params, rows, I, O);
@@ -58,6 +58,7 @@ const LayerKind kDenseKind = {
     dense_plan,
     dense_params,
     no_layer_scratch,
+    no_layer_saved,
     {dense_forward<float>, dense_backward<float>},
     {dense_forward<double>, dense_backward<double>},
 };

@@ -52,4 +52,6 @@ std::vector<LayerParam> no_layer_params(const PlannedLayer&) { return {}; }
 
 size_t no_layer_scratch(const PlannedLayer&, int) { return 0; }
 
+size_t no_layer_saved(const PlannedLayer&) { return 0; }
+
 }  // namespace vae

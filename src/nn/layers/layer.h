@@ -14,6 +14,8 @@
 //   params    the layer's tensors lie one after another in the model's flat buffer, in the order
 //             `params` lists them; forward and backward get a pointer to the first (and the
 //             gradient buffer's pointer at the same offset);
+//   saved     (B, saved_size(l)) values forward writes and backward reads: what a kind keeps
+//             from forward for backward besides x and y (a gate, say); none for most kinds;
 //   scratch   at least scratch_size(l, B) elements, holding nothing between calls;
 //   inputs are const and nothing allocates.
 #pragma once
@@ -39,8 +41,9 @@ struct LayerParam {
 /// A kind's forward and backward for one scalar type (the contract above).
 template <class T>
 struct LayerCalls {
-  void (*forward)(T* y, const T* x, const T* params, const PlannedLayer& l, int rows, T* scratch);
-  void (*backward)(T* dx, T* dparams, const T* dy, const T* x, const T* params,
+  void (*forward)(T* y, T* saved, const T* x, const T* params, const PlannedLayer& l, int rows,
+                  T* scratch);
+  void (*backward)(T* dx, T* dparams, const T* dy, const T* saved, const T* x, const T* params,
                    const PlannedLayer& l, int rows, T* scratch);
 };
 
@@ -73,6 +76,8 @@ struct LayerKind {
   std::vector<LayerParam> (*params)(const PlannedLayer& l);
   /// Elements of scratch a call on `rows` rows needs (the same for both scalar types).
   size_t (*scratch_size)(const PlannedLayer& l, int rows);
+  /// Values per row that forward saves for backward.
+  size_t (*saved_size)(const PlannedLayer& l);
   LayerCalls<float> f32;   ///< not called for a view
   LayerCalls<double> f64;  ///< not called for a view
 
@@ -109,8 +114,9 @@ int read_layer_int(const nlohmann::json& j, const char* key, const std::string& 
 /// j[key] as json_config_int, or `absent` when j has no key.
 int read_layer_int_or(const nlohmann::json& j, const char* key, const std::string& at, int absent);
 
-/// For the rows of kinds without parameters or scratch.
+/// For the rows of kinds without parameters, scratch or saved values.
 std::vector<LayerParam> no_layer_params(const PlannedLayer& l);
 size_t no_layer_scratch(const PlannedLayer& l, int rows);
+size_t no_layer_saved(const PlannedLayer& l);
 
 }  // namespace vae

@@ -53,6 +53,7 @@ const LayerKind kReshapeKind = {
     reshape_plan,
     no_layer_params,
     no_layer_scratch,
+    no_layer_saved,
     {nullptr, nullptr},
     {nullptr, nullptr},
 };

@@ -30,9 +30,7 @@ TEST(ConvLayer, JsonRoundTripAndErrors) {
       {R"({"type": "conv", "channels": 4, "kernel": 3, "output_padding": 1})",
        "encoder[0].output_padding: not a field of a conv layer"},
   };
-  for (const auto& [text, expected] : bad)
-    EXPECT_EQ(error_of([&] { vae::layer_from_json(nlohmann::json::parse(text), "encoder[0]"); }),
-              expected);
+  vae_test::expect_read_errors(bad, "encoder[0]");
 }
 
 TEST(ConvLayer, PlanGivesTheOutputImage) {
@@ -59,8 +57,7 @@ TEST(ConvLayer, PlanErrorsNameTheField) {
       {vae::conv_layer(4, 40), "encoder[0].kernel: the kernel (40) is larger than the padded "
                                "1x28x28 input"},
   };
-  for (const auto& [spec, expected] : bad)
-    EXPECT_EQ(error_of([&] { plan_one(spec, 1, 28, 28, true); }), expected);
+  vae_test::expect_plan_errors(bad, 1, 28, 28, true);
   EXPECT_EQ(error_of([&] { plan_one(vae::conv_layer(4, 3), 16, 1, 1, false); }),
             "encoder[0]: conv needs an image input, but its input is flat (16 values); put a "
             "reshape before it");
@@ -76,7 +73,8 @@ TEST(ConvLayer, ForwardIsConv2dWithWeightThenBias) {
       expected(y.size()), scratch(vae::kConvKind.scratch_size(l, B));
   vae_test::fill_uniform(x, rng);
   vae_test::fill_uniform(params, rng);
-  vae::kConvKind.calls<double>().forward(y.data(), x.data(), params.data(), l, B, scratch.data());
+  vae::kConvKind.calls<double>().forward(y.data(), nullptr, x.data(), params.data(), l, B,
+                                         scratch.data());
   vae::conv2d_reference_forward(expected.data(), x.data(), params.data(), params.data() + weights, s);
   for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], expected[i], 1e-12);
 }

@@ -30,9 +30,7 @@ TEST(ConvTransposeLayer, JsonRoundTripAndErrors) {
       {R"({"type": "conv_transpose", "channels": 2, "kernel": 4, "dilation": 2})",
        "decoder[3].dilation: not a field of a conv_transpose layer"},
   };
-  for (const auto& [text, expected] : bad)
-    EXPECT_EQ(error_of([&] { vae::layer_from_json(nlohmann::json::parse(text), "decoder[3]"); }),
-              expected);
+  vae_test::expect_read_errors(bad, "decoder[3]");
 }
 
 TEST(ConvTransposeLayer, PlanGivesTheOutputImage) {
@@ -54,8 +52,7 @@ TEST(ConvTransposeLayer, PlanErrorsNameTheField) {
       {vae::conv_transpose_layer(1, 4, 2, 1, 2), "encoder[0].output_padding: must be in 0..1, got 2"},
       {vae::conv_transpose_layer(1, 1, 1, 3), "encoder[0]: the output of a 1x2x2 input would be empty"},
   };
-  for (const auto& [spec, expected] : bad)
-    EXPECT_EQ(error_of([&] { plan_one(spec, 1, 2, 2, true); }), expected);
+  vae_test::expect_plan_errors(bad, 1, 2, 2, true);
   EXPECT_EQ(error_of([&] { plan_one(vae::conv_transpose_layer(1, 4), 20, 1, 1, false); }),
             "encoder[0]: conv_transpose needs an image input, but its input is flat (20 values); "
             "put a reshape before it");
@@ -70,8 +67,8 @@ TEST(ConvTransposeLayer, ForwardIsConvTranspose2dWithWeightThenBias) {
       expected(y.size()), scratch(vae::kConvTransposeKind.scratch_size(l, B));
   vae_test::fill_uniform(x, rng);
   vae_test::fill_uniform(params, rng);
-  vae::kConvTransposeKind.calls<double>().forward(y.data(), x.data(), params.data(), l, B,
-                                                  scratch.data());
+  vae::kConvTransposeKind.calls<double>().forward(y.data(), nullptr, x.data(), params.data(), l,
+                                                  B, scratch.data());
   vae::conv_transpose2d_reference_forward(expected.data(), x.data(), params.data(),
                                           params.data() + weights, vae::conv_shape(l, B));
   for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], expected[i], 1e-12);

@@ -7,11 +7,13 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gradcheck.h"
 #include "nn/layers/layer.h"
 #include "nn/layers/registry.h"
+#include "test_util.h"
 
 namespace vae_test {
 
@@ -60,6 +62,21 @@ inline void expect_json_round_trip(const vae::LayerSpec& s, const std::string& t
   EXPECT_TRUE(vae::layer_from_json(j, "encoder[0]") == s) << text;
 }
 
+/// Each (JSON text, message) pair: reading the text as the layer `at` fails with the message.
+inline void expect_read_errors(const std::vector<std::pair<std::string, std::string>>& cases,
+                               const std::string& at) {
+  for (const auto& [text, expected] : cases)
+    EXPECT_EQ(error_of([&] { vae::layer_from_json(nlohmann::json::parse(text), at); }), expected)
+        << text;
+}
+
+/// Each (spec, message) pair: planning the spec on the input (c, h, w) fails with the message.
+inline void expect_plan_errors(const std::vector<std::pair<vae::LayerSpec, std::string>>& cases,
+                               int c, int h, int w, bool image) {
+  for (const auto& [spec, expected] : cases)
+    EXPECT_EQ(error_of([&] { plan_one(spec, c, h, w, image); }), expected) << expected;
+}
+
 /// The kind's calls on `rows` rows of the planned layer: forward writes every output, backward
 /// matches finite differences and accumulates, and float agrees with double.
 inline void check_layer_calls(const vae::PlannedLayer& l, int rows) {
@@ -68,28 +85,30 @@ inline void check_layer_calls(const vae::PlannedLayer& l, int rows) {
   const size_t n_par = param_numel(l);
   vae::Rng rng(7);
   std::vector<double> x(n_in), params(n_par), r(n_out), y(n_out, 1e300);
-  std::vector<double> scratch(kind.scratch_size(l, rows));
+  std::vector<double> scratch(kind.scratch_size(l, rows)), saved(rows * kind.saved_size(l));
   fill_uniform(x, rng);
   fill_uniform(params, rng);
   fill_uniform(r, rng);
   auto loss = [&] {
-    kind.calls<double>().forward(y.data(), x.data(), params.data(), l, rows, scratch.data());
+    kind.calls<double>().forward(y.data(), saved.data(), x.data(), params.data(), l, rows,
+                                 scratch.data());
     return dot(r, y.data());
   };
   loss();
   for (double v : y) ASSERT_LT(std::fabs(v), 1e100) << "forward left an output unwritten";
   const double s = 0.25;  // sentinel: backward adds to what is there
   std::vector<double> dx(n_in, s), dparams(n_par, s);
-  kind.calls<double>().backward(dx.data(), dparams.data(), r.data(), x.data(), params.data(), l,
-                                rows, scratch.data());
+  kind.calls<double>().backward(dx.data(), dparams.data(), r.data(), saved.data(), x.data(),
+                                params.data(), l, rows, scratch.data());
   for (auto* g : {&dx, &dparams})
     for (double& v : *g) v -= s;
   check_gradient("dx", x.data(), dx.data(), n_in, loss);
   check_gradient("dparams", params.data(), dparams.data(), n_par, loss);
 
   std::vector<float> xf(x.begin(), x.end()), pf(params.begin(), params.end()), yf(n_out);
-  std::vector<float> scratch_f(kind.scratch_size(l, rows));
-  kind.calls<float>().forward(yf.data(), xf.data(), pf.data(), l, rows, scratch_f.data());
+  std::vector<float> scratch_f(kind.scratch_size(l, rows)), saved_f(saved.size());
+  kind.calls<float>().forward(yf.data(), saved_f.data(), xf.data(), pf.data(), l, rows,
+                              scratch_f.data());
   loss();
   for (size_t i = 0; i < n_out; ++i) ASSERT_NEAR(yf[i], y[i], 1e-4 * (1 + std::fabs(y[i])));
 }

@@ -37,7 +37,7 @@ TEST(LayerTable, EveryRowRoundTripsThroughJsonAndDescribe) {
     EXPECT_TRUE(tokens.insert(token).second) << token;
     // Every function of a row is set; a view makes no calls.
     EXPECT_TRUE(kind->read && kind->write && kind->token && kind->plan && kind->params &&
-                kind->scratch_size);
+                kind->scratch_size && kind->saved_size);
     if (!kind->view) {
       EXPECT_TRUE(kind->f32.forward && kind->f32.backward && kind->f64.forward &&
                   kind->f64.backward);
@@ -54,9 +54,7 @@ TEST(LayerTable, ReaderErrorsNameTheFieldAndListTheKinds) {
       {R"({"type": "pool"})",
        "encoder[2].type: 'pool' is not one of dense, conv, conv_transpose, reshape"},
   };
-  for (const auto& [text, expected] : bad)
-    EXPECT_EQ(error_of([&] { vae::layer_from_json(nlohmann::json::parse(text), "encoder[2]"); }),
-              expected);
+  vae_test::expect_read_errors(bad, "encoder[2]");
   EXPECT_EQ(error_of([&] { vae::layers_from_json(nlohmann::json::object(), "decoder"); }),
             "decoder: must be a list of layers");
 }

@@ -26,9 +26,7 @@ TEST(ReshapeLayer, JsonRoundTripAndErrors) {
       {R"({"type": "reshape", "shape": [1, 2, 3], "units": 6})",
        "decoder[1].units: not a field of a reshape layer"},
   };
-  for (const auto& [text, expected] : bad)
-    EXPECT_EQ(error_of([&] { vae::layer_from_json(nlohmann::json::parse(text), "decoder[1]"); }),
-              expected);
+  vae_test::expect_read_errors(bad, "decoder[1]");
 }
 
 TEST(ReshapeLayer, PlanReadsTheInputAsAnImage) {
