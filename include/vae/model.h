@@ -105,7 +105,7 @@ struct ModelConfig {
   bool learn_sigma = false;  ///< gaussian: a learned log σ per data dimension ("decoder.logsigma")
   int height = 28, width = 28, channels = 1;  ///< image geometry of x, or 0 when not images
   int num_classes = 0;        ///< Y > 0: a conditional VAE on one-hot labels 0..Y−1
-  Arch arch = Arch::Mlp;
+  Arch arch = Arch::Mlp;      ///< how the layer lists are given
   /// conv/custom: the encoder's layers from x to the features the heads read, and the decoder's
   /// from z to the output (its last layer is the output layer: no activation, D values).
   std::vector<LayerSpec> encoder, decoder;
