@@ -1,4 +1,5 @@
-// Helpers shared by the tests: a fresh temporary folder per test, and whole-file I/O.
+// Helpers shared by the tests: a fresh temporary folder per test, whole-file I/O, and the
+// message of an expected error.
 #pragma once
 
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+
+#include "vae/error.h"
 
 namespace vae_test {
 
@@ -43,5 +46,16 @@ inline std::string read_bytes(const std::string& path) {
 }
 
 inline bool exists(const std::string& path) { return std::filesystem::exists(path); }
+
+/// The message of the vae::Error that f throws, or "" when it throws none.
+template <class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const vae::Error& e) {
+    return e.what();
+  }
+  return "";
+}
 
 }  // namespace vae_test

@@ -33,7 +33,9 @@
 // Gaussian likelihood that is probabilistic PCA, whose exact log p(x) is known (tests use it).
 //
 // Vae::backward is forward's call list read in reverse; each call's math sits beside the
-// function it calls (include/vae/nn.h, include/vae/conv.h, include/vae/losses.h).
+// function it calls: a layer's in its kind's header (src/nn/layers/dense.h, conv.h,
+// conv_transpose.h, reshape.h, reached through LayerSpec::kind), the rest in
+// include/vae/nn.h and include/vae/losses.h.
 //
 // Storage: all parameters live in one flat buffer, all gradients in another of the same layout
 // (param_table() names each slice, PyTorch-style "encoder.0.weight"); all activations in one flat
@@ -45,26 +47,56 @@
 #include <string>
 #include <vector>
 
-#include "vae/conv.h"
 #include "vae/likelihood.h"
 #include "vae/nn.h"
 #include "vae/rng.h"
 
 namespace vae {
 
-/// One layer of an encoder or decoder stack (ModelConfig::encoder / decoder).
+struct LayerKind;  // one row of the layer table: everything about one kind (src/nn/layers/)
+
+/// One layer of an encoder or decoder stack (ModelConfig::encoder / decoder). Its kind says which
+/// of the fields it reads; each kind's header under src/nn/layers/ (dense.h, conv.h,
+/// conv_transpose.h, reshape.h) gives its JSON form, shapes, parameters and math.
 struct LayerSpec {
-  enum class Kind { Dense, Conv, ConvTranspose, Reshape };
-  Kind kind = Kind::Dense;
-  int units = 0;           ///< Dense: output features; Conv/ConvTranspose: output channels
-  int kernel = 0;          ///< Conv/ConvTranspose: square kernel side
-  int stride = 1;          ///< Conv/ConvTranspose
-  int padding = 0;         ///< Conv/ConvTranspose: zeros on each side
-  int output_padding = 0;  ///< ConvTranspose: extra bottom/right rows and columns, < stride
-  int shape[3] = {0, 0, 0};  ///< Reshape: (C, H, W) of the NCHW tensor the flat input becomes
+  const LayerKind* kind = nullptr;  ///< find_layer_kind("conv"); nullptr: not set (an error)
+  int units = 0;           ///< dense: output features; conv, conv_transpose: output channels
+  int kernel = 0;          ///< conv, conv_transpose: square kernel side
+  int stride = 1;          ///< conv, conv_transpose
+  int padding = 0;         ///< conv, conv_transpose: zeros on each side
+  int output_padding = 0;  ///< conv_transpose: extra bottom/right rows and columns, < stride
+  int shape[3] = {0, 0, 0};  ///< reshape: (C, H, W) of the NCHW tensor the flat input becomes
   bool operator==(const LayerSpec& o) const;
 };
-const char* layer_kind_name(LayerSpec::Kind kind);  ///< "dense", "conv", "conv_transpose", "reshape"
+/// The kind whose JSON type name is `type` ("dense", "conv", "conv_transpose", "reshape"), or
+/// nullptr when there is none.
+const LayerKind* find_layer_kind(const std::string& type);
+/// The kind's JSON type name.
+const char* layer_kind_name(const LayerKind* kind);
+
+/// A layer placed in its stack by the model's plan: its spec, and the geometry of one example's
+/// input and output as NCHW (C, H, W) — a flat tensor is (n, 1, 1). Fixed once from the
+/// ModelConfig; the layer's kind shapes its parameters and calls from it.
+struct PlannedLayer {
+  LayerSpec spec;
+  std::string name;  ///< parameter prefix: "encoder.0", "decoder.3", "decoder.out", "encoder.mu"
+  int in_c = 0, in_h = 1, in_w = 1;  ///< the input as the layer reads it (dense: flattened)
+  int out_c = 0, out_h = 1, out_w = 1;
+  int cond = 0;     ///< one-hot width appended to this layer's input (conditional models)
+  bool act = true;  ///< followed by the model's activation (not the output layer, not the heads)
+  size_t in_size() const { return static_cast<size_t>(in_c) * in_h * in_w; }
+  size_t out_size() const { return static_cast<size_t>(out_c) * out_h * out_w; }
+};
+
+/// How a model's layer lists are given (the file comment).
+enum class Arch {
+  Mlp,     ///< dense layers of `hidden`, decoder mirrored
+  Conv,    ///< set_conv_preset
+  Custom,  ///< the encoder and decoder lists of a model description (parse_model_config)
+};
+const char* arch_name(Arch arch);  ///< "mlp", "conv", "custom" (the JSON strings)
+/// The Arch named by arch_name; throws vae::FieldError("arch", ...) for any other name.
+Arch parse_arch(const std::string& name);
 
 struct ModelConfig {
   int input_dim = 784;              ///< D
@@ -75,13 +107,14 @@ struct ModelConfig {
   double sigma = 1.0;  ///< the fixed scale of a likelihood whose SigmaRole is Fixed (Gaussian σ)
   int height = 28, width = 28, channels = 1;  ///< image geometry of x, or 0 when not images
   int num_classes = 0;        ///< Y > 0: a conditional VAE on one-hot labels 0..Y−1
-  std::string arch = "mlp";   ///< "mlp", "conv" or "custom" (see the file comment)
+  Arch arch = Arch::Mlp;      ///< how the layer lists are given
   /// conv/custom: the encoder's layers from x to the features the heads read, and the decoder's
   /// from z to the output (its last layer is the output layer: no activation, D values).
   std::vector<LayerSpec> encoder, decoder;
 
-  /// Throws vae::Error naming the offending field ("--latent: must be >= 1, got 0",
-  /// "decoder[3].kernel: must be >= 1, got 0", "decoder: gives 1x26x26 but the data are 1x28x28").
+  /// Throws vae::Error naming the offending field — a vae::FieldError for a field's value
+  /// ("latent: must be in 1..16384, got 0", "decoder[3].kernel: must be in 1..64, got 0",
+  /// "decoder: gives 1x26x26 but the data are 1x28x28").
   void validate() const;
   std::string to_json() const;
   /// Parses what to_json wrote; throws vae::Error "<origin>: ..." on a malformed config.
@@ -227,30 +260,44 @@ class Vae {
   const T* decode_logits(const T* z, int B, const int32_t* labels = nullptr);
 
  private:
-  // One layer of a stack, with its geometry and buffers. Dense layers see (rows, in_c) and give
-  // (rows, out_c); conv layers see NCHW (rows, in_c, in_h, in_w) and give (rows, out_c, out_h,
-  // out_w). A reshape has no buffers: its output is its input, read with a new shape.
+  // One layer of a stack, or a head, and where its tensors lie. Its kind's row (plan.spec.kind)
+  // gives its parameters and calls. A view (reshape) has no buffers: its output is its input,
+  // read with the next layer's shape.
   struct Layer {
-    LayerSpec spec;
-    int in_c = 0, in_h = 1, in_w = 1, out_c = 0, out_h = 1, out_w = 1;
-    int cond = 0;          // one-hot width appended to a dense layer's input (conditional)
-    bool act = true;       // f applied to the output (all but the decoder's output layer)
-    size_t w = 0, b = 0;   // offsets into params_
+    PlannedLayer plan;     // kind, per-example geometry, one-hot width, activation
+    size_t p = 0;          // offset into params_ (and grads_) of the layer's first parameter
     size_t in = 0;         // offset into acts_ of the input (kX: the data x)
     size_t cat = 0;        // offset of the concatenated input [in, one-hot] when cond > 0
     size_t a = 0, h = 0;   // pre-activation a and output h = f(a) (h = a when !act)
-    size_t in_size() const { return static_cast<size_t>(in_c) * in_h * in_w; }
-    size_t out_size() const { return static_cast<size_t>(out_c) * out_h * out_w; }
-    ConvShape conv(int rows) const;
+    size_t saved = 0;      // offset of what the kind saves from forward for backward, if any
   };
   static constexpr size_t kX = static_cast<size_t>(-1);
 
+  size_t acts_end() const;
+  size_t add_slot(size_t width, bool sampled);
+  size_t param_offset(const std::string& name) const;
+  size_t first_param(const PlannedLayer& pl) const;
+  Layer place_layer(const PlannedLayer& pl, size_t in, bool sampled);
+  size_t place_stack(const std::vector<PlannedLayer>& planned, size_t in, bool sampled,
+                     std::vector<Layer>& stack);
+  void place_heads(const PlannedLayer& mu, const PlannedLayer& logvar, size_t features);
+  void allocate_buffers();
+
   const T* input_of(const Layer& l, const T* x) const;
+  void one_hot_forward(const Layer& l, const T* x, int rows, const int32_t* labels, int period);
+  void kind_forward(const Layer& l, const T* x, int rows);
   void layer_forward(const Layer& l, const T* x, int rows, const int32_t* labels, int period);
+  void kind_backward(const Layer& l, const T* x, int rows);
+  void one_hot_backward(const Layer& l, int rows);
   void layer_backward(const Layer& l, const T* x, int rows);
   void encoder_forward(const T* x, int B, const int32_t* labels, int period);
   void decoder_forward(int rows, const int32_t* labels, int period);
   void recon_backward(T* dout, const T* out, const T* x, T scale, int B);
+  void clear_activation_grads(int B, int K);
+  double iw_backward(const T* x, int B, T scale);
+  double elbo_backward(const T* x, int B, T scale, double beta, double free_bits, KlEstimator kl);
+  double kl_backward(int B, T scale, double beta, double free_bits, KlEstimator kl);
+  void heads_backward(const T* x, int B);
 
   ModelConfig cfg_;
   int max_batch_, max_samples_;
@@ -269,7 +316,7 @@ class Vae {
   };
   std::vector<Slot> act_slots_;  // every activation tensor
   std::vector<T> kl_weight_;   // (Z) per-dimension KL gradient factors (free bits)
-  std::vector<T> conv_scratch_;     // the largest conv layer's scratch
+  std::vector<T> layer_scratch_;    // the largest layer's scratch (its kind's scratch_size)
   std::vector<double> iw_weight_;   // (K·B) normalised importance weights w̃ of forward_iw
   std::vector<T> iw_recon_, iw_kl_;  // (K·B) −log p(x|z_k) and log q(z_k|x) − log p(z_k)
   double last_recon_ = 0;           // Σ −log p(x|z) of the last forward

@@ -1,30 +1,25 @@
 // The layer plan of a model: every layer's input and output geometry, fixed once from the
-// ModelConfig (src/model/config.cpp) and shared by param_table and the Vae constructor.
+// ModelConfig and shared by param_table and the Vae constructor. Each layer's own checks and
+// shapes come from its kind (src/nn/layers/); the plan adds what concerns a stack: where the
+// one-hot of a conditional model enters, the heads, and the decoder's output.
 #pragma once
 
-#include <string>
 #include <vector>
 
 #include "vae/model.h"
 
 namespace vae {
 
-struct PlannedLayer {
-  LayerSpec spec;
-  std::string name;  ///< parameter prefix: "encoder.0", "decoder.3", "decoder.out"
-  int in_c = 0, in_h = 1, in_w = 1;    ///< dense: in_c features (flattened input), h = w = 1
-  int out_c = 0, out_h = 1, out_w = 1;
-  int cond = 0;      ///< one-hot width appended to this (dense) layer's input
-  bool act = true;   ///< false for the decoder's output layer
-};
-
 struct ModelPlan {
   std::vector<PlannedLayer> encoder, decoder;  ///< decoder.back() is the output layer
-  int features = 0;   ///< F: values per example the heads read (before any one-hot)
-  int head_cond = 0;  ///< one-hot width appended to the heads' input (no dense encoder layer)
+  /// The dense μ and log σ² heads ("encoder.mu", "encoder.logvar"): F features in (F = the
+  /// encoder's output, or D without one), Z out; the one-hot is appended to their input when no
+  /// encoder layer took it.
+  PlannedLayer mu_head, logvar_head;
 };
 
-/// Throws vae::Error naming the field ("decoder[3].kernel: ...") when the stacks do not fit.
+/// Throws vae::FieldError naming the field ("decoder[3].kernel: ...", "decoder: gives ...")
+/// when the stacks do not fit the data or each other.
 ModelPlan plan_model(const ModelConfig& cfg);
 
 }  // namespace vae

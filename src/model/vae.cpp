@@ -1,5 +1,6 @@
 // The VAE's forward and backward call lists (math in include/vae/model.h and the headers of the
-// functions called; the layer plan in src/model/config.cpp).
+// functions called; each layer's call goes through its kind's row, src/nn/layers/; the layer
+// plan in src/model/plan.cpp).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -7,31 +8,14 @@
 
 #include "model/likelihoods/likelihoods.h"
 #include "model/plan.h"
-#include "vae/conv.h"
+#include "nn/layers/layer.h"
 #include "vae/error.h"
 #include "vae/losses.h"
 #include "vae/model.h"
 
 namespace vae {
 
-using Kind = LayerSpec::Kind;
-
 // ---- Construction ---------------------------------------------------------------------------
-
-template <class T>
-ConvShape Vae<T>::Layer::conv(int rows) const {
-  ConvShape s;
-  s.N = rows;
-  s.C_in = in_c;
-  s.H = in_h;
-  s.W = in_w;
-  s.C_out = out_c;
-  s.K = spec.kernel;
-  s.S = spec.stride;
-  s.P = spec.padding;
-  s.OP = spec.output_padding;
-  return s;
-}
 
 template <class T>
 Vae<T>::Vae(const ModelConfig& cfg, int max_batch, int max_samples)
@@ -45,78 +29,104 @@ Vae<T>::Vae(const ModelConfig& cfg, int max_batch, int max_samples)
 
   // Activation layout: every tensor is a (rows, width) block of acts_; encoder tensors have
   // max_batch rows, tensors from z on max_batch·max_samples (one row per importance sample).
-  size_t act_size = 0;
-  auto slot = [&](size_t width, bool sampled) {
-    const size_t off = act_size;
-    act_size += static_cast<size_t>(max_batch) * (sampled ? max_samples : 1) * width;
-    act_slots_.push_back({off, width, sampled});
-    return off;
-  };
-  size_t p = 0;  // walks table_ in order
-  auto find = [&](const std::string& name) {
-    VAE_ASSERT(p < table_.size() && table_[p].name == name);
-    return table_[p++].offset;
-  };
-  size_t scratch = 0;
-  auto build = [&](const std::vector<PlannedLayer>& planned, size_t in, bool sampled,
-                   std::vector<Layer>& stack) {
-    for (const PlannedLayer& pl : planned) {
-      Layer l;
-      l.spec = pl.spec;
-      l.in_c = pl.in_c;
-      l.in_h = pl.in_h;
-      l.in_w = pl.in_w;
-      l.out_c = pl.out_c;
-      l.out_h = pl.out_h;
-      l.out_w = pl.out_w;
-      l.cond = pl.cond;
-      l.act = pl.act;
-      l.in = in;
-      if (pl.spec.kind == Kind::Reshape) {
-        l.a = l.h = in;  // the same values, read with the next layer's shape
-      } else {
-        l.w = find(pl.name + ".weight");
-        l.b = find(pl.name + ".bias");
-        if (l.cond) l.cat = slot(l.in_size() + l.cond, sampled);
-        l.a = slot(l.out_size(), sampled);
-        l.h = l.act ? slot(l.out_size(), sampled) : l.a;
-        const int rows = max_batch * (sampled ? max_samples : 1);
-        if (pl.spec.kind == Kind::Conv)
-          scratch = std::max(scratch, conv2d_scratch_size(l.conv(rows)));
-        if (pl.spec.kind == Kind::ConvTranspose)
-          scratch = std::max(scratch, conv_transpose2d_scratch_size(l.conv(rows)));
-      }
-      in = l.h;
-      stack.push_back(l);
-    }
-    return in;
-  };
-  const size_t features = build(plan.encoder, kX, false, enc_);
-  for (Layer* head : {&mu_head_, &lv_head_}) {
-    head->in_c = plan.features;
-    head->out_c = cfg_.latent;
-    head->cond = plan.head_cond;
-    head->act = false;
-    head->in = features;
+  const size_t features = place_stack(plan.encoder, kX, false, enc_);
+  place_heads(plan.mu_head, plan.logvar_head, features);
+  eps_ = add_slot(cfg_.latent, true);
+  z_ = add_slot(cfg_.latent, true);
+  logits_ = place_stack(plan.decoder, z_, true, dec_);
+  const LikelihoodRow& lk = likelihood_row(cfg_.likelihood);  // its own parameters come last
+  lk_params_ = lk.params.empty() ? params_.size() : param_offset(lk.params.front().name);
+  allocate_buffers();
+}
+
+// Where the next activation tensor starts: the end of the last one.
+template <class T>
+size_t Vae<T>::acts_end() const {
+  if (act_slots_.empty()) return 0;
+  const Slot& last = act_slots_.back();
+  const size_t rows = static_cast<size_t>(max_batch_) * (last.sampled ? max_samples_ : 1);
+  return last.offset + rows * last.width;
+}
+
+// A new (rows, width) block of acts_: rows = max_batch, or max_batch·max_samples when sampled.
+template <class T>
+size_t Vae<T>::add_slot(size_t width, bool sampled) {
+  const size_t offset = acts_end();
+  act_slots_.push_back({offset, width, sampled});
+  return offset;
+}
+
+template <class T>
+size_t Vae<T>::param_offset(const std::string& name) const {
+  const auto p = std::find_if(table_.begin(), table_.end(),
+                              [&](const ParamInfo& info) { return info.name == name; });
+  VAE_ASSERT(p != table_.end());
+  return p->offset;
+}
+
+// The offset of the layer's first parameter tensor (its kind lists them in buffer order).
+template <class T>
+size_t Vae<T>::first_param(const PlannedLayer& pl) const {
+  const std::vector<LayerParam> params = pl.spec.kind->params(pl);
+  return params.empty() ? 0 : param_offset(pl.name + "." + params.front().suffix);
+}
+
+// The layer with its parameters found and its tensors laid out after the input at `in`: the
+// concatenated input [in, one-hot] when conditional, the pre-activation a, the output h = f(a),
+// and what its kind saves for backward. Grows the scratch buffer to what the layer needs.
+template <class T>
+typename Vae<T>::Layer Vae<T>::place_layer(const PlannedLayer& pl, size_t in, bool sampled) {
+  Layer l;
+  l.plan = pl;
+  l.in = in;
+  const LayerKind& kind = *pl.spec.kind;
+  if (kind.view) {
+    l.a = l.h = in;  // the same values, read with the next layer's shape
+    return l;
   }
-  mu_head_.w = find("encoder.mu.weight");
-  mu_head_.b = find("encoder.mu.bias");
-  lv_head_.w = find("encoder.logvar.weight");
-  lv_head_.b = find("encoder.logvar.bias");
-  if (plan.head_cond) lv_head_.cat = mu_head_.cat = slot(plan.features + plan.head_cond, false);
-  mu_ = mu_head_.a = mu_head_.h = slot(cfg_.latent, false);
-  logvar_ = lv_head_.a = lv_head_.h = slot(cfg_.latent, false);
-  eps_ = slot(cfg_.latent, true);
-  z_ = slot(cfg_.latent, true);
-  logits_ = build(plan.decoder, z_, true, dec_);
-  lk_params_ = p < table_.size() ? table_[p].offset : params_.size();  // the likelihood's own
-  for (const LikelihoodParam& lp : likelihood_row(cfg_.likelihood).params) find(lp.name);
-  VAE_ASSERT(p == table_.size());
+  l.p = first_param(pl);
+  if (pl.cond) l.cat = add_slot(pl.in_size() + pl.cond, sampled);
+  l.a = add_slot(pl.out_size(), sampled);
+  l.h = pl.act ? add_slot(pl.out_size(), sampled) : l.a;
+  if (const size_t saved = kind.saved_size(pl)) l.saved = add_slot(saved, sampled);
+  const int rows = max_batch_ * (sampled ? max_samples_ : 1);
+  const size_t scratch = kind.scratch_size(pl, rows);
+  if (scratch > layer_scratch_.size()) layer_scratch_.assign(scratch, T(0));
+  return l;
+}
+
+// Places a stack reading the tensor at `in`; returns the offset of its output.
+template <class T>
+size_t Vae<T>::place_stack(const std::vector<PlannedLayer>& planned, size_t in, bool sampled,
+                           std::vector<Layer>& stack) {
+  for (const PlannedLayer& pl : planned) {
+    stack.push_back(place_layer(pl, in, sampled));
+    in = stack.back().h;
+  }
+  return in;
+}
+
+// The μ and log σ² heads read the encoder's features (through one shared [h, one-hot] when
+// conditional): μ's layer lays out that concatenation, log σ²'s reuses it.
+template <class T>
+void Vae<T>::place_heads(const PlannedLayer& mu, const PlannedLayer& logvar, size_t features) {
+  mu_head_ = place_layer(mu, features, false);
+  lv_head_.plan = logvar;
+  lv_head_.p = first_param(logvar);
+  lv_head_.in = features;
+  lv_head_.cat = mu_head_.cat;
+  lv_head_.a = lv_head_.h = add_slot(cfg_.latent, false);
+  mu_ = mu_head_.a;
+  logvar_ = lv_head_.a;
+}
+
+template <class T>
+void Vae<T>::allocate_buffers() {
+  const size_t act_size = acts_end();
   acts_.assign(act_size, T(0));
   dacts_.assign(act_size, T(0));
-  conv_scratch_.assign(scratch, T(0));
   kl_weight_.assign(cfg_.latent, T(0));
-  const size_t rows = static_cast<size_t>(max_batch) * max_samples;
+  const size_t rows = static_cast<size_t>(max_batch_) * max_samples_;
   iw_weight_.assign(rows, 0.0);
   iw_recon_.assign(rows, T(0));
   iw_kl_.assign(rows, T(0));
@@ -150,52 +160,50 @@ void Vae<T>::set_default_label(int label) {
 
 template <class T>
 const T* Vae<T>::input_of(const Layer& l, const T* x) const {
-  if (l.cond) return acts_.data() + l.cat;
+  if (l.plan.cond) return acts_.data() + l.cat;
   return l.in == kX ? x : acts_.data() + l.in;
+}
+
+// [input, one-hot(label)] (rows, I + Y) at l.cat; row r's label is labels[r mod period], so the
+// K sample rows of an example share its label.
+template <class T>
+void Vae<T>::one_hot_forward(const Layer& l, const T* x, int rows, const int32_t* labels,
+                             int period) {
+  T* A = acts_.data();
+  const size_t I = l.plan.in_size(), W = I + l.plan.cond;
+  const T* src = l.in == kX ? x : A + l.in;
+  for (int r = 0; r < rows; ++r) {
+    T* dst = A + l.cat + r * W;
+    std::memcpy(dst, src + r * I, sizeof(T) * I);
+    std::fill(dst + I, dst + W, T(0));
+    const int32_t y = labels[r % period];
+    VAE_ASSERT(y >= 0 && y < l.plan.cond);
+    dst[I + y] = T(1);
+  }
+}
+
+// a = layer(input) through the layer's kind, then h = f(a).
+template <class T>
+void Vae<T>::kind_forward(const Layer& l, const T* x, int rows) {
+  T* A = acts_.data();
+  l.plan.spec.kind->template calls<T>().forward(A + l.a, A + l.saved, input_of(l, x),
+                                                pdata() + l.p, l.plan, rows,
+                                                layer_scratch_.data());
+  if (l.plan.act) activation_forward(A + l.h, A + l.a, rows * l.plan.out_size(), cfg_.activation);
 }
 
 template <class T>
 void Vae<T>::layer_forward(const Layer& l, const T* x, int rows, const int32_t* labels, int period) {
-  if (l.spec.kind == Kind::Reshape) return;
-  T* A = acts_.data();
-  const T* P = pdata();
-  if (l.cond) {
-    // [input, one-hot(label)] (rows, I + Y); row r's label is labels[r mod period], so the
-    // K sample rows of an example share its label.
-    const size_t I = l.in_size(), W = I + l.cond;
-    const T* src = l.in == kX ? x : A + l.in;
-    for (int r = 0; r < rows; ++r) {
-      T* dst = A + l.cat + r * W;
-      std::memcpy(dst, src + r * I, sizeof(T) * I);
-      std::fill(dst + I, dst + W, T(0));
-      const int32_t y = labels[r % period];
-      VAE_ASSERT(y >= 0 && y < l.cond);
-      dst[I + y] = T(1);
-    }
-  }
-  const T* in = input_of(l, x);
-  switch (l.spec.kind) {
-    case Kind::Dense:
-      linear_forward(A + l.a, in, P + l.w, P + l.b, rows, l.in_c + l.cond, l.out_c);
-      break;
-    case Kind::Conv:
-      conv2d_forward(A + l.a, in, P + l.w, P + l.b, l.conv(rows), conv_scratch_.data());
-      break;
-    case Kind::ConvTranspose:
-      conv_transpose2d_forward(A + l.a, in, P + l.w, P + l.b, l.conv(rows), conv_scratch_.data());
-      break;
-    case Kind::Reshape: break;
-  }
-  if (l.act) activation_forward(A + l.h, A + l.a, rows * l.out_size(), cfg_.activation);
+  if (l.plan.spec.kind->view) return;  // its output is its input
+  if (l.plan.cond) one_hot_forward(l, x, rows, labels, period);
+  kind_forward(l, x, rows);
 }
 
 template <class T>
 void Vae<T>::encoder_forward(const T* x, int B, const int32_t* labels, int period) {
   for (const Layer& l : enc_) layer_forward(l, x, B, labels, period);
   layer_forward(mu_head_, x, B, labels, period);  // μ (B,Z); fills the shared [h, one-hot] if any
-  const T* P = pdata();
-  linear_forward(acts_.data() + logvar_, input_of(lv_head_, x), P + lv_head_.w, P + lv_head_.b, B,
-                 lv_head_.in_c + lv_head_.cond, cfg_.latent);  // log σ² (B,Z)
+  kind_forward(lv_head_, x, B);                   // log σ² (B,Z)
 }
 
 template <class T>
@@ -305,122 +313,138 @@ void Vae<T>::recon_backward(T* dout, const T* out, const T* x, T scale, int B) {
       scale, B, cfg_.input_dim);
 }
 
+// Through h = f(a), then the layer's kind: into its parameter gradients and the gradient of its
+// input — the concatenated buffer when conditional, nothing when the input is x itself.
+template <class T>
+void Vae<T>::kind_backward(const Layer& l, const T* x, int rows) {
+  const T* A = acts_.data();
+  T* dA = dacts_.data();
+  if (l.plan.act)
+    activation_backward(dA + l.a, dA + l.h, A + l.a, A + l.h, rows * l.plan.out_size(),
+                        cfg_.activation);
+  T* din = l.in == kX ? nullptr : l.plan.cond ? dA + l.cat : dA + l.in;
+  l.plan.spec.kind->template calls<T>().backward(din, grads_.data() + l.p, dA + l.a, A + l.saved,
+                                                 input_of(l, x), pdata() + l.p, l.plan, rows,
+                                                 layer_scratch_.data());
+}
+
+// [input, one-hot]: the first I columns of the concatenation's gradient go on to the input.
+template <class T>
+void Vae<T>::one_hot_backward(const Layer& l, int rows) {
+  if (!l.plan.cond || l.in == kX) return;
+  T* dA = dacts_.data();
+  const size_t I = l.plan.in_size(), W = I + l.plan.cond;
+  for (int r = 0; r < rows; ++r)
+    for (size_t j = 0; j < I; ++j) dA[l.in + r * I + j] += dA[l.cat + r * W + j];
+}
+
 template <class T>
 void Vae<T>::layer_backward(const Layer& l, const T* x, int rows) {
-  if (l.spec.kind == Kind::Reshape) return;  // its gradient is its input's, same buffer
-  const T* A = acts_.data();
-  const T* P = pdata();
-  T* dA = dacts_.data();
-  T* G = grads_.data();
-  if (l.act) activation_backward(dA + l.a, dA + l.h, A + l.a, A + l.h, rows * l.out_size(),
-                                 cfg_.activation);
-  // The input gradient goes to the concatenated buffer (then its first I columns on to the
-  // input), or straight to the input; x itself needs none.
-  const bool need_dx = l.in != kX;
-  T* din = !need_dx ? nullptr : l.cond ? dA + l.cat : dA + l.in;
-  const T* in = input_of(l, x);
-  switch (l.spec.kind) {
-    case Kind::Dense:
-      linear_backward(din, G + l.w, G + l.b, dA + l.a, in, P + l.w, rows, l.in_c + l.cond, l.out_c);
-      break;
-    case Kind::Conv:
-      conv2d_backward(din, G + l.w, G + l.b, dA + l.a, in, P + l.w, l.conv(rows),
-                      conv_scratch_.data());
-      break;
-    case Kind::ConvTranspose:
-      conv_transpose2d_backward(din, G + l.w, G + l.b, dA + l.a, in, P + l.w, l.conv(rows),
-                                conv_scratch_.data());
-      break;
-    case Kind::Reshape: break;
-  }
-  if (l.cond && need_dx) {
-    const size_t I = l.in_size(), W = I + l.cond;
-    for (int r = 0; r < rows; ++r)
-      for (size_t j = 0; j < I; ++j) dA[l.in + r * I + j] += dA[l.cat + r * W + j];
-  }
+  if (l.plan.spec.kind->view) return;  // its gradient is its input's, same buffer
+  kind_backward(l, x, rows);
+  one_hot_backward(l, rows);
 }
 
 template <class T>
 double Vae<T>::backward(const T* x, int B, double beta, double free_bits, KlEstimator kl) {
   VAE_ASSERT(B == last_batch_);
-  const int Z = cfg_.latent, D = cfg_.input_dim;
-  const int K = std::max(last_samples_, 1);
-  const size_t nz = static_cast<size_t>(B) * Z;
+  clear_activation_grads(B, std::max(last_samples_, 1));
   const T scale = T(1) / static_cast<T>(B);  // the one place the batch mean enters
-  const T* A = acts_.data();
-  T* dA = dacts_.data();
-
-  // Activation gradients are scratch for this pass: cleared here, so parameter gradients
-  // accumulate across calls (micro-batches) while each pass starts from clean intermediates.
-  for (const Slot& s : act_slots_)
-    std::memset(dA + s.offset, 0, sizeof(T) * static_cast<size_t>(B) * (s.sampled ? K : 1) * s.width);
-
   double objective;
   if (last_samples_ > 0) {
-    // L_K = −log (1/K) Σ_k w_k:  ∂L_K/∂log w_k = −w̃_k, and log w_k = −recon_k − KL̂_k, so each
-    // sample row's recon and KL̂ gradients are those of the VAE scaled by w̃_k.
     VAE_ASSERT(beta == 1.0 && free_bits == 0.0 && kl == KlEstimator::Analytic);
-    for (int r = 0; r < K * B; ++r) {
-      const size_t row = static_cast<size_t>(r) * D;
-      recon_backward(dA + logits_ + row, A + logits_ + row, x + static_cast<size_t>(r % B) * D,
-                     static_cast<T>(scale * iw_weight_[r]), 1);
-    }
-    for (size_t l = dec_.size(); l-- > 0;) layer_backward(dec_[l], nullptr, K * B);
-    for (int r = 0; r < K * B; ++r)
-      gaussian_kl_sample_backward(dA + z_ + static_cast<size_t>(r) * Z,
-                                  dA + logvar_ + static_cast<size_t>(r % B) * Z,
-                                  A + z_ + static_cast<size_t>(r) * Z,
-                                  static_cast<T>(scale * iw_weight_[r]), Z);
-    for (int k = 0; k < K; ++k)
-      reparam_backward(dA + mu_, dA + logvar_, dA + z_ + k * nz, A + logvar_, A + eps_ + k * nz, nz);
-    objective = iw_objective_ / B;
+    objective = iw_backward(x, B, scale);
   } else {
-    // loss = mean over rows of [−log p(x | out) + β · KL-term(μ, log σ²)]
-    recon_backward(dA + logits_, A + logits_, x, scale, B);
-    for (size_t l = dec_.size(); l-- > 0;) layer_backward(dec_[l], nullptr, B);  // → dz
-    // the KL term adds into dz (sampled estimate) or straight into dμ and dlog σ²
-    double kl_objective;
-    if (kl == KlEstimator::Sample) {
-      VAE_ASSERT(free_bits == 0.0);
-      kl_objective =
-          beta * gaussian_kl_sample_forward<T>(nullptr, A + z_, A + eps_, A + logvar_, B, Z) / B;
-      gaussian_kl_sample_backward(dA + z_, dA + logvar_, A + z_, static_cast<T>(beta) * scale, nz);
-    } else if (free_bits > 0) {
-      kl_objective = beta * free_bits_weights(kl_weight_.data(), A + mu_, A + logvar_, B, Z, beta,
-                                              free_bits);
-      gaussian_kl_backward_weighted(dA + mu_, dA + logvar_, A + mu_, A + logvar_, kl_weight_.data(),
-                                    scale, B, Z);
-    } else {
-      kl_objective = beta * gaussian_kl_forward<T>(nullptr, A + mu_, A + logvar_, B, Z) / B;
-      gaussian_kl_backward(dA + mu_, dA + logvar_, A + mu_, A + logvar_,
-                           static_cast<T>(beta) * scale, nz);
-    }
-    // z = μ + σ ⊙ ε: dz flows into dμ and dlog σ²
-    reparam_backward(dA + mu_, dA + logvar_, dA + z_, A + logvar_, A + eps_, nz);
-    objective = last_recon_ / B + kl_objective;
+    objective = elbo_backward(x, B, scale, beta, free_bits, kl);
   }
-
-  // heads: both add into the gradient of the encoder's features (x itself when there are no
-  // hidden layers: then no input gradient is needed), through the shared [h, one-hot] when
-  // conditional — so the concatenated gradient is passed on once, after both heads.
-  {
-    const T* P = pdata();
-    T* G = grads_.data();
-    const Layer& h = mu_head_;
-    const bool need_dx = h.in != kX;
-    T* din = !need_dx ? nullptr : h.cond ? dA + h.cat : dA + h.in;
-    const T* in = input_of(h, x);
-    const int I = h.in_c + h.cond;
-    linear_backward(din, G + mu_head_.w, G + mu_head_.b, dA + mu_, in, P + mu_head_.w, B, I, Z);
-    linear_backward(din, G + lv_head_.w, G + lv_head_.b, dA + logvar_, in, P + lv_head_.w, B, I, Z);
-    if (h.cond && need_dx) {
-      const size_t F = h.in_c, W = F + h.cond;
-      for (int r = 0; r < B; ++r)
-        for (size_t j = 0; j < F; ++j) dA[h.in + r * F + j] += dA[h.cat + r * W + j];
-    }
-  }
+  heads_backward(x, B);
   for (size_t l = enc_.size(); l-- > 0;) layer_backward(enc_[l], x, B);
   return objective;
+}
+
+// Activation gradients are scratch for this pass: cleared here, so parameter gradients
+// accumulate across calls (micro-batches) while each pass starts from clean intermediates.
+template <class T>
+void Vae<T>::clear_activation_grads(int B, int K) {
+  T* dA = dacts_.data();
+  for (const Slot& s : act_slots_)
+    std::memset(dA + s.offset, 0, sizeof(T) * static_cast<size_t>(B) * (s.sampled ? K : 1) * s.width);
+}
+
+// L_K = −log (1/K) Σ_k w_k:  ∂L_K/∂log w_k = −w̃_k, and log w_k = −recon_k − KL̂_k, so each
+// sample row's recon and KL̂ gradients are those of the VAE scaled by w̃_k. Back to dμ and
+// dlog σ²; returns L_K per example.
+template <class T>
+double Vae<T>::iw_backward(const T* x, int B, T scale) {
+  const int Z = cfg_.latent, D = cfg_.input_dim, K = last_samples_;
+  const size_t nz = static_cast<size_t>(B) * Z;
+  const T* A = acts_.data();
+  T* dA = dacts_.data();
+  for (int r = 0; r < K * B; ++r) {
+    const size_t row = static_cast<size_t>(r) * D;
+    recon_backward(dA + logits_ + row, A + logits_ + row, x + static_cast<size_t>(r % B) * D,
+                   static_cast<T>(scale * iw_weight_[r]), 1);
+  }
+  for (size_t l = dec_.size(); l-- > 0;) layer_backward(dec_[l], nullptr, K * B);
+  for (int r = 0; r < K * B; ++r)
+    gaussian_kl_sample_backward(dA + z_ + static_cast<size_t>(r) * Z,
+                                dA + logvar_ + static_cast<size_t>(r % B) * Z,
+                                A + z_ + static_cast<size_t>(r) * Z,
+                                static_cast<T>(scale * iw_weight_[r]), Z);
+  for (int k = 0; k < K; ++k)
+    reparam_backward(dA + mu_, dA + logvar_, dA + z_ + k * nz, A + logvar_, A + eps_ + k * nz, nz);
+  return iw_objective_ / B;
+}
+
+// loss = mean over rows of [−log p(x | out) + β · KL-term(μ, log σ²)]: back to dμ and dlog σ²;
+// returns the loss.
+template <class T>
+double Vae<T>::elbo_backward(const T* x, int B, T scale, double beta, double free_bits,
+                             KlEstimator kl) {
+  const size_t nz = static_cast<size_t>(B) * cfg_.latent;
+  const T* A = acts_.data();
+  T* dA = dacts_.data();
+  recon_backward(dA + logits_, A + logits_, x, scale, B);
+  for (size_t l = dec_.size(); l-- > 0;) layer_backward(dec_[l], nullptr, B);  // → dz
+  const double kl_objective = kl_backward(B, scale, beta, free_bits, kl);
+  // z = μ + σ ⊙ ε: dz flows into dμ and dlog σ²
+  reparam_backward(dA + mu_, dA + logvar_, dA + z_, A + logvar_, A + eps_, nz);
+  return last_recon_ / B + kl_objective;
+}
+
+// The KL term adds into dz (sampled estimate) or straight into dμ and dlog σ²; returns β times
+// its batch mean.
+template <class T>
+double Vae<T>::kl_backward(int B, T scale, double beta, double free_bits, KlEstimator kl) {
+  const int Z = cfg_.latent;
+  const size_t nz = static_cast<size_t>(B) * Z;
+  const T* A = acts_.data();
+  T* dA = dacts_.data();
+  if (kl == KlEstimator::Sample) {
+    VAE_ASSERT(free_bits == 0.0);
+    gaussian_kl_sample_backward(dA + z_, dA + logvar_, A + z_, static_cast<T>(beta) * scale, nz);
+    return beta * gaussian_kl_sample_forward<T>(nullptr, A + z_, A + eps_, A + logvar_, B, Z) / B;
+  }
+  if (free_bits > 0) {
+    const double objective =
+        beta * free_bits_weights(kl_weight_.data(), A + mu_, A + logvar_, B, Z, beta, free_bits);
+    gaussian_kl_backward_weighted(dA + mu_, dA + logvar_, A + mu_, A + logvar_, kl_weight_.data(),
+                                  scale, B, Z);
+    return objective;
+  }
+  gaussian_kl_backward(dA + mu_, dA + logvar_, A + mu_, A + logvar_, static_cast<T>(beta) * scale,
+                       nz);
+  return beta * gaussian_kl_forward<T>(nullptr, A + mu_, A + logvar_, B, Z) / B;
+}
+
+// The heads: both add into the gradient of the encoder's features (x itself when there are no
+// hidden layers: then no input gradient is needed), through the shared [h, one-hot] when
+// conditional — so the concatenated gradient is passed on once, after both heads.
+template <class T>
+void Vae<T>::heads_backward(const T* x, int B) {
+  kind_backward(mu_head_, x, B);
+  kind_backward(lv_head_, x, B);
+  one_hot_backward(mu_head_, B);
 }
 
 // ---- Inference ------------------------------------------------------------------------------

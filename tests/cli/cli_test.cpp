@@ -442,13 +442,13 @@ TEST_F(Cli, UsageErrorsExitTwo) {
   };
   const std::vector<Case> cases = {
       {append({"--bogus"}), "--bogus"},
-      {with_option(base, "--latent", "0"), "--latent: must be"},
+      {with_option(base, "--latent", "0"), "latent: must be"},
       {with_option(base, "--epochs", "-1"), "--epochs: must be >= 0"},
       {append({"--activation", "foo"}), "--activation: unknown activation 'foo'"},
       {with_option(base, "--batch-size", "0"), "--batch-size: must be"},
       {append({"--binarize", "maybe"}), "--binarize: must be"},
       {with_option(base, "--threads", "-2"), "--threads: must be >= 0"},
-      {with_option(base, "--hidden", "0"), "--hidden"},
+      {with_option(base, "--hidden", "0"), "hidden: each width must be"},
       {with_option(base, "--latent", "x"), "--latent"},
       {{"train", "--resume", last(), "--latent", "3", "--out", run},
        "--latent: cannot be combined with --resume"},

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "test_util.h"
 #include "vae/error.h"
 #include "vae/model.h"
 
@@ -18,16 +19,7 @@ vae::ModelConfig image_config(int c, int h, int w) {
   return cfg;
 }
 
-// The message of the vae::Error that f throws, or "" when it throws none.
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const vae::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using vae_test::error_of;
 
 TEST(ConvPreset, MirrorsAnyImageSizeBackToItself) {
   for (auto [c, h, w] : {std::tuple{1, 28, 28}, {3, 32, 32}, {1, 27, 27}, {2, 5, 9}, {1, 4, 4},
@@ -50,7 +42,8 @@ TEST(ConvPreset, RefusesWhatItCannotMirror) {
   vae::ModelConfig tiny = image_config(1, 3, 3);
   EXPECT_NE(error_of([&] { vae::set_conv_preset(tiny); }).find("at least 4x4"), std::string::npos);
   vae::ModelConfig mixed = image_config(1, 28, 27);
-  EXPECT_NE(error_of([&] { vae::set_conv_preset(mixed); }).find("--config"), std::string::npos);
+  EXPECT_NE(error_of([&] { vae::set_conv_preset(mixed); }).find("describe the layers"),
+            std::string::npos);
   vae::ModelConfig flat;
   flat.channels = flat.height = flat.width = 0;
   flat.input_dim = 30;
@@ -65,12 +58,12 @@ TEST(ModelDescription, ParsesLayersOverTheDefaults) {
                 {"type": "conv_transpose", "channels": 1, "kernel": 4, "stride": 4}],
     "latent": 6, "activation": "elu", "likelihood": "gaussian", "sigma": "learned"})";
   vae::ModelConfig cfg = vae::parse_model_config(text, "m.json", image_config(1, 28, 28));
-  EXPECT_EQ(cfg.arch, "custom");
+  EXPECT_EQ(cfg.arch, vae::Arch::Custom);
   EXPECT_EQ(cfg.latent, 6);
   EXPECT_EQ(cfg.activation, vae::Activation::Elu);
   EXPECT_EQ(cfg.likelihood, vae::Likelihood::GaussianLearnedSigma);
   ASSERT_EQ(cfg.encoder.size(), 2u);
-  EXPECT_EQ(cfg.encoder[0].kind, vae::LayerSpec::Kind::Conv);
+  EXPECT_EQ(cfg.encoder[0].kind, vae::find_layer_kind("conv"));
   EXPECT_EQ(cfg.encoder[0].units, 8);
   EXPECT_EQ(cfg.decoder[1].shape[2], 7);
   EXPECT_NO_THROW(cfg.validate());
@@ -81,7 +74,7 @@ TEST(ModelDescription, ParsesLayersOverTheDefaults) {
   // An MLP description.
   const vae::ModelConfig mlp =
       vae::parse_model_config(R"({"hidden": [64, 32], "sigma": 0.5})", "m.json", vae::ModelConfig{});
-  EXPECT_EQ(mlp.arch, "mlp");
+  EXPECT_EQ(mlp.arch, vae::Arch::Mlp);
   EXPECT_EQ(mlp.hidden, (std::vector<int>{64, 32}));
   EXPECT_DOUBLE_EQ(mlp.sigma, 0.5);
 }
@@ -185,7 +178,7 @@ TEST(ModelConfigJson, CheckpointsWrittenBeforeTheLayerFieldsStillLoad) {
       "likelihood":"bernoulli","sigma":1.0,"height":28,"width":28,"channels":1,
       "decoder":"mirror","posterior":"diagonal_gaussian","prior":"standard_normal"})";
   const vae::ModelConfig c = vae::ModelConfig::from_json(old, "old.safetensors");
-  EXPECT_EQ(c.arch, "mlp");
+  EXPECT_EQ(c.arch, vae::Arch::Mlp);
   EXPECT_EQ(c.num_classes, 0);
   EXPECT_EQ(c.likelihood, vae::Likelihood::Bernoulli);
   EXPECT_EQ(vae::param_count(c), 652824u);

@@ -15,18 +15,13 @@
 
 namespace {
 
-using Kind = vae::LayerSpec::Kind;
-
-using vae_test::layer;
-using vae_test::reshape;
-
 // A small conv VAE on 1×6×6 images:
 //   encoder conv 3ch k3 s2 p1 (6×6 → 3×3), dense 5;  decoder dense 12, reshape 3×2×2,
 //   conv_transpose 1ch k4 s2 (2×2 → 6×6).
 vae::ModelConfig conv_config() {
   return vae_test::custom_config(
-      6, 2, vae::Activation::Tanh, {layer(Kind::Conv, 3, 3, 2, 1), layer(Kind::Dense, 5)},
-      {layer(Kind::Dense, 12), reshape(3, 2, 2), layer(Kind::ConvTranspose, 1, 4, 2, 0)});
+      6, 2, vae::Activation::Tanh, {vae::conv_layer(3, 3, 2, 1), vae::dense_layer(5)},
+      {vae::dense_layer(12), vae::reshape_layer(3, 2, 2), vae::conv_transpose_layer(1, 4, 2, 0)});
 }
 
 vae::ModelConfig mlp_config(std::vector<int> hidden) {

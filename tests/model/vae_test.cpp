@@ -162,14 +162,15 @@ TEST(Vae, EncodeAndDecodeMatchTheTrainingForward) {
   }
 }
 
-TEST(Vae, ConfigValidationNamesTheOption) {
+TEST(Vae, ConfigValidationNamesTheField) {
   vae::ModelConfig c;
   c.latent = 0;
   try {
     c.validate();
     FAIL() << "latent 0 accepted";
-  } catch (const vae::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("--latent"), std::string::npos);
+  } catch (const vae::FieldError& e) {
+    EXPECT_EQ(e.field(), "latent");
+    EXPECT_EQ(std::string(e.what()), "latent: must be in 1..16384, got 0");
   }
   c = vae::ModelConfig{};
   c.hidden = {400, 0};

@@ -17,8 +17,6 @@
 
 namespace {
 
-using Kind = vae::LayerSpec::Kind;
-
 vae::ModelConfig mlp_config(int num_classes = 0) {
   vae::ModelConfig c;
   c.input_dim = 12;
@@ -34,10 +32,9 @@ vae::ModelConfig mlp_config(int num_classes = 0) {
 
 // Conv encoder 1×6×6 → 2×3×3 → dense 4; decoder dense 8, reshape 2×2×2, conv_transpose to 1×6×6.
 vae::ModelConfig conv_config() {
-  using vae_test::layer;
   return vae_test::custom_config(
-      6, 2, vae::Activation::Relu, {layer(Kind::Conv, 2, 3, 2, 1), layer(Kind::Dense, 4)},
-      {layer(Kind::Dense, 8), vae_test::reshape(2, 2, 2), layer(Kind::ConvTranspose, 1, 4, 2)});
+      6, 2, vae::Activation::Relu, {vae::conv_layer(2, 3, 2, 1), vae::dense_layer(4)},
+      {vae::dense_layer(8), vae::reshape_layer(2, 2, 2), vae::conv_transpose_layer(1, 4, 2)});
 }
 
 struct Batch {

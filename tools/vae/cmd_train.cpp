@@ -152,12 +152,12 @@ TrainRun resolve_options(const GivenFlags& given) {
   TrainSetup& s = run.setup;
   apply_flags(s, given);
   apply_threads(s.threads);
-  if (!run.resumed && s.config.empty() && s.model.arch == "conv" && given.has("--hidden"))
+  if (!run.resumed && s.config.empty() && s.model.arch == vae::Arch::Conv && given.has("--hidden"))
     throw UsageError("--hidden: sets the widths of --arch mlp; --arch conv is a fixed preset "
                      "(use --config for other layers)");
   s.train.validate();
   // Layer stacks are checked against the data's geometry once the data are read.
-  if (!run.resumed && s.model.arch == "mlp") check_flag_model(s.model);
+  if (!run.resumed && s.model.arch == vae::Arch::Mlp) check_flag_model(s.model);
   if (s.out.empty() && run.resumed) s.out = fs::path(s.resume).parent_path().string();
   if (s.out.empty()) s.out = run.resumed ? "." : default_out_dir();
   return run;
@@ -191,7 +191,7 @@ void prepare_run_folder(const TrainRun& run) {
     if (made) fs::remove(out, ec);
     throw;
   }
-  if (!run.resumed && cfg.arch == "custom")  // the layers, for the report's command line
+  if (!run.resumed && cfg.arch == vae::Arch::Custom)  // the layers, for the report's command line
     vae::write_file_atomic(out + "/" + vae::kModelDescriptionFile, cfg.to_description());
 }
 
@@ -232,7 +232,7 @@ void fit_model_to_data(TrainRun& run, const vae::DataSplits& data) {
   cfg.height = data.train.height;
   cfg.width = data.train.width;
   cfg.channels = data.train.channels;
-  if (cfg.arch == "conv") vae::set_conv_preset(cfg);
+  if (cfg.arch == vae::Arch::Conv) vae::set_conv_preset(cfg);
   if (cfg.num_classes > 0) cfg.num_classes = class_count(data, opts.data);
   try {
     cfg.validate();

@@ -119,12 +119,13 @@ void set_hidden(vae::ModelConfig& cfg, const std::string& text) {
   cfg.hidden = widths;
 }
 
-std::string arch_text(const vae::ModelConfig& cfg) { return cfg.arch; }
+std::string arch_text(const vae::ModelConfig& cfg) { return vae::arch_name(cfg.arch); }
 
+// The presets; layers of one's own come from --config (Arch::Custom).
 void set_arch(vae::ModelConfig& cfg, const std::string& text) {
-  if (text != "mlp" && text != "conv")
+  if (text != vae::arch_name(vae::Arch::Mlp) && text != vae::arch_name(vae::Arch::Conv))
     throw FieldError("arch", "must be 'mlp' or 'conv', got '" + text + "'");
-  cfg.arch = text;
+  cfg.arch = vae::parse_arch(text);
 }
 
 std::string likelihood_text(const vae::ModelConfig& cfg) {
@@ -148,7 +149,7 @@ void set_sigma(vae::ModelConfig& cfg, const std::string& text) {
 }
 
 // The model a run's flags describe (the mlp and conv presets), rather than a --config file.
-bool model_from_flags(const vae::ModelConfig& cfg) { return cfg.arch != "custom"; }
+bool model_from_flags(const vae::ModelConfig& cfg) { return cfg.arch != vae::Arch::Custom; }
 
 // ---- When the reproduced command line spells a row ------------------------------------------
 
@@ -161,7 +162,7 @@ bool model_flag(const TrainFlag&, const TrainSetup& s) { return model_from_flags
 bool model_flag_not_default(const TrainFlag& row, const TrainSetup& s) {
   return model_from_flags(s.model) && not_default(row, s);
 }
-bool mlp_flag(const TrainFlag&, const TrainSetup& s) { return s.model.arch == "mlp"; }
+bool mlp_flag(const TrainFlag&, const TrainSetup& s) { return s.model.arch == vae::Arch::Mlp; }
 bool gaussian_flag(const TrainFlag&, const TrainSetup& s) {
   return model_from_flags(s.model) && s.model.likelihood != vae::Likelihood::Bernoulli;
 }

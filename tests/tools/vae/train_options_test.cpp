@@ -210,7 +210,7 @@ TEST(ReproduceCommand, EveryOptionSpelledOutAndQuoted) {
 
 TEST(ReproduceCommand, ConvIwaeConditionalAndConfigRuns) {
   vae::Checkpoint c = default_checkpoint();
-  c.model.arch = "conv";
+  c.model.arch = vae::Arch::Conv;
   c.model.num_classes = 10;
   c.train.objective = vae::Objective::Iwae;
   c.train.k = 5;
@@ -220,7 +220,7 @@ TEST(ReproduceCommand, ConvIwaeConditionalAndConfigRuns) {
             "--conditional --epochs 10 --batch-size 128 --lr 0.001 --seed 1 --binarize none "
             "--objective iwae --k 5 --clip-grad 1 --out o");
   c = default_checkpoint();
-  c.model.arch = "custom";
+  c.model.arch = vae::Arch::Custom;
   c.model.likelihood = vae::Likelihood::Gaussian;
   EXPECT_EQ(vae_cli::reproduce_command(c, "o"),
             "vae train --data fashion-mnist --config o/model.json --epochs 10 --batch-size 128 "
