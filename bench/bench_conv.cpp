@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "core/blas.h"
-#include "vae/conv.h"
+#include "nn/conv.h"
 #include "vae/rng.h"
 #include "vae/runtime.h"
 
@@ -140,7 +140,7 @@ BENCHMARK(BM_Conv)
 // matrices of G images sit side by side, col (rows, ld) with ld = G·plane, plane the
 // kernel-position grid (Conv2d: its output H_out·W_out; ConvTranspose2d: its input H·W). G is
 // read back from the public scratch size (rows·ld + channels·ld + padded image,
-// include/vae/conv.h), so these benchmarks follow the library's group size (about 2048 columns)
+// src/nn/conv.h), so these benchmarks follow the library's group size (about 2048 columns)
 // without restating it.
 struct Grouping {
   int G;       // images per group

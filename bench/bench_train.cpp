@@ -14,9 +14,10 @@
 #include <vector>
 
 #include "core/blas.h"
-#include "vae/data_parallel.h"
+#include "core/pool.h"
+#include "optim/adam.h"
+#include "train/data_parallel.h"
 #include "vae/model.h"
-#include "vae/optim.h"
 #include "vae/rng.h"
 #include "vae/runtime.h"
 
@@ -29,7 +30,7 @@ int bench_threads() {
 
 // One training step as the trainer takes it (vae::train): ε, zero_grad, forward, backward, the
 // gradient norm and Adam, data-parallel over the threads when the batch has kMinRowsPerPart rows
-// per thread (vae/data_parallel.h), else on BLAS's threads.
+// per thread (train/data_parallel.h), else on BLAS's threads.
 void BM_TrainStep(benchmark::State& state) {
   vae::set_num_threads(bench_threads());
   const int B = static_cast<int>(state.range(0));

@@ -5,7 +5,7 @@
 
 #include "fuzz_util.h"
 #include "vae/error.h"
-#include "vae/report.h"
+#include "viz/report.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const vae_fuzz::ScratchDir dir("metrics");

@@ -7,8 +7,8 @@
 #include <string>
 
 #include "fuzz_util.h"
+#include "io/safetensors.h"
 #include "vae/error.h"
-#include "vae/safetensors.h"
 
 namespace {
 

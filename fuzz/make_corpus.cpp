@@ -17,12 +17,12 @@
 #include <string>
 #include <vector>
 
+#include "io/fileio.h"
+#include "io/png.h"
+#include "io/safetensors.h"
 #include "vae/checkpoint.h"
-#include "vae/fileio.h"
 #include "vae/model.h"
 #include "vae/npy.h"
-#include "vae/png.h"
-#include "vae/safetensors.h"
 #include "vae/trainer.h"
 
 namespace {

@@ -1,4 +1,4 @@
-// Checkpoints: one .safetensors file (include/vae/safetensors.h) holding
+// Checkpoints: one .safetensors file (src/io/safetensors.h) holding
 //   tensors   every parameter by its param_table name ("encoder.0.weight", …, F32);
 //             "optimizer.exp_avg.<name>" and "optimizer.exp_avg_sq.<name>" (Adam's m and v, F32);
 //             "optimizer.step" (I64 scalar);

@@ -13,7 +13,7 @@
 //   loss      per example: −log p(x|z) summed over D (Bernoulli: softplus(l) − x·l; Gaussian:
 //             ½((x − m)/σ)² + log σ + ½ log 2π with σ fixed or learned per dimension), through
 //             the likelihood's row (include/vae/likelihood.h, src/model/likelihoods/),
-//             plus KL(q ‖ N(0,I)) (include/vae/losses.h); the objective is the batch mean.
+//             plus KL(q ‖ N(0,I)) (src/model/losses.h); the objective is the batch mean.
 //   conditional (num_classes = Y > 0): the one-hot label y (B,Y) is appended to the input of the
 //             encoder's first dense layer (the heads, when there is none) and to z at the
 //             decoder's input: q(z|x,y), p(x|z,y) (Sohn et al. 2015).
@@ -35,7 +35,7 @@
 // Vae::backward is forward's call list read in reverse; each call's math sits beside the
 // function it calls: a layer's in its kind's header (src/nn/layers/dense.h, conv.h,
 // conv_transpose.h, reshape.h, reached through LayerSpec::kind), the rest in
-// include/vae/nn.h and include/vae/losses.h.
+// include/vae/nn.h and src/model/losses.h.
 //
 // Storage: all parameters live in one flat buffer, all gradients in another of the same layout
 // (param_table() names each slice, PyTorch-style "encoder.0.weight"); all activations in one flat
@@ -159,7 +159,7 @@ ModelConfig parse_model_config(const std::string& text, const std::string& origi
 
 /// How the KL term of the one-sample VAE objective is computed.
 enum class KlEstimator {
-  Analytic,  ///< KL(q ‖ N(0,I)) in closed form (the default; include/vae/losses.h)
+  Analytic,  ///< KL(q ‖ N(0,I)) in closed form (the default; src/model/losses.h)
   Sample,    ///< log q(z|x) − log p(z) at the drawn z = ½ Σ_j (z_j² − ε_j² − log σ²_j)
 };
 
@@ -222,14 +222,14 @@ class Vae {
   /// which must have been called with the same x and B. Two backward calls without zero_grad
   /// in between add their gradients (gradient accumulation over micro-batches).
   /// After forward: the objective is recon + β · KL-term, where the KL term is the analytic KL,
-  /// or with free_bits > 0 Σ_j max(λ, KL̄_j) (include/vae/losses.h), or with KlEstimator::Sample
+  /// or with free_bits > 0 Σ_j max(λ, KL̄_j) (src/model/losses.h), or with KlEstimator::Sample
   /// the sampled log q − log p (free bits not allowed then).
   /// After forward_iw: the objective is L_K (beta, free_bits and kl must keep their defaults).
   /// Returns the objective's value, nats per example (the batch mean).
   double backward(const T* x, int B, double beta = 1.0, double free_bits = 0.0,
                   KlEstimator kl = KlEstimator::Analytic);
   /// From now on reads and writes its parameters in `owner`'s buffer instead of its own (freed):
-  /// data-parallel replicas share one copy of the weights (vae/data_parallel.h). owner must have
+  /// data-parallel replicas share one copy of the weights (train/data_parallel.h). owner must have
   /// the same config, own its parameters, and outlive this model. Gradients stay separate.
   void share_params(Vae& owner);
   /// Zeroes the parameter gradients (one fill of the flat buffer).

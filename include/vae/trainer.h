@@ -35,7 +35,7 @@
 // last.safetensors is the epoch's commit point: a run killed anywhere before it is replaced
 // resumes from the previous epoch and redoes this one, rewriting the metrics line and
 // best.safetensors with the same contents. At its start a run removes the temporaries of those
-// four files that killed runs left (remove_stale_temporaries in vae/fileio.h).
+// four files that killed runs left (remove_stale_temporaries in io/fileio.h).
 #pragma once
 
 #include <functional>

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "core/pool.h"
 #include "vae/error.h"
 #include "vae/runtime.h"
 

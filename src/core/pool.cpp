@@ -1,5 +1,5 @@
-// WorkerPool (include/vae/runtime.h): n − 1 threads woken by a generation counter.
-#include "vae/runtime.h"
+// WorkerPool (src/core/pool.h): n − 1 threads woken by a generation counter.
+#include "core/pool.h"
 
 
 namespace vae {

@@ -1,4 +1,4 @@
-#include "vae/batcher.h"
+#include "data/batcher.h"
 
 #include <algorithm>
 #include <cstring>

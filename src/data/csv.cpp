@@ -23,8 +23,8 @@
 #include <cstring>
 #include <limits>
 
+#include "io/fileio.h"
 #include "vae/error.h"
-#include "vae/fileio.h"
 #include "vae/readers.h"
 
 namespace vae {

@@ -19,9 +19,9 @@
 #include <cstring>
 #include <limits>
 
+#include "io/fileio.h"
 #include "vae/dataset.h"
 #include "vae/error.h"
-#include "vae/fileio.h"
 
 namespace vae {
 namespace {

@@ -37,9 +37,9 @@
 #include <cstring>
 #include <filesystem>
 
+#include "io/fileio.h"
+#include "io/png.h"
 #include "vae/error.h"
-#include "vae/fileio.h"
-#include "vae/png.h"
 #include "vae/readers.h"
 
 namespace vae {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/pool.h"
 #include "vae/error.h"
 #include "vae/eval.h"
 #include "vae/rng.h"

@@ -1,4 +1,4 @@
-#include "vae/latent_stats.h"
+#include "eval/latent_stats.h"
 
 #include <algorithm>
 #include <cmath>

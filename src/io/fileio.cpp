@@ -1,4 +1,4 @@
-#include "vae/fileio.h"
+#include "io/fileio.h"
 
 #include <dirent.h>
 #include <signal.h>

@@ -16,8 +16,8 @@
 #include <limits>
 #include <set>
 
+#include "io/fileio.h"
 #include "vae/error.h"
-#include "vae/fileio.h"
 
 namespace vae {
 namespace {

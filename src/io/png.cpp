@@ -8,7 +8,7 @@
 // that owns nothing (write_image, read_header, read_rows) and whose setjmp turns the jump into
 // `false`; the png structs and all buffers belong to the caller, which frees them by RAII and
 // throws vae::Error.
-#include "vae/png.h"
+#include "io/png.h"
 
 #include <png.h>
 
@@ -17,8 +17,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "io/fileio.h"
 #include "vae/error.h"
-#include "vae/fileio.h"
 
 namespace vae {
 namespace {

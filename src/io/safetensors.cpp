@@ -10,7 +10,7 @@
 // The reader treats every file as hostile: each length and offset is checked against the bytes
 // actually present before it is used, so a truncated or corrupted file is a vae::Error, never a
 // crash or a huge allocation.
-#include "vae/safetensors.h"
+#include "io/safetensors.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -19,8 +19,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "io/fileio.h"
 #include "vae/error.h"
-#include "vae/fileio.h"
 
 namespace vae {
 namespace {

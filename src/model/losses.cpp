@@ -1,5 +1,5 @@
-// The terms of the negative ELBO (formulas and contracts in include/vae/losses.h).
-#include "vae/losses.h"
+// The terms of the negative ELBO (formulas and contracts in src/model/losses.h).
+#include "model/losses.h"
 
 #include <algorithm>
 #include <cmath>

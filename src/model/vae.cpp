@@ -7,10 +7,10 @@
 #include <limits>
 
 #include "model/likelihoods/likelihoods.h"
+#include "model/losses.h"
 #include "model/plan.h"
 #include "nn/layers/layer.h"
 #include "vae/error.h"
-#include "vae/losses.h"
 #include "vae/model.h"
 
 namespace vae {

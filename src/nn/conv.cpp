@@ -1,5 +1,5 @@
 // Conv2d and ConvTranspose2d by im2col + GEMM, and their naive references (math in
-// include/vae/conv.h).
+// src/nn/conv.h).
 //
 // Legend: N batch, C_in / C_out channels, H × W the layer's input image, H_out × W_out its
 // output, K kernel side, S stride, P padding, OP output padding; KK = K·K.
@@ -21,7 +21,7 @@
 // pass over the tensor. The scratch holds a group's column matrix, that reordered copy, and,
 // when P > 0, one zero-bordered copy of a lowered image, which keeps the gather and scatter
 // loops free of bounds tests.
-#include "vae/conv.h"
+#include "nn/conv.h"
 
 #include <algorithm>
 

@@ -1,8 +1,8 @@
-// Adam, PyTorch's formulation (see include/vae/optim.h).
+// Adam, PyTorch's formulation (see src/optim/adam.h).
 #include <algorithm>
 #include <cmath>
 
-#include "vae/optim.h"
+#include "optim/adam.h"
 
 namespace vae {
 
@@ -17,7 +17,7 @@ void Adam<T>::begin_step() {
 
 namespace {
 
-// The update of one element, the formula of include/vae/optim.h, for the current step t.
+// The update of one element, the formula of src/optim/adam.h, for the current step t.
 template <class T>
 struct AdamRule {
   T b1, b2, eps, step_size, inv_sqrt_bc2;  // β₁, β₂, ε, lr / (1 − β₁ᵗ), 1 / √(1 − β₂ᵗ)

@@ -8,8 +8,8 @@
 #include <cstdio>
 
 #include "io/json_fields.h"
+#include "io/safetensors.h"
 #include "vae/error.h"
-#include "vae/safetensors.h"
 
 namespace vae {
 

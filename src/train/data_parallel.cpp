@@ -1,10 +1,11 @@
-// Data-parallel training steps (include/vae/data_parallel.h has the math).
-#include "vae/data_parallel.h"
+// Data-parallel training steps (src/train/data_parallel.h has the math).
+#include "train/data_parallel.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "core/pool.h"
 #include "vae/error.h"
 
 namespace vae {

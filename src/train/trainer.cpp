@@ -11,12 +11,13 @@
 #include <sstream>
 #include <vector>
 
-#include "vae/batcher.h"
-#include "vae/data_parallel.h"
+#include "core/pool.h"
+#include "data/batcher.h"
+#include "io/fileio.h"
+#include "optim/adam.h"
+#include "train/data_parallel.h"
 #include "vae/error.h"
 #include "vae/eval.h"
-#include "vae/fileio.h"
-#include "vae/optim.h"
 #include "vae/runtime.h"
 
 namespace vae {
@@ -263,7 +264,7 @@ TrainingRun::TrainingRun(const std::string& out_dir, const ModelConfig& model_cf
       Z_(model_cfg.latent),
       model_(model_cfg, opts.batch_size, K_),
       P_(model_.num_params()),
-      // Steps run data-parallel over the threads (vae/data_parallel.h) unless free bits (a batch
+      // Steps run data-parallel over the threads (train/data_parallel.h) unless free bits (a batch
       // mean inside a max) forbid splitting the batch or the batches are too small to share.
       parts_(opts.free_bits > 0 ? 1 : data_parallel_parts(num_threads(), opts.batch_size)),
       steps_(model_, parts_, opts.batch_size, K_),

@@ -1,4 +1,4 @@
-#include "vae/canvas.h"
+#include "viz/canvas.h"
 
 #include <algorithm>
 #include <cmath>

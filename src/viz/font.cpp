@@ -1,10 +1,10 @@
-// The 5x8 bitmap font of include/vae/canvas.h, drawn as text: '#' is ink, '.' is paper. Row 7
+// The 5x8 bitmap font of src/viz/canvas.h, drawn as text: '#' is ink, '.' is paper. Row 7
 // is the descender row. glyph_rows() packs each row into 5 bits once, on first use.
 #include <array>
 #include <cstring>
 
-#include "vae/canvas.h"
 #include "vae/error.h"
+#include "viz/canvas.h"
 
 namespace vae {
 namespace {

@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "vae/error.h"
-#include "vae/viz.h"
+#include "viz/viz.h"
 
 namespace vae {
 namespace {

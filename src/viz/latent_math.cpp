@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "vae/error.h"
-#include "vae/viz.h"
+#include "viz/viz.h"
 
 namespace vae {
 

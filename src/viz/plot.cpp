@@ -2,7 +2,7 @@
 // raster Canvas — so that the SVG and the PNG of a figure are the same picture.
 //
 // Legend: N points of a series, P panels, E epochs, Z latent size.
-#include "vae/plot.h"
+#include "viz/plot.h"
 
 #include <algorithm>
 #include <cmath>

@@ -2,7 +2,7 @@
 // writes one HTML page with the PNGs inlined as data: URIs and the plots as inline SVG.
 //
 // Legend: N test examples, D values per example, Z latent size.
-#include "vae/report.h"
+#include "viz/report.h"
 
 #include <algorithm>
 #include <cmath>
@@ -15,14 +15,14 @@
 #include <tuple>
 #include <utility>
 
+#include "data/batcher.h"
+#include "eval/latent_stats.h"
+#include "io/fileio.h"
 #include "io/number_text.h"
-#include "vae/batcher.h"
+#include "io/png.h"
 #include "vae/error.h"
-#include "vae/fileio.h"
-#include "vae/latent_stats.h"
-#include "vae/plot.h"
-#include "vae/png.h"
-#include "vae/viz.h"
+#include "viz/plot.h"
+#include "viz/viz.h"
 
 namespace vae {
 namespace {

@@ -20,11 +20,11 @@
 #include <vector>
 
 #include "cli/cli_util.h"
+#include "io/png.h"
 #include "test_util.h"
 #include "vae/checkpoint.h"
 #include "vae/model.h"
 #include "vae/npy.h"
-#include "vae/png.h"
 
 namespace vae_cli_test {
 namespace {

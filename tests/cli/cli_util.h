@@ -21,8 +21,8 @@
 #include <system_error>
 #include <vector>
 
+#include "io/png.h"
 #include "test_util.h"
-#include "vae/png.h"
 
 extern char** environ;
 

@@ -30,9 +30,9 @@
 #include <vector>
 
 #include "cli/cli_util.h"
+#include "io/fileio.h"
 #include "test_util.h"
 #include "vae/checkpoint.h"
-#include "vae/fileio.h"
 
 namespace vae_cli_test {
 namespace {

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "cli/cli_util.h"
+#include "io/png.h"
 #include "test_util.h"
-#include "vae/png.h"
 
 namespace vae_cli_test {
 namespace {

@@ -1,7 +1,7 @@
 // The picture commands and the run report end to end: each test runs the built binary
 // (VAE_BINARY) on tiny runs trained here on a generated MNIST-format data set (6x6 images in
 // four classes, 64 train and 16 test examples), reads the PNGs back with a decoder, and checks
-// their size (the layouts of include/vae/viz.h and plot.h) and that they are not blank; SVG is
+// their size (the layouts of src/viz/viz.h and plot.h) and that they are not blank; SVG is
 // checked for well-formedness and its labels, the report for every section and for data: URIs
 // only. Bad input gives exit 2 (usage) or 1 (anything else), one line on stderr naming the
 // option or file, and no output file. With Chromium installed, scripts/check-report.sh opens the
@@ -21,10 +21,10 @@
 #include <vector>
 
 #include "cli/cli_util.h"
+#include "io/png.h"
 #include "test_util.h"
-#include "vae/canvas.h"
-#include "vae/plot.h"
-#include "vae/png.h"
+#include "viz/canvas.h"
+#include "viz/plot.h"
 #include "viz/xml_check.h"
 
 namespace vae_cli_test {
@@ -73,7 +73,7 @@ void expect_png(const std::string& path, int width, int height, int channels = 3
   EXPECT_GT(pixel_variance(img), 0);
 }
 
-/// Width and height of a labelled grid of R×C tiles with gutter G (include/vae/viz.h).
+/// Width and height of a labelled grid of R×C tiles with gutter G (src/viz/viz.h).
 int grid_width(int cols, int gutter) { return gutter + cols * kTile + kPad * (cols + 1); }
 int grid_height(int rows) { return kBand + rows * kTile + kPad * (rows + 1); }
 

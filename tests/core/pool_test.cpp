@@ -1,4 +1,4 @@
-// WorkerPool (include/vae/runtime.h): every index runs once per run(), on distinct threads, and
+// WorkerPool (src/core/pool.h): every index runs once per run(), on distinct threads, and
 // exceptions reach the caller.
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "vae/runtime.h"
+#include "core/pool.h"
 
 namespace {
 

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "io/png.h"
 #include "test_util.h"
 #include "vae/error.h"
-#include "vae/png.h"
 #include "vae/readers.h"
 
 namespace {

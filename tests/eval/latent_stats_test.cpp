@@ -1,5 +1,5 @@
 // Per-dimension posterior statistics on a model whose encodings are known in closed form.
-#include "vae/latent_stats.h"
+#include "eval/latent_stats.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Atomic writes: a failed write (file size limit standing in for a full disk) leaves the old
 // file and no temporary; temporaries of killed writers are removed, those of running ones kept.
-#include "vae/fileio.h"
+#include "io/fileio.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>

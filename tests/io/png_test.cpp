@@ -1,7 +1,7 @@
 // Tests for src/io/png.cpp: write/read round trips, the reader's expansion of other PNG layouts
 // to 8 bits (encoded here with libpng directly), the grid layout, and errors for missing,
 // foreign, corrupt and truncated files and for failed writes.
-#include "vae/png.h"
+#include "io/png.h"
 
 #include <gtest/gtest.h>
 #include <png.h>

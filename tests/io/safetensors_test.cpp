@@ -1,7 +1,7 @@
 // Tests for src/io/safetensors.cpp: the byte layout against the format description, bit-exact
 // round trips, and a reader that answers every hostile or damaged file with a one-line
 // vae::Error (hand-written bad headers, every truncation, byte flips, random mutations).
-#include "vae/safetensors.h"
+#include "io/safetensors.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // The terms of the negative ELBO: golden values computed by hand and gradient checks.
-#include "vae/losses.h"
+#include "model/losses.h"
 
 #include <gtest/gtest.h>
 

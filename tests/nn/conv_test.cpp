@@ -2,7 +2,7 @@
 // naive loops over many shapes, the transposed convolution as the adjoint of the convolution, and
 // backward against finite differences of L = Σ r ⊙ y (double precision) with sentinel-filled
 // gradient buffers for the accumulate rule.
-#include "vae/conv.h"
+#include "nn/conv.h"
 
 #include <gtest/gtest.h>
 

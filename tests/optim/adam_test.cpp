@@ -1,5 +1,5 @@
 // Adam: one and two steps computed by hand (PyTorch's formulation).
-#include "vae/optim.h"
+#include "optim/adam.h"
 
 #include <gtest/gtest.h>
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "io/safetensors.h"
 #include "test_util.h"
 #include "vae/error.h"
-#include "vae/safetensors.h"
 
 namespace {
 

@@ -1,8 +1,8 @@
-// DataParallel (include/vae/data_parallel.h): a step split over P parts gives the one-model
+// DataParallel (src/train/data_parallel.h): a step split over P parts gives the one-model
 // step's losses, objective and gradient (double precision, to rounding), for uneven splits,
 // batches smaller than P, conditional models, conv models and the IWAE objective; the update
 // keeps every replica's parameters equal to the model's, so later steps agree too.
-#include "vae/data_parallel.h"
+#include "train/data_parallel.h"
 
 #include <gtest/gtest.h>
 
@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "layer_specs.h"
+#include "optim/adam.h"
 #include "vae/model.h"
-#include "vae/optim.h"
 #include "vae/rng.h"
 
 namespace {

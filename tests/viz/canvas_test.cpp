@@ -1,6 +1,6 @@
 // Tests for src/viz/canvas.cpp and src/viz/font.cpp: the glyph table, text measurement and
 // placement (upright and turned), compositing, shapes, clipping and blitting.
-#include "vae/canvas.h"
+#include "viz/canvas.h"
 
 #include <gtest/gtest.h>
 

@@ -13,7 +13,7 @@
 
 #include "vae/error.h"
 #include "vae/model.h"
-#include "vae/viz.h"
+#include "viz/viz.h"
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "vae/rng.h"
-#include "vae/viz.h"
+#include "viz/viz.h"
 
 namespace {
 

@@ -3,7 +3,7 @@
 // figures of a run (loss curves, per-dimension KL, latent scatter).
 //
 // Legend: N points, E epochs, Z latent size.
-#include "vae/plot.h"
+#include "viz/plot.h"
 
 #include <gtest/gtest.h>
 

@@ -4,16 +4,16 @@
 // written, and errors that leave no report behind.
 //
 // Legend: N examples, D = 36 values per 6x6 image, Z = 3.
-#include "vae/report.h"
+#include "viz/report.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <string>
 
+#include "io/png.h"
 #include "test_util.h"
 #include "vae/error.h"
-#include "vae/png.h"
 #include "viz/xml_check.h"
 
 namespace {

@@ -34,7 +34,7 @@ Command add_reconstruct(CLI::App& root);
 Command add_encode(CLI::App& root);
 Command add_decode(CLI::App& root);
 Command add_info(CLI::App& root);
-// Pictures of what a model learned, and the run report (include/vae/viz.h, plot.h, report.h).
+// Pictures of what a model learned, and the run report (src/viz/viz.h, plot.h, report.h).
 Command add_interpolate(CLI::App& root);
 Command add_traverse(CLI::App& root);
 Command add_manifold(CLI::App& root);

@@ -3,12 +3,12 @@
 #include <filesystem>
 
 #include "cli.h"
+#include "io/fileio.h"
+#include "io/png.h"
 #include "vae/error.h"
-#include "vae/fileio.h"
-#include "vae/plot.h"
-#include "vae/png.h"
-#include "vae/report.h"
 #include "vae/trainer.h"
+#include "viz/plot.h"
+#include "viz/report.h"
 
 namespace vae_cli {
 

@@ -3,10 +3,10 @@
 #include <vector>
 
 #include "cli.h"
+#include "io/png.h"
 #include "vae/checkpoint.h"
 #include "vae/error.h"
 #include "vae/npy.h"
-#include "vae/png.h"
 
 namespace vae_cli {
 

@@ -8,11 +8,11 @@
 #include <cstdio>
 
 #include "cli.h"
+#include "eval/latent_stats.h"
+#include "io/fileio.h"
 #include "vae/checkpoint.h"
 #include "vae/error.h"
 #include "vae/eval.h"
-#include "vae/fileio.h"
-#include "vae/latent_stats.h"
 
 namespace vae_cli {
 

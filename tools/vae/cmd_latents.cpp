@@ -2,12 +2,12 @@
 #include <cstdio>
 
 #include "cli.h"
+#include "io/fileio.h"
+#include "io/png.h"
 #include "vae/checkpoint.h"
 #include "vae/error.h"
-#include "vae/fileio.h"
-#include "vae/plot.h"
-#include "vae/png.h"
-#include "vae/viz.h"
+#include "viz/plot.h"
+#include "viz/viz.h"
 
 namespace vae_cli {
 

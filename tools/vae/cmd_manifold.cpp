@@ -4,10 +4,10 @@
 #include <vector>
 
 #include "cli.h"
+#include "io/png.h"
 #include "vae/checkpoint.h"
 #include "vae/error.h"
-#include "vae/png.h"
-#include "vae/viz.h"
+#include "viz/viz.h"
 
 namespace vae_cli {
 

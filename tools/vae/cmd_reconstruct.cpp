@@ -4,7 +4,7 @@
 #include "cli.h"
 #include "vae/checkpoint.h"
 #include "vae/error.h"
-#include "vae/viz.h"
+#include "viz/viz.h"
 
 namespace vae_cli {
 

@@ -5,8 +5,8 @@
 #include "cli.h"
 #include "train_options.h"
 #include "vae/error.h"
-#include "vae/report.h"
 #include "vae/trainer.h"
+#include "viz/report.h"
 
 namespace vae_cli {
 

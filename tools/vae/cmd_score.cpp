@@ -5,9 +5,9 @@
 #include <sstream>
 
 #include "cli.h"
+#include "io/fileio.h"
 #include "vae/checkpoint.h"
 #include "vae/eval.h"
-#include "vae/fileio.h"
 
 namespace vae_cli {
 

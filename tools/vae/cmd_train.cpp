@@ -14,15 +14,15 @@
 #include <optional>
 
 #include "cli.h"
+#include "data/batcher.h"
+#include "io/fileio.h"
+#include "io/png.h"
 #include "train_options.h"
-#include "vae/batcher.h"
 #include "vae/error.h"
-#include "vae/fileio.h"
-#include "vae/png.h"
-#include "vae/report.h"
 #include "vae/runtime.h"
 #include "vae/trainer.h"
-#include "vae/viz.h"
+#include "viz/report.h"
+#include "viz/viz.h"
 
 namespace vae_cli {
 

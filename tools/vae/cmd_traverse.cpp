@@ -3,11 +3,11 @@
 #include <vector>
 
 #include "cli.h"
+#include "eval/latent_stats.h"
+#include "io/png.h"
 #include "vae/checkpoint.h"
 #include "vae/error.h"
-#include "vae/latent_stats.h"
-#include "vae/png.h"
-#include "vae/viz.h"
+#include "viz/viz.h"
 
 namespace vae_cli {
 

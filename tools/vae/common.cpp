@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "cli.h"
-#include "vae/batcher.h"
+#include "data/batcher.h"
 #include "vae/data_pipeline.h"
 #include "vae/error.h"
 #include "vae/runtime.h"

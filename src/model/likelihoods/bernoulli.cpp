@@ -1,7 +1,7 @@
 // The Bernoulli likelihood's row (contract and math: model/likelihoods/bernoulli.h).
 #include "model/likelihoods/bernoulli.h"
 
-#include "vae/losses.h"
+#include "model/losses.h"
 
 namespace vae {
 

@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "vae/losses.h"
+#include "model/losses.h"
 
 namespace vae {
 

@@ -2,7 +2,7 @@
 // the decoder gives the mean m (B,D) and
 //   −log N(x; m, σ²) = ½ ((x − m)/σ)² + log σ + ½ log 2π   per dimension, constants included.
 // Decoder mean m itself. No parameters of its own; any real data (tables are standardised by
-// --scale auto). The math: gaussian_nll_forward / _backward in include/vae/losses.h.
+// --scale auto). The math: gaussian_nll_forward / _backward in src/model/losses.h.
 #pragma once
 
 #include "model/likelihoods/likelihoods.h"

@@ -2,7 +2,7 @@
 #include "model/likelihoods/gaussian_learned_sigma.h"
 
 #include "model/likelihoods/gaussian.h"
-#include "vae/losses.h"
+#include "model/losses.h"
 
 namespace vae {
 

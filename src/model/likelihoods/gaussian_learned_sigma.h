@@ -4,7 +4,7 @@
 //   −log N(x; m, e^{2s}) = ½ (x − m)² e^{−2s} + s + ½ log 2π   per dimension.
 // Decoder mean m itself; any real data (tables are standardised by --scale auto). Its JSON is
 // "likelihood": "gaussian" with "learn_sigma": true in checkpoints and "sigma": "learned" in
-// model descriptions. The math: gaussian_learned_nll_forward / _backward in include/vae/losses.h.
+// model descriptions. The math: gaussian_learned_nll_forward / _backward in src/model/losses.h.
 #pragma once
 
 #include "model/likelihoods/likelihoods.h"

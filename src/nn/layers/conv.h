@@ -8,11 +8,11 @@
 //             1 ≤ O ≤ 4096, 1 ≤ K ≤ 64, 1 ≤ S ≤ 64, 0 ≤ P ≤ 64
 //   params    <name>.weight (O, C, K, K), <name>.bias (O)
 //   math      y[n,o,i,j] = b[o] + Σ_{c,p,q} W[o,c,p,q] · x[n,c, i·S − P + p, j·S − P + q]
-//             (include/vae/conv.h: conv2d_forward, conv2d_backward; im2col + GEMM)
+//             (src/nn/conv.h: conv2d_forward, conv2d_backward; im2col + GEMM)
 #pragma once
 
 #include "nn/layers/layer.h"
-#include "vae/conv.h"
+#include "nn/conv.h"
 
 namespace vae {
 

@@ -11,7 +11,7 @@
 //             <name>.bias (O)
 //   math      y[n,o,u,v] = b[o] + Σ x[n,c,i,j] · W[c,o,p,q] over c, p, q, i, j with
 //             i·S − P + p = u and j·S − P + q = v: each input pixel scatters its K × K patch
-//             (include/vae/conv.h: conv_transpose2d_forward, conv_transpose2d_backward)
+//             (src/nn/conv.h: conv_transpose2d_forward, conv_transpose2d_backward)
 #pragma once
 
 #include "nn/layers/layer.h"

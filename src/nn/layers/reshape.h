@@ -5,7 +5,7 @@
 //             1 ≤ C, H, W ≤ 65536
 //   params    none
 //   math      none: an NCHW tensor (N, C, H, W) is, byte for byte, the row-major (N, C·H·W)
-//             matrix (include/vae/conv.h), so the output is the input buffer itself, read with
+//             matrix (src/nn/conv.h), so the output is the input buffer itself, read with
 //             the next layer's shape. The model gives it no buffers and makes no call.
 #pragma once
 

@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "io/safetensors.h"
 #include "likelihood_cases.h"
+#include "model/losses.h"
 #include "test_util.h"
 #include "vae/checkpoint.h"
-#include "vae/losses.h"
-#include "vae/safetensors.h"
 
 namespace {
 

@@ -8,8 +8,8 @@
 #include <cmath>
 
 #include "likelihood_cases.h"
+#include "model/losses.h"
 #include "vae/data_pipeline.h"
-#include "vae/losses.h"
 
 namespace {
 

@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "vae/canvas.h"
+#include "eval/latent_stats.h"
+#include "io/png.h"
 #include "vae/dataset.h"
-#include "vae/latent_stats.h"
 #include "vae/model.h"
-#include "vae/png.h"
+#include "viz/canvas.h"
 
 namespace vae {
 

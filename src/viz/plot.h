@@ -1,6 +1,6 @@
 // Plots with labelled axes and a legend, drawn two ways from one description: as SVG text (real
 // text, for the report and for .svg files) and as a PNG image (text in the bitmap font of
-// include/vae/canvas.h). Both renderers share one layout, so the two pictures agree.
+// src/viz/canvas.h). Both renderers share one layout, so the two pictures agree.
 //
 //   Figure   a title, panels side by side, one legend (right) for every named series
 //   Panel    a title, x and y axis labels, ticks at "nice" numbers (1, 2 or 5 × 10ⁿ) or given
@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "vae/canvas.h"
-#include "vae/latent_stats.h"
-#include "vae/png.h"
+#include "eval/latent_stats.h"
+#include "io/png.h"
 #include "vae/trainer.h"
-#include "vae/viz.h"
+#include "viz/canvas.h"
+#include "viz/viz.h"
 
 namespace vae {
 

@@ -28,9 +28,9 @@
 #include <memory>
 #include <vector>
 
+#include "core/pool.h"
+#include "optim/adam.h"
 #include "vae/model.h"
-#include "vae/optim.h"
-#include "vae/runtime.h"
 
 namespace vae {
 

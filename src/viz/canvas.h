@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "vae/png.h"
+#include "io/png.h"
 
 namespace vae {
 
