@@ -11,6 +11,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config   # compiler and build
+  python3                            # scripts/function-lengths.py (a test), bench report
   libopenblas-dev                    # GEMM through CBLAS
   zlib1g-dev                         # .gz IDX files
   libpng-dev                         # PNG grids and image folders

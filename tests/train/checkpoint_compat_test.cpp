@@ -7,6 +7,7 @@
 
 #include "cli/cli_util.h"
 #include "test_util.h"
+#include "vae/checkpoint.h"
 #include "vae/npy.h"
 
 namespace {
@@ -54,6 +55,47 @@ TEST_P(CheckpointCompat, InfoReadsAsWhenItWasWritten) {
   ASSERT_EQ(r.code, 0) << describe(args, r);
   const std::string out = r.out.substr(r.out.find('\n') + 1);  // less the line with the path
   EXPECT_EQ(out, vae_test::read_bytes(kDir + f.info));
+}
+
+// What the library reads from each: the configuration, typed, as the command line gave it.
+TEST(CheckpointCompatV1, MlpGaussianLearnedReadsAsTyped) {
+  const vae::Checkpoint c = vae::load_checkpoint(kDir + "mlp_gaussian_learned.safetensors");
+  EXPECT_EQ(c.model.arch, vae::Arch::Mlp);
+  EXPECT_EQ(c.model.hidden, (std::vector<int>{8, 4}));
+  EXPECT_EQ(c.model.latent, 2);
+  EXPECT_EQ(c.model.likelihood, vae::Likelihood::GaussianLearnedSigma);
+  EXPECT_EQ(c.model.num_classes, 3);
+  EXPECT_EQ(c.train.kl_warmup.kind, vae::KlWarmup::Kind::Linear);
+  EXPECT_EQ(c.train.kl_warmup.period, 2.0);
+  EXPECT_EQ(c.train.beta, 0.5);
+  EXPECT_EQ(c.train.objective, vae::Objective::Elbo);
+  EXPECT_EQ(c.train.binarize, vae::Binarize::None);
+  EXPECT_EQ(c.train.data.scale, vae::Scale::Standardize);
+  EXPECT_EQ(c.scaler.kind, vae::ScalerKind::Standardize);
+  EXPECT_EQ(c.state.epoch, 2);
+  EXPECT_EQ(c.params.size(), 260u);
+  EXPECT_EQ(c.adam_m.size(), 260u);
+}
+
+TEST(CheckpointCompatV1, ConvIwaeConditionalReadsAsTyped) {
+  const vae::Checkpoint c = vae::load_checkpoint(kDir + "conv_iwae_conditional.safetensors");
+  EXPECT_EQ(c.model.arch, vae::Arch::Custom);
+  ASSERT_EQ(c.model.encoder.size(), 2u);
+  EXPECT_STREQ(vae::layer_kind_name(c.model.encoder[0].kind), "conv");
+  EXPECT_STREQ(vae::layer_kind_name(c.model.encoder[1].kind), "dense");
+  ASSERT_EQ(c.model.decoder.size(), 3u);
+  EXPECT_STREQ(vae::layer_kind_name(c.model.decoder[1].kind), "reshape");
+  EXPECT_STREQ(vae::layer_kind_name(c.model.decoder[2].kind), "conv_transpose");
+  EXPECT_EQ(c.model.likelihood, vae::Likelihood::Bernoulli);
+  EXPECT_EQ(c.model.num_classes, 2);
+  EXPECT_EQ(c.train.objective, vae::Objective::Iwae);
+  EXPECT_EQ(c.train.k, 2);
+  EXPECT_EQ(c.train.binarize, vae::Binarize::Dynamic);
+  EXPECT_EQ(c.train.kl_warmup.kind, vae::KlWarmup::Kind::None);
+  EXPECT_EQ(c.train.data.scale, vae::Scale::Auto);
+  EXPECT_EQ(c.scaler.kind, vae::ScalerKind::ZeroOne);
+  EXPECT_EQ(c.train.clip_grad, 5.0);
+  EXPECT_EQ(c.params.size(), 1079u);
 }
 
 INSTANTIATE_TEST_SUITE_P(V1, CheckpointCompat, testing::ValuesIn(kFixtures),
