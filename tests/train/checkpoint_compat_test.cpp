@@ -2,6 +2,7 @@
 // (tests/fixtures/v1/README.md says how each fixture was made).
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ const Fixture kFixtures[] = {
     {"conv_iwae_conditional.safetensors", "z3.npy", "conv_decoded.npy",
      "conv_iwae_conditional.info.txt"},
 };
+
+// Test names show the checkpoint rather than the struct's bytes.
+void PrintTo(const Fixture& f, std::ostream* os) { *os << f.checkpoint; }
 
 class CheckpointCompat : public testing::TestWithParam<Fixture> {};
 
