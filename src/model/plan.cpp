@@ -96,8 +96,8 @@ void plan_output_layer(const ModelConfig& cfg, PlannedLayer& out) {
   out.act = false;
   out.name = "decoder.out";
   if (out.spec.kind->view)
-    throw FieldError("decoder",
-                     "the last layer must be dense or conv_transpose (the output layer)");
+    throw FieldError("decoder", std::string("the last layer is the output layer and cannot be a ") +
+                                    out.spec.kind->type + " (it computes nothing)");
   if (out.spec.kind->output_has_data_geometry && cfg.channels > 0 &&
       (out.out_c != cfg.channels || out.out_h != cfg.height || out.out_w != cfg.width))
     throw FieldError("decoder", "gives " + geometry_text(out.out_c, out.out_h, out.out_w) +

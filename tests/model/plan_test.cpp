@@ -63,7 +63,7 @@ TEST(ModelPlan, StackErrorsNameTheField) {
   vae::ModelConfig ends_in_reshape = small_conv(0);
   ends_in_reshape.decoder = {vae::dense_layer(36), vae::reshape_layer(1, 6, 6)};
   EXPECT_EQ(error_of([&] { vae::plan_model(ends_in_reshape); }),
-            "decoder: the last layer must be dense or conv_transpose (the output layer)");
+            "decoder: the last layer is the output layer and cannot be a reshape (it computes nothing)");
   vae::ModelConfig huge = small_conv(0);
   huge.encoder = {vae::conv_layer(4096, 1)};
   huge.height = huge.width = 65;
