@@ -465,8 +465,12 @@ TEST_F(Cli, UsageErrorsExitTwo) {
   }
   const std::string out = tmp_.file("x.npy");
   expect_clean_failure({"decode", last(), "--out", out}, 2, "input", {out}, tmp_.path());
-  // A subcommand is required.
+  // A subcommand is required; a word that names none is named, with the nearest command.
   expect_clean_failure({}, 2, "vae", {}, tmp_.path());
+  expect_clean_failure({"trian"}, 2, "'trian' is not a vae command; did you mean 'train'?", {},
+                       tmp_.path());
+  expect_clean_failure({"evaluate", last()}, 2, "'evaluate' is not a vae command", {},
+                       tmp_.path());
   // Output names of the wrong kind.
   expect_clean_failure({"sample", last(), "--out", tmp_.file("x.jpg")}, 2, "--out",
                        {tmp_.file("x.jpg")}, tmp_.path());

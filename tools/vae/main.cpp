@@ -1,10 +1,49 @@
 // vae: train, evaluate and use variational autoencoders. See `vae --help`.
+#include <algorithm>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "cli.h"
 #include "train_options.h"
 #include "vae/error.h"
+
+namespace {
+
+// Levenshtein distance: single-character insertions, deletions and substitutions.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// "'trian' is not a vae command; did you mean 'train'?" for a first word that names no
+// subcommand (the nearest within two edits is suggested), or "" when it names one.
+std::string unknown_command(const CLI::App& app, const std::string& word) {
+  std::string nearest;
+  size_t best = 3;
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    if (sub->get_name() == word) return "";
+    const size_t d = edit_distance(word, sub->get_name());
+    if (d < best) {
+      best = d;
+      nearest = sub->get_name();
+    }
+  }
+  return "'" + word + "' is not a vae command" +
+         (nearest.empty() ? std::string() : "; did you mean '" + nearest + "'?");
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"vae: train, evaluate and use variational autoencoders", "vae"};
@@ -17,6 +56,13 @@ int main(int argc, char** argv) {
       vae_cli::add_info(app), vae_cli::add_score(app),
       vae_cli::add_interpolate(app), vae_cli::add_traverse(app), vae_cli::add_manifold(app),
       vae_cli::add_latents(app), vae_cli::add_curves(app), vae_cli::add_report(app)};
+  if (argc > 1 && argv[1][0] != '-') {
+    const std::string unknown = unknown_command(app, argv[1]);
+    if (!unknown.empty()) {
+      std::fprintf(stderr, "vae: %s (see vae --help)\n", unknown.c_str());
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
