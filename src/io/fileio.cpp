@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "vae/error.h"
@@ -114,15 +115,18 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
 }
 
 std::vector<unsigned char> read_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a folder, not a file");
   std::FILE* fp = std::fopen(path.c_str(), "rb");
   if (!fp) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
   std::vector<unsigned char> out;
   unsigned char buf[1 << 16];
   size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, fp)) > 0) out.insert(out.end(), buf, buf + n);
-  bool bad = std::ferror(fp);
+  const bool bad = std::ferror(fp);
+  const int err = errno;
   std::fclose(fp);
-  if (bad) throw Error(path + ": read failed");
+  if (bad) throw Error(path + ": read failed (" + std::strerror(err) + ")");
   return out;
 }
 

@@ -363,6 +363,19 @@ TEST_F(Cli, InfoPrintsParameterCount) {
   EXPECT_TRUE(found) << r.out;
 }
 
+// A run folder stands for its best checkpoint; a folder with none is named in one line.
+TEST_F(Cli, RunFolderStandsForItsBestCheckpoint) {
+  const std::vector<std::string> by_folder = {"info", run_};
+  const RunResult a = vae_run(by_folder);
+  ASSERT_EQ(a.code, 0) << describe(by_folder, a);
+  const RunResult b = vae_run({"info", run_ + "/best.safetensors"});
+  ASSERT_EQ(b.code, 0);
+  EXPECT_EQ(a.out, b.out);
+  vae_test::TempDir empty;
+  expect_clean_failure({"info", empty.path()}, 2, empty.path() + ": a folder with neither",
+                       {}, tmp_.path());
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. --resume
 

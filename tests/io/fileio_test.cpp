@@ -143,4 +143,14 @@ TEST(FreeBytes, KnownForAFolderUnknownForNone) {
   EXPECT_FALSE(vae::free_bytes(dir.file("missing")).has_value());
 }
 
+TEST(ReadFile, AFolderIsNamedAsAFolder) {
+  vae_test::TempDir dir;
+  try {
+    vae::read_file(dir.path());
+    FAIL() << "a folder was read as a file";
+  } catch (const vae::Error& e) {
+    EXPECT_EQ(std::string(e.what()), dir.path() + ": is a folder, not a file");
+  }
+}
+
 }  // namespace

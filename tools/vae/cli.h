@@ -43,8 +43,12 @@ Command add_curves(CLI::App& root);
 Command add_report(CLI::App& root);
 Command add_score(CLI::App& root);
 
-/// The positional CHECKPOINT argument every subcommand that reads a run has.
+/// The positional CHECKPOINT argument every subcommand that reads a run has; a run folder given
+/// there stands for its checkpoint (checkpoint_in).
 void add_checkpoint_argument(CLI::App* app, std::string* checkpoint);
+/// `path` itself, or for a folder its best.safetensors, else its last.safetensors. Throws
+/// vae::Error naming a folder that holds neither.
+std::string checkpoint_in(const std::string& path);
 /// --data and --split, as load_split_for reads them (split: test, train or val).
 void add_data_options(CLI::App* app, std::string* data, std::string* split);
 

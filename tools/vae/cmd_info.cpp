@@ -51,7 +51,7 @@ int run_info(const std::string& path) {
 Command add_info(CLI::App& root) {
   auto path = std::make_shared<std::string>();
   CLI::App* app = root.add_subcommand("info", "Show a checkpoint's architecture, parameter count and training state");
-  app->add_option("checkpoint", *path, "checkpoint (.safetensors)")->required();
+  add_checkpoint_argument(app, path.get());
   return {app, [path] { return run_info(*path); }};
 }
 

@@ -10,11 +10,35 @@
 #include "vae/data_pipeline.h"
 #include "vae/error.h"
 #include "vae/runtime.h"
+#include "vae/trainer.h"
 
 namespace vae_cli {
 
 void add_checkpoint_argument(CLI::App* app, std::string* checkpoint) {
-  app->add_option("checkpoint", *checkpoint, "checkpoint (.safetensors)")->required();
+  app->add_option("checkpoint", *checkpoint,
+                  "checkpoint (.safetensors), or a run folder: its best.safetensors, else its "
+                  "last.safetensors")
+      ->required()
+      ->transform(CLI::Validator(
+          [](std::string& path) {
+            try {
+              path = checkpoint_in(path);
+            } catch (const vae::Error& e) {
+              return std::string(e.what());  // CLI11 reports it as a usage error
+            }
+            return std::string();
+          },
+          "", "run folder"));
+}
+
+std::string checkpoint_in(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) return path;
+  for (const char* name : {vae::kBestCheckpoint, vae::kLastCheckpoint})
+    if (fs::is_regular_file(fs::path(path) / name, ec)) return (fs::path(path) / name).string();
+  throw vae::Error(path + ": a folder with neither " + vae::kBestCheckpoint + " nor " +
+                   vae::kLastCheckpoint + " (give a checkpoint file or a run folder)");
 }
 
 void add_data_options(CLI::App* app, std::string* data, std::string* split) {
