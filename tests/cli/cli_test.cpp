@@ -478,6 +478,11 @@ TEST_F(Cli, UsageErrorsExitTwo) {
   }
   const std::string out = tmp_.file("x.npy");
   expect_clean_failure({"decode", last(), "--out", out}, 2, "input", {out}, tmp_.path());
+  // Counts out of range: a negative seed (not 2^64 − 1), thousands of threads.
+  expect_clean_failure({"sample", last(), "--seed", "-1", "--out", tmp_.file("s.png")}, 2,
+                       "--seed", {tmp_.file("s.png")}, tmp_.path());
+  expect_clean_failure({"sample", last(), "--threads", "100000", "--out", tmp_.file("s.png")}, 2,
+                       "--threads: at most", {tmp_.file("s.png")}, tmp_.path());
   // A subcommand is required; a word that names none is named, with the nearest command.
   expect_clean_failure({}, 2, "vae", {}, tmp_.path());
   expect_clean_failure({"trian"}, 2, "'trian' is not a vae command; did you mean 'train'?", {},

@@ -58,6 +58,9 @@ std::string threads_help();
 /// Applies --threads; rejects negative counts.
 void apply_threads(int threads);
 
+/// --seed S, an integer >= 0 (CLI11 alone would read -1 as 2^64 − 1).
+void add_seed_option(CLI::App* app, uint64_t* seed, const std::string& help);
+
 /// --label L: the class a conditional model decodes with (default -1: not given).
 void add_label_option(CLI::App* app, int* label, const std::string& when_absent);
 /// Sets a conditional model's default label to `label` when given (>= 0), else to `fallback`.

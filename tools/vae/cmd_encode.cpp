@@ -65,7 +65,7 @@ Command add_encode(CLI::App& root) {
   add_data_options(app, &args->data, &args->split);
   app->add_option("--out", args->out, ".npy file to write");
   app->add_flag("--sample", args->sample, "write one z = mu + sigma * eps per example instead");
-  app->add_option("--seed", args->seed, "seed for --sample");
+  add_seed_option(app, &args->seed, "seed for --sample");
   add_threads_option(app, &args->threads);
   return {app, [args] { return run_encode(*args); }};
 }

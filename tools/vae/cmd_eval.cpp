@@ -115,7 +115,7 @@ Command add_eval(CLI::App& root) {
                   "importance samples K per example for the log-likelihood bound (0 = skip; the "
                   "literature uses 5000)");
   app->add_option("--batch-size", args->batch_size, "examples per forward pass");
-  app->add_option("--seed", args->seed, "seed for the evaluation's samples");
+  add_seed_option(app, &args->seed, "seed for the evaluation's samples");
   app->add_option("--out", args->out, "also write the JSON to this file");
   add_threads_option(app, &args->threads);
   return {app, [args] { return run_eval(*args); }};

@@ -90,7 +90,7 @@ Command add_interpolate(CLI::App& root) {
   app->add_option("--from", args->from, "index of the first example");
   app->add_option("--to", args->to, "index of the second example");
   app->add_flag("--random", args->random, "interpolate between two z ~ N(0, I) instead");
-  app->add_option("--seed", args->seed, "seed for --random");
+  add_seed_option(app, &args->seed, "seed for --random");
   app->add_option("--steps", args->steps, "decoded points per path, ends included");
   app->add_option("--out", args->out, "PNG file to write");
   add_label_option(app, &args->label, "the class of --from; 0 with --random");

@@ -68,7 +68,7 @@ Command add_sample(CLI::App& root) {
   app->add_option("-n", args->n, "number of samples");
   app->add_option("--cols", args->cols, "images per grid row");
   app->add_option("--out", args->out, "PNG file to write");
-  app->add_option("--seed", args->seed, "seed for z");
+  add_seed_option(app, &args->seed, "seed for z");
   add_label_option(app, &args->label, "one row of --cols samples per class");
   add_threads_option(app, &args->threads);
   return {app, [args] { return run_sample(*args); }};

@@ -75,7 +75,7 @@ Command add_score(CLI::App& root) {
   add_data_options(app, &args->data, &args->split);
   app->add_option("--out", args->out, "CSV file to write");
   app->add_option("--iw", args->iw, "score by the importance-weighted log-likelihood with K samples (0 = use -ELBO)");
-  app->add_option("--seed", args->seed, "seed for the samples");
+  add_seed_option(app, &args->seed, "seed for the samples");
   add_threads_option(app, &args->threads);
   return {app, [args] { return run_score(*args); }};
 }

@@ -48,9 +48,16 @@ void add_data_options(CLI::App* app, std::string* data, std::string* split) {
   app->add_option("--split", *split, "which split of the run's data: test, train or val");
 }
 
+// More threads than this per core only slow work down; a count above the cores is still allowed
+// up to it, since results depend on the count (a run is reproduced bit for bit with its own).
+constexpr int kThreadsPerCore = 8;
+
+int max_threads() { return kThreadsPerCore * std::max(1, vae::hardware_threads()); }
+
 std::string threads_help() {
   return "threads (0 = all " + std::to_string(vae::hardware_threads()) +
-         " cores): large batches and --iw split their rows over them, other work splits each "
+         " cores; at most " + std::to_string(max_threads()) +
+         "): large batches and --iw split their rows over them, other work splits each "
          "matrix product";
 }
 
@@ -60,7 +67,22 @@ void add_threads_option(CLI::App* app, int* threads) {
 
 void apply_threads(int threads) {
   if (threads < 0) throw UsageError("--threads: must be >= 0, got " + std::to_string(threads));
+  if (threads > max_threads())
+    throw UsageError("--threads: at most " + std::to_string(max_threads()) + " on this machine (" +
+                     std::to_string(kThreadsPerCore) + " per core), got " +
+                     std::to_string(threads));
   vae::set_num_threads(threads);
+}
+
+void add_seed_option(CLI::App* app, uint64_t* seed, const std::string& help) {
+  app->add_option("--seed", *seed, help)
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            return text.find('-') == std::string::npos
+                       ? std::string()
+                       : "expected an integer >= 0, got '" + text + "'";
+          },
+          "UINT", "non-negative"));
 }
 
 void add_label_option(CLI::App* app, int* label, const std::string& when_absent) {
