@@ -483,6 +483,17 @@ TEST_F(Cli, UsageErrorsExitTwo) {
                        "--seed", {tmp_.file("s.png")}, tmp_.path());
   expect_clean_failure({"sample", last(), "--threads", "100000", "--out", tmp_.file("s.png")}, 2,
                        "--threads: at most", {tmp_.file("s.png")}, tmp_.path());
+  // A 100 kB value is not echoed whole: the one line stays short.
+  {
+    const std::vector<std::string> args = {"train", "--kl-warmup", std::string(100000, 'x'),
+                                            "--out", tmp_.file("r")};
+    const RunResult r = vae_run(args);
+    EXPECT_EQ(r.code, 2) << describe(args, r);
+    EXPECT_EQ(count_lines(r.err), 1u);
+    EXPECT_LT(r.err.size(), 500u);
+    EXPECT_NE(r.err.find("--kl-warmup"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("characters left out"), std::string::npos) << r.err;
+  }
   // A subcommand is required; a word that names none is named, with the nearest command.
   expect_clean_failure({}, 2, "vae", {}, tmp_.path());
   expect_clean_failure({"trian"}, 2, "'trian' is not a vae command; did you mean 'train'?", {},

@@ -43,6 +43,20 @@ std::string unknown_command(const CLI::App& app, const std::string& word) {
          (nearest.empty() ? std::string() : "; did you mean '" + nearest + "'?");
 }
 
+// Prints one error line: "vae: <message>", the message kept to one line (line breaks of a value
+// it quotes become spaces) and to about 400 characters (the middle of a long value is left out,
+// saying how much), then returns `code`.
+int fail(std::string message, int code) {
+  for (char& c : message)
+    if (c == '\n' || c == '\r') c = ' ';
+  constexpr size_t kHead = 240, kTail = 120;
+  if (message.size() > kHead + kTail + 40)
+    message = message.substr(0, kHead) + " [... " + std::to_string(message.size() - kHead - kTail) +
+              " characters left out ...] " + message.substr(message.size() - kTail);
+  std::fprintf(stderr, "vae: %s\n", message.c_str());
+  return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,18 +72,14 @@ int main(int argc, char** argv) {
       vae_cli::add_latents(app), vae_cli::add_curves(app), vae_cli::add_report(app)};
   if (argc > 1 && argv[1][0] != '-') {
     const std::string unknown = unknown_command(app, argv[1]);
-    if (!unknown.empty()) {
-      std::fprintf(stderr, "vae: %s (see vae --help)\n", unknown.c_str());
-      return 2;
-    }
+    if (!unknown.empty()) return fail(unknown + " (see vae --help)", 2);
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
     return app.exit(e);  // --help, --version
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "vae: %s (see --help)\n", e.what());
-    return 2;
+    return fail(std::string(e.what()) + " (see --help)", 2);
   }
   // Exit codes are sorted here alone: a field the library refuses is named by its flag (from
   // `vae train`'s option table) and is a usage error, as are the commands' own UsageErrors.
@@ -77,18 +87,13 @@ int main(int argc, char** argv) {
     for (auto& c : commands)
       if (c.app->parsed()) return c.run();
   } catch (const vae::FieldError& e) {
-    std::fprintf(stderr, "vae: %s: %s\n", vae_cli::flag_for_field(e.field()).c_str(),
-                 e.problem().c_str());
-    return 2;
+    return fail(vae_cli::flag_for_field(e.field()) + ": " + e.problem(), 2);
   } catch (const vae_cli::UsageError& e) {
-    std::fprintf(stderr, "vae: %s\n", e.what());
-    return 2;
+    return fail(e.what(), 2);
   } catch (const vae::Error& e) {
-    std::fprintf(stderr, "vae: %s\n", e.what());
-    return 1;
+    return fail(e.what(), 1);
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "vae: out of memory\n");
-    return 1;
+    return fail("out of memory", 1);
   }
   return 2;
 }
