@@ -483,6 +483,10 @@ TEST_F(Cli, UsageErrorsExitTwo) {
                        "--seed", {tmp_.file("s.png")}, tmp_.path());
   expect_clean_failure({"sample", last(), "--threads", "100000", "--out", tmp_.file("s.png")}, 2,
                        "--threads: at most", {tmp_.file("s.png")}, tmp_.path());
+  // A new run of no epochs is refused before it makes a folder.
+  expect_clean_failure({"train", "--data", data_, "--epochs", "0", "--out", tmp_.file("r0")}, 2,
+                       "--epochs: a new run needs at least 1 epoch", {tmp_.file("r0")},
+                       tmp_.path());
   // A 100 kB value is not echoed whole: the one line stays short.
   {
     const std::vector<std::string> args = {"train", "--kl-warmup", std::string(100000, 'x'),

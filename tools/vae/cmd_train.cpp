@@ -156,6 +156,9 @@ TrainRun resolve_options(const GivenFlags& given) {
     throw UsageError("--hidden: sets the widths of --arch mlp; --arch conv is a fixed preset "
                      "(use --config for other layers)");
   s.train.validate();
+  if (!run.resumed && s.train.epochs == 0)
+    throw UsageError("--epochs: a new run needs at least 1 epoch (0 would leave an empty run "
+                     "folder)");
   // Layer stacks are checked against the data's geometry once the data are read.
   if (!run.resumed && s.model.arch == vae::Arch::Mlp) check_flag_model(s.model);
   if (s.out.empty() && run.resumed) s.out = fs::path(s.resume).parent_path().string();
