@@ -20,6 +20,11 @@
 namespace vae {
 
 inline constexpr const char* kReportFile = "report.html";
+/// Every file write_report may write into a run folder besides the report itself (and what
+/// `vae train` writes of them: samples.png, reconstructions.png).
+inline constexpr const char* kReportPictures[] = {
+    "samples.png",  "reconstructions.png", "interpolations.png", "traversals.png",
+    "manifold.png", "loss_curves.svg",     "latents.svg",        "kl_per_dim.svg"};
 
 /// Reads a metrics.jsonl file: one JSON object per non-blank line with the numbers epoch,
 /// train_loss, train_recon, train_kl, test_loss, test_recon, test_kl (examples_per_s and seconds

@@ -9,6 +9,7 @@
 // Legend: N examples, D = 36 values per 6x6 image, H = 8 hidden units, Z = 2 latent dimensions.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -25,6 +26,8 @@
 #include "vae/checkpoint.h"
 #include "vae/model.h"
 #include "vae/npy.h"
+#include "vae/trainer.h"
+#include "viz/report.h"
 
 namespace vae_cli_test {
 namespace {
@@ -413,6 +416,50 @@ TEST_F(Cli, ResumeMatchesUninterruptedRun) {
 
 // ---------------------------------------------------------------------------------------------
 // 5. An existing run is not overwritten by accident
+
+// The files of a run: what --overwrite removes.
+std::vector<std::string> run_file_names() {
+  std::vector<std::string> names = {vae::kLastCheckpoint, vae::kBestCheckpoint, vae::kMetricsFile,
+                                    vae::kFinalFile, vae::kModelDescriptionFile, vae::kReportFile};
+  names.insert(names.end(), std::begin(vae::kReportPictures), std::end(vae::kReportPictures));
+  return names;
+}
+
+std::vector<std::string> files_in(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST_F(Cli, OverwriteLeavesNothingOfThePreviousRun) {
+  // An image run writes only files of the list --overwrite clears.
+  const std::string run = tmp_.file("run");
+  auto args = tiny_train_args(data_, run, 1);
+  RunResult r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  const std::vector<std::string> known = run_file_names();
+  for (const std::string& name : files_in(run))
+    EXPECT_NE(std::find(known.begin(), known.end(), name), known.end())
+        << name << " is written into a run folder but --overwrite would not remove it";
+  ASSERT_TRUE(vae_test::exists(run + "/samples.png"));
+  // A table run over it, with --overwrite: no picture of the image run is left; a file of the
+  // user's own stays.
+  vae_test::write_bytes(run + "/notes.txt", "mine");
+  std::string table = "a,b,c\n";
+  for (int i = 0; i < 40; ++i)
+    table += std::to_string(i % 5) + "," + std::to_string(i % 3) + "," + std::to_string(i % 7) + "\n";
+  vae_test::write_bytes(tmp_.file("t.csv"), table);
+  args = {"train", "--data", tmp_.file("t.csv"), "--out", run, "--overwrite", "--hidden", "4",
+          "--latent", "2", "--epochs", "1", "--threads", "1"};
+  r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  for (const char* picture : {"samples.png", "reconstructions.png", "traversals.png"})
+    EXPECT_FALSE(vae_test::exists(run + "/" + picture)) << picture << " of the previous run";
+  EXPECT_EQ(read_bytes(run + "/notes.txt"), "mine");
+  EXPECT_EQ(vae::load_checkpoint(run + "/last.safetensors").model.input_dim, 3);
+}
 
 TEST_F(Cli, RefusesToOverwriteExistingRun) {
   const std::string run = tmp_.file("run");

@@ -180,6 +180,20 @@ void check_run_folder(const TrainRun& run) {
 
 // Before any training: the folder must exist, take files, and have room for the checkpoints.
 // A folder made here for a run that cannot start is removed again.
+// --overwrite: the files of the run the folder held, so that none of its pictures is left beside
+// the new run's (other files in the folder are not the run's and stay).
+void remove_previous_run(const std::string& out) {
+  std::vector<std::string> names = {vae::kLastCheckpoint, vae::kBestCheckpoint, vae::kMetricsFile,
+                                    vae::kFinalFile, vae::kModelDescriptionFile, vae::kReportFile};
+  names.insert(names.end(), std::begin(vae::kReportPictures), std::end(vae::kReportPictures));
+  for (const std::string& name : names) {
+    std::error_code ec;
+    fs::remove(fs::path(out) / name, ec);
+    if (ec) throw vae::Error("--out: cannot remove " + (fs::path(out) / name).string() + " (" +
+                             ec.message() + ")");
+  }
+}
+
 void prepare_run_folder(const TrainRun& run) {
   const std::string& out = run.setup.out;
   const vae::ModelConfig& cfg = run.setup.model;
@@ -194,6 +208,7 @@ void prepare_run_folder(const TrainRun& run) {
     if (made) fs::remove(out, ec);
     throw;
   }
+  if (!run.resumed && run.setup.overwrite) remove_previous_run(out);
   if (!run.resumed && cfg.arch == vae::Arch::Custom)  // the layers, for the report's command line
     vae::write_file_atomic(out + "/" + vae::kModelDescriptionFile, cfg.to_description());
 }
