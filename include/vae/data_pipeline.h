@@ -83,6 +83,12 @@ bool is_mnist_source(const std::string& spec);
 DataSplits load_splits(const DataOptions& opts, uint64_t seed, Likelihood likelihood,
                        const Scaler* fitted, Scaler* out_scaler);
 
+/// Checks, before any training step, that the splits of `opts` leave rows for every part of a
+/// run: the training rows, the test rows (a run is scored on them), and validation rows when
+/// val_split asks for some. Throws vae::FieldError("test_split" | "val_split", ...) when a
+/// fraction keeps none, vae::Error naming the file when a source holds none.
+void check_splits_for_training(const DataSplits& splits, const DataOptions& opts);
+
 /// Checks values a likelihood can take: Bernoulli needs [0, 1]. Throws vae::Error naming
 /// `what` and the first offending row and column.
 void check_range_for(const Dataset& data, Likelihood likelihood, const std::string& what);

@@ -247,6 +247,22 @@ DataSplits load_splits(const DataOptions& opts, uint64_t seed, Likelihood likeli
   return s;
 }
 
+void check_splits_for_training(const DataSplits& s, const DataOptions& opts) {
+  if (s.train.n == 0) throw Error(opts.data + ": leaves no training rows after the splits");
+  if (s.test.n == 0) {
+    if (!opts.test_data.empty()) throw Error(opts.test_data + ": holds no rows to test on");
+    if (is_mnist_source(opts.data) && opts.test_split <= 0)
+      throw Error(s.source + ": its test files hold no rows");
+    const size_t n = s.train.n + s.val.n;
+    throw FieldError("test_split", "keeps none of the " + std::to_string(n) + " rows of " +
+                                       opts.data + " for testing; give a larger fraction or a "
+                                       "separate test set");
+  }
+  if (opts.val_split > 0 && s.val.n == 0)
+    throw FieldError("val_split", "keeps none of the " + std::to_string(s.train.n) +
+                                      " training rows for validation; give a larger fraction");
+}
+
 void check_range_for(const Dataset& data, Likelihood likelihood, const std::string& what) {
   const LikelihoodRow& row = likelihood_row(likelihood);
   if (!row.unit_interval) return;

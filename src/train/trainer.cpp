@@ -527,6 +527,7 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
   opts.validate();
   model_cfg.validate();
   check_data_fits(model_cfg, data);
+  check_splits_for_training(data, opts.data);
   const bool dynamic = opts.binarize == Binarize::Dynamic;
   const HeldOut held = held_out(data, dynamic);
   const bool iwae = opts.objective == Objective::Iwae;

@@ -530,6 +530,16 @@ TEST_F(Cli, UsageErrorsExitTwo) {
                        "--seed", {tmp_.file("s.png")}, tmp_.path());
   expect_clean_failure({"sample", last(), "--threads", "100000", "--out", tmp_.file("s.png")}, 2,
                        "--threads: at most", {tmp_.file("s.png")}, tmp_.path());
+  // Splits that keep no test rows are refused before any training and before a folder is made.
+  {
+    std::string table = "a,b\n";
+    for (int i = 0; i < 30; ++i) table += std::to_string(i % 4) + "," + std::to_string(i % 3) + "\n";
+    vae_test::write_bytes(tmp_.file("s.csv"), table);
+    expect_clean_failure({"train", "--data", tmp_.file("s.csv"), "--test-split", "0", "--out",
+                          tmp_.file("rs")},
+                         2, "--test-split: keeps none of the 30 rows", {tmp_.file("rs")},
+                         tmp_.path());
+  }
   // A new run of no epochs is refused before it makes a folder.
   expect_clean_failure({"train", "--data", data_, "--epochs", "0", "--out", tmp_.file("r0")}, 2,
                        "--epochs: a new run needs at least 1 epoch", {tmp_.file("r0")},

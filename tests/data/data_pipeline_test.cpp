@@ -191,3 +191,30 @@ TEST(DataPipeline, ScaleNamesRoundTrip) {
 }
 
 }  // namespace
+
+namespace {
+
+// A run needs rows in every split it uses: a fraction that keeps none is named before training.
+TEST(DataPipeline, SplitsThatLeaveAPartEmptyAreRefusedForTraining) {
+  vae_test::TempDir dir;
+  vae::DataOptions o = table_options(write_table(dir));
+  const auto field_of = [&](const vae::DataOptions& opts) -> std::string {
+    const vae::DataSplits d = vae::load_splits(opts, 1, vae::Likelihood::Gaussian, nullptr, nullptr);
+    try {
+      vae::check_splits_for_training(d, opts);
+    } catch (const vae::FieldError& e) {
+      return e.field();
+    }
+    return "";
+  };
+  EXPECT_EQ(field_of(o), "");
+  o.test_split = 0;
+  EXPECT_EQ(field_of(o), "test_split");
+  o.test_split = 0.5;
+  o.val_split = 1e-6;
+  EXPECT_EQ(field_of(o), "val_split");
+  o.val_split = 0.5;
+  EXPECT_EQ(field_of(o), "");
+}
+
+}  // namespace

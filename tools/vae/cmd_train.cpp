@@ -219,7 +219,10 @@ void prepare_run_folder(const TrainRun& run) {
 vae::DataSplits load_data(const TrainRun& run, vae::Scaler& scaler) {
   const vae::TrainOptions& opts = run.setup.train;
   const vae::Scaler* fitted = run.resumed ? &run.resumed->scaler : nullptr;
-  return vae::load_splits(opts.data, opts.seed, run.setup.model.likelihood, fitted, &scaler);
+  vae::DataSplits data =
+      vae::load_splits(opts.data, opts.seed, run.setup.model.likelihood, fitted, &scaler);
+  vae::check_splits_for_training(data, opts.data);
+  return data;
 }
 
 // The classes of a conditional model: 0 up to the largest training label.
