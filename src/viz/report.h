@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,15 @@ inline constexpr const char* kReportFile = "report.html";
 inline constexpr const char* kReportPictures[] = {
     "samples.png",  "reconstructions.png", "interpolations.png", "traversals.png",
     "manifold.png", "loss_curves.svg",     "latents.svg",        "kl_per_dim.svg"};
+
+/// Every file a run writes into its folder: the checkpoints, metrics.jsonl, final.json,
+/// model.json, the report and its pictures (what `vae train --overwrite` clears).
+inline std::vector<std::string> run_file_names() {
+  std::vector<std::string> names = {kLastCheckpoint, kBestCheckpoint, kMetricsFile,
+                                    kFinalFile,      kModelDescriptionFile, kReportFile};
+  names.insert(names.end(), std::begin(kReportPictures), std::end(kReportPictures));
+  return names;
+}
 
 /// Reads a metrics.jsonl file: one JSON object per non-blank line with the numbers epoch,
 /// train_loss, train_recon, train_kl, test_loss, test_recon, test_kl (examples_per_s and seconds

@@ -417,14 +417,6 @@ TEST_F(Cli, ResumeMatchesUninterruptedRun) {
 // ---------------------------------------------------------------------------------------------
 // 5. An existing run is not overwritten by accident
 
-// The files of a run: what --overwrite removes.
-std::vector<std::string> run_file_names() {
-  std::vector<std::string> names = {vae::kLastCheckpoint, vae::kBestCheckpoint, vae::kMetricsFile,
-                                    vae::kFinalFile, vae::kModelDescriptionFile, vae::kReportFile};
-  names.insert(names.end(), std::begin(vae::kReportPictures), std::end(vae::kReportPictures));
-  return names;
-}
-
 std::vector<std::string> files_in(const std::string& dir) {
   std::vector<std::string> names;
   for (const auto& e : std::filesystem::directory_iterator(dir))
@@ -439,7 +431,7 @@ TEST_F(Cli, OverwriteLeavesNothingOfThePreviousRun) {
   auto args = tiny_train_args(data_, run, 1);
   RunResult r = vae_run(args);
   ASSERT_EQ(r.code, 0) << describe(args, r);
-  const std::vector<std::string> known = run_file_names();
+  const std::vector<std::string> known = vae::run_file_names();
   for (const std::string& name : files_in(run))
     EXPECT_NE(std::find(known.begin(), known.end(), name), known.end())
         << name << " is written into a run folder but --overwrite would not remove it";

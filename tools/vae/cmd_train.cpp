@@ -183,10 +183,7 @@ void check_run_folder(const TrainRun& run) {
 // --overwrite: the files of the run the folder held, so that none of its pictures is left beside
 // the new run's (other files in the folder are not the run's and stay).
 void remove_previous_run(const std::string& out) {
-  std::vector<std::string> names = {vae::kLastCheckpoint, vae::kBestCheckpoint, vae::kMetricsFile,
-                                    vae::kFinalFile, vae::kModelDescriptionFile, vae::kReportFile};
-  names.insert(names.end(), std::begin(vae::kReportPictures), std::end(vae::kReportPictures));
-  for (const std::string& name : names) {
+  for (const std::string& name : vae::run_file_names()) {
     std::error_code ec;
     fs::remove(fs::path(out) / name, ec);
     if (ec) throw vae::Error("--out: cannot remove " + (fs::path(out) / name).string() + " (" +
