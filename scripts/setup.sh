@@ -12,6 +12,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config   # compiler and build
   python3                            # scripts/function-lengths.py (a test), bench report
+  python3-numpy                      # the Python package python/vae and its tests
   libopenblas-dev                    # GEMM through CBLAS
   zlib1g-dev                         # .gz IDX files
   libpng-dev                         # PNG grids and image folders

@@ -62,7 +62,9 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 /// Throws vae::Error "<path>: <what>" for anything amiss.
 Checkpoint load_checkpoint(const std::string& path);
 
-/// Loads a checkpoint's weights into a float model sized for batches of `max_batch`.
+/// Loads a checkpoint's weights into a float model sized for batches of `max_batch`. Throws
+/// vae::FieldError("max_batch", ...) for max_batch < 1, vae::Error when the weights do not fit
+/// the model (a Checkpoint assembled by hand).
 Vae<float> model_from_checkpoint(const Checkpoint& ckpt, int max_batch);
 
 }  // namespace vae

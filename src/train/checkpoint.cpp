@@ -165,8 +165,11 @@ Checkpoint load_checkpoint(const std::string& path) {
 }
 
 Vae<float> model_from_checkpoint(const Checkpoint& ckpt, int max_batch) {
+  if (max_batch < 1) throw FieldError("max_batch", "must be >= 1, got " + std::to_string(max_batch));
   Vae<float> model(ckpt.model, max_batch);
-  VAE_ASSERT(ckpt.params.size() == model.num_params());
+  if (ckpt.params.size() != model.num_params())
+    throw Error("checkpoint: holds " + std::to_string(ckpt.params.size()) +
+                " parameters, its model needs " + std::to_string(model.num_params()));
   std::copy(ckpt.params.begin(), ckpt.params.end(), model.params());
   return model;
 }

@@ -118,6 +118,9 @@ TrainRun base_run(const GivenFlags& given) {
   if (!resume.empty()) {
     check_resumable(given);
     run.resumed = vae::load_checkpoint(resume);
+    if (run.resumed->adam_m.empty())
+      throw vae::Error("--resume: " + resume + " holds weights only (no optimiser state); resume "
+                       "from the run's last.safetensors");
     run.setup.train = run.resumed->train;
     run.setup.model = run.resumed->model;
   } else if (!config.empty()) {
