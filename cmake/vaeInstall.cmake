@@ -49,6 +49,7 @@ if(TARGET vae_c AND VAE_PYTHON)
   endif()
   install(DIRECTORY python/vae DESTINATION ${VAE_PYTHON_INSTALL_DIR} PATTERN __pycache__ EXCLUDE)
   file(RELATIVE_PATH vae_lib_from_package /${VAE_PYTHON_INSTALL_DIR}/vae /${CMAKE_INSTALL_LIBDIR})
+  string(REGEX REPLACE "/$" "" vae_lib_from_package "${vae_lib_from_package}")
   file(GENERATE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/python/_library.py
        CONTENT "# Written by cmake --install: where libvae_c lies, relative to this package.\nLIBRARY = \"${vae_lib_from_package}/$<TARGET_SONAME_FILE_NAME:vae_c>\"\n")
   install(FILES ${CMAKE_CURRENT_BINARY_DIR}/python/_library.py DESTINATION ${VAE_PYTHON_INSTALL_DIR}/vae)

@@ -29,8 +29,8 @@ int run_export(const ExportArgs& a) {
   }
   vae::save_checkpoint(a.out, ckpt);
   namespace fs = std::filesystem;
-  std::printf("wrote %s%s (%llu bytes; %s has %llu)\n", a.out.c_str(),
-              a.weights_only ? ", weights only," : "",
+  std::printf("wrote %s (%s%llu bytes; %s has %llu)\n", a.out.c_str(),
+              a.weights_only ? "weights only, " : "",
               static_cast<unsigned long long>(fs::file_size(a.out)), a.checkpoint.c_str(),
               static_cast<unsigned long long>(fs::file_size(a.checkpoint)));
   return 0;
