@@ -60,6 +60,7 @@ set(CPACK_PACKAGE_NAME vae)
 set(CPACK_PACKAGE_CONTACT "vae.cpp <dev@vae.cpp>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "vae.cpp: variational autoencoders in C++ (library, command, Python package)")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # vae_0.1.0_amd64.deb
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
     "libopenblas0 | libopenblas-dev, libpng16-16, libjpeg62-turbo, zlib1g, libstdc++6, python3-numpy")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libopenblas-dev, libpng-dev, libjpeg-dev, zlib1g-dev, pkg-config, cmake")

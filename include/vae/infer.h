@@ -23,7 +23,9 @@
 // when every pooled one is in use. Results do not depend on which workspace a call got, so
 // concurrent calls give the bit-identical results of serial ones. BLAS threading follows
 // vae::set_num_threads (vae/runtime.h); a program that calls from many threads usually wants
-// set_num_threads(1), one core per calling thread.
+// set_num_threads(1), one core per calling thread. score() with importance samples splits its
+// rows over num_threads() workers of its own, switching BLAS to one thread meanwhile (a
+// process-wide setting): call it from many threads at once only with set_num_threads(1).
 //
 // Errors are vae::Error (vae/error.h) exceptions carrying one line; nothing aborts on bad input.
 #pragma once

@@ -18,7 +18,8 @@
  *   labels   conditional models (vae_num_classes > 0) need one label per row, in 0..Y-1; other
  *            models take VAE_NO_LABELS
  *   threads  every function taking a const vae_model* may be called from many threads at once
- *            on one model; vae_free must not race with them
+ *            on one model (vae_score with importance samples: only after
+ *            vae_set_num_threads(1)); vae_free must not race with them
  *
  * Ownership: vae_load allocates the model and the caller frees it with vae_free (NULL is
  * allowed). Every buffer stays the caller's; the library keeps no pointer to one after a call
