@@ -17,6 +17,14 @@ install(TARGETS ${vae_install_targets} EXPORT vaeTargets
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS vae_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+if(BUILD_SHARED_LIBS)
+  # The installed command and libvae_c find libvae.so in their own prefix, wherever it lies.
+  file(RELATIVE_PATH vae_lib_from_bin /${CMAKE_INSTALL_BINDIR} /${CMAKE_INSTALL_LIBDIR})
+  set_target_properties(vae_cli PROPERTIES INSTALL_RPATH "$ORIGIN/${vae_lib_from_bin}")
+  if(TARGET vae_c)
+    set_target_properties(vae_c PROPERTIES INSTALL_RPATH "$ORIGIN")
+  endif()
+endif()
 
 # The CMake package.
 get_property(VAE_FIND_DEPENDENCIES GLOBAL PROPERTY VAE_FIND_DEPENDENCIES)

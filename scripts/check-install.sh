@@ -29,8 +29,10 @@ echo "check-install: find_package(vae): C++ and C examples ran"
 # 2. pkg-config
 pc=$(find "$prefix" -name vae.pc)
 export PKG_CONFIG_PATH=$(dirname "$pc")
-"${CXX:-c++}" -std=c++17 -O2 examples/embed.cpp -o "$root/embed_pc" $(pkg-config --cflags --libs --static vae)
-"${CC:-cc}" -std=c99 -O2 examples/embed_c.c -o "$root/embed_c_pc" $(pkg-config --cflags --libs --static vae)
+# (the rpath finds a shared libvae.so in the prefix, as for any library outside the system's)
+rpath=-Wl,-rpath,$(pkg-config --variable=libdir vae)
+"${CXX:-c++}" -std=c++17 -O2 examples/embed.cpp -o "$root/embed_pc" $(pkg-config --cflags --libs --static vae) "$rpath"
+"${CC:-cc}" -std=c99 -O2 examples/embed_c.c -o "$root/embed_c_pc" $(pkg-config --cflags --libs --static vae) "$rpath"
 "$root/embed_pc" "$ckpt" >"$root/pc.cpp.out"
 "$root/embed_c_pc" "$ckpt" >"$root/pc.c.out"
 cmp "$root/cmake.cpp.out" "$root/pc.cpp.out"
