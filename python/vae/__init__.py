@@ -87,7 +87,7 @@ def _check(status):
         raise Error(_lib.vae_last_error().decode("utf-8", "replace"))
 
 
-def _rows(a, cols, name):
+def _rows(a, name):
     """a as a C-contiguous float32 (B, cols) array; a 1-D array is one row."""
     a = np.ascontiguousarray(a, dtype=np.float32)
     if a.ndim == 1:
@@ -150,7 +150,7 @@ class Model:
 
     def encode(self, x, labels=None):
         """Posterior parameters of x (B, D): (mu, logvar), each (B, Z)."""
-        x = _rows(x, self.input_dim, "x")
+        x = _rows(x, "x")
         mu = np.empty((x.shape[0], self.latent_dim), np.float32)
         logvar = np.empty_like(mu)
         lab, keep = self._labels(labels, x.shape[0])
@@ -160,7 +160,7 @@ class Model:
 
     def decode(self, z, labels=None):
         """Decoder means (B, D) in data units for latent rows z (B, Z)."""
-        z = _rows(z, self.latent_dim, "z")
+        z = _rows(z, "z")
         x = np.empty((z.shape[0], self.input_dim), np.float32)
         lab, keep = self._labels(labels, z.shape[0])
         _check(_lib.vae_decode(self._handle, _cview(z), _view(x), lab))
@@ -177,7 +177,7 @@ class Model:
 
     def reconstruct(self, x, labels=None):
         """decode(mu(x)): the reconstruction of each row of x (B, D)."""
-        x = _rows(x, self.input_dim, "x")
+        x = _rows(x, "x")
         out = np.empty_like(x)
         lab, keep = self._labels(labels, x.shape[0])
         _check(_lib.vae_reconstruct(self._handle, _cview(x), _view(out), lab))
@@ -187,7 +187,7 @@ class Model:
     def score(self, x, importance_samples=0, seed=None, labels=None):
         """Per-example scores (B,), nats, lower is better: -ELBO, or -log p(x) estimated with
         importance_samples samples."""
-        x = _rows(x, self.input_dim, "x")
+        x = _rows(x, "x")
         out = np.empty((x.shape[0], 1), np.float32)
         seed = _lib.vae_default_seed() if seed is None else int(seed)
         lab, keep = self._labels(labels, x.shape[0])
