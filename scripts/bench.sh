@@ -4,7 +4,9 @@
 # alike; then the Google Benchmark GEMM ceilings at the same shapes; then one table:
 #
 #   case | threads (vae / pytorch) | vae.cpp ex/s | pytorch ex/s | ratio | GEMM ceiling ex/s |
-#   vae % of GEMM ceiling
+#   vae % of GEMM ceiling | FP32 peak GFLOP/s | vae % of FP32 peak
+#
+# (the FP32 peak: bench_train's BM_FmaPeak, a register-only FMA loop on the same threads)
 #
 #   scripts/bench.sh [--short] [EPOCHS] [ROUNDS] [SECTIONS]   (defaults: 1 epoch, 2 rounds, all)
 #
@@ -19,8 +21,9 @@
 #   all      all of the above
 # Each one runs at each thread count ($VAE_BENCH_THREADS, default "1 $(nproc)"); the table shows
 # each implementation at its best thread count, taking at a thread count the best of its rounds.
-# examples/s are the training loop's own figures (vae: metrics.jsonl; peer: its JSON line), which
-# leave out loading and the test-set pass. The ceiling is the examples/s that the model's GEMMs
+# examples/s are the training loop's own figures, total examples over total training time on both
+# sides (vae: from metrics.jsonl; peer: its JSON line), which leave out loading and the test-set
+# pass. The ceiling is the examples/s that the model's GEMMs
 # alone reach at the same shapes and on the vae row's thread count (bench_train's BM_GemmCeiling
 # or BM_GemmCeilingParallel, whichever is faster, bench_conv's BM_ConvModelGemmCeiling,
 # bench_train's BM_IwGemmCeiling), the best of a measurement after each vae.cpp run and the
@@ -105,6 +108,10 @@ ceiling_now() {  # CASE THREADS ROUND
   read -r prog filter < <(report ceiling-bench "$1")
   VAE_THREADS=$2 "./$build/bench/$prog" --benchmark_filter="$filter" --benchmark_min_time=0.5 \
     --benchmark_out="$tmp/$prog-$2-$1-r$3.json" --benchmark_out_format=json >/dev/null 2>&1
+  # The FP32 peak in the same minutes (the yardstick of "% of FP32 peak").
+  VAE_THREADS=$2 "./$build/bench/bench_train" --benchmark_filter='^BM_FmaPeak/' \
+    --benchmark_min_time=0.2 --benchmark_out="$tmp/peak-$2-$1-r$3.json" \
+    --benchmark_out_format=json >/dev/null 2>&1
 }
 
 runs="$tmp/runs.tsv"
@@ -121,7 +128,7 @@ for c in "${cases[@]}"; do
       for r in $(seq 1 "$rounds"); do
         FASHION_MNIST_DIR=$data "./$build/vae" eval "$tmp/iw-model/best.safetensors" \
           --iw "$iw_k" --threads "$t" --out "$tmp/iw.json" >/dev/null
-        res=$(report iw "$tmp/iw.json" "$iw_n")
+        res=$(report iw "$tmp/iw.json")
         printf '%-8s %-8s %-7s %-6s %12s %10s\n' "$c" vae.cpp "$t" "$r" $res
         echo "$c vae.cpp $t $r $res" >>"$runs"
         ceiling_now "$c" "$t" "$r"
@@ -164,6 +171,11 @@ for t in $threads_list; do
   if [[ $want_mlp == 1 ]]; then
     VAE_THREADS=$t "./$build/bench/bench_train" --benchmark_min_time="$min_time" \
       --benchmark_out="$tmp/bench_train-$t.json" --benchmark_out_format=json 2>/dev/null | grep BM_
+  fi
+  if [[ $want_mlp == 0 ]]; then  # the FP32 peak, which bench_train's full pass has otherwise
+    VAE_THREADS=$t "./$build/bench/bench_train" --benchmark_filter='^BM_FmaPeak/' \
+      --benchmark_min_time="$min_time" --benchmark_out="$tmp/bench_train-$t.json" \
+      --benchmark_out_format=json 2>/dev/null | grep BM_
   fi
   if [[ $want_conv == 1 ]]; then
     VAE_THREADS=$t "./$build/bench/bench_conv" --benchmark_filter=BM_ConvModelGemmCeiling \
