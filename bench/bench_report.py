@@ -11,7 +11,7 @@
                                                   example count over its seconds)
   bench_report.py table RUNS_TSV CEILING_DIR [K]  the summary table (K: the IW case's samples)
 
-RUNS_TSV has one line per run: case, impl (vae.cpp or pytorch), threads, round, examples/s,
+RUNS_TSV has one line per run: case, impl (vae.cpp, pytorch or native), threads, round, examples/s,
 test_loss. CEILING_DIR holds Google Benchmark JSON outputs named bench_train-T.json and
 bench_conv-T.json (T the thread count), and PREFIX-T-CASE-rR.json measured after round R of a
 case; a case's ceiling is the fastest of all of them.
@@ -128,7 +128,7 @@ def table(runs_tsv, ceiling_dir, iw_k):
         # Each one at its best thread count; at a thread count, the best of its rounds (the run
         # least disturbed by the rest of the machine).
         best = {}
-        for impl in ("vae.cpp", "pytorch"):
+        for impl in ("vae.cpp", "pytorch", "native"):
             if (case, impl) not in runs:
                 continue
             per_threads = {t: max(v) for t, v in runs[(case, impl)].items()}
@@ -139,15 +139,18 @@ def table(runs_tsv, ceiling_dir, iw_k):
                 scaling.append(f"{impl} {hi} threads / {lo}: {per_threads[hi] / per_threads[lo]:.2f}x")
         tv, v = best["vae.cpp"]
         tp, p = best.get("pytorch", ("-", None))
+        _, nat = best.get("native", ("-", None))
         c = ceiling(ceiling_dir, case, tv, iw_k)
         peak, fpe = fp32_peak(ceiling_dir, tv), flop_per_example(ceiling_dir, case, tv, iw_k)
         rows.append([label, f"{tv} / {tp}", f"{v:.0f}", f"{p:.0f}" if p else "-",
                      f"{v / p:.2f}" if p else "-", f"{c:.0f}" if c else "-",
                      f"{100 * v / c:.1f}%" if c else "-",
                      f"{peak / 1e9:.0f}" if peak else "-",
-                     f"{100 * v * fpe / peak:.1f}%" if peak and fpe else "-"])
+                     f"{100 * v * fpe / peak:.1f}%" if peak and fpe else "-",
+                     f"{nat:.0f}" if nat else "-", f"{v / nat:.2f}" if nat else "-"])
     head = ["case", "threads (vae / pytorch)", "vae.cpp ex/s", "pytorch ex/s", "ratio",
-            "GEMM ceiling ex/s", "vae % of GEMM ceiling", "FP32 peak GFLOP/s", "vae % of FP32 peak"]
+            "GEMM ceiling ex/s", "vae % of GEMM ceiling", "FP32 peak GFLOP/s", "vae % of FP32 peak",
+            "native ex/s", "portable / native"]
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     fmt = lambda r: " | ".join(s.ljust(w) if i == 0 else s.rjust(w) for i, (s, w) in enumerate(zip(r, widths)))
     print(fmt(head))

@@ -4,7 +4,12 @@
 # alike; then the Google Benchmark GEMM ceilings at the same shapes; then one table:
 #
 #   case | threads (vae / pytorch) | vae.cpp ex/s | pytorch ex/s | ratio | GEMM ceiling ex/s |
-#   vae % of GEMM ceiling | FP32 peak GFLOP/s | vae % of FP32 peak
+#   vae % of GEMM ceiling | FP32 peak GFLOP/s | vae % of FP32 peak | native ex/s |
+#   portable / native
+#
+# vae.cpp is the portable build (the default: no -march=native; per-ISA kernels chosen at run
+# time); "native" is the same source built with -DVAE_NATIVE=ON into $VAE_BUILD_DIR-native, run
+# right after it in each round (VAE_BENCH_NATIVE=0: not built, not run).
 #
 # (the FP32 peak: bench_train's BM_FmaPeak, a register-only FMA loop on the same threads)
 #
@@ -82,6 +87,14 @@ done
 scripts/setup.sh
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DVAE_BUILD_BENCH=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" --target vae_cli bench_train bench_conv >/dev/null
+# The native build (-march=native for everything), run beside the portable one: the table shows
+# both (VAE_BENCH_NATIVE=0 leaves it out).
+native=${VAE_BENCH_NATIVE:-1}
+if [[ $native == 1 ]]; then
+  cmake -S . -B "$build-native" -DCMAKE_BUILD_TYPE=Release -DVAE_NATIVE=ON -DVAE_BUILD_TESTS=OFF \
+    -DVAE_BUILD_BENCH=OFF >/dev/null
+  cmake --build "$build-native" -j"$(nproc)" --target vae_cli >/dev/null
+fi
 if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   echo "bench: installing python3-torch for the peers"
   apt-get install -y -qq python3-torch >/dev/null
@@ -132,6 +145,12 @@ for c in "${cases[@]}"; do
         printf '%-8s %-8s %-7s %-6s %12s %10s\n' "$c" vae.cpp "$t" "$r" $res
         echo "$c vae.cpp $t $r $res" >>"$runs"
         ceiling_now "$c" "$t" "$r"
+        [[ $native == 1 ]] || continue
+        FASHION_MNIST_DIR=$data "./$build-native/vae" eval "$tmp/iw-model/best.safetensors" \
+          --iw "$iw_k" --threads "$t" --out "$tmp/iw.json" >/dev/null
+        res=$(report iw "$tmp/iw.json")
+        printf '%-8s %-8s %-7s %-6s %12s %10s\n' "$c" native "$t" "$r" $res
+        echo "$c native $t $r $res" >>"$runs"
       done
     done
     continue
@@ -158,6 +177,13 @@ for c in "${cases[@]}"; do
       printf '%-8s %-8s %-7s %-6s %12s %10s\n' "$c" vae.cpp "$t" "$r" $res
       echo "$c vae.cpp $t $r $res" >>"$runs"
       ceiling_now "$c" "$t" "$r"
+      rm -rf "$out"
+      [[ $native == 1 ]] || continue
+      FASHION_MNIST_DIR=$data "./$build-native/vae" train --data fashion-mnist --epochs "$epochs" \
+        --threads "$t" --batch-size "$batch" "${vae_args[@]}" --out "$out" >/dev/null
+      res=$(report vae "$out/metrics.jsonl")
+      printf '%-8s %-8s %-7s %-6s %12s %10s\n' "$c" native "$t" "$r" $res
+      echo "$c native $t $r $res" >>"$runs"
       rm -rf "$out"
     done
   done
