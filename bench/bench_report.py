@@ -16,7 +16,7 @@ test_loss. CEILING_DIR holds Google Benchmark JSON outputs named bench_train-T.j
 bench_conv-T.json (T the thread count), and PREFIX-T-CASE-rR.json measured after round R of a
 case; a case's ceiling is the fastest of all of them.
 """
-import gzip, json, os, re, struct, sys
+import gzip, json, os, re, statistics, struct, sys
 
 # case → (batch, label, ceiling benchmarks (file prefix, benchmark names: the fastest of them is
 # the ceiling)), in table order. Where the same products can run on BLAS's threads or split
@@ -125,13 +125,13 @@ def table(runs_tsv, ceiling_dir, iw_k):
             continue
         if case == "iw":
             label = label.replace("K", str(iw_k))
-        # Each one at its best thread count; at a thread count, the best of its rounds (the run
-        # least disturbed by the rest of the machine).
+        # Each one at its best thread count; at a thread count, the median of its rounds (the
+        # rounds alternate the implementations, so the machine's drift hits all alike).
         best = {}
         for impl in ("vae.cpp", "pytorch", "native"):
             if (case, impl) not in runs:
                 continue
-            per_threads = {t: max(v) for t, v in runs[(case, impl)].items()}
+            per_threads = {t: statistics.median(v) for t, v in runs[(case, impl)].items()}
             t = max(per_threads, key=per_threads.get)
             best[impl] = (t, per_threads[t])
             if case == "default" and len(per_threads) > 1:
@@ -158,7 +158,7 @@ def table(runs_tsv, ceiling_dir, iw_k):
     for r in rows:
         print(fmt(r))
     if scaling:
-        print("thread scaling, default MLP batch 128 (best round at each count): " + "; ".join(scaling))
+        print("thread scaling, default MLP batch 128 (median of rounds at each count): " + "; ".join(scaling))
 
 
 def main():

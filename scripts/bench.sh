@@ -25,7 +25,7 @@
 #            test set, about ten times as long); no peer: the ceiling is the yardstick
 #   all      all of the above
 # Each one runs at each thread count ($VAE_BENCH_THREADS, default "1 $(nproc)"); the table shows
-# each implementation at its best thread count, taking at a thread count the best of its rounds.
+# each implementation at its best thread count, taking at a thread count the median of its rounds.
 # examples/s are the training loop's own figures, total examples over total training time on both
 # sides (vae: from metrics.jsonl; peer: its JSON line), which leave out loading and the test-set
 # pass. The ceiling is the examples/s that the model's GEMMs
@@ -33,7 +33,7 @@
 # or BM_GemmCeilingParallel, whichever is faster, bench_conv's BM_ConvModelGemmCeiling,
 # bench_train's BM_IwGemmCeiling), the best of a measurement after each vae.cpp run and the
 # final pass: vae % of it is how close the step gets to free overhead.
-# Under the table: the default case's thread scaling, each side's best round at each count.
+# Under the table: the default case's thread scaling, each side's median at each count.
 #
 # --short (or VAE_BENCH_SHORT=1): a quick, noisy check that everything runs: 2000 training and
 # 1000 test images for every case, 1 round unless ROUNDS is given, short Google Benchmark runs.
@@ -212,6 +212,6 @@ done
 
 echo
 [[ $short == 1 ]] && echo "(short run: data subsets, few rounds: noisy figures, for checking only)"
-echo "epochs $epochs, rounds $rounds, threads $threads_list; ex/s: best round at each one's best thread count"
+echo "epochs $epochs, rounds $rounds, threads $threads_list; ex/s: median of rounds at each one's best thread count"
 [[ " ${cases[*]} " == *" iw "* ]] && echo "iw: K = $iw_k over the first $iw_n test images; examples/s = test images per second"
 report table "$runs" "$tmp" "$iw_k"
