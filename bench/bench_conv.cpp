@@ -76,6 +76,9 @@ double flops(const Layer& l, bool backward) {
 // their gradients and the scratch.
 struct Buffers {
   std::vector<float> x, w, b, y, dy, dx, dw, db, scratch;
+  // conv_gemms's own: fixed inputs (the scratch's layout, random values) and an output area of
+  // the same size, so that no product reads another's output (no drift to inf or denormals).
+  std::vector<float> fixed, out;
   explicit Buffers(const Layer& l) {
     const vae::ConvShape& s = l.shape;
     const size_t y_n = size_t(s.N) * s.C_out * h_out(l) * w_out(l);
@@ -93,6 +96,9 @@ struct Buffers {
     db.assign(b.size(), 0.f);
     scratch.assign(
         l.transposed ? vae::conv_transpose2d_scratch_size(s) : vae::conv2d_scratch_size(s), 0.f);
+    fixed.resize(scratch.size());
+    for (float& e : fixed) e = rng.uniform_float() - 0.5f;
+    out.assign(scratch.size(), 0.f);
   }
 };
 
@@ -180,30 +186,34 @@ Grouping grouping(const Layer& l) {
 void conv_gemms(const Layer& l, const Grouping& gr, Buffers& buf, bool backward) {
   const vae::ConvShape& s = l.shape;
   const int KK = s.K * s.K, ld = int(gr.ld);
-  float* col = buf.scratch.data();
-  float* re = col + gr.col;
+  // col / re: the scratch's column matrix and the layer-side matrix; reads from the fixed
+  // inputs, writes to the output area (same layout).
+  const float* col = buf.fixed.data();
+  const float* re = col + gr.col;
+  float* col_out = buf.out.data();
+  float* re_out = col_out + gr.col;
   for (int n0 = 0; n0 < s.N; n0 += gr.G) {
     const int cols = std::min(gr.G, s.N - n0) * gr.plane;
     if (l.transposed) {
       const int OKK = s.C_out * KK;
-      vae::gemm<float>(true, false, OKK, cols, s.C_in, 1.f, buf.w.data(), OKK, re, cols, 0.f, col,
-                       ld);
+      vae::gemm<float>(true, false, OKK, cols, s.C_in, 1.f, buf.w.data(), OKK, re, cols, 0.f,
+                       col_out, ld);
       if (!backward) continue;
       vae::gemm<float>(false, true, s.C_in, OKK, cols, 1.f, re, cols, col, ld, 1.f, buf.dw.data(),
                        OKK);
       if (l.needs_dx)
-        vae::gemm<float>(false, false, s.C_in, cols, OKK, 1.f, buf.w.data(), OKK, col, ld, 0.f, re,
-                         cols);
+        vae::gemm<float>(false, false, s.C_in, cols, OKK, 1.f, buf.w.data(), OKK, col, ld, 0.f,
+                         re_out, cols);
     } else {
       const int CKK = s.C_in * KK;
-      vae::gemm<float>(false, false, s.C_out, cols, CKK, 1.f, buf.w.data(), CKK, col, ld, 0.f, re,
-                       cols);
+      vae::gemm<float>(false, false, s.C_out, cols, CKK, 1.f, buf.w.data(), CKK, col, ld, 0.f,
+                       re_out, cols);
       if (!backward) continue;
       vae::gemm<float>(false, true, s.C_out, CKK, cols, 1.f, re, cols, col, ld, 1.f, buf.dw.data(),
                        CKK);
       if (l.needs_dx)
         vae::gemm<float>(true, false, CKK, cols, s.C_out, 1.f, buf.w.data(), CKK, re, cols, 0.f,
-                         col, ld);
+                         col_out, ld);
     }
   }
 }
@@ -254,12 +264,15 @@ void BM_ConvModelGemmCeiling(benchmark::State& state) {
     int in, out;
   };
   const Map maps[] = {{3136, 256}, {256, 20}, {256, 20}, {20, 256}, {256, 3136}};
-  std::vector<std::vector<float>> w, dw, x, y;
+  // Fixed inputs (w, x, dy); y, dw and dx are outputs only (dW accumulates fixed terms).
+  std::vector<std::vector<float>> w, dw, x, dy, y, dx;
   for (const Map& m : maps) {
     w.emplace_back(size_t(m.in) * m.out, 0.01f);
     dw.emplace_back(size_t(m.in) * m.out, 0.0f);
     x.emplace_back(size_t(B) * m.in, 0.5f);
+    dy.emplace_back(size_t(B) * m.out, 0.25f);
     y.emplace_back(size_t(B) * m.out, 0.0f);
+    dx.emplace_back(size_t(B) * m.in, 0.0f);
   }
   double dense_flop = 0;
   for (const Map& m : maps) dense_flop += 2.0 * B * m.in * m.out * 3;
@@ -268,12 +281,12 @@ void BM_ConvModelGemmCeiling(benchmark::State& state) {
       conv_gemms(kLayers[k], groups[k], bufs[k], true);
     for (size_t k = 0; k < std::size(maps); ++k) {
       const Map& m = maps[k];
-      vae::gemm<float>(false, true, B, m.out, m.in, 1.f, x[k].data(), m.in, w[k].data(), m.in, 1.f,
+      vae::gemm<float>(false, true, B, m.out, m.in, 1.f, x[k].data(), m.in, w[k].data(), m.in, 0.f,
                        y[k].data(), m.out);
-      vae::gemm<float>(true, false, m.out, m.in, B, 1.f, y[k].data(), m.out, x[k].data(), m.in, 1.f,
-                       dw[k].data(), m.in);
-      vae::gemm<float>(false, false, B, m.in, m.out, 1.f, y[k].data(), m.out, w[k].data(), m.in,
-                       0.f, x[k].data(), m.in);
+      vae::gemm<float>(true, false, m.out, m.in, B, 1.f, dy[k].data(), m.out, x[k].data(), m.in,
+                       1.f, dw[k].data(), m.in);
+      vae::gemm<float>(false, false, B, m.in, m.out, 1.f, dy[k].data(), m.out, w[k].data(), m.in,
+                       0.f, dx[k].data(), m.in);
     }
     benchmark::ClobberMemory();
   }

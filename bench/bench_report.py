@@ -7,19 +7,23 @@
   bench_report.py peer LINE                       "examples/s test_loss" from a peer's JSON line
   bench_report.py vae METRICS_JSONL               the same from a vae run's metrics.jsonl
   bench_report.py ceiling-bench CASE               "PROGRAM FILTER": the case's ceiling benchmarks
-  bench_report.py iw EVAL_JSON N                  "examples/s nll" of `vae eval --iw` over N images
+  bench_report.py iw EVAL_JSON                    "examples/s nll" of `vae eval --iw` (the JSON's
+                                                  example count over its seconds)
   bench_report.py table RUNS_TSV CEILING_DIR [K]  the summary table (K: the IW case's samples)
 
-RUNS_TSV has one line per run: case, impl (vae.cpp or pytorch), threads, round, examples/s,
+RUNS_TSV has one line per run: case, impl (vae.cpp, pytorch or native), threads, round, examples/s,
 test_loss. CEILING_DIR holds Google Benchmark JSON outputs named bench_train-T.json and
 bench_conv-T.json (T the thread count), and PREFIX-T-CASE-rR.json measured after round R of a
 case; a case's ceiling is the fastest of all of them.
 """
-import gzip, json, os, re, struct, sys
+import gzip, json, os, re, statistics, struct, sys
 
 # case → (batch, label, ceiling benchmarks (file prefix, benchmark names: the fastest of them is
 # the ceiling)), in table order. Where the same products can run on BLAS's threads or split
 # data-parallel over the threads, both are measured and the faster one counts.
+# % of FP32 peak: the case's GEMM FLOPs per example (its ceiling benchmark's FLOP/s over its
+# items/s) times vae.cpp's examples/s, over bench_train's BM_FmaPeak at the same threads (files
+# bench_train-T.json and peak-T-CASE-rR.json, the best of them).
 CASES = {
     "default": (128, "default MLP, batch 128", ("bench_train", ["BM_GemmCeiling/128/real_time",
                                                                  "BM_GemmCeilingParallel/128/real_time"])),
@@ -60,6 +64,37 @@ def subset(src, dst, n_train, n_test):
                 f.write(magic + struct.pack(">" + "I" * len(dims), n, *dims[1:]) + body[:n * per_item])
 
 
+def bench_values(ceiling_dir, files, names, key):
+    """`key` of every benchmark named in `names` in the JSON files `files` (names in ceiling_dir)."""
+    found = []
+    for f in files:
+        with open(os.path.join(ceiling_dir, f)) as fh:
+            found += [b[key] for b in json.load(fh)["benchmarks"]
+                      if b["name"] in names and b.get("run_type", "iteration") == "iteration" and key in b]
+    return found
+
+
+def fp32_peak(ceiling_dir, threads):
+    """FLOP/s of BM_FmaPeak at the given threads (the best of its measurements), or None."""
+    files = [f for f in sorted(os.listdir(ceiling_dir))
+             if f == f"bench_train-{threads}.json" or
+             (f.startswith(f"peak-{threads}-") and f.endswith(".json"))]
+    found = bench_values(ceiling_dir, files, ["BM_FmaPeak/real_time"], "FLOP/s")
+    return max(found) if found else None
+
+
+def flop_per_example(ceiling_dir, case, threads, iw_k):
+    """The case's GEMM FLOPs per example: its ceiling benchmark's FLOP/s over items/s."""
+    prefix, names = CASES[case][2]
+    files = [f for f in sorted(os.listdir(ceiling_dir))
+             if f.startswith(f"{prefix}-{threads}") and f.endswith(".json")]
+    flops = bench_values(ceiling_dir, files, names, "FLOP/s")
+    items = bench_values(ceiling_dir, files, names, "items_per_second")
+    if not flops or len(flops) != len(items):
+        return None
+    return flops[0] / items[0] * (iw_k if case == "iw" else 1)
+
+
 def ceiling(ceiling_dir, case, threads, iw_k):
     """Examples/s at the GEMM ceiling for the case at the given threads, or None."""
     prefix, names = CASES[case][2]
@@ -90,13 +125,13 @@ def table(runs_tsv, ceiling_dir, iw_k):
             continue
         if case == "iw":
             label = label.replace("K", str(iw_k))
-        # Each one at its best thread count; at a thread count, the best of its rounds (the run
-        # least disturbed by the rest of the machine).
+        # Each one at its best thread count; at a thread count, the median of its rounds (the
+        # rounds alternate the implementations, so the machine's drift hits all alike).
         best = {}
-        for impl in ("vae.cpp", "pytorch"):
+        for impl in ("vae.cpp", "pytorch", "native"):
             if (case, impl) not in runs:
                 continue
-            per_threads = {t: max(v) for t, v in runs[(case, impl)].items()}
+            per_threads = {t: statistics.median(v) for t, v in runs[(case, impl)].items()}
             t = max(per_threads, key=per_threads.get)
             best[impl] = (t, per_threads[t])
             if case == "default" and len(per_threads) > 1:
@@ -104,12 +139,18 @@ def table(runs_tsv, ceiling_dir, iw_k):
                 scaling.append(f"{impl} {hi} threads / {lo}: {per_threads[hi] / per_threads[lo]:.2f}x")
         tv, v = best["vae.cpp"]
         tp, p = best.get("pytorch", ("-", None))
+        _, nat = best.get("native", ("-", None))
         c = ceiling(ceiling_dir, case, tv, iw_k)
+        peak, fpe = fp32_peak(ceiling_dir, tv), flop_per_example(ceiling_dir, case, tv, iw_k)
         rows.append([label, f"{tv} / {tp}", f"{v:.0f}", f"{p:.0f}" if p else "-",
                      f"{v / p:.2f}" if p else "-", f"{c:.0f}" if c else "-",
-                     f"{100 * v / c:.1f}%" if c else "-"])
+                     f"{100 * v / c:.1f}%" if c else "-",
+                     f"{peak / 1e9:.0f}" if peak else "-",
+                     f"{100 * v * fpe / peak:.1f}%" if peak and fpe else "-",
+                     f"{nat:.0f}" if nat else "-", f"{v / nat:.2f}" if nat else "-"])
     head = ["case", "threads (vae / pytorch)", "vae.cpp ex/s", "pytorch ex/s", "ratio",
-            "GEMM ceiling ex/s", "vae % of GEMM ceiling"]
+            "GEMM ceiling ex/s", "vae % of GEMM ceiling", "FP32 peak GFLOP/s", "vae % of FP32 peak",
+            "native ex/s", "portable / native"]
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     fmt = lambda r: " | ".join(s.ljust(w) if i == 0 else s.rjust(w) for i, (s, w) in enumerate(zip(r, widths)))
     print(fmt(head))
@@ -117,7 +158,7 @@ def table(runs_tsv, ceiling_dir, iw_k):
     for r in rows:
         print(fmt(r))
     if scaling:
-        print("thread scaling, default MLP batch 128 (best round at each count): " + "; ".join(scaling))
+        print("thread scaling, default MLP batch 128 (median of rounds at each count): " + "; ".join(scaling))
 
 
 def main():
@@ -128,14 +169,19 @@ def main():
         d = json.loads(args[0])
         print(d["train_examples_per_s"], d["test_loss"])
     elif cmd == "vae":
+        # Total examples over total training time, as the peers report: every epoch trains on
+        # the same N examples, in N / examples_per_s seconds, so that is the harmonic mean of the
+        # epochs' rates (an arithmetic mean would favour vae.cpp over more than one epoch).
         lines = [json.loads(l) for l in open(args[0]) if l.strip()]
-        print(round(sum(l["examples_per_s"] for l in lines) / len(lines)), round(lines[-1]["test_loss"], 2))
+        print(round(len(lines) / sum(1.0 / l["examples_per_s"] for l in lines)),
+              round(lines[-1]["test_loss"], 2))
     elif cmd == "ceiling-bench":
         prefix, names = CASES[args[0]][2]
         print(prefix, "^(" + "|".join(re.escape(n) for n in names) + ")$")
     elif cmd == "iw":
+        # The examples the evaluation itself counted, over its unrounded time.
         d = json.loads(open(args[0]).read())
-        print(round(int(args[1]) / d["iw"]["seconds"], 2), d["iw"]["nll"])
+        print(round(d["iw"]["examples"] / d["iw"]["seconds"], 2), d["iw"]["nll"])
     elif cmd == "table":
         table(args[0], args[1], int(args[2]) if len(args) > 2 else 5000)
     else:

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/blas.h"
+#include "fma_peak.h"
 #include "core/pool.h"
 #include "optim/adam.h"
 #include "train/data_parallel.h"
@@ -77,23 +78,27 @@ double step_flops(int B) {
   return flops;
 }
 
-// One worker's buffers for up to `rows` rows: dW, x and y of every map.
+// One worker's buffers for up to `rows` rows: dW, x, dy, y and dx of every map. Inputs (x, dy,
+// W) are fixed: no product's output feeds another's input, so values never drift to inf or to
+// denormals however long the benchmark runs (dW accumulates fixed terms: it grows linearly).
 struct StepGemms {
-  std::vector<std::vector<float>> dw, x, y;
+  std::vector<std::vector<float>> dw, x, dy, y, dx;
   explicit StepGemms(int rows) {
     for (const Map& m : kMaps) {
       dw.emplace_back(static_cast<size_t>(m.in) * m.out, 0.0f);
       x.emplace_back(static_cast<size_t>(rows) * m.in, 0.5f);
+      dy.emplace_back(static_cast<size_t>(rows) * m.out, 0.25f);
       y.emplace_back(static_cast<size_t>(rows) * m.out, 0.0f);
+      dx.emplace_back(static_cast<size_t>(rows) * m.in, 0.0f);
     }
   }
   void run(int R, const std::vector<std::vector<float>>& w) {  // the products of R rows
     for (size_t k = 0; k < std::size(kMaps); ++k) {
       const Map& m = kMaps[k];
       vae::gemm<float>(false, true, R, m.out, m.in, 1.f, x[k].data(), m.in, w[k].data(), m.in, 0.f, y[k].data(), m.out);
-      vae::gemm<float>(true, false, m.out, m.in, R, 1.f, y[k].data(), m.out, x[k].data(), m.in, 1.f, dw[k].data(), m.in);
+      vae::gemm<float>(true, false, m.out, m.in, R, 1.f, dy[k].data(), m.out, x[k].data(), m.in, 1.f, dw[k].data(), m.in);
       if (!m.first)
-        vae::gemm<float>(false, false, R, m.in, m.out, 1.f, y[k].data(), m.out, w[k].data(), m.in, 0.f, x[k].data(), m.in);
+        vae::gemm<float>(false, false, R, m.in, m.out, 1.f, dy[k].data(), m.out, w[k].data(), m.in, 0.f, dx[k].data(), m.in);
     }
   }
 };
@@ -174,6 +179,29 @@ void BM_IwGemmCeiling(benchmark::State& state) {
   state.counters["threads"] = T;
 }
 BENCHMARK(BM_IwGemmCeiling)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The FP32 peak of the machine on the threads: each thread runs the register-only FMA loop of
+// fma_peak.h at once. FLOP/s is the yardstick of every "% of peak" (scripts/bench.sh's table).
+void BM_FmaPeak(benchmark::State& state) {
+  vae::set_num_threads(bench_threads());
+  const int T = vae::num_threads();
+  constexpr int64_t kIters = 1 << 20;
+  std::vector<float> sinks(static_cast<size_t>(T));
+  std::vector<double> flops(static_cast<size_t>(T), 0.0);
+  vae::WorkerPool pool(T);
+  for (auto _ : state) {
+    pool.run([&](int t) {
+      flops[static_cast<size_t>(t)] += vae_bench::fma_loop(kIters, &sinks[static_cast<size_t>(t)]);
+    });
+    benchmark::DoNotOptimize(sinks.data());
+  }
+  double total = 0;
+  for (double f : flops) total += f;
+  state.counters["FLOP/s"] = benchmark::Counter(total, benchmark::Counter::kIsRate);
+  state.counters["threads"] = T;
+  state.SetLabel(vae_bench::fma_isa());
+}
+BENCHMARK(BM_FmaPeak)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Latency of the library API for one example: encode (μ, log σ²) then decode μ to the decoder
 // mean, on a model sized for one row — what an embedding program or a service pays per request.

@@ -34,7 +34,7 @@ configure_package_config_file(cmake/vaeConfig.cmake.in ${CMAKE_CURRENT_BINARY_DI
 write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/vaeConfigVersion.cmake
                                  COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/vaeConfig.cmake ${CMAKE_CURRENT_BINARY_DIR}/vaeConfigVersion.cmake
-              cmake/vaeOpenBLAS.cmake
+              cmake/vaeOpenBLAS.cmake cmake/vaeOneDNN.cmake
         DESTINATION ${VAE_CMAKE_DIR})
 
 # pkg-config: the prefix found from the .pc file's own place, so the prefix can move.
@@ -70,6 +70,6 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "vae.cpp: variational autoencoders in C++ 
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # vae_0.1.0_amd64.deb
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libopenblas0 | libopenblas-dev, libpng16-16, libjpeg62-turbo, zlib1g, libstdc++6, python3-numpy")
+    "libopenblas0 | libopenblas-dev, libdnnl2 | libdnnl-dev, libgomp1, libpng16-16, libjpeg62-turbo, zlib1g, libstdc++6, python3-numpy")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libopenblas-dev, libpng-dev, libjpeg-dev, zlib1g-dev, pkg-config, cmake")
 include(CPack)

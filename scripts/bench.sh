@@ -4,7 +4,14 @@
 # alike; then the Google Benchmark GEMM ceilings at the same shapes; then one table:
 #
 #   case | threads (vae / pytorch) | vae.cpp ex/s | pytorch ex/s | ratio | GEMM ceiling ex/s |
-#   vae % of GEMM ceiling
+#   vae % of GEMM ceiling | FP32 peak GFLOP/s | vae % of FP32 peak | native ex/s |
+#   portable / native
+#
+# vae.cpp is the portable build (the default: no -march=native; per-ISA kernels chosen at run
+# time); "native" is the same source built with -DVAE_NATIVE=ON into $VAE_BUILD_DIR-native, run
+# right after it in each round (VAE_BENCH_NATIVE=0: not built, not run).
+#
+# (the FP32 peak: bench_train's BM_FmaPeak, a register-only FMA loop on the same threads)
 #
 #   scripts/bench.sh [--short] [EPOCHS] [ROUNDS] [SECTIONS]   (defaults: 1 epoch, 2 rounds, all)
 #
@@ -18,14 +25,15 @@
 #            test set, about ten times as long); no peer: the ceiling is the yardstick
 #   all      all of the above
 # Each one runs at each thread count ($VAE_BENCH_THREADS, default "1 $(nproc)"); the table shows
-# each implementation at its best thread count, taking at a thread count the best of its rounds.
-# examples/s are the training loop's own figures (vae: metrics.jsonl; peer: its JSON line), which
-# leave out loading and the test-set pass. The ceiling is the examples/s that the model's GEMMs
+# each implementation at its best thread count, taking at a thread count the median of its rounds.
+# examples/s are the training loop's own figures, total examples over total training time on both
+# sides (vae: from metrics.jsonl; peer: its JSON line), which leave out loading and the test-set
+# pass. The ceiling is the examples/s that the model's GEMMs
 # alone reach at the same shapes and on the vae row's thread count (bench_train's BM_GemmCeiling
 # or BM_GemmCeilingParallel, whichever is faster, bench_conv's BM_ConvModelGemmCeiling,
 # bench_train's BM_IwGemmCeiling), the best of a measurement after each vae.cpp run and the
 # final pass: vae % of it is how close the step gets to free overhead.
-# Under the table: the default case's thread scaling, each side's best round at each count.
+# Under the table: the default case's thread scaling, each side's median at each count.
 #
 # --short (or VAE_BENCH_SHORT=1): a quick, noisy check that everything runs: 2000 training and
 # 1000 test images for every case, 1 round unless ROUNDS is given, short Google Benchmark runs.
@@ -79,6 +87,14 @@ done
 scripts/setup.sh
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DVAE_BUILD_BENCH=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" --target vae_cli bench_train bench_conv >/dev/null
+# The native build (-march=native for everything), run beside the portable one: the table shows
+# both (VAE_BENCH_NATIVE=0 leaves it out).
+native=${VAE_BENCH_NATIVE:-1}
+if [[ $native == 1 ]]; then
+  cmake -S . -B "$build-native" -DCMAKE_BUILD_TYPE=Release -DVAE_NATIVE=ON -DVAE_BUILD_TESTS=OFF \
+    -DVAE_BUILD_BENCH=OFF >/dev/null
+  cmake --build "$build-native" -j"$(nproc)" --target vae_cli >/dev/null
+fi
 if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   echo "bench: installing python3-torch for the peers"
   apt-get install -y -qq python3-torch >/dev/null
@@ -105,6 +121,10 @@ ceiling_now() {  # CASE THREADS ROUND
   read -r prog filter < <(report ceiling-bench "$1")
   VAE_THREADS=$2 "./$build/bench/$prog" --benchmark_filter="$filter" --benchmark_min_time=0.5 \
     --benchmark_out="$tmp/$prog-$2-$1-r$3.json" --benchmark_out_format=json >/dev/null 2>&1
+  # The FP32 peak in the same minutes (the yardstick of "% of FP32 peak").
+  VAE_THREADS=$2 "./$build/bench/bench_train" --benchmark_filter='^BM_FmaPeak/' \
+    --benchmark_min_time=0.2 --benchmark_out="$tmp/peak-$2-$1-r$3.json" \
+    --benchmark_out_format=json >/dev/null 2>&1
 }
 
 runs="$tmp/runs.tsv"
@@ -121,10 +141,16 @@ for c in "${cases[@]}"; do
       for r in $(seq 1 "$rounds"); do
         FASHION_MNIST_DIR=$data "./$build/vae" eval "$tmp/iw-model/best.safetensors" \
           --iw "$iw_k" --threads "$t" --out "$tmp/iw.json" >/dev/null
-        res=$(report iw "$tmp/iw.json" "$iw_n")
+        res=$(report iw "$tmp/iw.json")
         printf '%-8s %-8s %-7s %-6s %12s %10s\n' "$c" vae.cpp "$t" "$r" $res
         echo "$c vae.cpp $t $r $res" >>"$runs"
         ceiling_now "$c" "$t" "$r"
+        [[ $native == 1 ]] || continue
+        FASHION_MNIST_DIR=$data "./$build-native/vae" eval "$tmp/iw-model/best.safetensors" \
+          --iw "$iw_k" --threads "$t" --out "$tmp/iw.json" >/dev/null
+        res=$(report iw "$tmp/iw.json")
+        printf '%-8s %-8s %-7s %-6s %12s %10s\n' "$c" native "$t" "$r" $res
+        echo "$c native $t $r $res" >>"$runs"
       done
     done
     continue
@@ -152,6 +178,13 @@ for c in "${cases[@]}"; do
       echo "$c vae.cpp $t $r $res" >>"$runs"
       ceiling_now "$c" "$t" "$r"
       rm -rf "$out"
+      [[ $native == 1 ]] || continue
+      FASHION_MNIST_DIR=$data "./$build-native/vae" train --data fashion-mnist --epochs "$epochs" \
+        --threads "$t" --batch-size "$batch" "${vae_args[@]}" --out "$out" >/dev/null
+      res=$(report vae "$out/metrics.jsonl")
+      printf '%-8s %-8s %-7s %-6s %12s %10s\n' "$c" native "$t" "$r" $res
+      echo "$c native $t $r $res" >>"$runs"
+      rm -rf "$out"
     done
   done
 done
@@ -165,6 +198,11 @@ for t in $threads_list; do
     VAE_THREADS=$t "./$build/bench/bench_train" --benchmark_min_time="$min_time" \
       --benchmark_out="$tmp/bench_train-$t.json" --benchmark_out_format=json 2>/dev/null | grep BM_
   fi
+  if [[ $want_mlp == 0 ]]; then  # the FP32 peak, which bench_train's full pass has otherwise
+    VAE_THREADS=$t "./$build/bench/bench_train" --benchmark_filter='^BM_FmaPeak/' \
+      --benchmark_min_time="$min_time" --benchmark_out="$tmp/bench_train-$t.json" \
+      --benchmark_out_format=json 2>/dev/null | grep BM_
+  fi
   if [[ $want_conv == 1 ]]; then
     VAE_THREADS=$t "./$build/bench/bench_conv" --benchmark_filter=BM_ConvModelGemmCeiling \
       --benchmark_min_time="$min_time" --benchmark_out="$tmp/bench_conv-$t.json" \
@@ -174,6 +212,6 @@ done
 
 echo
 [[ $short == 1 ]] && echo "(short run: data subsets, few rounds: noisy figures, for checking only)"
-echo "epochs $epochs, rounds $rounds, threads $threads_list; ex/s: best round at each one's best thread count"
+echo "epochs $epochs, rounds $rounds, threads $threads_list; ex/s: median of rounds at each one's best thread count"
 [[ " ${cases[*]} " == *" iw "* ]] && echo "iw: K = $iw_k over the first $iw_n test images; examples/s = test images per second"
 report table "$runs" "$tmp" "$iw_k"

@@ -13,7 +13,8 @@ packages=(
   build-essential cmake pkg-config   # compiler and build
   python3                            # scripts/function-lengths.py (a test), bench report
   python3-numpy                      # the Python package python/vae and its tests
-  libopenblas-dev                    # GEMM through CBLAS
+  libopenblas-dev                    # GEMM through CBLAS (double; float with VAE_GEMM=openblas)
+  libdnnl-dev                        # oneDNN: the float GEMM (VAE_GEMM=onednn, the default)
   zlib1g-dev                         # .gz IDX files
   libpng-dev                         # PNG grids and image folders
   libjpeg-dev                        # JPEG image folders

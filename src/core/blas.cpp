@@ -2,7 +2,16 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <mutex>
 #include <thread>
+
+#ifdef VAE_GEMM_ONEDNN
+#include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
+#endif
 
 #include "core/pool.h"
 #include "vae/error.h"
@@ -38,13 +47,97 @@ bool as_gemv(Gemv gemv, bool ta, bool tb, int M, int N, int K, T alpha, const T*
   return false;
 }
 
+namespace {
+
+// Threads. One count, g_threads (set_num_threads), for every library; g_serial > 0 while a
+// ScopedSerialBlas is alive: then each caller's products run on that caller's thread alone.
+int g_threads = 0;
+std::atomic<int> g_serial{0};
+
+#ifdef VAE_GEMM_ONEDNN
+// oneDNN (Debian's build) would split each product over OpenMP's threads, whose waits spin: on a
+// machine shared with other work a spinning team turns a 7 ms product into hundreds (measured,
+// docs/performance.md). So oneDNN runs single-threaded on every thread that calls it, and the
+// products that are worth it are split by rows (or columns) over the project's own pool below:
+// one thread budget, one pool, no OpenMP team.
+void onednn_serial_here() {
+  thread_local bool set = false;
+  if (!set) {
+    omp_set_num_threads(1);
+    set = true;
+  }
+}
+
+void sgemm_serial(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+                  const float* B, int ldb, float beta, float* C, int ldc) {
+  onednn_serial_here();
+  const dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B,
+                                      ldb, beta, C, ldc);
+  VAE_ASSERT(st == dnnl_success);
+}
+
+// The pool that splits products when set_num_threads(n > 1) and no ScopedSerialBlas is alive
+// (evaluation passes, single examples: the caller waits for the product). Made on first use,
+// remade when the count changes; one product at a time (a second caller runs serially).
+std::mutex g_split_mu;
+std::unique_ptr<WorkerPool> g_split_pool;
+
+// Below this many multiply-adds a product runs on the caller alone: waking the pool (tens of
+// µs) would cost more than it saves.
+constexpr double kMinSplitMacs = 1 << 20;
+
+// C (M,N) over T threads: the longer of M and N cut into T contiguous blocks, each its own
+// product of op(A)'s rows i0..i1 (or op(B)'s columns j0..j1) into the matching part of C.
+bool sgemm_split(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+                 const float* B, int ldb, float beta, float* C, int ldc) {
+  const int T = num_threads();
+  if (T < 2 || g_serial.load(std::memory_order_relaxed) > 0 ||
+      static_cast<double>(M) * N * K < kMinSplitMacs || std::max(M, N) < 2 * T)
+    return false;
+  std::unique_lock<std::mutex> lock(g_split_mu, std::try_to_lock);
+  if (!lock.owns_lock()) return false;
+  if (!g_split_pool || g_split_pool->size() != T) g_split_pool = std::make_unique<WorkerPool>(T);
+  const bool by_rows = M >= N;
+  const int L = by_rows ? M : N;
+  g_split_pool->run([&](int t) {
+    const int lo = static_cast<int>(static_cast<long>(L) * t / T);
+    const int hi = static_cast<int>(static_cast<long>(L) * (t + 1) / T);
+    if (by_rows)
+      sgemm_serial(ta, tb, hi - lo, N, K, alpha, ta ? A + lo : A + static_cast<size_t>(lo) * lda,
+                   lda, B, ldb, beta, C + static_cast<size_t>(lo) * ldc, ldc);
+    else
+      sgemm_serial(ta, tb, M, hi - lo, K, alpha, A, lda,
+                   tb ? B + static_cast<size_t>(lo) * ldb : B + lo, ldb, beta, C + lo, ldc);
+  });
+  return true;
+}
+#endif
+
+}  // namespace
+
+const char* gemm_float_backend() {
+#ifdef VAE_GEMM_ONEDNN
+  return "onednn";
+#else
+  return "openblas";
+#endif
+}
+
 template <>
 void gemm<float>(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
                  const float* B, int ldb, float beta, float* C, int ldc) {
+#ifdef VAE_GEMM_ONEDNN
+  // oneDNN's sgemm, row-major as here. It packs and dispatches to its JIT kernels for the widest
+  // vectors the CPU has (AVX-512 here), and takes the one-row / one-column shapes itself.
+  if (M <= 0 || N <= 0) return;
+  if (!sgemm_split(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+    sgemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#else
   if (K > 0 && as_gemv<float>(cblas_sgemv, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
     return;
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
               K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
 }
 
 template <>
@@ -76,10 +169,6 @@ template void gemm_reference<float>(bool, bool, int, int, int, float, const floa
 template void gemm_reference<double>(bool, bool, int, int, int, double, const double*, int,
                                      const double*, int, double, double*, int);
 
-namespace {
-int g_threads = 0;
-}
-
 int hardware_threads() {
   const unsigned n = std::thread::hardware_concurrency();
   return n ? static_cast<int>(n) : 1;
@@ -92,7 +181,13 @@ void set_num_threads(int n) {
 
 int num_threads() { return g_threads > 0 ? g_threads : openblas_get_num_threads(); }
 
-ScopedSerialBlas::ScopedSerialBlas() : saved_(num_threads()) { openblas_set_num_threads(1); }
-ScopedSerialBlas::~ScopedSerialBlas() { openblas_set_num_threads(saved_); }
+ScopedSerialBlas::ScopedSerialBlas() : saved_(num_threads()) {
+  openblas_set_num_threads(1);
+  ++g_serial;
+}
+ScopedSerialBlas::~ScopedSerialBlas() {
+  --g_serial;
+  openblas_set_num_threads(saved_);
+}
 
 }  // namespace vae

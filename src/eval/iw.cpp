@@ -1,8 +1,8 @@
 // Importance-weighted log-likelihood (formula in include/vae/eval.h).
 //
 // Work split: the (example i, sample j) pairs are cut into one contiguous range of examples per
-// worker (num_threads() of them); each worker owns a copy of the model sized for `rows` latent
-// rows and runs its range in passes of `rows` pairs: one decoder GEMM batch, then the
+// worker (num_threads() of them); each worker owns a copy of the model whose decoder is sized for
+// `rows` latent rows (its encoder for one) and runs its range in passes of `rows` pairs: one decoder GEMM batch, then the
 // elementwise likelihood, both on its own core (BLAS single-threaded inside each worker,
 // ScopedSerialBlas). Example i's ε come from its own stream, Rng(stream_seed(seed, i)), so the
 // estimate does not depend on the number of workers or on `rows`.
@@ -34,8 +34,10 @@ void iw_range(const Vae<float>& source, const Dataset& data, const float* mu, co
               std::atomic<size_t>& finished, const std::function<void()>& on_pass) {
   const ModelConfig& cfg = source.config();
   const size_t Z = cfg.latent, D = cfg.input_dim;
-  // A copy of the model sized for `rows` latent rows per decoder pass.
-  Vae<float> model(cfg, rows);
+  // A copy of the model sized for what the worker runs: decoder passes of `rows` latent rows
+  // (tensors from z on hold max_batch·max_samples rows) and no encoder pass (max_batch 1: the
+  // encoder's tensors hold one row; the posteriors were computed before).
+  Vae<float> model(cfg, 1, rows);
   std::copy(source.params(), source.params() + source.num_params(), model.params());
 
   // Pairs p = (i − i0)·K + j of this range, `rows` at a time. Each example's log-sum-exp runs

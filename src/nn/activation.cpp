@@ -1,5 +1,8 @@
 // Elementwise activations and their derivatives (formulas in include/vae/nn.h).
 #include <cmath>
+#include <type_traits>
+
+#include "core/kernels.h"
 
 #include "vae/error.h"
 #include "vae/nn.h"
@@ -27,6 +30,9 @@ const char* activation_name(Activation act) {
 
 template <class T>
 void activation_forward(T* y, const T* a, size_t n, Activation act) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (act == Activation::Relu) return kernels::best().relu_forward(y, a, n);  // per-ISA loop
+  }
   const T slope = static_cast<T>(kLeakyReluSlope);
   switch (act) {
     case Activation::Relu:
@@ -46,6 +52,9 @@ void activation_forward(T* y, const T* a, size_t n, Activation act) {
 
 template <class T>
 void activation_backward(T* da, const T* dy, const T* a, const T* y, size_t n, Activation act) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (act == Activation::Relu) return kernels::best().relu_backward(da, dy, a, n);
+  }
   const T slope = static_cast<T>(kLeakyReluSlope);
   switch (act) {
     case Activation::Relu:

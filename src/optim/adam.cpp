@@ -1,8 +1,11 @@
 // Adam, PyTorch's formulation (see src/optim/adam.h).
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "optim/adam.h"
+
+#include "core/kernels.h"
 
 namespace vae {
 
@@ -43,6 +46,13 @@ void Adam<T>::update(T* params, const T* grads, size_t lo, size_t hi, T grad_sca
 template <class T>
 double Adam<T>::update_reduced(T* params, T* const* grads, const T* weights, int parts,
                                size_t lo, size_t hi, bool zero_grads) {
+  if constexpr (std::is_same_v<T, float>) {
+    // Float: the same loop compiled per instruction set, chosen at run time (core/kernels.h).
+    const kernels::AdamStep s{static_cast<float>(cfg_.beta1), static_cast<float>(cfg_.beta2),
+                              static_cast<float>(cfg_.eps), step_size_, inv_sqrt_bc2_};
+    return kernels::best().adam_reduced(s, params, m_.data(), v_.data(), grads, weights, parts,
+                                        lo, hi, zero_grads);
+  }
   const AdamRule<T> rule{static_cast<T>(cfg_.beta1), static_cast<T>(cfg_.beta2),
                          static_cast<T>(cfg_.eps), step_size_, inv_sqrt_bc2_};
   // Blocks of 32: the reduced gradient of the block, its squares into 32 double partial sums
@@ -75,6 +85,7 @@ void Adam<T>::step(T* params, const T* grads) {
 
 template <class T>
 double sum_squares(const T* g, size_t n) {
+  if constexpr (std::is_same_v<T, float>) return kernels::best().sum_squares(g, n);
   constexpr size_t kLanes = 32;
   double acc[kLanes] = {};
   size_t i = 0;

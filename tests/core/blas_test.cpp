@@ -2,11 +2,14 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "core/blas.h"
+#include "core/pool.h"
 #include "vae/rng.h"
+#include "vae/runtime.h"
 
 namespace {
 
@@ -60,6 +63,33 @@ TEST(Gemm, SingleRowAndSingleColumnMatchTheReference) {
           compare_strided<float>(ta, tb, M, N, 53, static_cast<float>(beta), 1e-4f);
           compare_strided<double>(ta, tb, M, N, 23, beta, 1e-12);
         }
+}
+
+// The float backend of this build (oneDNN by default) at the model's shapes, on one thread, split
+// over two by the pool (rows when M ≥ N, else columns), and single-threaded inside workers.
+TEST(Gemm, FloatBackendMatchesReferenceAtModelShapesOnEveryThreadSetting) {
+  const int saved = vae::num_threads();
+  struct Shape {
+    bool ta, tb;
+    int M, N, K;
+  };
+  const Shape shapes[] = {{false, true, 128, 400, 784}, {true, false, 400, 784, 128},
+                          {false, false, 128, 784, 400}, {false, true, 128, 20, 400},
+                          {false, true, 3, 700, 600}};
+  for (int threads : {1, 2}) {
+    vae::set_num_threads(threads);
+    for (const Shape& s : shapes) compare<float>(s.ta, s.tb, s.M, s.N, s.K, 2e-3f);
+  }
+  vae::set_num_threads(2);
+  vae::ScopedSerialBlas serial;
+  vae::WorkerPool pool(2);
+  pool.run([&](int t) { compare<float>(t == 1, false, 128, 400, 300, 2e-3f); });
+  vae::set_num_threads(saved);
+}
+
+TEST(Gemm, FloatBackendIsNamed) {
+  const std::string backend = vae::gemm_float_backend();
+  EXPECT_TRUE(backend == "onednn" || backend == "openblas") << backend;
 }
 
 TEST(Gemm, ReferenceIsRightOnAHandExample) {

@@ -1,0 +1,12 @@
+// The kernels of core/kernels.h for baseline x86-64 (SSE2): the build's own flags.
+#include "core/kernels.h"
+
+namespace vae::kernels {
+namespace baseline {
+#include "core/kernels_impl.h"
+}  // namespace baseline
+
+const Table kBaseline = {"baseline", baseline::adam_reduced, baseline::sum_squares, baseline::relu_forward,
+                  baseline::relu_backward};
+
+}  // namespace vae::kernels
