@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "vae/checkpoint.h"
 #include "vae/dataset.h"
@@ -79,8 +80,16 @@ vae::Dataset load_split_for(const vae::Checkpoint& ckpt, const std::string& data
 /// Checks that a data set fits a model (same number of values per example).
 void check_fits(const vae::Dataset& data, const vae::ModelConfig& cfg, const std::string& what);
 
-/// Refuses to write where the folder of `path` does not exist (before any work is done).
+/// Before any work is done: refuses to write where the folder of `path` does not exist, or where
+/// `path` is a folder, a socket or a block device (vae::Error). "-" is standard output: the
+/// data go there, and the command's own messages move to stderr.
 void check_output_path(const std::string& path, const std::string& option);
+
+/// What a command writes to `path`, one of `formats` (extensions: {".png", ".svg"}): the one
+/// it ends with; for "-", a character device or a FIFO (/dev/null, a pipe), which no extension
+/// names, the first. Any other path: UsageError listing the formats. Then check_output_path.
+std::string output_format(const std::string& path, const std::vector<std::string>& formats,
+                          const std::string& option = "--out");
 
 /// A one-line progress indicator for long work, drawn on stderr only when it is a terminal,
 /// redrawn at most ten times a second: "label [#####.....] done/total  detail  ETA m:ss", where

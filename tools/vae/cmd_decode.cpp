@@ -23,11 +23,8 @@ struct DecodeArgs {
 
 int run_decode(const DecodeArgs& a) {
   apply_threads(a.threads);
-  const bool png = ends_with(a.out, ".png");
-  if (!png && !ends_with(a.out, ".npy"))
-    throw UsageError("--out: must name a .npy or .png file, got '" + a.out + "'");
   if (a.cols < 1) throw UsageError("--cols: must be >= 1");
-  check_output_path(a.out, "--out");
+  const bool png = output_format(a.out, {".npy", ".png"}) == ".png";
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
   const vae::NpyArray in = vae::read_npy(a.input);
   const int64_t Z = ckpt.model.latent;

@@ -28,8 +28,7 @@ int run_sample(const SampleArgs& a) {
   apply_threads(a.threads);
   if (a.n < 1 || a.n > 100000) throw UsageError("-n: must be in 1..100000, got " + std::to_string(a.n));
   if (a.cols < 1) throw UsageError("--cols: must be >= 1");
-  if (!ends_with(a.out, ".png")) throw UsageError("--out: must name a .png file, got '" + a.out + "'");
-  check_output_path(a.out, "--out");
+  output_format(a.out, {".png"});
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
   vae::Vae<float> model = vae::model_from_checkpoint(ckpt, 256);
   apply_label(model, a.label);

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -7,6 +8,7 @@
 
 #include "cli.h"
 #include "data/batcher.h"
+#include "io/fileio.h"
 #include "vae/data_pipeline.h"
 #include "vae/error.h"
 #include "vae/runtime.h"
@@ -146,11 +148,38 @@ void check_fits(const vae::Dataset& data, const vae::ModelConfig& cfg, const std
 void check_output_path(const std::string& path, const std::string& option) {
   namespace fs = std::filesystem;
   if (path.empty()) throw UsageError(option + ": needs a file name");
+  if (path == vae::kStandardOutput) {
+    // The data take standard output; the command's messages go to stderr from here on.
+    std::fflush(stdout);
+    vae::set_standard_output_fd(::dup(STDOUT_FILENO));
+    ::dup2(STDERR_FILENO, STDOUT_FILENO);
+    return;
+  }
   const fs::path parent = fs::path(path).parent_path();
   std::error_code ec;
   if (!parent.empty() && !fs::is_directory(parent, ec))
     throw vae::Error(option + ": folder '" + parent.string() + "' does not exist");
-  if (fs::is_directory(path, ec)) throw vae::Error(option + ": '" + path + "' is a folder");
+  vae::check_output_target(path);
+}
+
+std::string output_format(const std::string& path, const std::vector<std::string>& formats,
+                          const std::string& option) {
+  std::string format;
+  for (const std::string& f : formats)
+    if (format.empty() && ends_with(path, f)) format = f;
+  struct stat st;
+  const bool stream = path == vae::kStandardOutput ||
+                      (::stat(path.c_str(), &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)));
+  if (format.empty() && stream) format = formats.front();
+  if (format.empty()) {
+    std::string names;
+    for (size_t i = 0; i < formats.size(); ++i)
+      names += (i == 0 ? "" : i + 1 == formats.size() ? " or " : ", ") + formats[i];
+    throw UsageError(option + ": must name a " + names + " file (or -, standard output), got '" +
+                     path + "'");
+  }
+  check_output_path(path, option);
+  return format;
 }
 
 namespace {
