@@ -29,8 +29,7 @@ int run_manifold(const ManifoldArgs& a) {
     throw UsageError("--size: must be in 2..100, got " + std::to_string(a.size));
   output_format(a.out, {".png"});
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
-  if (ckpt.model.channels <= 0)
-    throw vae::Error(a.checkpoint + ": the model was trained on non-image data: nothing to draw");
+  require_pictures(ckpt, a.checkpoint);
   vae::Vae<float> model = vae::model_from_checkpoint(ckpt, 256);
   const size_t Z = ckpt.model.latent;
   apply_label(model, a.label);

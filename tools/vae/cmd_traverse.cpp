@@ -36,8 +36,7 @@ int run_traverse(const TraverseArgs& a) {
   if (a.index < 0) throw UsageError("--index: must be >= 0, got " + std::to_string(a.index));
   output_format(a.out, {".png"});
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
-  if (ckpt.model.channels <= 0)
-    throw vae::Error(a.checkpoint + ": the model was trained on non-image data: nothing to draw");
+  require_pictures(ckpt, a.checkpoint);
   const std::string spec = a.data.empty() ? ckpt.train.data.data : a.data;
   const vae::Dataset data = load_split_for(ckpt, spec, a.split);
   if (static_cast<size_t>(a.index) >= data.n)

@@ -23,11 +23,9 @@ void add_checkpoint_argument(CLI::App* app, std::string* checkpoint) {
       ->required()
       ->transform(CLI::Validator(
           [](std::string& path) {
-            try {
-              path = checkpoint_in(path);
-            } catch (const vae::Error& e) {
-              return std::string(e.what());  // CLI11 reports it as a usage error
-            }
+            // A folder without a checkpoint is a missing file, not a bad command line: the
+            // vae::Error passes through CLI11 to main(), which exits 1 for it.
+            path = checkpoint_in(path);
             return std::string();
           },
           "", "run folder"));
@@ -95,13 +93,13 @@ void add_label_option(CLI::App* app, int* label, const std::string& when_absent)
 
 void apply_label(vae::Vae<float>& model, int label, int fallback) {
   const int Y = model.config().num_classes;
+  if (label < -1) throw UsageError("--label: must be >= 0, got " + std::to_string(label));
   if (label >= 0 && Y == 0)
     throw UsageError("--label: this model is not conditional (train with --conditional)");
   if (Y == 0) return;
   if (label >= Y)
     throw UsageError("--label: must be in 0.." + std::to_string(Y - 1) + " for this model, got " +
                      std::to_string(label));
-  if (label < -1) throw UsageError("--label: must be >= 0, got " + std::to_string(label));
   model.set_default_label(label >= 0 ? label : std::clamp(fallback, 0, Y - 1));
 }
 
@@ -137,6 +135,19 @@ vae::Dataset load_split_for(const vae::Checkpoint& ckpt, const std::string& data
   }
   if (ckpt.train.binarize == vae::Binarize::Dynamic) return vae::binarize(chosen, vae::kTestBinarizeSeed);
   return chosen;
+}
+
+void require_pictures(const vae::Checkpoint& ckpt, const std::string& checkpoint) {
+  if (ckpt.model.channels <= 0)
+    throw UsageError(checkpoint + ": the model was trained on non-image data, so there is no "
+                     "picture to draw (vae encode and vae decode --out F.npy write arrays)");
+}
+
+void check_picture_count(size_t n, const std::string& what) {
+  if (n > kMaxGridImages)
+    throw UsageError(what + ": a picture of " + std::to_string(n) + " images is too large (at most " +
+                     std::to_string(kMaxGridImages) + " in one PNG); decode to .npy for an array of "
+                     "any size (vae decode CKPT Z.npy --out X.npy)");
 }
 
 void check_fits(const vae::Dataset& data, const vae::ModelConfig& cfg, const std::string& what) {
