@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
@@ -206,6 +207,31 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   AtomicFile f(path);
   f.write(bytes.data(), bytes.size());
   f.commit();
+}
+
+MappedFile::MappedFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a folder, not a file");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    void* m = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m != MAP_FAILED) {
+      mapping_ = m;
+      data_ = static_cast<const unsigned char*>(m);
+      size_ = static_cast<size_t>(st.st_size);
+    }
+  }
+  ::close(fd);
+  if (mapping_) return;
+  fallback_ = read_file(path);
+  data_ = fallback_.data();
+  size_ = fallback_.size();
+}
+
+MappedFile::~MappedFile() {
+  if (mapping_) ::munmap(mapping_, size_);
 }
 
 std::vector<unsigned char> read_file(const std::string& path) {

@@ -90,4 +90,26 @@ std::optional<uint64_t> free_bytes(const std::string& dir);
 /// Reads a whole file. Throws vae::Error "<path>: cannot open (reason)" when it cannot.
 std::vector<unsigned char> read_file(const std::string& path);
 
+/// A file's bytes, read-only, mapped into memory (mmap) rather than copied: the readers of big
+/// files (CSV, .npy, IDX, checkpoints) check a header first and touch only the bytes they use,
+/// so a file with a bad header or garbage after its data costs neither time nor memory in
+/// proportion to its size. What cannot be mapped (a FIFO, /proc) is read whole instead.
+class MappedFile {
+ public:
+  /// Throws vae::Error as read_file does.
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const unsigned char* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  const unsigned char* data_ = nullptr;
+  size_t size_ = 0;
+  void* mapping_ = nullptr;                // the mmap'ed region, or null
+  std::vector<unsigned char> fallback_;    // the bytes when the file could not be mapped
+};
+
 }  // namespace vae
