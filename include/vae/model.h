@@ -176,6 +176,11 @@ std::vector<ParamInfo> param_table(const ModelConfig& cfg);
 /// Total number of parameters.
 size_t param_count(const ModelConfig& cfg);
 
+/// ModelConfig::validate's caps on size: hidden layers per network (--hidden), and parameters
+/// (2^30: 16 GiB for the weights, gradients and Adam moments of a training run).
+inline constexpr size_t kMaxHiddenLayers = 100;
+inline constexpr size_t kMaxParams = size_t{1} << 30;
+
 /// Sums over a batch, in nats.
 struct LossParts {
   double recon = 0;  ///< Σ −log p(x|z)

@@ -30,6 +30,13 @@
 // holds the last good epoch, since a checkpoint is only written after an epoch whose steps and
 // parameters were all finite.
 //
+// Stopping (request_stop, e.g. from a SIGINT handler): train() polls the request after every
+// step; at the first step that finds it set, it drops the rest of the epoch and returns as after
+// its last completed epoch, whose state last.safetensors already holds, writing final.json for
+// the epochs done (FinalMetrics::interrupted). The steps of the unfinished epoch are not saved:
+// a resumed run redoes that epoch from its start, so --resume still reproduces the uninterrupted
+// run bit for bit (saving mid-epoch would need the batcher's order and the epoch's sums too).
+//
 // Crash safety: each epoch writes metrics.jsonl, then best.safetensors (when the epoch is the
 // best), then last.safetensors, each atomically (AtomicFile); final.json comes at the end.
 // last.safetensors is the epoch's commit point: a run killed anywhere before it is replaced
@@ -75,6 +82,7 @@ struct FinalMetrics {
   int64_t best_epoch = 0;
   int64_t epochs_run = 0;      ///< epochs completed (fewer than asked when stopped early)
   bool stopped_early = false;
+  bool interrupted = false;  ///< stopped by request_stop(); "interrupted": true in final.json
   bool has_val = false;
   double val_loss = 0;
   double test_loss = 0, test_recon = 0, test_kl = 0;
@@ -117,6 +125,14 @@ std::string nonfinite_loss_term(const LossParts& parts, const double* iw_objecti
 /// order, the order backward reaches them), at most three: "decoder.out.weight",
 /// "decoder.out.bias, decoder.out.weight, decoder.0.bias and 4 other tensors".
 std::string nonfinite_tensors(const std::vector<ParamInfo>& table, const float* values);
+
+/// Asks a running (or the next) train() to stop at the end of its current step (file comment).
+/// Async-signal-safe: it only sets a lock-free atomic flag, which stays set until
+/// clear_stop_request().
+void request_stop();
+/// Whether a stop was requested and not cleared since.
+bool stop_requested();
+void clear_stop_request();
 
 /// Trains into `out_dir` (which must exist) on already scaled data; `scaler` is saved in the
 /// checkpoints. With `resume` non-null, continues from that checkpoint's state (its model, its

@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "io/fileio.h"
 #include "vae/error.h"
@@ -101,9 +102,10 @@ class CsvReader {
   CsvReader(const std::string& path, const CsvOptions& options) : path_(path), options_(options) {}
 
   Dataset read() {
-    bytes_ = read_file(path_);
-    const char* p = reinterpret_cast<const char*>(bytes_.data());
-    const char* const end = p + bytes_.size();
+    bytes_.emplace(path_);
+    const char* p = reinterpret_cast<const char*>(bytes_->data());
+    const char* const end = p + bytes_->size();
+    check_text(p, end);
     if (end - p >= 3 && std::memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;
 
     Dataset out;
@@ -273,6 +275,16 @@ class CsvReader {
     label_ = index;
   }
 
+  // A CSV file is text: a NUL byte near its start means a binary file (or a sparse one, all
+  // zeros), refused before its lines are scanned.
+  void check_text(const char* begin, const char* end) const {
+    constexpr size_t kLook = 64 << 10;
+    const size_t n = std::min(static_cast<size_t>(end - begin), kLook);
+    if (const void* nul = std::memchr(begin, '\0', n))
+      throw Error(path_ + ": not a text file (a NUL byte at offset " +
+                  std::to_string(static_cast<const char*>(nul) - begin) + "; a CSV file is text)");
+  }
+
   void check_values_remain() const {
     if (label_ != kNoLabel && columns_ == 1)
       throw Error(path_ + ": the label column is the only column; no values are left for x");
@@ -319,7 +331,7 @@ class CsvReader {
 
   const std::string& path_;
   const CsvOptions& options_;
-  std::vector<unsigned char> bytes_;
+  std::optional<MappedFile> bytes_;
   std::vector<std::string> names_;  // header fields, empty without a header
   size_t columns_ = 0;              // fields per line, from the first non-blank line
   size_t label_ = kNoLabel;         // 0-based label column

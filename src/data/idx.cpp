@@ -96,7 +96,7 @@ std::string dims_string(const std::vector<uint32_t>& dims) {
 /// member is an error, because a well-formed IDX .gz has nothing there.
 class Gunzip {
  public:
-  Gunzip(const std::vector<unsigned char>& in, const std::string& path)
+  Gunzip(const MappedFile& in, const std::string& path)
       : in_(in.data()), in_size_(in.size()), path_(path) {
     if (inflateInit2(&zs_, 16 + MAX_WBITS) != Z_OK) fail("cannot start gzip decoder");
   }
@@ -289,7 +289,7 @@ IdxArray finish(const unsigned char* payload, IdxHeader& hd, const std::string& 
   return a;
 }
 
-IdxArray read_plain(const std::vector<unsigned char>& file, const std::string& path) {
+IdxArray read_plain(const MappedFile& file, const std::string& path) {
   if (file.size() < kMagicBytes)
     throw Error(path + ": too short for an IDX header (" + std::to_string(file.size()) + " bytes)");
   size_t ndims = check_magic(file.data(), path);
@@ -308,7 +308,7 @@ IdxArray read_plain(const std::vector<unsigned char>& file, const std::string& p
   return finish(file.data() + hd.header_bytes, hd, path);
 }
 
-IdxArray read_gzip(const std::vector<unsigned char>& file, const std::string& path) {
+IdxArray read_gzip(const MappedFile& file, const std::string& path) {
   Gunzip gz(file, path);
   // Header first: the magic says how many dimension sizes follow.
   unsigned char head[kMagicBytes + 4 * 255];
@@ -362,8 +362,8 @@ IdxArray read_gzip(const std::vector<unsigned char>& file, const std::string& pa
 }  // namespace
 
 IdxArray read_idx(const std::string& path) {
-  std::vector<unsigned char> file = read_file(path);
-  if (file.size() >= 2 && file[0] == 0x1f && file[1] == 0x8b) return read_gzip(file, path);
+  const MappedFile file(path);  // the header is checked before the payload is touched
+  if (file.size() >= 2 && file.data()[0] == 0x1f && file.data()[1] == 0x8b) return read_gzip(file, path);
   return read_plain(file, path);
 }
 

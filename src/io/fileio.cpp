@@ -1,7 +1,11 @@
 #include "io/fileio.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -73,37 +77,128 @@ std::optional<uint64_t> free_bytes(const std::string& dir) {
   return static_cast<uint64_t>(s.f_bavail) * s.f_frsize;
 }
 
+namespace {
+
+// What lies at `path`, following symbolic links (stat): decides how it is written.
+enum class Target { Missing, Regular, Through, Refused };
+
+Target target_of(const std::string& path, std::string* refused_as) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Target::Missing;
+  if (S_ISREG(st.st_mode)) return Target::Regular;
+  if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) return Target::Through;
+  *refused_as = S_ISDIR(st.st_mode)   ? "a folder"
+                : S_ISSOCK(st.st_mode) ? "a socket"
+                : S_ISBLK(st.st_mode)  ? "a block device"
+                                       : "not a regular file";
+  return Target::Refused;
+}
+
+// The file a chain of symbolic links ends at ("link" → "dir/target"), the path itself when it
+// is no link. A link may point at a file that does not exist yet: that name is returned.
+std::string resolve_links(std::string path) {
+  for (int hops = 0; hops < 40; ++hops) {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return path;
+    std::string target(PATH_MAX, '\0');
+    const ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
+    if (n < 0) throw Error(path + ": cannot read the link (" + std::strerror(errno) + ")");
+    target.resize(static_cast<size_t>(n));
+    path = target[0] == '/' ? target : split_path(path).first + "/" + target;
+  }
+  throw Error(path + ": too many levels of symbolic links");
+}
+
+// Opens a character device or FIFO for writing through. A FIFO is opened without blocking, so
+// that one nobody reads fails at once (ENXIO) instead of waiting for a reader forever.
+std::FILE* open_through(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    throw Error(path + ": cannot write (" +
+                (errno == ENXIO ? std::string("no process is reading it") : std::strerror(errno)) +
+                ")");
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  std::FILE* fp = ::fdopen(fd, "wb");
+  if (!fp) ::close(fd);
+  return fp;
+}
+
+}  // namespace
+
+namespace {
+int standard_output_fd = STDOUT_FILENO;
+}  // namespace
+
+void set_standard_output_fd(int fd) { standard_output_fd = fd; }
+
+void check_output_target(const std::string& path) {
+  if (path == kStandardOutput) return;
+  std::string refused_as;
+  if (target_of(path, &refused_as) == Target::Refused)
+    throw Error(path + ": is " + refused_as + "; give the name of a file to write");
+}
+
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
-  const auto [dir, name] = split_path(path_);
+  if (path_ == kStandardOutput) {
+    std::fflush(stdout);
+    fp_ = ::fdopen(::dup(standard_output_fd), "wb");
+    through_ = true;
+  } else {
+    check_output_target(path_);
+    std::string unused;
+    through_ = target_of(path_, &unused) == Target::Through;
+    if (through_) fp_ = open_through(path_);
+  }
+  if (through_) {
+    if (!fp_) throw Error(path_ + ": cannot write (" + std::strerror(errno) + ")");
+    return;
+  }
+  open_temporary(resolve_links(path_));
+}
+
+// The file written in place of `target`, renamed over it by commit(); it keeps the permission
+// bits of the file it replaces.
+void AtomicFile::open_temporary(const std::string& target) {
+  target_ = target;
+  const auto [dir, name] = split_path(target_);
   remove_stale_temporaries(dir, name);
-  tmp_path_ = path_ + kTmpInfix + std::to_string(::getpid());
+  tmp_path_ = target_ + kTmpInfix + std::to_string(::getpid());
   fp_ = std::fopen(tmp_path_.c_str(), "wb");
   if (!fp_) throw Error(path_ + ": cannot write (" + std::strerror(errno) + ")");
+  struct stat st;
+  if (::stat(target_.c_str(), &st) == 0) ::fchmod(::fileno(fp_), st.st_mode & 07777);
 }
 
 AtomicFile::~AtomicFile() {
   if (fp_) std::fclose(fp_);
-  if (!committed_) std::remove(tmp_path_.c_str());
+  if (!committed_ && !through_) std::remove(tmp_path_.c_str());
 }
 
 void AtomicFile::write(const void* data, size_t n) {
   VAE_ASSERT(fp_ != nullptr);
-  if (n && std::fwrite(data, 1, n, fp_) != n)
-    throw Error(path_ + ": write failed (" + std::strerror(errno) + "); the file was left as it was");
+  if (n && std::fwrite(data, 1, n, fp_) != n) throw Error(write_failed(errno));
+}
+
+std::string AtomicFile::write_failed(int err) const {
+  return path_ + ": write failed (" + std::strerror(err) + ")" +
+         (through_ ? "" : "; the file was left as it was");
 }
 
 void AtomicFile::commit() {
   VAE_ASSERT(fp_ != nullptr);
   if (const int ms = slow_commit_ms()) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   errno = 0;
-  bool ok = std::fflush(fp_) == 0 && ::fsync(::fileno(fp_)) == 0;
+  // A device or FIFO is flushed, not synced (fsync means nothing there).
+  bool ok = std::fflush(fp_) == 0 && (through_ || ::fsync(::fileno(fp_)) == 0);
   int err = errno;
   ok = (std::fclose(fp_) == 0) && ok;
   fp_ = nullptr;
-  if (!ok)
-    throw Error(path_ + ": write failed (" + std::strerror(err ? err : errno) +
-                "); the file was left as it was");
-  if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0)
+  if (!ok) throw Error(write_failed(err ? err : errno));
+  if (through_) {
+    committed_ = true;
+    return;
+  }
+  if (std::rename(tmp_path_.c_str(), target_.c_str()) != 0)
     throw Error(path_ + ": cannot rename into place (" + std::strerror(errno) + ")");
   committed_ = true;
 }
@@ -112,6 +207,31 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   AtomicFile f(path);
   f.write(bytes.data(), bytes.size());
   f.commit();
+}
+
+MappedFile::MappedFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a folder, not a file");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    void* m = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m != MAP_FAILED) {
+      mapping_ = m;
+      data_ = static_cast<const unsigned char*>(m);
+      size_ = static_cast<size_t>(st.st_size);
+    }
+  }
+  ::close(fd);
+  if (mapping_) return;
+  fallback_ = read_file(path);
+  data_ = fallback_.data();
+  size_ = fallback_.size();
+}
+
+MappedFile::~MappedFile() {
+  if (mapping_) ::munmap(mapping_, size_);
 }
 
 std::vector<unsigned char> read_file(const std::string& path) {

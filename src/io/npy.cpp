@@ -354,7 +354,7 @@ void write_npy(const std::string& path, const float* data, const std::vector<int
 }
 
 NpyArray read_npy(const std::string& path) {
-  const std::vector<unsigned char> bytes = read_file(path);
+  const MappedFile bytes(path);  // parse_npy checks the header before it reads the data
   return parse_npy(bytes.data(), bytes.size(), path);
 }
 

@@ -10,6 +10,7 @@
 // throws vae::Error.
 #include "io/png.h"
 
+#include <cerrno>
 #include <png.h>
 
 #include <cmath>
@@ -163,8 +164,12 @@ void write_png(const std::string& path, const Image& img) {
   PngWriter w;
   if (!w.png || !w.info) throw Error(path + ": cannot write PNG (out of memory)");
   AtomicFile f(path);
-  if (!write_image(w, f.file(), img, rows.data()))
+  errno = 0;
+  if (!write_image(w, f.file(), img, rows.data())) {
+    const int err = errno;
+    if (std::ferror(f.file())) throw Error(f.write_failed(err ? err : EIO));
     throw Error(path + ": cannot write PNG (" + w.message.text + ")");
+  }
   f.commit();
 }
 

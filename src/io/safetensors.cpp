@@ -474,7 +474,7 @@ void write_safetensors(const std::string& path, const SafeTensors& st) {
 }
 
 SafeTensors read_safetensors(const std::string& path) {
-  const std::vector<unsigned char> bytes = read_file(path);
+  const MappedFile bytes(path);  // the header first; only the tensors' bytes are read
   return parse_safetensors(bytes.data(), bytes.size(), path);
 }
 

@@ -46,6 +46,12 @@ Arch parse_arch(const std::string& name) {
 void ModelConfig::validate() const {
   if (input_dim < 1)
     throw FieldError("input_dim", "must be >= 1, got " + std::to_string(input_dim));
+  if (hidden.size() > kMaxHiddenLayers)
+    throw FieldError("hidden", "at most " + std::to_string(kMaxHiddenLayers) + " layers, got " +
+                     std::to_string(hidden.size()));
+  if (encoder.size() > 2 * kMaxHiddenLayers || decoder.size() > 2 * kMaxHiddenLayers)
+    throw Error("layers: at most " + std::to_string(2 * kMaxHiddenLayers) +
+                " per network, got " + std::to_string(std::max(encoder.size(), decoder.size())));
   for (int h : hidden)
     if (h < 1 || h > (1 << 16))
       throw FieldError("hidden", "each width must be in 1..65536, got " + std::to_string(h));
@@ -58,6 +64,11 @@ void ModelConfig::validate() const {
     throw Error("image geometry " + geometry_text(channels, height, width) +
                 " does not match input_dim " + std::to_string(input_dim));
   plan_model(*this);
+  const size_t params = param_count(*this);
+  if (params > kMaxParams)
+    throw Error("the model would have " + std::to_string(params) + " parameters; at most " +
+                std::to_string(kMaxParams) + " (training holds 16 bytes per parameter: the "
+                "weights, their gradients and Adam's two moments)");
 }
 
 std::string ModelConfig::to_json() const {

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -25,6 +26,10 @@ namespace vae {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// request_stop()'s flag; lock-free, so a signal handler may set it.
+std::atomic<bool> stop_flag{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -58,6 +63,10 @@ std::string format_lr(double lr) {
 bool several(const std::string& names) { return names.find(" and ") != std::string::npos; }
 
 }  // namespace
+
+void request_stop() { stop_flag.store(true, std::memory_order_relaxed); }
+bool stop_requested() { return stop_flag.load(std::memory_order_relaxed); }
+void clear_stop_request() { stop_flag.store(false, std::memory_order_relaxed); }
 
 std::string nonfinite_loss_term(const LossParts& parts, const double* iw_objective) {
   const bool recon = !std::isfinite(parts.recon), kl = !std::isfinite(parts.kl);
@@ -119,6 +128,7 @@ std::string FinalMetrics::to_json(const std::string& likelihood) const {
                       {"test_recon", r(test_recon)},
                       {"test_kl", r(test_kl)}};
   if (has_val) j["val_loss"] = r(val_loss);
+  if (interrupted) j["interrupted"] = true;
   return j.dump(2) + "\n";
 }
 
@@ -170,6 +180,7 @@ struct EpochPass {
   size_t batches = 0;     // steps taken
   std::string nonfinite;  // what was not finite, "" while everything is
   int64_t bad_step = 0;   // the run's step it belongs to
+  bool interrupted = false;  // stopped by request_stop() before the end of the epoch
 };
 
 // The message of a run that diverged once more after its recoveries were used up.
@@ -249,6 +260,7 @@ class TrainingRun {
   // last.safetensors. A non-finite step goes back to it (file comment in vae/trainer.h).
   Checkpoint good_;
   bool stopped_early_ = false;
+  bool interrupted_ = false;
 };
 
 TrainingRun::TrainingRun(const std::string& out_dir, const ModelConfig& model_cfg,
@@ -304,7 +316,10 @@ void TrainingRun::start(const Checkpoint* resume) {
 void TrainingRun::run_epochs() {
   for (int64_t epoch = state_.epoch + 1; epoch <= opts_.epochs && !patience_spent();) {
     const auto t0 = Clock::now();
+    if ((interrupted_ = stop_requested())) break;
     const EpochPass pass = train_epoch(epoch, t0);
+    // Stopped mid-epoch: the state stays that of the last completed epoch (file comment).
+    if ((interrupted_ = pass.interrupted)) break;
     if (!pass.nonfinite.empty()) {
       recover(epoch, pass);
       continue;  // the same epoch again
@@ -330,6 +345,10 @@ EpochPass TrainingRun::train_epoch(int64_t epoch, Clock::time_point t0) {
     pass.beta = opts_.kl_weight(static_cast<double>(epoch - 1) + pass.batches / batches);
     if (!step(B, &pass)) break;
     report_progress(epoch, pass, t0);
+    if (stop_requested() && pass.batches < batcher_.batches_per_epoch()) {
+      pass.interrupted = true;
+      break;
+    }
   }
   check_parameters(&pass);
   return pass;
@@ -479,6 +498,7 @@ void TrainingRun::finish() {
   f.best_epoch = best.state.epoch;
   f.epochs_run = state_.epoch;
   f.stopped_early = stopped_early_ || patience_spent();
+  f.interrupted = interrupted_;
   f.has_val = held_.has_val;
   f.val_loss = held_.has_val ? best.state.best_test_loss : 0;
   const ElboResult te = evaluate_elbo(model_, held_.test);

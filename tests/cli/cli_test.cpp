@@ -375,7 +375,8 @@ TEST_F(Cli, RunFolderStandsForItsBestCheckpoint) {
   ASSERT_EQ(b.code, 0);
   EXPECT_EQ(a.out, b.out);
   vae_test::TempDir empty;
-  expect_clean_failure({"info", empty.path()}, 2, empty.path() + ": a folder with neither",
+  // A file the command line names that is not there is exit 1 (README, "Exit codes").
+  expect_clean_failure({"info", empty.path()}, 1, empty.path() + ": a folder with neither",
                        {}, tmp_.path());
 }
 

@@ -1,7 +1,10 @@
 // The `vae` command: one file per subcommand, each registering its option table and returning
-// the function that runs it. Exit codes, sorted in main.cpp alone: 0 success, 2 usage (a bad
-// option or value: a UsageError, or a vae::FieldError, named by its flag), 1 anything else (a
-// missing or corrupt file, a failed write, divergence). Errors are one line on stderr.
+// the function that runs it. Exit codes (README, "Exit codes"), sorted in main.cpp alone: 0
+// success; 2 the command line is wrong (CLI11's parse errors, a UsageError, or a
+// vae::FieldError, named by its flag: malformed or out-of-range values, an --out the command
+// cannot write); 1 the command line is fine but a file, the data or the run failed (any other
+// vae::Error); 128 + signal for a training run stopped by SIGINT/SIGTERM. Errors are one line
+// on stderr.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -9,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "vae/checkpoint.h"
 #include "vae/dataset.h"
@@ -77,11 +81,30 @@ void apply_label(vae::Vae<float>& model, int label, int fallback = 0);
 vae::Dataset load_split_for(const vae::Checkpoint& ckpt, const std::string& data_spec,
                             const std::string& split);
 
+/// A picture command's check that the model in `checkpoint` has pictures: for a model of
+/// non-image data the command line asks for what cannot be written, a UsageError (exit 2)
+/// pointing to arrays instead (vae encode / decode to .npy).
+void require_pictures(const vae::Checkpoint& ckpt, const std::string& checkpoint);
+
+/// The most images one PNG grid holds (sample, reconstruct, decode): 10,000 28x28 images make a
+/// 7.8-megapixel picture; arrays of any size come as .npy (vae encode, vae decode --out F.npy).
+inline constexpr size_t kMaxGridImages = 10000;
+/// UsageError "<what>: a picture of N images is too large..." when n > kMaxGridImages.
+void check_picture_count(size_t n, const std::string& what);
+
 /// Checks that a data set fits a model (same number of values per example).
 void check_fits(const vae::Dataset& data, const vae::ModelConfig& cfg, const std::string& what);
 
-/// Refuses to write where the folder of `path` does not exist (before any work is done).
+/// Before any work is done: refuses to write where the folder of `path` does not exist, or where
+/// `path` is a folder, a socket or a block device (vae::Error). "-" is standard output: the
+/// data go there, and the command's own messages move to stderr.
 void check_output_path(const std::string& path, const std::string& option);
+
+/// What a command writes to `path`, one of `formats` (extensions: {".png", ".svg"}): the one
+/// it ends with; for "-", a character device or a FIFO (/dev/null, a pipe), which no extension
+/// names, the first. Any other path: UsageError listing the formats. Then check_output_path.
+std::string output_format(const std::string& path, const std::vector<std::string>& formats,
+                          const std::string& option = "--out");
 
 /// A one-line progress indicator for long work, drawn on stderr only when it is a terminal,
 /// redrawn at most ten times a second: "label [#####.....] done/total  detail  ETA m:ss", where

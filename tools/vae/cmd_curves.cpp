@@ -20,10 +20,7 @@ struct CurvesArgs {
 };
 
 int run_curves(const CurvesArgs& a) {
-  const bool svg = ends_with(a.out, ".svg");
-  if (!svg && !ends_with(a.out, ".png"))
-    throw UsageError("--out: must name a .svg or .png file, got '" + a.out + "'");
-  check_output_path(a.out, "--out");
+  const bool svg = output_format(a.out, {".svg", ".png"}) == ".svg";
   std::error_code ec;
   const std::string path = std::filesystem::is_directory(a.run, ec)
                                ? (std::filesystem::path(a.run) / vae::kMetricsFile).string()

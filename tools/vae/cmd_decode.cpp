@@ -23,12 +23,10 @@ struct DecodeArgs {
 
 int run_decode(const DecodeArgs& a) {
   apply_threads(a.threads);
-  const bool png = ends_with(a.out, ".png");
-  if (!png && !ends_with(a.out, ".npy"))
-    throw UsageError("--out: must name a .npy or .png file, got '" + a.out + "'");
   if (a.cols < 1) throw UsageError("--cols: must be >= 1");
-  check_output_path(a.out, "--out");
+  const bool png = output_format(a.out, {".npy", ".png"}) == ".png";
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
+  if (png) require_pictures(ckpt, a.checkpoint);
   const vae::NpyArray in = vae::read_npy(a.input);
   const int64_t Z = ckpt.model.latent;
   // Accepts (N, Z) codes, or (N, 2, Z) [mu, logvar] as `vae encode` writes (mu is decoded).
@@ -38,6 +36,7 @@ int run_decode(const DecodeArgs& a) {
                      std::to_string(Z) + ") for this model's latent size");
   const size_t n = static_cast<size_t>(in.shape[0]);
   if (n == 0) throw vae::Error(a.input + ": holds no latent codes");
+  if (png) check_picture_count(n, a.input + ": " + std::to_string(n) + " codes");
   std::vector<float> z(n * Z);  // (N, Z)
   for (size_t i = 0; i < n; ++i)
     std::copy(&in.data[i * Z * (pairs ? 2 : 1)], &in.data[i * Z * (pairs ? 2 : 1)] + Z, &z[i * Z]);
@@ -49,7 +48,6 @@ int run_decode(const DecodeArgs& a) {
   model.decode(z.data(), n, x.data());
   if (png) {
     const vae::ModelConfig& c = ckpt.model;
-    if (c.channels <= 0) throw vae::Error("--out: this model's data are not images; write .npy");
     vae::write_png(a.out, vae::make_grid(x.data(), static_cast<int>(n), c.height, c.width,
                                          c.channels, std::min<int>(a.cols, static_cast<int>(n))));
   } else {

@@ -23,8 +23,7 @@ struct EncodeArgs {
 
 int run_encode(const EncodeArgs& a) {
   apply_threads(a.threads);
-  if (!ends_with(a.out, ".npy")) throw UsageError("--out: must name a .npy file, got '" + a.out + "'");
-  check_output_path(a.out, "--out");
+  output_format(a.out, {".npy"});
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
   const std::string spec = a.data.empty() ? ckpt.train.data.data : a.data;
   const vae::Dataset data = load_split_for(ckpt, spec, a.split);

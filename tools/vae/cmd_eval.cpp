@@ -98,8 +98,10 @@ int run_eval(const EvalArgs& a) {
   if (ckpt.model.channels > 0) j["reconstruction"]["psnr_db"] = round4(vae::psnr_db(re.mse));
 
   const std::string text = j.dump(2) + "\n";
-  std::fputs(text.c_str(), stdout);
+  // The file first, so a failed write prints no figures; with --out - the JSON goes to standard
+  // output once (check_output_path moved the command's own stdout aside).
   if (!a.out.empty()) vae::write_file_atomic(a.out, text);
+  if (a.out != vae::kStandardOutput) std::fputs(text.c_str(), stdout);
   return 0;
 }
 

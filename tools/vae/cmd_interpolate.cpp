@@ -35,12 +35,9 @@ int run_interpolate(const InterpolateArgs& a, CLI::App* app) {
   if (!a.random && a.from < 0)
     throw UsageError("--from: must be >= 0, got " + std::to_string(a.from));
   if (!a.random && a.to < 0) throw UsageError("--to: must be >= 0, got " + std::to_string(a.to));
-  if (!ends_with(a.out, ".png"))
-    throw UsageError("--out: must name a .png file, got '" + a.out + "'");
-  check_output_path(a.out, "--out");
+  output_format(a.out, {".png"});
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
-  if (ckpt.model.channels <= 0)
-    throw vae::Error(a.checkpoint + ": the model was trained on non-image data: nothing to draw");
+  require_pictures(ckpt, a.checkpoint);
   vae::Vae<float> model = vae::model_from_checkpoint(ckpt, 256);
   const size_t Z = ckpt.model.latent;
   std::vector<float> z(2 * Z), logvar(2 * Z);  // (2, Z): the two ends

@@ -25,10 +25,7 @@ struct LatentsArgs {
 int run_latents(const LatentsArgs& a) {
   apply_threads(a.threads);
   if (a.n < 1) throw UsageError("-n: must be >= 1, got " + std::to_string(a.n));
-  const bool svg = ends_with(a.out, ".svg");
-  if (!svg && !ends_with(a.out, ".png"))
-    throw UsageError("--out: must name a .png or .svg file, got '" + a.out + "'");
-  check_output_path(a.out, "--out");
+  const bool svg = output_format(a.out, {".png", ".svg"}) == ".svg";
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
   if (ckpt.model.latent < 2)
     throw vae::Error(a.checkpoint +

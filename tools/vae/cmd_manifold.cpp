@@ -27,12 +27,9 @@ int run_manifold(const ManifoldArgs& a) {
   apply_threads(a.threads);
   if (a.size < 2 || a.size > 100)
     throw UsageError("--size: must be in 2..100, got " + std::to_string(a.size));
-  if (!ends_with(a.out, ".png"))
-    throw UsageError("--out: must name a .png file, got '" + a.out + "'");
-  check_output_path(a.out, "--out");
+  output_format(a.out, {".png"});
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
-  if (ckpt.model.channels <= 0)
-    throw vae::Error(a.checkpoint + ": the model was trained on non-image data: nothing to draw");
+  require_pictures(ckpt, a.checkpoint);
   vae::Vae<float> model = vae::model_from_checkpoint(ckpt, 256);
   const size_t Z = ckpt.model.latent;
   apply_label(model, a.label);

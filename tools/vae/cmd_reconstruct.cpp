@@ -22,11 +22,12 @@ struct ReconstructArgs {
 
 int run_reconstruct(const ReconstructArgs& a) {
   apply_threads(a.threads);
-  if (a.n < 1 || a.n > 100000) throw UsageError("-n: must be in 1..100000, got " + std::to_string(a.n));
+  if (a.n < 1) throw UsageError("-n: must be >= 1, got " + std::to_string(a.n));
+  check_picture_count(static_cast<size_t>(a.n), "-n " + std::to_string(a.n));
   if (a.cols < 1) throw UsageError("--cols: must be >= 1");
-  if (!ends_with(a.out, ".png")) throw UsageError("--out: must name a .png file, got '" + a.out + "'");
-  check_output_path(a.out, "--out");
+  output_format(a.out, {".png"});
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
+  require_pictures(ckpt, a.checkpoint);
   const std::string spec = a.data.empty() ? ckpt.train.data.data : a.data;
   const vae::Dataset data = load_split_for(ckpt, spec, a.split);
   if (data.n == 0) throw vae::Error(spec + ": the " + a.split + " split is empty");

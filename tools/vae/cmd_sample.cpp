@@ -26,11 +26,12 @@ struct SampleArgs {
 
 int run_sample(const SampleArgs& a) {
   apply_threads(a.threads);
-  if (a.n < 1 || a.n > 100000) throw UsageError("-n: must be in 1..100000, got " + std::to_string(a.n));
+  if (a.n < 1) throw UsageError("-n: must be >= 1, got " + std::to_string(a.n));
+  check_picture_count(static_cast<size_t>(a.n), "-n " + std::to_string(a.n));
   if (a.cols < 1) throw UsageError("--cols: must be >= 1");
-  if (!ends_with(a.out, ".png")) throw UsageError("--out: must name a .png file, got '" + a.out + "'");
-  check_output_path(a.out, "--out");
+  output_format(a.out, {".png"});
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
+  require_pictures(ckpt, a.checkpoint);
   vae::Vae<float> model = vae::model_from_checkpoint(ckpt, 256);
   apply_label(model, a.label);
   const vae::ModelConfig& c = ckpt.model;
@@ -42,8 +43,6 @@ int run_sample(const SampleArgs& a) {
     return 0;
   }
   if (c.num_classes > 0) {
-    if (c.channels <= 0)
-      throw vae::Error(a.checkpoint + ": the model was trained on non-image data: nothing to draw");
     vae::Rng rng(a.seed);
     std::vector<float> z(static_cast<size_t>(a.n) * c.latent);    // (n, Z)
     std::vector<float> x(static_cast<size_t>(a.n) * c.input_dim);  // (n, D)

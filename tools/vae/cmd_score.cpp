@@ -26,8 +26,7 @@ struct ScoreArgs {
 int run_score(const ScoreArgs& a) {
   apply_threads(a.threads);
   if (a.iw < 0 || a.iw > 100000) throw UsageError("--iw: must be in 0..100000, got " + std::to_string(a.iw));
-  if (!ends_with(a.out, ".csv")) throw UsageError("--out: must name a .csv file, got '" + a.out + "'");
-  check_output_path(a.out, "--out");
+  output_format(a.out, {".csv"});
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
   const std::string spec = a.data.empty() ? ckpt.train.data.data : a.data;
   const vae::Dataset data = load_split_for(ckpt, spec, a.split);

@@ -2,6 +2,7 @@
 // train_options.h; run_train reads as its steps: resolve the options, check the run folder, load
 // the data, fit the model to them, prepare the folder, print the plan, train, and write the
 // pictures and the report.
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include "data/batcher.h"
 #include "io/fileio.h"
 #include "io/png.h"
+#include "io/run_lock.h"
 #include "train_options.h"
 #include "vae/error.h"
 #include "vae/runtime.h"
@@ -194,7 +196,16 @@ void remove_previous_run(const std::string& out) {
   }
 }
 
-void prepare_run_folder(const TrainRun& run) {
+// The run folder's lock (io/run_lock.h), taken as soon as the folder exists: before anything in
+// it is read or written when it exists already, else once prepare_run_folder has made it.
+vae::RunLock lock_existing_folder(const std::string& out) {
+  std::error_code ec;
+  if (!fs::is_directory(out, ec)) return vae::RunLock();
+  check_writable(out);
+  return vae::RunLock(out);
+}
+
+void prepare_run_folder(const TrainRun& run, vae::RunLock& lock) {
   const std::string& out = run.setup.out;
   const vae::ModelConfig& cfg = run.setup.model;
   std::error_code ec;
@@ -208,6 +219,7 @@ void prepare_run_folder(const TrainRun& run) {
     if (made) fs::remove(out, ec);
     throw;
   }
+  if (!lock.held()) lock = vae::RunLock(out);
   if (!run.resumed && run.setup.overwrite) remove_previous_run(out);
   if (!run.resumed && cfg.arch == vae::Arch::Custom)  // the layers, for the report's command line
     vae::write_file_atomic(out + "/" + vae::kModelDescriptionFile, cfg.to_description());
@@ -383,18 +395,79 @@ int write_pictures_and_report(const TrainRun& run, const vae::DataSplits& data) 
   return 0;
 }
 
+// ---- Stopping on SIGINT or SIGTERM ----------------------------------------------------------
+
+// The signal that asked the run to stop, 0 while none has.
+volatile sig_atomic_t stop_signal = 0;
+
+// First signal: ask the trainer to stop at the end of its step (vae::request_stop). Second: quit
+// at once; every file of the run is still whole (they are replaced atomically).
+extern "C" void on_stop_signal(int sig) {
+  if (stop_signal != 0) ::_exit(128 + sig);
+  stop_signal = sig;
+  vae::request_stop();
+  static const char note[] =
+      "\nvae: stopping at the end of this step (again to quit at once)\n";
+  [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, note, sizeof note - 1);
+}
+
+// SIGINT and SIGTERM go to on_stop_signal while it lives; the defaults come back after.
+class StopSignals {
+ public:
+  StopSignals() {
+    struct sigaction sa = {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, &old_int_);
+    ::sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopSignals() {
+    ::sigaction(SIGINT, &old_int_, nullptr);
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction old_int_ = {}, old_term_ = {};
+};
+
+// After a stop: what the run folder holds and the command that goes on; exit 128 + signal.
+int report_stop(const TrainRun& run) {
+  const int sig = stop_signal;
+  std::error_code ec;
+  const fs::path last = run.last_checkpoint();
+  std::string kept = "no epoch was completed, so nothing was saved; run the same command again";
+  if (fs::exists(last, ec)) {
+    const vae::Checkpoint ckpt = vae::load_checkpoint(last.string());
+    kept = std::string(vae::kLastCheckpoint) + " holds epoch " +
+           std::to_string(ckpt.state.epoch) + " of " + std::to_string(ckpt.train.epochs) +
+           " (an unfinished epoch is redone); resume with: vae train --resume " + last.string() +
+           (run.setup.threads > 0 ? " --threads " + std::to_string(run.setup.threads) : "");
+  }
+  std::fflush(stdout);
+  std::fprintf(stderr, "vae: stopped by %s; %s\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
+               kept.c_str());
+  return 128 + sig;
+}
+
 int run_train(const GivenFlags& given) {
   TrainRun run = resolve_options(given);
+  vae::RunLock lock = lock_existing_folder(run.setup.out);
   check_run_folder(run);
   vae::Scaler scaler;
   const vae::DataSplits data = load_data(run, scaler);
   fit_model_to_data(run, data);
   check_data_range(run.setup.model, run.setup.train.data, data);
-  prepare_run_folder(run);
+  prepare_run_folder(run, lock);
   print_plan(run, data, scaler);
-  ProgressLine bar("");
-  vae::train(run.setup.out, run.setup.model, run.setup.train, data, scaler, run.resume_from(),
-             progress_callbacks(run.setup.train, bar));
+  {
+    ProgressLine bar("");
+    const StopSignals stop_signals;
+    vae::train(run.setup.out, run.setup.model, run.setup.train, data, scaler, run.resume_from(),
+               progress_callbacks(run.setup.train, bar));
+  }
+  if (stop_signal != 0) return report_stop(run);
   return write_pictures_and_report(run, data);
 }
 

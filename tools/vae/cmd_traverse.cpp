@@ -34,12 +34,9 @@ int run_traverse(const TraverseArgs& a) {
     throw UsageError("--steps: must be in 2..100, got " + std::to_string(a.steps));
   if (a.dims < 0) throw UsageError("--dims: must be >= 0, got " + std::to_string(a.dims));
   if (a.index < 0) throw UsageError("--index: must be >= 0, got " + std::to_string(a.index));
-  if (!ends_with(a.out, ".png"))
-    throw UsageError("--out: must name a .png file, got '" + a.out + "'");
-  check_output_path(a.out, "--out");
+  output_format(a.out, {".png"});
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
-  if (ckpt.model.channels <= 0)
-    throw vae::Error(a.checkpoint + ": the model was trained on non-image data: nothing to draw");
+  require_pictures(ckpt, a.checkpoint);
   const std::string spec = a.data.empty() ? ckpt.train.data.data : a.data;
   const vae::Dataset data = load_split_for(ckpt, spec, a.split);
   if (static_cast<size_t>(a.index) >= data.n)

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -7,6 +8,7 @@
 
 #include "cli.h"
 #include "data/batcher.h"
+#include "io/fileio.h"
 #include "vae/data_pipeline.h"
 #include "vae/error.h"
 #include "vae/runtime.h"
@@ -21,11 +23,9 @@ void add_checkpoint_argument(CLI::App* app, std::string* checkpoint) {
       ->required()
       ->transform(CLI::Validator(
           [](std::string& path) {
-            try {
-              path = checkpoint_in(path);
-            } catch (const vae::Error& e) {
-              return std::string(e.what());  // CLI11 reports it as a usage error
-            }
+            // A folder without a checkpoint is a missing file, not a bad command line: the
+            // vae::Error passes through CLI11 to main(), which exits 1 for it.
+            path = checkpoint_in(path);
             return std::string();
           },
           "", "run folder"));
@@ -93,13 +93,13 @@ void add_label_option(CLI::App* app, int* label, const std::string& when_absent)
 
 void apply_label(vae::Vae<float>& model, int label, int fallback) {
   const int Y = model.config().num_classes;
+  if (label < -1) throw UsageError("--label: must be >= 0, got " + std::to_string(label));
   if (label >= 0 && Y == 0)
     throw UsageError("--label: this model is not conditional (train with --conditional)");
   if (Y == 0) return;
   if (label >= Y)
     throw UsageError("--label: must be in 0.." + std::to_string(Y - 1) + " for this model, got " +
                      std::to_string(label));
-  if (label < -1) throw UsageError("--label: must be >= 0, got " + std::to_string(label));
   model.set_default_label(label >= 0 ? label : std::clamp(fallback, 0, Y - 1));
 }
 
@@ -137,6 +137,19 @@ vae::Dataset load_split_for(const vae::Checkpoint& ckpt, const std::string& data
   return chosen;
 }
 
+void require_pictures(const vae::Checkpoint& ckpt, const std::string& checkpoint) {
+  if (ckpt.model.channels <= 0)
+    throw UsageError(checkpoint + ": the model was trained on non-image data, so there is no "
+                     "picture to draw (vae encode and vae decode --out F.npy write arrays)");
+}
+
+void check_picture_count(size_t n, const std::string& what) {
+  if (n > kMaxGridImages)
+    throw UsageError(what + ": a picture of " + std::to_string(n) + " images is too large (at most " +
+                     std::to_string(kMaxGridImages) + " in one PNG); decode to .npy for an array of "
+                     "any size (vae decode CKPT Z.npy --out X.npy)");
+}
+
 void check_fits(const vae::Dataset& data, const vae::ModelConfig& cfg, const std::string& what) {
   if (data.d != static_cast<size_t>(cfg.input_dim))
     throw vae::Error(what + ": examples have " + std::to_string(data.d) +
@@ -146,11 +159,38 @@ void check_fits(const vae::Dataset& data, const vae::ModelConfig& cfg, const std
 void check_output_path(const std::string& path, const std::string& option) {
   namespace fs = std::filesystem;
   if (path.empty()) throw UsageError(option + ": needs a file name");
+  if (path == vae::kStandardOutput) {
+    // The data take standard output; the command's messages go to stderr from here on.
+    std::fflush(stdout);
+    vae::set_standard_output_fd(::dup(STDOUT_FILENO));
+    ::dup2(STDERR_FILENO, STDOUT_FILENO);
+    return;
+  }
   const fs::path parent = fs::path(path).parent_path();
   std::error_code ec;
   if (!parent.empty() && !fs::is_directory(parent, ec))
     throw vae::Error(option + ": folder '" + parent.string() + "' does not exist");
-  if (fs::is_directory(path, ec)) throw vae::Error(option + ": '" + path + "' is a folder");
+  vae::check_output_target(path);
+}
+
+std::string output_format(const std::string& path, const std::vector<std::string>& formats,
+                          const std::string& option) {
+  std::string format;
+  for (const std::string& f : formats)
+    if (format.empty() && ends_with(path, f)) format = f;
+  struct stat st;
+  const bool stream = path == vae::kStandardOutput ||
+                      (::stat(path.c_str(), &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)));
+  if (format.empty() && stream) format = formats.front();
+  if (format.empty()) {
+    std::string names;
+    for (size_t i = 0; i < formats.size(); ++i)
+      names += (i == 0 ? "" : i + 1 == formats.size() ? " or " : ", ") + formats[i];
+    throw UsageError(option + ": must name a " + names + " file (or -, standard output), got '" +
+                     path + "'");
+  }
+  check_output_path(path, option);
+  return format;
 }
 
 namespace {

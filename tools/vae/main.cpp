@@ -43,6 +43,52 @@ std::string unknown_command(const CLI::App& app, const std::string& word) {
          (nearest.empty() ? std::string() : "; did you mean '" + nearest + "'?");
 }
 
+// What an option of this type takes, for messages: "an integer", "a number"...
+std::string value_kind(const std::string& type) {
+  if (type == "INT") return "an integer";
+  if (type == "UINT") return "an integer >= 0";
+  if (type == "FLOAT") return "a number";
+  return type.empty() ? "a value" : "a value of type " + type;
+}
+
+// The option called `name` in whichever subcommand has it (the one being parsed), or null.
+const CLI::Option* find_option(const CLI::App& app, const std::string& name) {
+  for (const CLI::App* sub : app.get_subcommands({}))
+    if (const CLI::Option* o = sub->get_option_no_throw(name)) return o;
+  return nullptr;
+}
+
+// CLI11's messages for a malformed value, reworded to name the option and what it takes:
+//   "Could not convert: --iw = abc"          -> "--iw: expected an integer, got 'abc'"
+//   "--iw: At Most 1 required but received 2" -> "--iw: given 2 times; give it once"
+//   "--iw: 1 required INT missing"           -> "--iw: needs a value (an integer)"
+// Any other message is kept as it is.
+std::string usage_message(const CLI::App& app, const std::string& what) {
+  const std::string convert = "Could not convert: ";
+  if (what.rfind(convert, 0) == 0) {
+    const size_t eq = what.find(" = ", convert.size());
+    if (eq != std::string::npos) {
+      const std::string name = what.substr(convert.size(), eq - convert.size());
+      const std::string value = what.substr(eq + 3);
+      const CLI::Option* o = find_option(app, name);
+      const bool digits = !value.empty() && value.find_first_not_of("0123456789-+") == std::string::npos;
+      return name + ": expected " + value_kind(o ? o->get_type_name() : "") + ", got '" + value +
+             "'" + (digits ? " (out of range)" : "");
+    }
+  }
+  const size_t colon = what.find(": ");
+  if (colon == std::string::npos) return what;
+  const std::string name = what.substr(0, colon), rest = what.substr(colon + 2);
+  const std::string at_most = "At Most 1 required but received ";
+  if (rest.rfind(at_most, 0) == 0)
+    return name + ": given " + rest.substr(at_most.size()) + " times; give it once";
+  const std::string one = "1 required ";
+  if (rest.rfind(one, 0) == 0 && vae_cli::ends_with(rest, " missing"))
+    return name + ": needs a value (" +
+           value_kind(rest.substr(one.size(), rest.size() - one.size() - 8)) + ")";
+  return what;
+}
+
 // Prints one error line: "vae: <message>", the message kept to one line (line breaks of a value
 // it quotes become spaces) and to about 400 characters (the middle of a long value is left out,
 // saying how much), then returns `code`.
@@ -80,7 +126,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::Success& e) {
     return app.exit(e);  // --help, --version
   } catch (const CLI::ParseError& e) {
-    return fail(std::string(e.what()) + " (see --help)", 2);
+    return fail(usage_message(app, e.what()) + " (see --help)", 2);
+  } catch (const vae::Error& e) {
+    return fail(e.what(), 1);  // a file named on the command line (checkpoint_in)
   }
   // Exit codes are sorted here alone: a field the library refuses is named by its flag (from
   // `vae train`'s option table) and is a usage error, as are the commands' own UsageErrors.
