@@ -3,10 +3,16 @@
 //             "optimizer.exp_avg.<name>" and "optimizer.exp_avg_sq.<name>" (Adam's m and v, F32);
 //             "optimizer.step" (I64 scalar);
 //             "data.offset", "data.factor" (F32, D) when the data were scaled (Scaler)
+//             "data.min", "data.max" (F32, D): the training rows' range in data units
 //   metadata  "format" = "vae.cpp", "format_version" = "1",
 //             "model" (ModelConfig JSON), "train_options" (TrainOptions JSON),
 //             "train_state" (TrainState JSON; the RNG words as hex strings),
-//             "data_scaling" ({"kind", "clamp01"}: how x was mapped before training)
+//             "data_scaling" ({"kind", "clamp01"}: how x was mapped before training),
+//             "selected_on" ("val" or "test": the split best.safetensors was chosen on),
+//             "data_fingerprint" ({"data": DataFingerprint, "test_data": DataFingerprint}, each
+//             present when known)
+// Keys and tensors added after version 1 first shipped are optional: older files read with the
+// range and fingerprints unknown, and selected_on from their options (val_split 0: "test").
 // Python reads it with safetensors.numpy.load_file / safe_open(...).metadata().
 // Written to a temporary file and renamed into place: a crash never leaves half a checkpoint.
 #pragma once
@@ -54,6 +60,8 @@ struct Checkpoint {
   std::vector<float> adam_m, adam_v;  ///< (P) each, or empty for a weights-only checkpoint
   int64_t adam_step = 0;
   Scaler scaler;                      ///< the data transform of the run (identity = none)
+  std::string selected_on;            ///< "val" or "test": where the best model was chosen
+  SourceFingerprints data_prints;     ///< the run's sources as read (unknown in older files)
 };
 
 /// Writes atomically. Asserts params (and moments, when present) have param_count(model) values.

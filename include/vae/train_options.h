@@ -7,7 +7,7 @@
 //    "data": "fashion-mnist", "epochs": 10, "free_bits": 0.0, "k": 1, "kl_warmup": "none",
 //    "label_column": "", "lr": 0.001, "max_recoveries": 5, "objective": "elbo",
 //    "optimizer": "adam", "patience": 0, "scale": "auto", "seed": 1, "test_data": "",
-//    "test_split": -1.0, "val_split": 0.0}
+//    "test_split": -1.0, "val_split": -1.0}
 // One table in src/train/train_options.cpp lists the keys; keys added after the format first
 // shipped are optional there, and a file without one reads as the behaviour before the option.
 #pragma once

@@ -139,10 +139,11 @@ void clear_stop_request();
 /// options except `train.epochs`, which may extend the run, and `train.max_recoveries`).
 /// Throws vae::Error when the data do not fit the model, when a step is not finite after
 /// train.max_recoveries recoveries (file comment), or when a file cannot be written (the
-/// previous checkpoint is then left intact).
+/// previous checkpoint is then left intact). `prints` (load_splits) are saved in the checkpoints
+/// beside the split the best model is chosen on ("selected_on").
 void train(const std::string& out_dir, const ModelConfig& model_cfg, const TrainOptions& train,
            const DataSplits& data, const Scaler& scaler, const Checkpoint* resume,
-           const TrainCallbacks& callbacks);
+           const TrainCallbacks& callbacks, const SourceFingerprints& prints = {});
 
 /// The file names inside a run folder.
 inline constexpr const char* kLastCheckpoint = "last.safetensors";

@@ -1,8 +1,11 @@
 // Data specs to scaled splits (rules in include/vae/data_pipeline.h).
 #include "vae/data_pipeline.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <numeric>
 
@@ -54,12 +57,11 @@ Dataset take_rows(const Dataset& d, const std::vector<uint32_t>& idx) {
   return out;
 }
 
-// Splits `d` into (rest, part) with part = round(fraction · n) rows drawn by `rng`.
-void split_off(const Dataset& d, double fraction, Rng& rng, Dataset& rest, Dataset& part) {
+// Splits `d` into (rest, part) with `k` rows in part, drawn by `rng`.
+void split_off(const Dataset& d, size_t k, Rng& rng, Dataset& rest, Dataset& part) {
   std::vector<uint32_t> order(d.n);
   std::iota(order.begin(), order.end(), 0u);
   for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
-  const size_t k = static_cast<size_t>(std::llround(fraction * static_cast<double>(d.n)));
   std::vector<uint32_t> part_idx(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k));
   std::vector<uint32_t> rest_idx(order.begin() + static_cast<std::ptrdiff_t>(k), order.end());
   // Keep the original order within each part: rows stay in file order, only the membership is random.
@@ -68,6 +70,39 @@ void split_off(const Dataset& d, double fraction, Rng& rng, Dataset& rest, Datas
   Dataset r = take_rows(d, rest_idx), p = take_rows(d, part_idx);
   rest = std::move(r);
   part = std::move(p);
+}
+
+// round(fraction · n): the rows a fraction of n keeps.
+size_t rows_of(double fraction, size_t n) {
+  return static_cast<size_t>(std::llround(fraction * static_cast<double>(n)));
+}
+
+// Splits `d` into (rest, tail) with its last `k` rows in tail (file order kept).
+void split_tail(const Dataset& d, size_t k, Dataset& rest, Dataset& tail) {
+  std::vector<uint32_t> rest_idx(d.n - k), tail_idx(k);
+  std::iota(rest_idx.begin(), rest_idx.end(), 0u);
+  std::iota(tail_idx.begin(), tail_idx.end(), static_cast<uint32_t>(d.n - k));
+  Dataset r = take_rows(d, rest_idx), t = take_rows(d, tail_idx);
+  rest = std::move(r);
+  tail = std::move(t);
+}
+
+// Moves the validation rows out of s.train (the rule in vae/data_pipeline.h): the default takes
+// the last sixth of a source with its own test files, else 10% at random, at least one row of
+// two or more; a fraction F takes round(F · n) rows at random.
+void split_validation(DataSplits& s, const DataOptions& opts, bool own_test_files, Rng& rng) {
+  if (opts.val_split == 0) return;
+  const size_t n = s.train.n;
+  Dataset rest;
+  if (opts.val_split > 0) {
+    split_off(s.train, rows_of(opts.val_split, n), rng, rest, s.val);
+  } else if (own_test_files) {
+    split_tail(s.train, n >= 2 ? std::max<size_t>(n / 6, 1) : 0, rest, s.val);
+  } else {
+    split_off(s.train, n >= 2 ? std::max<size_t>(rows_of(kDefaultValFraction, n), 1) : 0, rng,
+              rest, s.val);
+  }
+  s.train = std::move(rest);
 }
 
 bool u8_source(const std::string& spec) {
@@ -87,34 +122,56 @@ ScalerKind resolve_scale(Scale scale, bool images, Likelihood likelihood) {
   return ScalerKind::None;
 }
 
+// The training rows' range per column; for images the range over all pixels, in every column
+// (a pixel position that was always dark in training is no anomaly when it is not).
+void fit_range(const Dataset& train, Scaler& s) {
+  const size_t D = train.d;
+  s.lo.assign(D, INFINITY);
+  s.hi.assign(D, -INFINITY);
+  for (size_t i = 0; i < train.n; ++i)
+    for (size_t j = 0; j < D; ++j) {
+      s.lo[j] = std::min(s.lo[j], train.row(i)[j]);
+      s.hi[j] = std::max(s.hi[j], train.row(i)[j]);
+    }
+  if (train.channels > 0 && D > 0) {
+    const float lo = *std::min_element(s.lo.begin(), s.lo.end());
+    const float hi = *std::max_element(s.hi.begin(), s.hi.end());
+    s.lo.assign(D, lo);
+    s.hi.assign(D, hi);
+  }
+}
+
 Scaler fit_scaler(const Dataset& train, Scale scale, Likelihood likelihood,
                   const std::string& spec) {
   const bool images = train.channels > 0;
   const ScalerKind kind = resolve_scale(scale, images, likelihood);
   Scaler s;
   s.kind = kind;
+  fit_range(train, s);
   const size_t D = train.d;
   if (kind == ScalerKind::None) return s;
   if (kind == ScalerKind::ZeroOne && images) {
-    if (is_mnist_source(spec)) return s;  // already in [0, 1]
+    if (is_mnist_source(spec)) {  // already in [0, 1]
+      s.lo.assign(D, 0.0f);
+      s.hi.assign(D, 1.0f);
+      return s;
+    }
     float hi = 0;
     for (float v : train.x) hi = std::max(hi, v);
     // 8-bit images (values up to 255) are divided by 255; data already in [0, 1] stay as they are.
     const float factor = (u8_source(spec) && hi > 1.0f) ? 1.0f / 255.0f : 1.0f;
     s.offset.assign(D, 0.0f);
     s.factor.assign(D, factor);
+    // The range the model takes is the pixel format's: 0..255, or 0..1.
+    s.lo.assign(D, 0.0f);
+    s.hi.assign(D, 1.0f / factor);
     return s;
   }
   s.offset.assign(D, 0.0f);
   s.factor.assign(D, 1.0f);
   if (kind == ScalerKind::ZeroOne) {
     s.clamp01 = true;
-    std::vector<float> lo(D, INFINITY), hi(D, -INFINITY);
-    for (size_t i = 0; i < train.n; ++i)
-      for (size_t j = 0; j < D; ++j) {
-        lo[j] = std::min(lo[j], train.row(i)[j]);
-        hi[j] = std::max(hi[j], train.row(i)[j]);
-      }
+    const std::vector<float>&lo = s.lo, &hi = s.hi;  // tables: per column (fit_range)
     for (size_t j = 0; j < D; ++j) {
       s.offset[j] = train.n ? lo[j] : 0.0f;
       s.factor[j] = (train.n && hi[j] > lo[j]) ? 1.0f / (hi[j] - lo[j]) : 1.0f;
@@ -135,7 +192,67 @@ Scaler fit_scaler(const Dataset& train, Scale scale, Likelihood likelihood,
   return s;
 }
 
+// FNV-1a, 64 bits, over n bytes from `h`.
+uint64_t fnv1a(uint64_t h, const void* bytes, size_t n) {
+  const auto* p = static_cast<const unsigned char*>(bytes);
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  return h;
+}
+
+std::string hex64(uint64_t v) {
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
 }  // namespace
+
+DataFingerprint fingerprint(const Dataset& data) {
+  DataFingerprint f;
+  f.rows = data.n;
+  if (data.channels > 0)
+    f.shape = {data.height, data.width, data.channels};
+  else
+    f.shape = {static_cast<int64_t>(data.d)};
+  f.hash = fnv1a(0xcbf29ce484222325ull, data.x.data(), data.x.size() * sizeof(float));
+  f.hash = fnv1a(f.hash, data.labels.data(), data.labels.size() * sizeof(int32_t));
+  return f;
+}
+
+std::string DataFingerprint::describe() const {
+  std::string dims;
+  for (size_t i = 0; i < shape.size(); ++i) dims += (i ? "x" : "") + std::to_string(shape[i]);
+  return std::to_string(rows) + " rows of " + dims + " values, hash " + hex64(hash);
+}
+
+std::string DataFingerprint::to_json() const {
+  return nlohmann::json{{"rows", rows}, {"shape", shape}, {"hash", hex64(hash)}}.dump();
+}
+
+DataFingerprint DataFingerprint::from_json(const std::string& text, const std::string& origin) {
+  DataFingerprint f;
+  try {
+    const auto j = nlohmann::json::parse(text);
+    f.rows = j.at("rows").get<uint64_t>();
+    f.shape = j.at("shape").get<std::vector<int64_t>>();
+    const std::string h = j.at("hash").get<std::string>();
+    if (h.size() != 16 || h.find_first_not_of("0123456789abcdef") != std::string::npos)
+      throw Error("hash '" + h + "' is not 16 hex digits");
+    f.hash = std::stoull(h, nullptr, 16);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(origin + ": malformed data fingerprint (" + e.what() + ")");
+  } catch (const Error& e) {
+    throw Error(origin + ": data fingerprint: " + e.what());
+  }
+  return f;
+}
+
+std::string canonical_source(const std::string& spec) {
+  if (spec.empty() || spec == "fashion-mnist") return spec;
+  std::error_code ec;
+  const fs::path p = fs::weakly_canonical(fs::path(spec), ec);
+  return ec ? spec : p.string();
+}
 
 const char* scale_name(Scale scale) { return enum_name(kScaleNames, scale); }
 Scale parse_scale(const std::string& text) { return enum_parse(kScaleNames, text, "scale"); }
@@ -149,8 +266,8 @@ void DataOptions::validate() const {
   if (data.empty()) throw FieldError("data", "needs a data set");
   if (test_split >= 1 || (test_split < 0 && test_split != -1))
     throw FieldError("test_split", "must be in [0, 1), got " + std::to_string(test_split));
-  if (!(val_split >= 0 && val_split < 1))
-    throw FieldError("val_split", "must be in [0, 1), got " + std::to_string(val_split));
+  if (!(val_split == -1 || (val_split >= 0 && val_split < 1)))
+    throw FieldError("val_split", "must be in [0, 1) (or -1 = default), got " + std::to_string(val_split));
   if (!test_data.empty() && test_split > 0)
     throw FieldError("test_split", "cannot be combined with a separate test source (test_data)");
 }
@@ -166,6 +283,17 @@ void Scaler::apply(Dataset& data) const {
       r[j] = y;
     }
   }
+}
+
+std::vector<uint32_t> Scaler::out_of_range(const float* rows, size_t n, size_t D) const {
+  if (lo.size() != D || hi.size() != D) return {};
+  std::vector<uint32_t> count(n, 0);
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < D; ++j) {
+      const float v = rows[i * D + j];
+      count[i] += !(v >= lo[j] && v <= hi[j]);
+    }
+  return count;
 }
 
 void Scaler::invert(float* rows, size_t n) const {
@@ -205,35 +333,35 @@ Dataset read_source(const std::string& spec, const std::string& label_column, co
 }
 
 DataSplits load_splits(const DataOptions& opts, uint64_t seed, Likelihood likelihood,
-                       const Scaler* fitted, Scaler* out_scaler) {
+                       const Scaler* fitted, Scaler* out_scaler, SourceFingerprints* prints) {
   opts.validate();
   Rng rng(seed ^ kSplitSalt);
   DataSplits s;
   s.source = opts.data;
-  const bool mnist = is_mnist_source(opts.data);
-  if (mnist && opts.test_data.empty() && opts.test_split <= 0) {
+  const bool own_test_files =
+      is_mnist_source(opts.data) && opts.test_data.empty() && opts.test_split <= 0;
+  if (own_test_files) {
     DataSplits m = load_data(opts.data);
     s.train = std::move(m.train);
     s.test = std::move(m.test);
     s.source = m.source;
+    if (prints) *prints = {fingerprint(s.train), fingerprint(s.test)};
   } else {
     Dataset all = read_source(opts.data, opts.label_column, "train");
+    if (prints) prints->data = fingerprint(all);
     if (!opts.test_data.empty()) {
       s.train = std::move(all);
       s.test = read_source(opts.test_data, opts.label_column, "test");
+      if (prints) prints->test_data = fingerprint(s.test);
       if (s.test.d != s.train.d)
         throw Error(opts.test_data + ": has " + std::to_string(s.test.d) +
                     " values per example but " + opts.data + " has " + std::to_string(s.train.d));
     } else {
       const double f = opts.test_split < 0 ? 0.1 : opts.test_split;
-      split_off(all, f, rng, s.train, s.test);
+      split_off(all, rows_of(f, all.n), rng, s.train, s.test);
     }
   }
-  if (opts.val_split > 0) {
-    Dataset rest;
-    split_off(s.train, opts.val_split, rng, rest, s.val);
-    s.train = std::move(rest);
-  }
+  split_validation(s, opts, own_test_files, rng);
   if (s.train.n == 0) throw Error(opts.data + ": leaves no training rows after the splits");
 
   Scaler scaler = fitted ? *fitted : fit_scaler(s.train, opts.scale, likelihood, opts.data);
@@ -261,6 +389,21 @@ void check_splits_for_training(const DataSplits& s, const DataOptions& opts) {
   if (opts.val_split > 0 && s.val.n == 0)
     throw FieldError("val_split", "keeps none of the " + std::to_string(s.train.n) +
                                       " training rows for validation; give a larger fraction");
+  if (opts.val_split < 0 && s.val.n == 0)
+    throw FieldError("val_split", "the default validation split needs at least 2 training rows "
+                                  "(there are " + std::to_string(s.train.n) +
+                                  "); give val_split 0 to select the model on the test set");
+}
+
+void check_labels_for(const Dataset& data, int classes, const std::string& what) {
+  if (data.n == 0) return;
+  if (data.labels.size() != data.n)
+    throw Error(what + ": a conditional model needs a label for every example");
+  for (size_t i = 0; i < data.n; ++i)
+    if (data.labels[i] < 0 || data.labels[i] >= classes)
+      throw Error(what + ": row " + std::to_string(i) + " has label " +
+                  std::to_string(data.labels[i]) + ", outside the classes 0.." +
+                  std::to_string(classes - 1) + " of the training rows");
 }
 
 void check_range_for(const Dataset& data, Likelihood likelihood, const std::string& what) {

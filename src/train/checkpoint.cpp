@@ -63,6 +63,32 @@ TrainState TrainState::from_json(const std::string& text, const std::string& ori
   return s;
 }
 
+// What the checkpoint says of its data beyond the scaling: the training range, where the best
+// model was chosen and the sources' fingerprints (all optional; layout in vae/checkpoint.h).
+static void read_data_record(const SafeTensors& st, const std::string& path, Checkpoint& c) {
+  if (st.find("data.min") || st.find("data.max")) {
+    c.scaler.lo = st.get_f32("data.min", {c.model.input_dim});
+    c.scaler.hi = st.get_f32("data.max", {c.model.input_dim});
+  }
+  const auto selected = st.metadata.find("selected_on");
+  c.selected_on = selected != st.metadata.end() ? selected->second
+                  : c.train.data.val_split == 0  ? "test"
+                                                 : "val";
+  if (c.selected_on != "val" && c.selected_on != "test")
+    throw Error(path + ": selected_on must be 'val' or 'test', got '" + c.selected_on + "'");
+  const auto prints = st.metadata.find("data_fingerprint");
+  if (prints == st.metadata.end()) return;
+  try {
+    const auto j = json::parse(prints->second);
+    if (j.contains("data"))
+      c.data_prints.data = DataFingerprint::from_json(j["data"].dump(), path);
+    if (j.contains("test_data"))
+      c.data_prints.test_data = DataFingerprint::from_json(j["test_data"].dump(), path);
+  } catch (const json::exception& e) {
+    throw Error(path + ": malformed data_fingerprint (" + e.what() + ")");
+  }
+}
+
 void save_checkpoint(const std::string& path, const Checkpoint& c) {
   const auto table = param_table(c.model);
   const size_t P = param_count(c.model);
@@ -78,6 +104,12 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
                  {"train_state", c.state.to_json()},
                  {"data_scaling", json{{"kind", scaler_kind_name(c.scaler.kind)},
                                        {"clamp01", c.scaler.clamp01}}.dump()}};
+  if (!c.selected_on.empty()) st.metadata["selected_on"] = c.selected_on;
+  json prints = json::object();
+  if (c.data_prints.data.known()) prints["data"] = json::parse(c.data_prints.data.to_json());
+  if (c.data_prints.test_data.known())
+    prints["test_data"] = json::parse(c.data_prints.test_data.to_json());
+  if (!prints.empty()) st.metadata["data_fingerprint"] = prints.dump();
   for (const ParamInfo& p : table) st.add_f32(p.name, p.shape, c.params.data() + p.offset);
   if (with_optim) {
     for (const ParamInfo& p : table)
@@ -91,6 +123,11 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
     VAE_ASSERT(c.scaler.factor.size() == static_cast<size_t>(c.model.input_dim));
     st.add_f32("data.offset", {c.model.input_dim}, c.scaler.offset.data());
     st.add_f32("data.factor", {c.model.input_dim}, c.scaler.factor.data());
+  }
+  if (c.scaler.lo.size() == static_cast<size_t>(c.model.input_dim) &&
+      c.scaler.hi.size() == c.scaler.lo.size()) {
+    st.add_f32("data.min", {c.model.input_dim}, c.scaler.lo.data());
+    st.add_f32("data.max", {c.model.input_dim}, c.scaler.hi.data());
   }
   write_safetensors(path, st);
 }
@@ -161,6 +198,7 @@ Checkpoint load_checkpoint(const std::string& path) {
       if (!std::isfinite(c.scaler.offset[j]) || !std::isfinite(c.scaler.factor[j]) || c.scaler.factor[j] == 0)
         throw Error(path + ": data.offset/data.factor hold a non-finite or zero value");
   }
+  read_data_record(st, path, c);
   return c;
 }
 

@@ -108,7 +108,7 @@ void TrainOptions::validate() const {
     throw FieldError("clip_grad", "must be a number >= 0 (0 = off)");
   if (max_recoveries < 0)
     throw FieldError("max_recoveries", "must be >= 0" + count(max_recoveries));
-  if (patience > 0 && !(data.val_split > 0))
+  if (patience > 0 && data.val_split == 0)
     throw FieldError("patience", "early stopping watches the validation loss; it needs a "
                                  "validation split (val_split)");
   data.validate();
@@ -201,7 +201,8 @@ const std::vector<JsonField>& json_fields() {
       required_key("data", VAE_MEMBER(data.data)),
       optional_key("test_data", VAE_MEMBER(data.test_data)),
       optional_key("test_split", VAE_MEMBER(data.test_split)),
-      optional_key("val_split", VAE_MEMBER(data.val_split)),
+      // Runs from before the default validation split had none.
+      optional_key("val_split", VAE_MEMBER(data.val_split), 0.0),
       optional_key("label_column", VAE_MEMBER(data.label_column)),
       optional_key("scale", VAE_MEMBER(data.scale)),
   };

@@ -218,6 +218,9 @@ class TrainingRun {
   void run_epochs();
   // final.json: the best checkpoint's figures on the held-out splits.
   void finish();
+  // What the checkpoints say of the data: the sources' fingerprints and the split the best
+  // model is chosen on.
+  void describe_data(const SourceFingerprints& prints);
 
  private:
   EpochPass train_epoch(int64_t epoch, Clock::time_point t0);
@@ -509,6 +512,11 @@ void TrainingRun::finish() {
   if (cb_.on_final) cb_.on_final(f);
 }
 
+void TrainingRun::describe_data(const SourceFingerprints& prints) {
+  good_.data_prints = prints;
+  good_.selected_on = held_.has_val ? "val" : "test";
+}
+
 // The parameters, Adam's moments and step count, the TrainState and the training RNG from `c`.
 void TrainingRun::restore(const Checkpoint& c) {
   VAE_ASSERT(c.params.size() == P_);
@@ -543,7 +551,7 @@ bool TrainingRun::patience_spent() const {
 
 void train(const std::string& out_dir, const ModelConfig& model_cfg, const TrainOptions& opts,
            const DataSplits& data, const Scaler& scaler, const Checkpoint* resume,
-           const TrainCallbacks& cb) {
+           const TrainCallbacks& cb, const SourceFingerprints& prints) {
   opts.validate();
   model_cfg.validate();
   check_data_fits(model_cfg, data);
@@ -552,6 +560,7 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
   const HeldOut held = held_out(data, dynamic);
   const bool iwae = opts.objective == Objective::Iwae;
   TrainingRun run(out_dir, model_cfg, opts, data, scaler, held, dynamic, iwae, cb);
+  run.describe_data(prints);
   run.start(resume);
   run.run_epochs();
   run.finish();

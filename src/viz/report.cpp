@@ -186,11 +186,35 @@ std::string base64_encode(const void* data, size_t n) {
 
 namespace {
 
+// final.json's figures of the selected model on the test set (absent while a run is going).
+struct FinalFigures {
+  bool present = false;
+  int64_t best_epoch = 0;
+  double test_loss = 0, test_recon = 0, test_kl = 0;
+};
+
+FinalFigures read_final(const std::string& path) {
+  const std::vector<unsigned char> bytes = read_file(path);
+  FinalFigures f;
+  try {
+    const auto j = nlohmann::json::parse(bytes.begin(), bytes.end());
+    f.best_epoch = j.at("best_epoch").get<int64_t>();
+    f.test_loss = j.at("test_loss").get<double>();
+    f.test_recon = j.at("test_recon").get<double>();
+    f.test_kl = j.at("test_kl").get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": malformed final.json (" + e.what() + ")");
+  }
+  f.present = true;
+  return f;
+}
+
 // What a report is written from: the run folder's files and the examples, checked to fit.
 struct RunFiles {
   std::string dir;
   Checkpoint ckpt;                    // last.safetensors
   std::vector<EpochMetrics> metrics;  // metrics.jsonl, empty when there is none
+  FinalFigures final;                 // final.json
   std::string spec;                   // the examples' data spec
   Dataset test;                       // the examples, binarised when the run binarised (N, D)
   const ReportOptions& options;
@@ -211,10 +235,12 @@ RunFiles read_run(const std::string& run_dir, const Dataset& examples, const Rep
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(run_dir, ec)) throw Error(run_dir + ": not a folder");
-  RunFiles run{run_dir, {}, {}, {}, {}, o};
+  RunFiles run{run_dir, {}, {}, {}, {}, {}, o};
   run.ckpt = load_checkpoint(run.in_run(kLastCheckpoint));
   const std::string metrics_path = run.in_run(kMetricsFile);
   if (fs::exists(metrics_path, ec)) run.metrics = read_metrics(metrics_path);
+  const std::string final_path = run.in_run(kFinalFile);
+  if (fs::exists(final_path, ec)) run.final = read_final(final_path);
   run.spec = o.data_spec.empty() ? run.ckpt.train.data.data : o.data_spec;
   if (examples.d != static_cast<size_t>(run.cfg().input_dim))
     throw Error(run.spec + ": examples have " + std::to_string(examples.d) +
@@ -395,6 +421,15 @@ std::string command_section(const RunFiles& run) {
                      "the run ends with the same parameters, bit for bit.</p>\n");
 }
 
+// Where best.safetensors was chosen, and what that means for the test figures.
+std::string selection_text(const std::string& selected_on) {
+  if (selected_on == "val")
+    return "the validation split (rows taken from the training data); the test set was scored "
+           "once, at the end";
+  return "the test set (--val-split 0): the best test figure is optimistic, since the same rows "
+         "chose the model";
+}
+
 std::string metrics_section(const RunFiles& run, const Figures& f) {
   const std::vector<EpochMetrics>& metrics = run.metrics;
   if (metrics.empty())
@@ -415,6 +450,12 @@ std::string metrics_section(const RunFiles& run, const Figures& f) {
   if (std::isfinite(state.best_test_loss))
     body += row({"best " + held + " \u2212ELBO", fmt("%.2f", state.best_test_loss) + " (epoch " +
                                                      std::to_string(state.best_epoch) + ")"});
+  body += row({"model selected on", selection_text(run.ckpt.selected_on)});
+  if (run.final.present)
+    body += row({"selected model, test \u2212ELBO",
+                 fmt("%.2f", run.final.test_loss) + " (recon " + fmt("%.2f", run.final.test_recon) +
+                     " + KL " + fmt("%.2f", run.final.test_kl) + ", epoch " +
+                     std::to_string(run.final.best_epoch) + ")"});
   body += row({"active units", std::to_string(f.stats.active_units) + " of " +
                                    std::to_string(run.cfg().latent) +
                                    " (Var<sub>x</sub> \u03bc<sub>j</sub> > 0.01)"});

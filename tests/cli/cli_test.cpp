@@ -139,8 +139,9 @@ TEST_F(Cli, TrainWritesRunFolder) {
     SCOPED_TRACE(lines[i]);
     const nlohmann::json j = nlohmann::json::parse(lines[i]);
     ASSERT_TRUE(j.is_object());
-    for (const char* key : {"epoch", "train_loss", "test_loss", "train_recon", "train_kl",
-                            "test_recon", "test_kl", "examples_per_s", "seconds"}) {
+    // The default validation split (rows of the training data) is scored each epoch.
+    for (const char* key : {"epoch", "train_loss", "val_loss", "train_recon", "train_kl",
+                            "val_recon", "val_kl", "examples_per_s", "seconds"}) {
       ASSERT_TRUE(j.contains(key)) << key;
       ASSERT_TRUE(j[key].is_number()) << key;
       EXPECT_TRUE(std::isfinite(j[key].get<double>())) << key;
@@ -148,8 +149,8 @@ TEST_F(Cli, TrainWritesRunFolder) {
     EXPECT_EQ(j["epoch"].get<int>(), static_cast<int>(i + 1));
     EXPECT_NEAR(j["train_loss"].get<double>(),
                 j["train_recon"].get<double>() + j["train_kl"].get<double>(), 3e-4);
-    EXPECT_NEAR(j["test_loss"].get<double>(),
-                j["test_recon"].get<double>() + j["test_kl"].get<double>(), 3e-4);
+    EXPECT_NEAR(j["val_loss"].get<double>(),
+                j["val_recon"].get<double>() + j["val_kl"].get<double>(), 3e-4);
     EXPECT_GT(j["train_recon"].get<double>(), 0);
     EXPECT_GE(j["train_kl"].get<double>(), 0);
     EXPECT_GT(j["examples_per_s"].get<double>(), 0);
@@ -252,12 +253,13 @@ TEST_F(Cli, ScoreWritesOneRowPerExample) {
     const auto rows = split_lines(read_bytes(out));
     ASSERT_EQ(rows.size(), static_cast<size_t>(kTestN) + 1);
     EXPECT_EQ(rows[0], std::string("index,label,score,neg_elbo,recon_nll,kl,mse") +
-                           (iw ? ",neg_log_lik_iw" : ""));
+                           (iw ? ",neg_log_lik_iw" : "") + ",out_of_range");
     for (size_t i = 1; i < rows.size(); ++i) {
       std::vector<double> v;
       std::stringstream ss(rows[i]);
       for (std::string f; std::getline(ss, f, ',');) v.push_back(std::stod(f));
-      ASSERT_EQ(v.size(), iw ? 8u : 7u) << rows[i];
+      ASSERT_EQ(v.size(), iw ? 9u : 8u) << rows[i];
+      EXPECT_EQ(v.back(), 0) << rows[i];  // 8-bit images never leave 0..255
       EXPECT_EQ(v[0], static_cast<double>(i - 1));
       EXPECT_NEAR(v[3], v[4] + v[5], 1e-4);                      // neg_elbo = recon + kl
       EXPECT_EQ(v[2], iw ? v[7] : v[3]);                          // the score column

@@ -179,7 +179,7 @@ TEST(CrashCli, KilledRunsResumeToTheUninterruptedRunBitForBit) {
   for (int e = 0; e < kEpochs; ++e) {
     const auto a = nlohmann::json::parse(ref_lines[e]), b = nlohmann::json::parse(run_lines[e]);
     EXPECT_EQ(b.at("epoch"), e + 1);
-    for (const char* key : {"train_loss", "train_recon", "train_kl", "test_loss"})
+    for (const char* key : {"train_loss", "train_recon", "train_kl", "val_loss"})
       EXPECT_EQ(a.at(key), b.at(key)) << key << " of epoch " << e + 1;
   }
 }

@@ -323,7 +323,8 @@ TEST_F(VizCli, CurvesFromARunFolder) {
   ASSERT_EQ(text.rfind("<svg", 0), 0u);
   EXPECT_EQ(vae_test::xml_problem(text), "");
   for (const char* label :
-       {">epoch<", ">nats per example<", ">train<", ">test<", ">reconstruction<", ">KL<", "ELBO<"})
+       {">epoch<", ">nats per example<", ">train<", ">validation<", ">reconstruction<", ">KL<",
+        "ELBO<"})
     EXPECT_NE(text.find(label), std::string::npos) << label;
 
   args = {"curves", run2_ + "/metrics.jsonl", "--out", png};

@@ -81,7 +81,11 @@ TEST(TrainOptions, ValidateNamesTheField) {
   EXPECT_EQ(field_refused([](O& o) { o.batch_size = 0; }), "batch_size");
   EXPECT_EQ(field_refused([](O& o) { o.lr = -1; }), "lr");
   EXPECT_EQ(field_refused([](O& o) { o.patience = -1; }), "patience");
-  EXPECT_EQ(field_refused([](O& o) { o.patience = 2; }), "patience");  // needs val_split
+  EXPECT_EQ(field_refused([](O& o) {
+              o.patience = 2;
+              o.data.val_split = 0;
+            }),
+            "patience");  // needs validation rows
   EXPECT_EQ(field_refused([](O& o) { o.beta = -1; }), "beta");
   EXPECT_EQ(field_refused([](O& o) { o.free_bits = -1; }), "free_bits");
   EXPECT_EQ(field_refused([](O& o) { o.kl_warmup.kind = vae::KlWarmup::Kind::Linear; }),
@@ -110,7 +114,7 @@ constexpr const char* kDefaultJson =
     R"({"batch_size":128,"beta":1.0,"binarize":"none","clip_grad":0.0,"data":"fashion-mnist",)"
     R"("epochs":2,"free_bits":0.0,"k":1,"kl_warmup":"none","label_column":"","lr":0.001,)"
     R"("max_recoveries":5,"objective":"elbo","optimizer":"adam","patience":0,"scale":"auto",)"
-    R"("seed":1,"test_data":"","test_split":-1.0,"val_split":0.0})";
+    R"("seed":1,"test_data":"","test_split":-1.0,"val_split":-1.0})";
 
 TEST(TrainOptionsJson, WritesTheStringsCheckpointsHold) {
   vae::TrainOptions o;
@@ -124,7 +128,16 @@ TEST(TrainOptionsJson, WritesTheStringsCheckpointsHold) {
             R"({"batch_size":128,"beta":1.0,"binarize":"none","clip_grad":0.0,"data":"table.csv",)"
             R"("epochs":2,"free_bits":0.0,"k":1,"kl_warmup":"linear:3","label_column":"label",)"
             R"("lr":0.001,"max_recoveries":5,"objective":"elbo","optimizer":"adam","patience":0,)"
-            R"("scale":"standardize","seed":1,"test_data":"","test_split":-1.0,"val_split":0.0})");
+            R"("scale":"standardize","seed":1,"test_data":"","test_split":-1.0,"val_split":-1.0})");
+}
+
+// A checkpoint written before the default validation split has no val_split key: it selected
+// its model on the test set, and reads so.
+TEST(TrainOptionsJson, AFileWithoutValSplitHadNoValidationRows) {
+  std::string old_json = kDefaultJson;
+  old_json.replace(old_json.find(R"(,"val_split":-1.0)"), 17, "");
+  EXPECT_EQ(vae::TrainOptions::from_json(old_json, "old").data.val_split, 0.0);
+  EXPECT_EQ(vae::TrainOptions::from_json(kDefaultJson, "new").data.val_split, -1.0);
 }
 
 TEST(TrainOptionsJson, RoundTripsEveryField) {

@@ -67,6 +67,7 @@ vae::TrainOptions options(int epochs, const std::string& binarize = "none") {
   o.lr = 3e-3;
   o.seed = 5;
   o.binarize = vae::parse_binarize(binarize);
+  o.data.val_split = 0;  // the splits made here have no validation rows
   return o;
 }
 

@@ -78,8 +78,22 @@ void apply_label(vae::Vae<float>& model, int label, int fallback = 0);
 /// Any other source is taken whole (an MNIST folder: its train or test files, by `split`).
 /// Either way the run's scaling is applied, values are checked against the likelihood, and
 /// the rows are binarised once with the fixed test seed when the run binarised dynamically.
+/// The run's own data are named by any path to the same file ("./x.csv", "x.csv", an absolute
+/// path); when they changed since training (DataFingerprint) vae::Error says so. Another file
+/// holding the run's rows is used whole, with a warning line on stderr. With `out_of_range`
+/// non-null, it receives per row the count of values outside the training range (empty when the
+/// checkpoint does not know the range).
 vae::Dataset load_split_for(const vae::Checkpoint& ckpt, const std::string& data_spec,
-                            const std::string& split);
+                            const std::string& split,
+                            std::vector<uint32_t>* out_of_range = nullptr);
+
+/// "3 of 20 examples hold values outside the range of the training rows (column out_of_range
+/// of vae score counts them per example); their scores ..." for per-row counts from
+/// load_split_for, or "" when none is outside (or the range is unknown).
+std::string out_of_range_warning(const std::vector<uint32_t>& outside);
+
+/// Whether `data_spec` names the run's own --data (the same file, however the path is written).
+bool is_run_data(const vae::Checkpoint& ckpt, const std::string& data_spec);
 
 /// A picture command's check that the model in `checkpoint` has pictures: for a model of
 /// non-image data the command line asks for what cannot be written, a UsageError (exit 2)

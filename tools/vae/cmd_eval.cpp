@@ -11,6 +11,7 @@
 #include "eval/latent_stats.h"
 #include "io/fileio.h"
 #include "vae/checkpoint.h"
+#include "vae/data_pipeline.h"
 #include "vae/error.h"
 #include "vae/eval.h"
 
@@ -31,6 +32,12 @@ struct EvalArgs {
 
 double round4(double v) { return std::round(v * 1e4) / 1e4; }
 
+// What the examples are: the run's own split, an MNIST folder's train or test files, or "all"
+// the rows of another file.
+std::string split_name(const vae::Checkpoint& ckpt, const std::string& spec, const std::string& split) {
+  return is_run_data(ckpt, spec) || vae::is_mnist_source(spec) ? split : "all";
+}
+
 int run_eval(const EvalArgs& a) {
   apply_threads(a.threads);
   if (a.batch_size < 1) throw UsageError("--batch-size: must be >= 1, got " + std::to_string(a.batch_size));
@@ -38,7 +45,8 @@ int run_eval(const EvalArgs& a) {
   if (!a.out.empty()) check_output_path(a.out, "--out");
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
   const std::string spec = a.data.empty() ? ckpt.train.data.data : a.data;
-  const vae::Dataset data = load_split_for(ckpt, spec, a.split);
+  std::vector<uint32_t> outside;
+  const vae::Dataset data = load_split_for(ckpt, spec, a.split, &outside);
   if (data.n == 0) throw vae::Error(spec + ": the " + a.split + " split is empty");
   vae::Vae<float> model = vae::model_from_checkpoint(ckpt, a.batch_size);
   const double D = static_cast<double>(ckpt.model.input_dim);
@@ -47,7 +55,7 @@ int run_eval(const EvalArgs& a) {
   const vae::ElboResult r = vae::evaluate_elbo(model, data, a.seed);
   nlohmann::json j = {{"checkpoint", a.checkpoint},
                       {"data", spec},
-                      {"split", a.split},
+                      {"split", split_name(ckpt, spec, a.split)},
                       {"examples", r.n},
                       {"likelihood", vae::likelihood_name(ckpt.model)},
                       {"binarize", vae::binarize_name(ckpt.train.binarize)},
@@ -88,6 +96,10 @@ int run_eval(const EvalArgs& a) {
     const std::string w = "posterior collapse: only " + std::to_string(ls.active_units) + " of " +
                           std::to_string(ckpt.model.latent) +
                           " latent dimensions are active (Cov_x(E_q[z]) > 0.01)";
+    warnings.push_back(w);
+    std::fprintf(stderr, "vae: warning: %s\n", w.c_str());
+  }
+  if (const std::string w = out_of_range_warning(outside); !w.empty()) {
     warnings.push_back(w);
     std::fprintf(stderr, "vae: warning: %s\n", w.c_str());
   }

@@ -41,7 +41,8 @@ int run_info(const std::string& path) {
                 static_cast<long long>(c.state.recoveries), t.max_recoveries,
                 c.state.lr_or(t.lr));
   if (c.state.best_epoch > 0)
-    std::printf("best         test loss %.4f nats at epoch %lld\n", c.state.best_test_loss,
+    std::printf("best         %s loss %.4f nats at epoch %lld\n",
+                c.selected_on == "val" ? "validation" : "test", c.state.best_test_loss,
                 static_cast<long long>(c.state.best_epoch));
   return 0;
 }

@@ -29,7 +29,8 @@ int run_score(const ScoreArgs& a) {
   output_format(a.out, {".csv"});
   const vae::Checkpoint ckpt = vae::load_checkpoint(a.checkpoint);
   const std::string spec = a.data.empty() ? ckpt.train.data.data : a.data;
-  const vae::Dataset data = load_split_for(ckpt, spec, a.split);
+  std::vector<uint32_t> outside;
+  const vae::Dataset data = load_split_for(ckpt, spec, a.split, &outside);
   vae::Vae<float> model = vae::model_from_checkpoint(ckpt, 500);
 
   const vae::ElboResult elbo = vae::evaluate_elbo(model, data, a.seed, /*per_example=*/true);
@@ -45,7 +46,7 @@ int run_score(const ScoreArgs& a) {
   csv.precision(6);
   csv << std::fixed;
   csv << "index" << (data.labels.empty() ? "" : ",label") << ",score,neg_elbo,recon_nll,kl,mse"
-      << (a.iw > 0 ? ",neg_log_lik_iw" : "") << "\n";
+      << (a.iw > 0 ? ",neg_log_lik_iw" : "") << (outside.empty() ? "" : ",out_of_range") << "\n";
   for (size_t i = 0; i < data.n; ++i) {
     const double neg_elbo = static_cast<double>(elbo.recon_rows[i]) + elbo.kl_rows[i];
     const double score = a.iw > 0 ? -iw.per_example[i] : neg_elbo;
@@ -54,12 +55,15 @@ int run_score(const ScoreArgs& a) {
     csv << "," << score << "," << neg_elbo << "," << elbo.recon_rows[i] << "," << elbo.kl_rows[i]
         << "," << re.mse_rows[i];
     if (a.iw > 0) csv << "," << -iw.per_example[i];
+    if (!outside.empty()) csv << "," << outside[i];
     csv << "\n";
   }
   vae::write_file_atomic(a.out, csv.str());
   std::printf("scored %zu examples (score = %s, nats) to %s\n", data.n,
               a.iw > 0 ? ("-log p(x), importance-weighted, K=" + std::to_string(a.iw)).c_str() : "-ELBO",
               a.out.c_str());
+  if (const std::string w = out_of_range_warning(outside); !w.empty())
+    std::fprintf(stderr, "vae: warning: %s\n", w.c_str());
   return 0;
 }
 

@@ -157,6 +157,9 @@ TrainRun resolve_options(const GivenFlags& given) {
   TrainSetup& s = run.setup;
   apply_flags(s, given);
   apply_threads(s.threads);
+  // Paths as the checkpoint keeps them: absolute, so later commands find the data from any folder.
+  s.train.data.data = vae::canonical_source(s.train.data.data);
+  s.train.data.test_data = vae::canonical_source(s.train.data.test_data);
   if (!run.resumed && s.config.empty() && s.model.arch == vae::Arch::Conv && given.has("--hidden"))
     throw UsageError("--hidden: sets the widths of --arch mlp; --arch conv is a fixed preset "
                      "(use --config for other layers)");
@@ -228,11 +231,12 @@ void prepare_run_folder(const TrainRun& run, vae::RunLock& lock) {
 // ---- 3. The data and the model --------------------------------------------------------------
 
 // Read before anything is created, so bad data leave no folder behind.
-vae::DataSplits load_data(const TrainRun& run, vae::Scaler& scaler) {
+vae::DataSplits load_data(const TrainRun& run, vae::Scaler& scaler,
+                          vae::SourceFingerprints& prints) {
   const vae::TrainOptions& opts = run.setup.train;
   const vae::Scaler* fitted = run.resumed ? &run.resumed->scaler : nullptr;
   vae::DataSplits data =
-      vae::load_splits(opts.data, opts.seed, run.setup.model.likelihood, fitted, &scaler);
+      vae::load_splits(opts.data, opts.seed, run.setup.model.likelihood, fitted, &scaler, &prints);
   vae::check_splits_for_training(data, opts.data);
   return data;
 }
@@ -275,13 +279,18 @@ void fit_model_to_data(TrainRun& run, const vae::DataSplits& data) {
   }
 }
 
-// Every split holds values the likelihood can take.
+// Every split holds values the likelihood can take, and labels the model knows.
 void check_data_range(const vae::ModelConfig& cfg, const vae::DataOptions& opts,
                       const vae::DataSplits& data) {
   vae::check_range_for(data.train, cfg.likelihood, opts.data);
   vae::check_range_for(data.val, cfg.likelihood, opts.data + " (validation rows)");
   vae::check_range_for(data.test, cfg.likelihood,
                        opts.test_data.empty() ? opts.data + " (test rows)" : opts.test_data);
+  if (cfg.num_classes <= 0) return;
+  // A conditional model's held-out rows must fall in the classes its training rows define.
+  vae::check_labels_for(data.val, cfg.num_classes, opts.data + " (validation rows)");
+  vae::check_labels_for(data.test, cfg.num_classes,
+                        opts.test_data.empty() ? opts.data + " (test rows)" : opts.test_data);
 }
 
 // ---- 4. Training ----------------------------------------------------------------------------
@@ -456,7 +465,8 @@ int run_train(const GivenFlags& given) {
   vae::RunLock lock = lock_existing_folder(run.setup.out);
   check_run_folder(run);
   vae::Scaler scaler;
-  const vae::DataSplits data = load_data(run, scaler);
+  vae::SourceFingerprints prints;
+  const vae::DataSplits data = load_data(run, scaler, prints);
   fit_model_to_data(run, data);
   check_data_range(run.setup.model, run.setup.train.data, data);
   prepare_run_folder(run, lock);
@@ -465,7 +475,7 @@ int run_train(const GivenFlags& given) {
     ProgressLine bar("");
     const StopSignals stop_signals;
     vae::train(run.setup.out, run.setup.model, run.setup.train, data, scaler, run.resume_from(),
-               progress_callbacks(run.setup.train, bar));
+               progress_callbacks(run.setup.train, bar), prints);
   }
   if (stop_signal != 0) return report_stop(run);
   return write_pictures_and_report(run, data);

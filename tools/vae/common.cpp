@@ -103,26 +103,55 @@ void apply_label(vae::Vae<float>& model, int label, int fallback) {
   model.set_default_label(label >= 0 ? label : std::clamp(fallback, 0, Y - 1));
 }
 
+namespace {
+
+// Refuses to re-create a run's splits from data that differ from what it was trained on: its
+// "test" rows would silently be other rows (checkpoints from before fingerprints pass unchecked).
+void check_same_data(const vae::DataFingerprint& kept, const vae::DataFingerprint& now,
+                     const std::string& path) {
+  if (!kept.known() || kept == now) return;
+  throw vae::Error(path + ": the data changed since the run was trained (now " + now.describe() +
+                   "; the checkpoint has " + kept.describe() +
+                   "), so the run's splits cannot be re-created; restore the file, or train again");
+}
+
+// The rows before scaling: the run's own split, re-created, or another source whole.
+vae::Dataset read_rows_for(const vae::Checkpoint& ckpt, const std::string& data_spec,
+                           const std::string& split) {
+  const vae::DataOptions& run_data = ckpt.train.data;
+  if (is_run_data(ckpt, data_spec)) {
+    vae::SourceFingerprints prints;
+    const vae::Scaler unscaled;
+    vae::DataSplits d =
+        vae::load_splits(run_data, ckpt.train.seed, ckpt.model.likelihood, &unscaled, nullptr, &prints);
+    check_same_data(ckpt.data_prints.data, prints.data, data_spec);
+    check_same_data(ckpt.data_prints.test_data, prints.test_data,
+                    run_data.test_data.empty() ? data_spec : run_data.test_data);
+    if (split == "val" && d.val.n == 0)
+      throw vae::Error("--split: the run had no validation split (it was trained with --val-split 0)");
+    return std::move(split == "train" ? d.train : split == "val" ? d.val : d.test);
+  }
+  // Other data: the whole source (or an MNIST folder's train or test files).
+  vae::Dataset rows = vae::read_source(data_spec, run_data.label_column, split);
+  if (ckpt.data_prints.data.known() && !vae::is_mnist_source(data_spec) &&
+      vae::fingerprint(rows) == ckpt.data_prints.data)
+    std::fprintf(stderr, "vae: warning: %s holds the same rows as the run's data (%s) but is a "
+                 "different file: it is used whole, training rows included (leave --data out "
+                 "for the run's %s split)\n", data_spec.c_str(), run_data.data.c_str(), split.c_str());
+  return rows;
+}
+
+}  // namespace
+
 vae::Dataset load_split_for(const vae::Checkpoint& ckpt, const std::string& data_spec,
-                            const std::string& split) {
+                            const std::string& split, std::vector<uint32_t>* out_of_range) {
   if (split != "train" && split != "val" && split != "test")
     throw UsageError("--split: must be 'train', 'val' or 'test', got '" + split + "'");
-  vae::Dataset chosen;
-  if (data_spec == ckpt.train.data.data) {
-    // The run's own data: re-create its splits (same seed, same fractions) and its scaling.
-    vae::DataSplits d = vae::load_splits(ckpt.train.data, ckpt.train.seed, ckpt.model.likelihood,
-                                         &ckpt.scaler, nullptr);
-    chosen = std::move(split == "train" ? d.train : split == "val" ? d.val : d.test);
-    if (split == "val" && chosen.n == 0)
-      throw vae::Error("--split: the run had no validation split (train with --val-split F)");
-  } else {
-    // Other data: the whole source (or an MNIST folder's train or test files), with the run's
-    // scaling.
-    chosen = vae::read_source(data_spec, ckpt.train.data.label_column, split);
-    check_fits(chosen, ckpt.model, data_spec);
-    ckpt.scaler.apply(chosen);
-  }
+  vae::Dataset chosen = read_rows_for(ckpt, data_spec, split);
   check_fits(chosen, ckpt.model, data_spec);
+  // Counted before the run's scaling, which may clamp (tables scaled to [0, 1]).
+  if (out_of_range) *out_of_range = ckpt.scaler.out_of_range(chosen.x.data(), chosen.n, chosen.d);
+  ckpt.scaler.apply(chosen);
   vae::check_range_for(chosen, ckpt.model.likelihood, data_spec);
   if (const int Y = ckpt.model.num_classes; Y > 0) {
     if (chosen.labels.size() != chosen.n)
@@ -148,6 +177,20 @@ void check_picture_count(size_t n, const std::string& what) {
     throw UsageError(what + ": a picture of " + std::to_string(n) + " images is too large (at most " +
                      std::to_string(kMaxGridImages) + " in one PNG); decode to .npy for an array of "
                      "any size (vae decode CKPT Z.npy --out X.npy)");
+}
+
+std::string out_of_range_warning(const std::vector<uint32_t>& outside) {
+  const size_t rows = static_cast<size_t>(
+      std::count_if(outside.begin(), outside.end(), [](uint32_t c) { return c > 0; }));
+  if (rows == 0) return "";
+  return std::to_string(rows) + " of " + std::to_string(outside.size()) +
+         " examples hold values outside the range of the training rows (vae score's column "
+         "out_of_range counts them per example); the model has not seen such values, and the "
+         "run's scaling may clamp them, so their scores do not measure how far out they lie";
+}
+
+bool is_run_data(const vae::Checkpoint& ckpt, const std::string& data_spec) {
+  return vae::canonical_source(data_spec) == vae::canonical_source(ckpt.train.data.data);
 }
 
 void check_fits(const vae::Dataset& data, const vae::ModelConfig& cfg, const std::string& what) {

@@ -234,8 +234,10 @@ std::vector<TrainFlag> make_train_flags() {
                  "test files; -1 = default)"),
       member_row("--val-split", "val_split", VAE_SETUP(train.data.val_split), kRefused,
                  not_default,
-                 "carve this fraction of the training rows out as validation: best.safetensors "
-                 "and --patience then watch it, and the test set is scored once at the end"),
+                 "validation rows taken from the training rows: best.safetensors and --patience "
+                 "watch them, and the test set is scored once at the end (default -1: the last "
+                 "sixth of Fashion-MNIST/MNIST training rows, 10% of other data; 0 = select the "
+                 "model on the test set)"),
       member_row("--label-column", "label_column", VAE_SETUP(train.data.label_column), kRefused,
                  not_default, "CSV: the column of integer labels (name or 0-based index)"),
       member_row("--scale", "scale", VAE_SETUP(train.data.scale), kRefused, not_default,
