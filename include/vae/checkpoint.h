@@ -6,7 +6,9 @@
 //   metadata  "format" = "vae.cpp", "format_version" = "1",
 //             "model" (ModelConfig JSON), "train_options" (TrainOptions JSON),
 //             "train_state" (TrainState JSON; the RNG words as hex strings),
-//             "data_scaling" ({"kind", "clamp01"}: how x was mapped before training)
+//             "data_scaling" ({"kind", "clamp01"}: how x was mapped before training),
+//             "class_names" (a JSON array of strings, label y → its name; only when the
+//             training data named their classes: image subfolders, CSV names, Fashion-MNIST)
 // Python reads it with safetensors.numpy.load_file / safe_open(...).metadata().
 // Written to a temporary file and renamed into place: a crash never leaves half a checkpoint.
 #pragma once
@@ -38,6 +40,10 @@ struct TrainState {
   /// 0 = TrainOptions::lr (checkpoints written before recoveries existed have no "lr" key).
   double lr = 0;
   int64_t recoveries = 0;  ///< recoveries from non-finite steps so far in the run
+  /// The plateau learning-rate schedule's state (LrSchedule): the reductions so far and the
+  /// epoch of the latest (0: none). Written only when non-zero; absent reads as 0.
+  int64_t lr_reductions = 0;
+  int64_t last_reduction_epoch = 0;
 
   /// The learning rate to train with: lr, or `options_lr` when lr is 0.
   double lr_or(double options_lr) const { return lr > 0 ? lr : options_lr; }
@@ -54,6 +60,7 @@ struct Checkpoint {
   std::vector<float> adam_m, adam_v;  ///< (P) each, or empty for a weights-only checkpoint
   int64_t adam_step = 0;
   Scaler scaler;                      ///< the data transform of the run (identity = none)
+  std::vector<std::string> class_names;  ///< the training data's class names, or empty
 };
 
 /// Writes atomically. Asserts params (and moments, when present) have param_count(model) values.

@@ -118,7 +118,7 @@ vae::Dataset load_split_for(const vae::Checkpoint& ckpt, const std::string& data
   } else {
     // Other data: the whole source (or an MNIST folder's train or test files), with the run's
     // scaling.
-    chosen = vae::read_source(data_spec, ckpt.train.data.label_column, split);
+    chosen = vae::read_source(data_spec, ckpt.train.data, split);
     check_fits(chosen, ckpt.model, data_spec);
     ckpt.scaler.apply(chosen);
   }
