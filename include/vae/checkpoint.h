@@ -13,6 +13,8 @@
 //             present when known)
 // Keys and tensors added after version 1 first shipped are optional: older files read with the
 // range and fingerprints unknown, and selected_on from their options (val_split 0: "test").
+//             "class_names" (a JSON array of strings, label y → its name; only when the
+//             training data named their classes: image subfolders, CSV names, Fashion-MNIST)
 // Python reads it with safetensors.numpy.load_file / safe_open(...).metadata().
 // Written to a temporary file and renamed into place: a crash never leaves half a checkpoint.
 #pragma once
@@ -44,6 +46,10 @@ struct TrainState {
   /// 0 = TrainOptions::lr (checkpoints written before recoveries existed have no "lr" key).
   double lr = 0;
   int64_t recoveries = 0;  ///< recoveries from non-finite steps so far in the run
+  /// The plateau learning-rate schedule's state (LrSchedule): the reductions so far and the
+  /// epoch of the latest (0: none). Written only when non-zero; absent reads as 0.
+  int64_t lr_reductions = 0;
+  int64_t last_reduction_epoch = 0;
 
   /// The learning rate to train with: lr, or `options_lr` when lr is 0.
   double lr_or(double options_lr) const { return lr > 0 ? lr : options_lr; }
@@ -62,6 +68,7 @@ struct Checkpoint {
   Scaler scaler;                      ///< the data transform of the run (identity = none)
   std::string selected_on;            ///< "val" or "test": where the best model was chosen
   SourceFingerprints data_prints;     ///< the run's sources as read (unknown in older files)
+  std::vector<std::string> class_names;  ///< the training data's class names, or empty
 };
 
 /// Writes atomically. Asserts params (and moments, when present) have param_count(model) values.

@@ -7,6 +7,8 @@
 //   folder of images              read_image_folder          test_data, or test_split F
 //   *.csv                         read_csv (label_column)    test_data, or test_split F
 //   *.npy                         read_npy_dataset           test_data, or test_split F
+// With limit N > 0 only the first N examples of each source read are kept (the MNIST train and
+// test files each, --data and --test-data each), before any split: a quick smoke test of a run.
 // For sources without their own test files the default is test_split 0.1. Splits draw a
 // permutation from Rng(seed ^ kSplitSalt): the same run seed gives the same rows every time.
 //
@@ -38,6 +40,7 @@
 
 #include "vae/dataset.h"
 #include "vae/likelihood.h"
+#include "vae/readers.h"
 
 namespace vae {
 
@@ -63,8 +66,11 @@ struct DataOptions {
                                        ///< (0.1 for sources without test files)
   double val_split = -1;               ///< fraction of the training rows held out as
                                        ///< validation; -1 = default, 0 = none (rule above)
-  std::string label_column;            ///< CSV: the column of integer labels, or empty
+  std::string label_column;            ///< CSV: the column of labels (numbers or names), or empty
+  char delimiter = 0;                  ///< CSV: the field delimiter (CsvOptions), 0 = sniffed
+  CsvHeader header = CsvHeader::Auto;  ///< CSV: whether the first line is a header
   Scale scale = Scale::Auto;
+  int limit = 0;                       ///< keep the first N examples of each source read; 0 = all
 
   /// Throws vae::FieldError naming the first field out of range ("val_split", ...).
   void validate() const;
@@ -125,9 +131,11 @@ struct SourceFingerprints {
 /// "fashion-mnist" and "" stay as they are.
 std::string canonical_source(const std::string& spec);
 
-/// Reads one source (no splitting, no scaling): the train part of an MNIST folder when
-/// `which` is "train", its test part for "test"; the whole file or folder otherwise.
-Dataset read_source(const std::string& spec, const std::string& label_column, const std::string& which);
+/// Reads one source (no splitting, no scaling) with the CSV options of `opts` (label column,
+/// delimiter, header): the train part of an MNIST folder when `which` is "train", its test part
+/// for "test"; the whole file or folder otherwise. Class names come with the data
+/// (Dataset::class_names) where the source has them.
+Dataset read_source(const std::string& spec, const DataOptions& opts, const std::string& which);
 
 /// True for "fashion-mnist" and folders holding MNIST-named IDX files (which carry their own
 /// test split).

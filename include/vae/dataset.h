@@ -18,6 +18,9 @@ struct Dataset {
   std::vector<float> x;         ///< (N, D) values: IDX images in [0, 1], other readers as stored
                                 ///< (load_splits applies --scale)
   std::vector<int32_t> labels;  ///< (N) class labels, or empty
+  /// The name of each class (label y names class_names[y]) where the source names them: an
+  /// image folder's subfolders, a CSV column of names, Fashion-MNIST's ten classes; else empty.
+  std::vector<std::string> class_names;
   const float* row(size_t i) const { return x.data() + i * d; }
   /// The labels from row i on, or nullptr when the data have none (what Vae's calls take).
   const int32_t* label_ptr(size_t i) const { return labels.empty() ? nullptr : labels.data() + i; }
@@ -42,7 +45,11 @@ struct IdxArray {
 /// dimensions say, or a non-finite float value.
 IdxArray read_idx(const std::string& path);
 
-/// Loads train and test splits.
+/// Fashion-MNIST's ten class names, labels 0..9: "T-shirt/top", "Trouser", "Pullover", "Dress",
+/// "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot".
+const std::vector<std::string>& fashion_mnist_class_names();
+
+/// Loads train and test splits (with Fashion-MNIST's class names for "fashion-mnist").
 ///  * "fashion-mnist": the IDX files of Debian's dataset-fashion-mnist package, in
 ///    $FASHION_MNIST_DIR when set, else /usr/share/datasets/fashion-mnist;
 ///  * any folder holding train-images-idx3-ubyte, train-labels-idx1-ubyte,

@@ -61,6 +61,7 @@ struct EpochMetrics {
   double train_loss = 0, train_recon = 0, train_kl = 0;  ///< the true −ELBO and its parts
   double train_objective = 0;  ///< what was minimised: recon + β·KL (warm-up, free bits applied)
   double kl_weight = 1;        ///< β of the schedule at the end of the epoch
+  double lr = 0;               ///< the learning rate of the epoch (TrainOptions::lr_schedule)
   bool on_val = false;  ///< held-out figures are of the validation split ("val_*" keys), else test
   double test_loss = 0, test_recon = 0, test_kl = 0;  ///< the held-out figures (val or test)
   double examples_per_s = 0;  ///< training examples per second, evaluation excluded
@@ -75,7 +76,14 @@ struct TrainProgress {
   double loss = 0;                ///< running mean training loss of this epoch (nats/example)
   double examples_per_s = 0;      ///< this epoch so far
   double elapsed_s = 0;           ///< this epoch so far
+  double eta_s = 0;               ///< the whole run's time left (run_eta_seconds)
 };
+
+/// Seconds left in the run after progress `p`: the rest of this epoch at this epoch's rate of
+/// batches (elapsed_s / batch), plus each of the epochs after it at `epoch_s` seconds, the wall
+/// time of the run's last completed epoch (evaluation and checkpoints included), or, before an
+/// epoch has completed (epoch_s 0), at this epoch's rate of batches.
+double run_eta_seconds(const TrainProgress& p, double epoch_s);
 
 /// What final.json holds: the best model's figures on the held-out splits.
 struct FinalMetrics {
@@ -150,6 +158,9 @@ inline constexpr const char* kLastCheckpoint = "last.safetensors";
 inline constexpr const char* kBestCheckpoint = "best.safetensors";
 inline constexpr const char* kMetricsFile = "metrics.jsonl";
 inline constexpr const char* kFinalFile = "final.json";
+/// The checkpoints TrainOptions::save_every keeps: epoch-0005.safetensors (at least four digits).
+inline constexpr const char* kEpochCheckpointPattern = "epoch-*.safetensors";
+std::string epoch_checkpoint_name(int64_t epoch);
 /// The model description of a run whose layers came from --config (vae train --config F).
 inline constexpr const char* kModelDescriptionFile = "model.json";
 

@@ -2,15 +2,18 @@
 //
 // Accepted text (RFC 4180 as spreadsheets and pandas write it, restricted to numbers):
 //   file    [UTF-8 byte-order mark] line ('\n' line)*
-//   line    field (',' field)* ['\r']      blank lines (only spaces or tabs) are skipped
+//   line    field (SEP field)* ['\r']      blank lines (only spaces or tabs) are skipped
 //   field   [spaces] number [spaces]   or   [spaces] '"' text '"' [spaces]   ("" inside quotes
 //           is one '"'); a quoted field ends on its own line: quotes never join two lines
 //   number  what strtod accepts in the C locale, minus hexadecimal: [+-] digits [. digits]
 //           [e [+-] digits]; "nan" and "inf" are read but refused as not finite
-// The first non-blank line is a header when any of its fields is not a number ("nan" and
-// "inf" count as numbers there, so that a first row holding a NaN is reported as one rather
-// than silently becoming the header). Line numbers in messages count from 1 and include blank
-// lines; column numbers count from 1 as in a spreadsheet.
+// SEP is the delimiter (',' unless asked or sniffed otherwise: ';', tab, or a run of spaces
+// and tabs); "spaces" around a field are spaces and tabs that are not the delimiter.
+// Under CsvHeader::Auto the first non-blank line is a header when a field spells the label
+// column's name, or when any of its fields (but a label column given by index) is not a number ("nan" and "inf" count as numbers there, so
+// that a first row holding a NaN is reported as one rather than silently becoming the header).
+// Line numbers in messages count from 1 and include blank lines; column numbers count from 1
+// as in a spreadsheet.
 //
 // The whole file is read once into memory and parsed in place: one memchr per line and one
 // std::from_chars per value, with no per-field allocation, so 50 MB take about half a second.
@@ -24,6 +27,9 @@
 #include <limits>
 #include <optional>
 
+#include <map>
+
+#include "core/enum_names.h"
 #include "io/fileio.h"
 #include "vae/error.h"
 #include "vae/readers.h"
@@ -31,7 +37,30 @@
 namespace vae {
 namespace {
 
+constexpr EnumName<CsvHeader> kHeaderNames[] = {
+    {CsvHeader::Auto, "auto"}, {CsvHeader::Yes, "yes"}, {CsvHeader::No, "no"}};
+
 bool is_space(char c) { return c == ' ' || c == '\t'; }
+
+// Fields of the line [p, end) split by `delimiter` (' ': runs of whitespace), separators inside
+// double quotes not counted.
+size_t rough_field_count(const char* p, const char* end, char delimiter) {
+  if (delimiter == ' ') {
+    size_t n = 0;
+    for (bool in_field = false; p < end; ++p) {
+      if (!is_space(*p) && !in_field) ++n;
+      in_field = !is_space(*p);
+    }
+    return n;
+  }
+  size_t n = 1;
+  bool quoted = false;
+  for (; p < end; ++p) {
+    if (*p == '"') quoted = !quoted;
+    else if (*p == delimiter && !quoted) ++n;
+  }
+  return n;
+}
 
 // File text in a one-line message: control and non-ASCII bytes escaped, length capped, so that
 // a binary file or one enormous field still gives a short, printable message.
@@ -101,12 +130,14 @@ class CsvReader {
  public:
   CsvReader(const std::string& path, const CsvOptions& options) : path_(path), options_(options) {}
 
+  // long: one pass over the lines, each step a call; the header line's steps inline.
   Dataset read() {
     bytes_.emplace(path_);
     const char* p = reinterpret_cast<const char*>(bytes_->data());
     const char* const end = p + bytes_->size();
     check_text(p, end);
     if (end - p >= 3 && std::memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;
+    delimiter_ = options_.delimiter ? options_.delimiter : sniff_csv_delimiter(p, end);
 
     Dataset out;
     bool seen_first_line = false;
@@ -118,6 +149,7 @@ class CsvReader {
       const char* next = nl ? nl + 1 : end;
       if (line_end > p && line_end[-1] == '\r') --line_end;
       line_ = line_no;
+      if (delimiter_ == ' ') trim_line(&p, &line_end);
       if (std::all_of(p, line_end, is_space)) {
         p = next;
         continue;
@@ -145,6 +177,7 @@ class CsvReader {
     if (rows == 0) throw Error(path_ + ": no rows (only a header line)");
     out.n = rows;
     out.d = columns_ - (label_ < columns_ ? 1 : 0);
+    if (names_mode_) number_classes_in_name_order(&out);
     return out;
   }
 
@@ -153,6 +186,26 @@ class CsvReader {
 
   [[noreturn]] void fail_line(const std::string& what) const {
     throw Error(path_ + ":" + std::to_string(line_) + ": " + what);
+  }
+
+  // Spaces and tabs that pad a field: both, but the delimiter when it is one of them.
+  bool is_pad(char c) const { return is_space(c) && (c != delimiter_ || delimiter_ == ' '); }
+  bool is_separator(char c) const { return delimiter_ == ' ' ? is_space(c) : c == delimiter_; }
+
+  static void trim_line(const char** p, const char** end) {
+    while (*p < *end && is_space(**p)) ++*p;
+    while (*end > *p && is_space((*end)[-1])) --*end;
+  }
+
+  // A hint for a field that is not a number but holds another delimiter.
+  std::string delimiter_hint(const char* begin, const char* end) const {
+    for (char other : {';', '\t', ',', ' '}) {
+      if (other == delimiter_ || std::find(begin, end, other) == end) continue;
+      return " (fields are separated by " + quote(csv_delimiter_name(delimiter_)) +
+             "; if this file uses " + quote(csv_delimiter_name(other)) + ", give --delimiter " +
+             csv_delimiter_name(other) + ")";
+    }
+    return "";
   }
 
   // "column 3 ('height')" with a header, "column 3" without; `c` is 0-based.
@@ -166,7 +219,7 @@ class CsvReader {
   // after it or at `end`. Refuses a quote left open or text after a closing quote.
   Field next_field(const char** p, const char* end, size_t column) const {
     const char* q = *p;
-    while (q < end && is_space(*q)) ++q;
+    while (q < end && is_pad(*q)) ++q;
     Field f;
     if (q < end && *q == '"') {
       f.begin = ++q;
@@ -181,15 +234,16 @@ class CsvReader {
         break;
       }
       f.end = q++;
-      while (q < end && is_space(*q)) ++q;
-      if (q < end && *q != ',')
+      while (q < end && is_pad(*q) && delimiter_ != ' ') ++q;
+      if (q < end && !is_separator(*q))
         fail_line(column_label(column) + ": text after the closing '\"' of a quoted field");
     } else {
       f.begin = q;
-      q = static_cast<const char*>(std::memchr(q, ',', static_cast<size_t>(end - q)));
+      q = delimiter_ == ' ' ? std::find_if(q, end, is_space)
+                            : static_cast<const char*>(std::memchr(q, delimiter_, static_cast<size_t>(end - q)));
       if (!q) q = end;
       f.end = q;
-      while (f.end > f.begin && is_space(f.end[-1])) --f.end;
+      while (f.end > f.begin && is_pad(f.end[-1])) --f.end;
     }
     *p = q;
     return f;
@@ -204,7 +258,7 @@ class CsvReader {
       if (!visit(f, column)) return column + 1;
       ++column;
       if (p >= end) return column;
-      ++p;  // past ','
+      ++p;  // past the delimiter (the whitespace delimiter: the next field skips the rest)
     }
   }
 
@@ -213,10 +267,19 @@ class CsvReader {
   }
 
   bool first_line_is_header(const char* p, const char* end) const {
+    if (options_.header != CsvHeader::Auto) return options_.header == CsvHeader::Yes;
+    // A label column given by index may hold a class name on a first row of data.
+    const std::string& want = options_.label_column;
+    const bool by_index = !want.empty() && want.size() <= 18 &&
+                          std::all_of(want.begin(), want.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const size_t skipped = by_index ? std::stoull(want) : kNoLabel;
     bool header = false;
-    for_each_field(p, end, [&](const Field& f, size_t) {
+    for_each_field(p, end, [&](const Field& f, size_t column) {
       double v;
-      header = parse_number(f.begin, f.end, &v) == Number::kNotNumber;
+      // A field that spells the label column's name names it: a header (a column may be "3").
+      const bool names_label = !want.empty() && std::string(f.begin, f.end) == want;
+      header = names_label ||
+               (column != skipped && parse_number(f.begin, f.end, &v) == Number::kNotNumber);
       return !header;
     });
     return header;
@@ -308,15 +371,12 @@ class CsvReader {
       double v = 0;
       const Number kind = parse_number(f.begin, f.end, &v);
       if (column == label_) {
-        if (kind != Number::kFinite || v < 0 || v > std::numeric_limits<int32_t>::max() ||
-            v != std::floor(v))
-          fail_line(column_label(column) + ": label " + quote(f.begin, f.end) +
-                    " is not a non-negative integer");
-        out->labels.push_back(static_cast<int32_t>(v));
+        read_label(f, kind, v, column, out);
         return true;
       }
       if (kind == Number::kNotFinite || kind == Number::kNotNumber)
-        fail_line(column_label(column) + ": " + quote(f.begin, f.end) + " is not a number");
+        fail_line(column_label(column) + ": " + quote(f.begin, f.end) + " is not a number" +
+                  (kind == Number::kNotNumber ? delimiter_hint(f.begin, f.end) : ""));
       const float x = static_cast<float>(v);
       if (kind == Number::kTooLarge || !std::isfinite(x))
         fail_line(column_label(column) + ": " + quote(f.begin, f.end) +
@@ -329,6 +389,33 @@ class CsvReader {
                 std::to_string(columns_) + "; every row must have the same number of fields");
   }
 
+  // The label of one row: a number (a non-negative integer) when the column's first value is
+  // one, else a class name, numbered in order of first appearance until the end of the file.
+  void read_label(const Field& f, Number kind, double v, size_t column, Dataset* out) {
+    if (out->labels.empty()) names_mode_ = kind == Number::kNotNumber;
+    if (names_mode_) {
+      const auto it = name_ids_.emplace(std::string(f.begin, f.end), static_cast<int32_t>(name_ids_.size()));
+      out->labels.push_back(it.first->second);
+      return;
+    }
+    if (kind != Number::kFinite || v < 0 || v > std::numeric_limits<int32_t>::max() ||
+        v != std::floor(v))
+      fail_line(column_label(column) + ": label " + quote(f.begin, f.end) +
+                " is not a non-negative integer");
+    out->labels.push_back(static_cast<int32_t>(v));
+  }
+
+  // Class names: the ids of first appearance become ranks in sorted name order.
+  void number_classes_in_name_order(Dataset* out) const {
+    std::vector<int32_t> rank(name_ids_.size());
+    int32_t r = 0;
+    for (const auto& [name, id] : name_ids_) {
+      rank[static_cast<size_t>(id)] = r++;
+      out->class_names.push_back(name);
+    }
+    for (int32_t& y : out->labels) y = rank[static_cast<size_t>(y)];
+  }
+
   const std::string& path_;
   const CsvOptions& options_;
   std::optional<MappedFile> bytes_;
@@ -336,12 +423,57 @@ class CsvReader {
   size_t columns_ = 0;              // fields per line, from the first non-blank line
   size_t label_ = kNoLabel;         // 0-based label column
   size_t line_ = 0;                 // 1-based line being read, for messages
+  char delimiter_ = ',';            // asked for or sniffed; ' ' = runs of whitespace
+  bool names_mode_ = false;         // the label column holds class names
+  std::map<std::string, int32_t> name_ids_;  // class name → id of first appearance
 };
 
 }  // namespace
 
 Dataset read_csv(const std::string& path, const CsvOptions& options) {
   return CsvReader(path, options).read();
+}
+
+const char* csv_header_name(CsvHeader header) { return enum_name(kHeaderNames, header); }
+CsvHeader parse_csv_header(const std::string& text) {
+  return enum_parse(kHeaderNames, text, "header");
+}
+
+std::string csv_delimiter_name(char delimiter) {
+  switch (delimiter) {
+    case 0: return "auto";
+    case '\t': return "tab";
+    case ' ': return "space";
+    default: return std::string(1, delimiter);
+  }
+}
+
+char parse_csv_delimiter(const std::string& text) {
+  if (text == "auto") return 0;
+  if (text == "tab" || text == "\t") return '\t';
+  if (text == "space" || text == " ") return ' ';
+  if (text == "," || text == ";") return text[0];
+  throw FieldError("delimiter", "must be 'auto', ',', ';', 'tab' or 'space', got '" + text + "'");
+}
+
+char sniff_csv_delimiter(const char* begin, const char* end) {
+  for (char candidate : {',', '\t', ';', ' '}) {
+    size_t fields = 0, lines = 0;
+    bool same = true;
+    for (const char* p = begin; p < end && lines < 10 && same;) {
+      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+      const char* line_end = nl ? nl : end;
+      const char* next = nl ? nl + 1 : end;
+      if (line_end > p && line_end[-1] == '\r') --line_end;
+      if (!std::all_of(p, line_end, is_space)) {
+        const size_t n = rough_field_count(p, line_end, candidate);
+        same = lines++ == 0 ? (fields = n) > 1 : n == fields;
+      }
+      p = next;
+    }
+    if (same && lines > 0) return candidate;
+  }
+  return ',';
 }
 
 }  // namespace vae

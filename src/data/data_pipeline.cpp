@@ -47,6 +47,7 @@ Dataset take_rows(const Dataset& d, const std::vector<uint32_t>& idx) {
   out.height = d.height;
   out.width = d.width;
   out.channels = d.channels;
+  out.class_names = d.class_names;
   out.x.resize(out.n * out.d);
   for (size_t r = 0; r < idx.size(); ++r)
     std::copy(d.row(idx[r]), d.row(idx[r]) + d.d, out.x.begin() + static_cast<std::ptrdiff_t>(r * d.d));
@@ -103,6 +104,14 @@ void split_validation(DataSplits& s, const DataOptions& opts, bool own_test_file
               rest, s.val);
   }
   s.train = std::move(rest);
+}
+
+// The first `limit` rows of `d` (all of them when limit is 0 or beyond n).
+void keep_first(Dataset& d, int limit) {
+  if (limit <= 0 || static_cast<size_t>(limit) >= d.n) return;
+  d.n = static_cast<size_t>(limit);
+  d.x.resize(d.n * d.d);
+  if (!d.labels.empty()) d.labels.resize(d.n);
 }
 
 bool u8_source(const std::string& spec) {
@@ -270,6 +279,7 @@ void DataOptions::validate() const {
     throw FieldError("val_split", "must be in [0, 1) (or -1 = default), got " + std::to_string(val_split));
   if (!test_data.empty() && test_split > 0)
     throw FieldError("test_split", "cannot be combined with a separate test source (test_data)");
+  if (limit < 0) throw FieldError("limit", "must be >= 0 (0 = every example), got " + std::to_string(limit));
 }
 
 void Scaler::apply(Dataset& data) const {
@@ -312,7 +322,7 @@ bool is_mnist_source(const std::string& spec) {
   return false;
 }
 
-Dataset read_source(const std::string& spec, const std::string& label_column, const std::string& which) {
+Dataset read_source(const std::string& spec, const DataOptions& opts, const std::string& which) {
   if (is_mnist_source(spec)) {
     DataSplits s = load_data(spec);
     return which == "test" ? std::move(s.test) : std::move(s.train);
@@ -321,7 +331,9 @@ Dataset read_source(const std::string& spec, const std::string& label_column, co
   if (fs::is_directory(spec, ec)) return read_image_folder(spec);
   if (ends_with_ci(spec, ".csv")) {
     CsvOptions o;
-    o.label_column = label_column;
+    o.label_column = opts.label_column;
+    o.delimiter = opts.delimiter;
+    o.header = opts.header;
     return read_csv(spec, o);
   }
   if (ends_with_ci(spec, ".npy")) return read_npy_dataset(spec);
@@ -345,13 +357,17 @@ DataSplits load_splits(const DataOptions& opts, uint64_t seed, Likelihood likeli
     s.train = std::move(m.train);
     s.test = std::move(m.test);
     s.source = m.source;
+    keep_first(s.train, opts.limit);
+    keep_first(s.test, opts.limit);
     if (prints) *prints = {fingerprint(s.train), fingerprint(s.test)};
   } else {
-    Dataset all = read_source(opts.data, opts.label_column, "train");
+    Dataset all = read_source(opts.data, opts, "train");
+    keep_first(all, opts.limit);
     if (prints) prints->data = fingerprint(all);
     if (!opts.test_data.empty()) {
       s.train = std::move(all);
-      s.test = read_source(opts.test_data, opts.label_column, "test");
+      s.test = read_source(opts.test_data, opts, "test");
+      keep_first(s.test, opts.limit);
       if (prints) prints->test_data = fingerprint(s.test);
       if (s.test.d != s.train.d)
         throw Error(opts.test_data + ": has " + std::to_string(s.test.d) +

@@ -95,6 +95,13 @@ Dataset load_split(const std::string& images_path, const std::string& labels_pat
 
 }  // namespace
 
+const std::vector<std::string>& fashion_mnist_class_names() {
+  static const std::vector<std::string> names = {"T-shirt/top", "Trouser", "Pullover", "Dress",
+                                                 "Coat",        "Sandal",  "Shirt",    "Sneaker",
+                                                 "Bag",         "Ankle boot"};
+  return names;
+}
+
 DataSplits load_data(const std::string& spec) {
   std::string folder = spec;
   std::string hint = " (expected \"fashion-mnist\" or a folder with the MNIST IDX files)";
@@ -119,6 +126,7 @@ DataSplits load_data(const std::string& spec) {
     throw Error(test_images + ": images are " + std::to_string(s.test.height) + "x" +
                 std::to_string(s.test.width) + " but " + train_images + " has " +
                 std::to_string(s.train.height) + "x" + std::to_string(s.train.width));
+  if (spec == "fashion-mnist") s.train.class_names = s.test.class_names = fashion_mnist_class_names();
   return s;
 }
 

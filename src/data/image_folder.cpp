@@ -388,6 +388,7 @@ Dataset read_image_folder(const std::string& dir, std::vector<std::string>* clas
     ++out.n;
   }
   out.labels = std::move(labels);
+  out.class_names = classes;
   if (class_names) *class_names = std::move(classes);
   return out;
 }

@@ -16,6 +16,7 @@ void Adam<T>::begin_step() {
   const double bc2 = 1.0 - std::pow(cfg_.beta2, static_cast<double>(t_));
   step_size_ = static_cast<T>(cfg_.lr / bc1);
   inv_sqrt_bc2_ = static_cast<T>(1.0 / std::sqrt(bc2));
+  decay_ = static_cast<T>(1.0 - cfg_.lr * cfg_.weight_decay);
 }
 
 namespace {
@@ -24,10 +25,11 @@ namespace {
 template <class T>
 struct AdamRule {
   T b1, b2, eps, step_size, inv_sqrt_bc2;  // β₁, β₂, ε, lr / (1 − β₁ᵗ), 1 / √(1 − β₂ᵗ)
+  T decay;                                 // 1 − lr·λ (AdamW), 1 without weight decay
   void operator()(T& param, T& m, T& v, T g) const {
     m = b1 * m + (T(1) - b1) * g;
     v = b2 * v + (T(1) - b2) * g * g;
-    param -= step_size * m / (std::sqrt(v) * inv_sqrt_bc2 + eps);
+    param = param * decay - step_size * m / (std::sqrt(v) * inv_sqrt_bc2 + eps);
   }
 };
 
@@ -36,7 +38,7 @@ struct AdamRule {
 template <class T>
 void Adam<T>::update(T* params, const T* grads, size_t lo, size_t hi, T grad_scale) {
   const AdamRule<T> rule{static_cast<T>(cfg_.beta1), static_cast<T>(cfg_.beta2),
-                         static_cast<T>(cfg_.eps), step_size_, inv_sqrt_bc2_};
+                         static_cast<T>(cfg_.eps), step_size_, inv_sqrt_bc2_, decay_};
   T* m = m_.data();
   T* v = v_.data();
   for (size_t i = lo; i < hi; ++i)
@@ -54,7 +56,7 @@ double Adam<T>::update_reduced(T* params, T* const* grads, const T* weights, int
                                         lo, hi, zero_grads);
   }
   const AdamRule<T> rule{static_cast<T>(cfg_.beta1), static_cast<T>(cfg_.beta2),
-                         static_cast<T>(cfg_.eps), step_size_, inv_sqrt_bc2_};
+                         static_cast<T>(cfg_.eps), step_size_, inv_sqrt_bc2_, decay_};
   // Blocks of 32: the reduced gradient of the block, its squares into 32 double partial sums
   // (vectorised, fixed order), then Adam on the block.
   T* m = m_.data();

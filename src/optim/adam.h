@@ -4,6 +4,10 @@
 //   v ← β₂ v + (1 − β₂) g²
 //   θ ← θ − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
 // (the bias-corrected form m̂ / (√v̂ + ε) with ε added after the correction of v, as in PyTorch).
+// With weight decay λ > 0 it is AdamW (Loshchilov & Hutter 2019, torch.optim.AdamW): the decay is
+// decoupled from the gradient, applied to θ first in the same step,
+//   θ ← θ · (1 − lr·λ)
+// and then the update above (λ = 0 multiplies by exactly 1: plain Adam, bit for bit).
 #pragma once
 
 #include <cstddef>
@@ -17,6 +21,7 @@ struct AdamConfig {
   double beta1 = 0.9;
   double beta2 = 0.999;
   double eps = 1e-8;
+  double weight_decay = 0.0;  ///< λ of AdamW (0 = Adam)
 };
 
 template <class T>
@@ -57,6 +62,7 @@ class Adam {
   std::vector<T> m_, v_;  // (n) each
   int64_t t_ = 0;
   T step_size_ = 0, inv_sqrt_bc2_ = 0;  // lr / (1 − β₁ᵗ) and 1 / √(1 − β₂ᵗ) of the current step
+  T decay_ = 1;                         // 1 − lr·λ of the current step
 };
 
 /// Σ g_i² over n values, accumulated in double (32 independent partial sums, so it vectorises;

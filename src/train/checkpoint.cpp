@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 #include "io/json_fields.h"
 #include "io/safetensors.h"
@@ -27,6 +28,10 @@ std::string TrainState::to_json() const {
   json j = {{"epoch", epoch}, {"step", step}, {"best_epoch", best_epoch}, {"rng", r},
             {"recoveries", recoveries}};
   if (lr > 0) j["lr"] = lr;
+  if (lr_reductions > 0) {
+    j["lr_reductions"] = lr_reductions;
+    j["last_reduction_epoch"] = last_reduction_epoch;
+  }
   // JSON has no infinity: a run with no finished epoch has best_test_loss null.
   j["best_test_loss"] = std::isfinite(best_test_loss) ? json(best_test_loss) : json(nullptr);
   return j.dump();
@@ -54,6 +59,9 @@ TrainState TrainState::from_json(const std::string& text, const std::string& ori
     // Keys added after format version 1 first shipped default to the behaviour before them.
     s.lr = json_double_or(j, "lr", 0.0);
     s.recoveries = j.contains("recoveries") ? json_integer(j["recoveries"], "recoveries", 0, kMax) : 0;
+    for (auto [key, value] : {std::pair{"lr_reductions", &s.lr_reductions},
+                              std::pair{"last_reduction_epoch", &s.last_reduction_epoch}})
+      *value = j.contains(key) ? json_integer(j[key], key, 0, kMax) : 0;
     if (!(s.lr >= 0) || !std::isfinite(s.lr)) throw Error("lr must be a number >= 0");
   } catch (const json::exception& e) {
     throw Error(origin + ": malformed train_state (" + e.what() + ")");
@@ -110,6 +118,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   if (c.data_prints.test_data.known())
     prints["test_data"] = json::parse(c.data_prints.test_data.to_json());
   if (!prints.empty()) st.metadata["data_fingerprint"] = prints.dump();
+  if (!c.class_names.empty()) st.metadata["class_names"] = json(c.class_names).dump();
   for (const ParamInfo& p : table) st.add_f32(p.name, p.shape, c.params.data() + p.offset);
   if (with_optim) {
     for (const ParamInfo& p : table)
@@ -189,6 +198,13 @@ Checkpoint load_checkpoint(const std::string& path) {
       throw Error(path + ": malformed data_scaling (" + e.what() + ")");
     } catch (const Error& e) {
       throw Error(path + ": data_scaling: " + e.what());
+    }
+  }
+  if (const auto it = st.metadata.find("class_names"); it != st.metadata.end()) {
+    try {
+      c.class_names = json::parse(it->second).get<std::vector<std::string>>();
+    } catch (const json::exception& e) {
+      throw Error(path + ": malformed class_names (" + e.what() + ")");
     }
   }
   if (st.find("data.offset") || st.find("data.factor")) {

@@ -27,6 +27,11 @@ constexpr EnumName<Objective> kObjectiveNames[] = {{Objective::Elbo, "elbo"},
 constexpr EnumName<KlWarmup::Kind> kKlWarmupNames[] = {{KlWarmup::Kind::None, "none"},
                                                        {KlWarmup::Kind::Linear, "linear"},
                                                        {KlWarmup::Kind::Cyclical, "cyclical"}};
+constexpr EnumName<LrSchedule::Kind> kLrScheduleNames[] = {{LrSchedule::Kind::None, "none"},
+                                                           {LrSchedule::Kind::Step, "step"},
+                                                           {LrSchedule::Kind::Cosine, "cosine"},
+                                                           {LrSchedule::Kind::Plateau, "plateau"}};
+constexpr double kPi = 3.14159265358979323846;
 
 }  // namespace
 
@@ -82,6 +87,59 @@ KlWarmup parse_kl_warmup(const std::string& text) {
   return w;
 }
 
+// ---- The learning-rate schedule -------------------------------------------------------------
+
+double LrSchedule::rate(double base_lr, int64_t t, int epochs, int64_t reductions) const {
+  switch (kind) {
+    case Kind::None: return base_lr;
+    case Kind::Step: return base_lr * std::pow(factor, static_cast<double>(t / every));
+    case Kind::Cosine:
+      return base_lr * 0.5 *
+             (1.0 + std::cos(kPi * static_cast<double>(t) / std::max(epochs, 1)));
+    case Kind::Plateau: return base_lr * std::pow(factor, static_cast<double>(reductions));
+  }
+  return base_lr;
+}
+
+std::string lr_schedule_name(const LrSchedule& schedule) {
+  const std::string kind = enum_name(kLrScheduleNames, schedule.kind);
+  const bool two_numbers =
+      schedule.kind == LrSchedule::Kind::Step || schedule.kind == LrSchedule::Kind::Plateau;
+  return two_numbers ? kind + ":" + std::to_string(schedule.every) + ":" + shortest(schedule.factor)
+                     : kind;
+}
+
+LrSchedule parse_lr_schedule(const std::string& text) {
+  auto bad = [&] {
+    return FieldError("lr_schedule", "expected none, cosine, step:EPOCHS:FACTOR or "
+                                     "plateau:EPOCHS:FACTOR (EPOCHS a whole number >= 1, FACTOR "
+                                     "in (0, 1]), got '" + text + "'");
+  };
+  LrSchedule s;
+  if (text == "none") return s;
+  if (text == "cosine") {
+    s.kind = LrSchedule::Kind::Cosine;
+    return s;
+  }
+  const size_t a = text.find(':'), b = a == std::string::npos ? a : text.find(':', a + 1);
+  if (b == std::string::npos) throw bad();
+  const std::string kind = text.substr(0, a), every = text.substr(a + 1, b - a - 1),
+                    factor = text.substr(b + 1);
+  if (kind == "step") s.kind = LrSchedule::Kind::Step;
+  else if (kind == "plateau") s.kind = LrSchedule::Kind::Plateau;
+  else throw bad();
+  size_t used_every = 0, used_factor = 0;
+  try {
+    if (every.empty() || every.find_first_not_of("0123456789") != std::string::npos) throw bad();
+    s.every = std::stoi(every, &used_every);
+    s.factor = std::stod(factor, &used_factor);
+  } catch (const std::exception&) {
+    throw bad();
+  }
+  if (used_factor != factor.size() || s.every < 1 || !(s.factor > 0 && s.factor <= 1)) throw bad();
+  return s;
+}
+
 // ---- Validation -----------------------------------------------------------------------------
 
 void TrainOptions::validate() const {
@@ -90,6 +148,11 @@ void TrainOptions::validate() const {
   if (batch_size < 1 || batch_size > 65536)
     throw FieldError("batch_size", "must be in 1..65536" + count(batch_size));
   if (!(lr > 0) || !std::isfinite(lr)) throw FieldError("lr", "must be a positive number");
+  if ((lr_schedule.kind == LrSchedule::Kind::Step || lr_schedule.kind == LrSchedule::Kind::Plateau) &&
+      (lr_schedule.every < 1 || !(lr_schedule.factor > 0 && lr_schedule.factor <= 1)))
+    throw FieldError("lr_schedule", "needs a whole number of epochs >= 1 and a factor in (0, 1]");
+  if (!(weight_decay >= 0) || !std::isfinite(weight_decay))
+    throw FieldError("weight_decay", "must be a number >= 0 (0 = off)");
   if (patience < 0) throw FieldError("patience", "must be >= 0" + count(patience));
   if (!(beta >= 0) || !std::isfinite(beta)) throw FieldError("beta", "must be a number >= 0");
   if (!(free_bits >= 0) || !std::isfinite(free_bits))
@@ -108,6 +171,7 @@ void TrainOptions::validate() const {
     throw FieldError("clip_grad", "must be a number >= 0 (0 = off)");
   if (max_recoveries < 0)
     throw FieldError("max_recoveries", "must be >= 0" + count(max_recoveries));
+  if (save_every < 0) throw FieldError("save_every", "must be >= 0 (0 = off)" + count(save_every));
   if (patience > 0 && data.val_split == 0)
     throw FieldError("patience", "early stopping watches the validation loss; it needs a "
                                  "validation split (val_split)");
@@ -126,7 +190,10 @@ json value_to_json(const std::string& v) { return v; }
 json value_to_json(Binarize v) { return binarize_name(v); }
 json value_to_json(Objective v) { return objective_name(v); }
 json value_to_json(Scale v) { return scale_name(v); }
+json value_to_json(char v) { return csv_delimiter_name(v); }
+json value_to_json(CsvHeader v) { return csv_header_name(v); }
 json value_to_json(const KlWarmup& v) { return kl_warmup_name(v); }
+json value_to_json(const LrSchedule& v) { return lr_schedule_name(v); }
 
 void value_from_json(const json& j, const char* key, int& v) { v = json_int(j, key); }
 void value_from_json(const json& j, const char* key, uint64_t& v) { v = json_uint64(j, key); }
@@ -141,8 +208,17 @@ void value_from_json(const json& j, const char*, Objective& v) {
 void value_from_json(const json& j, const char*, Scale& v) {
   v = parse_scale(j.get<std::string>());
 }
+void value_from_json(const json& j, const char*, char& v) {
+  v = parse_csv_delimiter(j.get<std::string>());
+}
+void value_from_json(const json& j, const char*, CsvHeader& v) {
+  v = parse_csv_header(j.get<std::string>());
+}
 void value_from_json(const json& j, const char*, KlWarmup& v) {
   v = parse_kl_warmup(j.get<std::string>());
+}
+void value_from_json(const json& j, const char*, LrSchedule& v) {
+  v = parse_lr_schedule(j.get<std::string>());
 }
 
 // One key of the JSON form. A file without a key that is not `required` (one added after format
@@ -187,6 +263,8 @@ const std::vector<JsonField>& json_fields() {
       required_key("epochs", VAE_MEMBER(epochs)),
       required_key("batch_size", VAE_MEMBER(batch_size)),
       required_key("lr", VAE_MEMBER(lr)),
+      optional_key("lr_schedule", VAE_MEMBER(lr_schedule)),
+      optional_key("weight_decay", VAE_MEMBER(weight_decay)),
       required_key("seed", VAE_MEMBER(seed)),
       required_key("binarize", VAE_MEMBER(binarize)),
       optional_key("patience", VAE_MEMBER(patience)),
@@ -198,13 +276,17 @@ const std::vector<JsonField>& json_fields() {
       optional_key("clip_grad", VAE_MEMBER(clip_grad)),
       // Runs from before the option stopped at the first non-finite step.
       optional_key("max_recoveries", VAE_MEMBER(max_recoveries), 0),
+      optional_key("save_every", VAE_MEMBER(save_every)),
       required_key("data", VAE_MEMBER(data.data)),
       optional_key("test_data", VAE_MEMBER(data.test_data)),
       optional_key("test_split", VAE_MEMBER(data.test_split)),
       // Runs from before the default validation split had none.
       optional_key("val_split", VAE_MEMBER(data.val_split), 0.0),
       optional_key("label_column", VAE_MEMBER(data.label_column)),
+      optional_key("delimiter", VAE_MEMBER(data.delimiter)),
+      optional_key("header", VAE_MEMBER(data.header)),
       optional_key("scale", VAE_MEMBER(data.scale)),
+      optional_key("limit", VAE_MEMBER(data.limit)),
   };
   return fields;
 }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <optional>
@@ -99,6 +100,21 @@ std::string nonfinite_tensors(const std::vector<ParamInfo>& table, const float* 
   return out;
 }
 
+std::string epoch_checkpoint_name(int64_t epoch) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "epoch-%04lld.safetensors", static_cast<long long>(epoch));
+  return buf;
+}
+
+double run_eta_seconds(const TrainProgress& p, double epoch_s) {
+  if (p.batch == 0) return 0;
+  const double per_batch = p.elapsed_s / static_cast<double>(p.batch);
+  const double this_epoch = per_batch * static_cast<double>(p.batches - std::min(p.batch, p.batches));
+  const double later = static_cast<double>(std::max<int64_t>(p.epochs - p.epoch, 0)) *
+                       (epoch_s > 0 ? epoch_s : per_batch * static_cast<double>(p.batches));
+  return this_epoch + later;
+}
+
 std::string EpochMetrics::to_json() const {
   auto r = [](double v) { return std::round(v * 1e4) / 1e4; };
   const std::string held = on_val ? "val" : "test";
@@ -108,6 +124,7 @@ std::string EpochMetrics::to_json() const {
                         {"train_kl", r(train_kl)},
                         {"train_objective", r(train_objective)},
                         {"kl_weight", r(kl_weight)},
+                        {"lr", lr},
                         {held + "_loss", r(test_loss)},
                         {held + "_recon", r(test_recon)},
                         {held + "_kl", r(test_kl)},
@@ -234,6 +251,8 @@ class TrainingRun {
   void restore(const Checkpoint& c);
   void keep_good();
   void set_lr(double lr);
+  void apply_lr_schedule(int64_t epoch);
+  void count_plateau(int64_t epoch);
   bool patience_spent() const;
 
   const std::string& out_dir_;
@@ -264,6 +283,7 @@ class TrainingRun {
   Checkpoint good_;
   bool stopped_early_ = false;
   bool interrupted_ = false;
+  double last_epoch_s_ = 0;  // wall time of the last completed epoch, for the run's ETA
 };
 
 TrainingRun::TrainingRun(const std::string& out_dir, const ModelConfig& model_cfg,
@@ -283,7 +303,7 @@ TrainingRun::TrainingRun(const std::string& out_dir, const ModelConfig& model_cf
       // mean inside a max) forbid splitting the batch or the batches are too small to share.
       parts_(opts.free_bits > 0 ? 1 : data_parallel_parts(num_threads(), opts.batch_size)),
       steps_(model_, parts_, opts.batch_size, K_),
-      adam_(P_, AdamConfig{opts.lr}),
+      adam_(P_, AdamConfig{opts.lr, 0.9, 0.999, 1e-8, opts.weight_decay}),
       rng_(opts.seed),
       batcher_(data.train, opts.batch_size, dynamic),
       x_(static_cast<size_t>(opts.batch_size) * model_cfg.input_dim),
@@ -297,6 +317,7 @@ TrainingRun::TrainingRun(const std::string& out_dir, const ModelConfig& model_cf
   good_.model = model_cfg;
   good_.train = opts;
   good_.scaler = scaler;
+  good_.class_names = data.train.class_names;
 }
 
 void TrainingRun::start(const Checkpoint* resume) {
@@ -320,6 +341,7 @@ void TrainingRun::run_epochs() {
   for (int64_t epoch = state_.epoch + 1; epoch <= opts_.epochs && !patience_spent();) {
     const auto t0 = Clock::now();
     if ((interrupted_ = stop_requested())) break;
+    apply_lr_schedule(epoch);
     const EpochPass pass = train_epoch(epoch, t0);
     // Stopped mid-epoch: the state stays that of the last completed epoch (file comment).
     if ((interrupted_ = pass.interrupted)) break;
@@ -412,6 +434,7 @@ void TrainingRun::report_progress(int64_t epoch, const EpochPass& pass,
   p.loss = (pass.recon_sum + pass.kl_sum) / pass.seen;
   p.elapsed_s = seconds_since(t0);
   p.examples_per_s = pass.seen / std::max(p.elapsed_s, 1e-9);
+  p.eta_s = run_eta_seconds(p, last_epoch_s_);
   cb_.on_batch(p);
 }
 
@@ -458,6 +481,7 @@ void TrainingRun::end_epoch(int64_t epoch, const EpochPass& pass, Clock::time_po
   m.train_kl = pass.kl_sum / pass.seen;
   m.train_objective = pass.objective_sum / pass.seen;
   m.kl_weight = pass.beta;
+  m.lr = adam_.config().lr;
   m.train_loss = m.train_recon + m.train_kl;
   const Dataset& held = held_.per_epoch();
   const ElboResult te = evaluate_elbo(model_, held);
@@ -474,19 +498,24 @@ void TrainingRun::end_epoch(int64_t epoch, const EpochPass& pass, Clock::time_po
     state_.best_test_loss = held.n > 0 ? te.loss : state_.best_test_loss;
     state_.best_epoch = epoch;
   }
+  count_plateau(epoch);
   keep_good();
   m.seconds = seconds_since(t0);
   write_epoch_files(m, best);
+  last_epoch_s_ = seconds_since(t0);
   if (cb_.on_epoch) cb_.on_epoch(m);
 }
 
-// metrics.jsonl, best, then last: last.safetensors commits the epoch (file comment).
+// metrics.jsonl, best, the epoch's own checkpoint (save_every), then last: last.safetensors
+// commits the epoch (file comment).
 void TrainingRun::write_epoch_files(const EpochMetrics& m, bool best) {
   metrics_lines_.push_back(m.to_json());
   std::ostringstream all;
   for (const auto& line : metrics_lines_) all << line << '\n';
   write_file_atomic(metrics_path_, all.str());
   if (best) save_checkpoint(out_dir_ + "/" + kBestCheckpoint, good_);
+  if (opts_.save_every > 0 && m.epoch % opts_.save_every == 0)
+    save_checkpoint(out_dir_ + "/" + epoch_checkpoint_name(m.epoch), good_);
   save_checkpoint(out_dir_ + "/" + kLastCheckpoint, good_);
 }
 
@@ -540,6 +569,22 @@ void TrainingRun::keep_good() {
 void TrainingRun::set_lr(double lr) {
   state_.lr = lr;
   adam_.set_lr(lr);
+}
+
+// The rate of `epoch` (1-based) from the schedule over the base rate state_.lr (options.lr, or
+// what recoveries lowered it to); TrainOptions::lr_schedule has the rules.
+void TrainingRun::apply_lr_schedule(int64_t epoch) {
+  adam_.set_lr(opts_.lr_schedule.rate(state_.lr, epoch - 1, opts_.epochs, state_.lr_reductions));
+}
+
+// Plateau: a reduction once the held-out loss has gone P epochs without a new best since the
+// best epoch or the latest reduction, whichever is later.
+void TrainingRun::count_plateau(int64_t epoch) {
+  if (opts_.lr_schedule.kind != LrSchedule::Kind::Plateau) return;
+  const int64_t since = epoch - std::max(state_.best_epoch, state_.last_reduction_epoch);
+  if (since < opts_.lr_schedule.every) return;
+  ++state_.lr_reductions;
+  state_.last_reduction_epoch = epoch;
 }
 
 bool TrainingRun::patience_spent() const {

@@ -193,10 +193,12 @@ Pca principal_components(const float* x, size_t n, int d, int k) {
   return p;
 }
 
-std::string class_name(const std::string& data_spec, int label) {
-  static const char* kFashion[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                   "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-  if (data_spec == "fashion-mnist" && label >= 0 && label < 10) return kFashion[label];
+std::string class_name(const std::vector<std::string>& names, const std::string& data_spec,
+                       int label) {
+  if (label >= 0 && static_cast<size_t>(label) < names.size()) return names[label];
+  const std::vector<std::string>& fashion = fashion_mnist_class_names();
+  if (names.empty() && data_spec == "fashion-mnist" && label >= 0 && label < 10)
+    return fashion[label];
   return "class " + std::to_string(label);
 }
 

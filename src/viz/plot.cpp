@@ -465,7 +465,8 @@ Figure kl_bars_figure(const LatentStats& stats) {
   return fig;
 }
 
-Figure latent_scatter_figure(const LatentMap& map, const std::string& data_spec) {
+Figure latent_scatter_figure(const LatentMap& map, const std::string& data_spec,
+                             const std::vector<std::string>& class_names) {
   const size_t n = map.xy.size() / 2;
   Panel p;
   p.x_label = map.x_label;
@@ -479,7 +480,7 @@ Figure latent_scatter_figure(const LatentMap& map, const std::string& data_spec)
   }
   for (auto& [label, s] : by_label) {
     s.kind = Series::Kind::Points;
-    s.name = label < 0 ? "examples" : class_name(data_spec, label);
+    s.name = label < 0 ? "examples" : class_name(class_names, data_spec, label);
     s.color = category_color(label < 0 ? 0 : label);
     s.radius = n > 2000 ? 1.6 : 2.5;
     s.opacity = n > 2000 ? 0.45 : 0.7;

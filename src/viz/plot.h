@@ -81,6 +81,7 @@ Figure kl_bars_figure(const LatentStats& stats);
 
 /// The encodings as a scatter, one colour per class with the classes named (class_name of
 /// `data_spec`); one series named "examples" when the data have no labels.
-Figure latent_scatter_figure(const LatentMap& map, const std::string& data_spec);
+Figure latent_scatter_figure(const LatentMap& map, const std::string& data_spec,
+                             const std::vector<std::string>& class_names = {});
 
 }  // namespace vae

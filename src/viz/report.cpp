@@ -226,7 +226,7 @@ struct RunFiles {
   // "test #3 (Dress)": example i as captions name it.
   std::string example_name(size_t i) const {
     std::string s = options.split + " #" + std::to_string(i);
-    if (!test.labels.empty()) s += " (" + class_name(spec, test.labels[i]) + ")";
+    if (!test.labels.empty()) s += " (" + class_name(ckpt.class_names, spec, test.labels[i]) + ")";
     return s;
   }
 };
@@ -327,7 +327,7 @@ Figures compute_figures(Vae<float>& model, const RunFiles& run) {
   std::tie(f.ia, f.ib) = interpolation_ends(run.test);
   if (f.images) draw_pictures(model, run, &f);
   if (!run.metrics.empty()) f.curves_svg = figure_svg(loss_curves_figure(run.metrics));
-  if (Z >= 2) f.latents_svg = figure_svg(latent_scatter_figure(f.map, run.spec));
+  if (Z >= 2) f.latents_svg = figure_svg(latent_scatter_figure(f.map, run.spec, run.ckpt.class_names));
   f.kl_svg = figure_svg(kl_bars_figure(f.stats));
   return f;
 }

@@ -9,6 +9,8 @@
 // reconstructions.png when the run folder lacks them).
 #pragma once
 
+#include <fnmatch.h>
+
 #include <cstddef>
 #include <iterator>
 #include <string>
@@ -27,13 +29,23 @@ inline constexpr const char* kReportPictures[] = {
     "samples.png",  "reconstructions.png", "interpolations.png", "traversals.png",
     "manifold.png", "loss_curves.svg",     "latents.svg",        "kl_per_dim.svg"};
 
-/// Every file a run writes into its folder: the checkpoints, metrics.jsonl, final.json,
-/// model.json, the report and its pictures (what `vae train --overwrite` clears).
+/// Every file a run writes into its folder: the checkpoints (kEpochCheckpointPattern, a
+/// shell pattern, for the --save-every ones), metrics.jsonl, final.json, model.json, the report
+/// and its pictures (what `vae train --overwrite` clears).
 inline std::vector<std::string> run_file_names() {
-  std::vector<std::string> names = {kLastCheckpoint, kBestCheckpoint, kMetricsFile,
-                                    kFinalFile,      kModelDescriptionFile, kReportFile};
+  std::vector<std::string> names = {kLastCheckpoint, kBestCheckpoint, kEpochCheckpointPattern,
+                                    kMetricsFile,    kFinalFile,      kModelDescriptionFile,
+                                    kReportFile};
   names.insert(names.end(), std::begin(kReportPictures), std::end(kReportPictures));
   return names;
+}
+
+/// Whether a file name in a run folder is one a run writes: it matches a name or pattern of
+/// run_file_names() (fnmatch).
+inline bool is_run_file(const std::string& name) {
+  for (const std::string& pattern : run_file_names())
+    if (::fnmatch(pattern.c_str(), name.c_str(), 0) == 0) return true;
+  return false;
 }
 
 /// Reads a metrics.jsonl file: one JSON object per non-blank line with the numbers epoch,

@@ -62,9 +62,14 @@ Pca principal_components(const float* x, size_t n, int d, int k);
 
 // ---- Class names ------------------------------------------------------------------------------
 
-/// Fashion-MNIST's names ("T-shirt/top", "Trouser", …, "Ankle boot") for labels 0..9 when the
-/// data spec is "fashion-mnist"; "class N" otherwise.
-std::string class_name(const std::string& data_spec, int label);
+/// The name of class `label`: names[label] (a checkpoint's class_names) when it has one, else
+/// Fashion-MNIST's names (fashion_mnist_class_names) for labels 0..9 when the data spec is
+/// "fashion-mnist" (checkpoints from before names were stored); "class N" otherwise.
+std::string class_name(const std::vector<std::string>& names, const std::string& data_spec,
+                       int label);
+inline std::string class_name(const std::string& data_spec, int label) {
+  return class_name({}, data_spec, label);
+}
 
 // ---- Samples and reconstructions --------------------------------------------------------------
 

@@ -368,6 +368,60 @@ TEST_F(Cli, InfoPrintsParameterCount) {
   EXPECT_TRUE(found) << r.out;
 }
 
+// --json: one object a program can read, holding what the checkpoint says.
+TEST_F(Cli, InfoJsonHoldsTheCheckpoint) {
+  const std::vector<std::string> args = {"info", last(), "--json"};
+  const RunResult r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  EXPECT_EQ(r.err, "");
+  const auto j = nlohmann::json::parse(r.out);
+  const vae::Checkpoint ckpt = vae::load_checkpoint(last());
+  EXPECT_EQ(j.at("checkpoint"), last());
+  EXPECT_EQ(j.at("parameters").get<size_t>(), 680u);
+  EXPECT_EQ(j.at("model").dump(), nlohmann::json::parse(ckpt.model.to_json()).dump());
+  EXPECT_EQ(j.at("train_options").at("seed"), 7);
+  EXPECT_EQ(j.at("train_state").at("epoch"), 2);
+  EXPECT_EQ(j.at("optimizer_state"), true);
+  ASSERT_EQ(j.at("tensors").size(), vae::param_table(ckpt.model).size());
+  EXPECT_EQ(j.at("tensors")[0].at("name"), "encoder.0.weight");
+  EXPECT_EQ(j.at("tensors")[0].at("shape"), (std::vector<int64_t>{kHidden, kD}));
+}
+
+// A CSV's class names (';'-separated, sniffed) are stored and shown by name: info, score.
+TEST_F(Cli, CsvClassNamesAreStoredAndShown) {
+  std::string table = "a;b;kind\n";
+  for (int i = 0; i < 40; ++i)
+    table += std::to_string(i % 5) + ";" + std::to_string(i % 3) + ";" +
+             (i % 2 ? "odd, really" : "even") + "\n";
+  write_bytes(tmp_.file("t.csv"), table);
+  const std::string run = tmp_.file("run");
+  std::vector<std::string> args = {"train", "--data", tmp_.file("t.csv"), "--label-column", "kind",
+                                   "--out", run, "--hidden", "4", "--latent", "2", "--epochs",
+                                   "1", "--threads", "1"};
+  RunResult r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  const vae::Checkpoint ckpt = vae::load_checkpoint(run + "/last.safetensors");
+  EXPECT_EQ(ckpt.class_names, (std::vector<std::string>{"even", "odd, really"}));
+  args = {"info", run, "--json"};
+  r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  EXPECT_EQ(nlohmann::json::parse(r.out).at("class_names"),
+            (std::vector<std::string>{"even", "odd, really"}));
+  r = vae_run({"info", run});
+  EXPECT_NE(r.out.find("classes      2: 0 even, 1 odd, really"), std::string::npos) << r.out;
+  args = {"score", run, "--out", tmp_.file("s.csv"), "--threads", "1"};
+  r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  const std::vector<std::string> rows = split_lines(read_bytes(tmp_.file("s.csv")));
+  ASSERT_GE(rows.size(), 2u);
+  EXPECT_EQ(rows[0].rfind("index,label,class,score,", 0), 0u) << rows[0];
+  for (size_t i = 1; i < rows.size(); ++i) {
+    const bool odd = rows[i].find(",1,\"odd, really\",") != std::string::npos;
+    const bool even = rows[i].find(",0,even,") != std::string::npos;
+    EXPECT_TRUE(odd != even) << rows[i];
+  }
+}
+
 // A run folder stands for its best checkpoint; a folder with none is named in one line.
 TEST_F(Cli, RunFolderStandsForItsBestCheckpoint) {
   const std::vector<std::string> by_folder = {"info", run_};
@@ -431,14 +485,14 @@ std::vector<std::string> files_in(const std::string& dir) {
 TEST_F(Cli, OverwriteLeavesNothingOfThePreviousRun) {
   // An image run writes only files of the list --overwrite clears.
   const std::string run = tmp_.file("run");
-  auto args = tiny_train_args(data_, run, 1);
+  auto args = with_option(tiny_train_args(data_, run, 1), "--save-every", "1");
   RunResult r = vae_run(args);
   ASSERT_EQ(r.code, 0) << describe(args, r);
-  const std::vector<std::string> known = vae::run_file_names();
   for (const std::string& name : files_in(run))
-    EXPECT_NE(std::find(known.begin(), known.end(), name), known.end())
+    EXPECT_TRUE(vae::is_run_file(name))
         << name << " is written into a run folder but --overwrite would not remove it";
   ASSERT_TRUE(vae_test::exists(run + "/samples.png"));
+  ASSERT_TRUE(vae_test::exists(run + "/epoch-0001.safetensors"));
   // A table run over it, with --overwrite: no picture of the image run is left; a file of the
   // user's own stays.
   vae_test::write_bytes(run + "/notes.txt", "mine");
@@ -450,10 +504,30 @@ TEST_F(Cli, OverwriteLeavesNothingOfThePreviousRun) {
           "--latent", "2", "--epochs", "1", "--threads", "1"};
   r = vae_run(args);
   ASSERT_EQ(r.code, 0) << describe(args, r);
-  for (const char* picture : {"samples.png", "reconstructions.png", "traversals.png"})
+  for (const char* picture :
+       {"samples.png", "reconstructions.png", "traversals.png", "epoch-0001.safetensors"})
     EXPECT_FALSE(vae_test::exists(run + "/" + picture)) << picture << " of the previous run";
   EXPECT_EQ(read_bytes(run + "/notes.txt"), "mine");
   EXPECT_EQ(vae::load_checkpoint(run + "/last.safetensors").model.input_dim, 3);
+}
+
+// --save-every N keeps epoch N, 2N, ...: the state the run had then, as a run of N epochs ends.
+TEST_F(Cli, SaveEveryKeepsTheCheckpointOfEveryNthEpoch) {
+  const std::string run = tmp_.file("run");
+  const auto args = with_option(tiny_train_args(data_, run, 3), "--save-every", "2");
+  const RunResult r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  EXPECT_FALSE(vae_test::exists(run + "/epoch-0001.safetensors"));
+  EXPECT_FALSE(vae_test::exists(run + "/epoch-0003.safetensors"));
+  ASSERT_TRUE(vae_test::exists(run + "/epoch-0002.safetensors"));
+  const vae::Checkpoint kept = vae::load_checkpoint(run + "/epoch-0002.safetensors");
+  const vae::Checkpoint two = vae::load_checkpoint(last());  // the shared run of 2 epochs
+  EXPECT_EQ(kept.state.epoch, 2);
+  EXPECT_TRUE(same_bits(kept.params, two.params));
+  EXPECT_TRUE(same_bits(kept.adam_v, two.adam_v));
+  EXPECT_EQ(vae::epoch_checkpoint_name(12345), "epoch-12345.safetensors");
+  EXPECT_TRUE(vae::is_run_file("epoch-12345.safetensors"));
+  EXPECT_FALSE(vae::is_run_file("epoch-12345.safetensors.bak"));
 }
 
 TEST_F(Cli, RefusesToOverwriteExistingRun) {

@@ -166,7 +166,9 @@ TEST(ReadCsvErrors, ValuesThatAreNotFiniteNumbers) {
   EXPECT_EQ(error_of(dir, "nan,2\n"), p + ":1: column 1: 'nan' is not a number");
   EXPECT_EQ(error_of(dir, "1,-inf\n"), p + ":1: column 2: '-inf' is not a number");
   EXPECT_EQ(error_of(dir, "a,b\n1,\n"), p + ":2: column 2 ('b'): '' is not a number");
-  EXPECT_EQ(error_of(dir, "a\n1 2\n"), p + ":2: column 1 ('a'): '1 2' is not a number");
+  EXPECT_EQ(error_of(dir, "a\n1 2\n"),
+            p + ":2: column 1 ('a'): '1 2' is not a number (fields are separated by ','; if this "
+                "file uses 'space', give --delimiter space)");
   EXPECT_EQ(error_of(dir, "a\n0x10\n"), p + ":2: column 1 ('a'): '0x10' is not a number");
   EXPECT_EQ(error_of(dir, "a\n1e\n"), p + ":2: column 1 ('a'): '1e' is not a number");
   EXPECT_EQ(error_of(dir, "a\n+-1\n"), p + ":2: column 1 ('a'): '+-1' is not a number");
@@ -223,8 +225,103 @@ TEST(ReadCsvErrors, LabelsMustBeNonNegativeIntegers) {
             p + ":1: column 2: label '-1' is not a non-negative integer");
   EXPECT_EQ(error_of(dir, "1,3e9\n", "1"),
             p + ":1: column 2: label '3e9' is not a non-negative integer");
-  EXPECT_EQ(error_of(dir, "x,label\n1,cat\n", "label"),
-            p + ":2: column 2 ('label'): label 'cat' is not a non-negative integer");
+  // A column whose first label is a number holds numbers; a name later is an error.
+  EXPECT_EQ(error_of(dir, "x,label\n1,2\n1,cat\n", "label"),
+            p + ":3: column 2 ('label'): label 'cat' is not a non-negative integer");
+}
+
+}  // namespace
+
+namespace {
+
+vae::Dataset read_with(const TempDir& dir, const std::string& text, char delimiter,
+                       vae::CsvHeader header = vae::CsvHeader::Auto,
+                       const std::string& label_column = "") {
+  write_bytes(dir.file("data.csv"), text);
+  vae::CsvOptions options;
+  options.label_column = label_column;
+  options.delimiter = delimiter;
+  options.header = header;
+  return vae::read_csv(dir.file("data.csv"), options);
+}
+
+TEST(ReadCsvDelimiter, SniffedFromTheFirstLines) {
+  const std::string semi = "a;b;c\n1;2;3\n4;5;6\n", tab = "1\t2\t3\n4\t5\t6\n",
+                    space = "  1  2 3\n4 5   6  \n", comma = "1, 2, 3\n4, 5, 6\n";
+  for (const std::string* text : {&semi, &tab, &space, &comma}) {
+    TempDir dir;
+    const vae::Dataset ds = read_with(dir, *text, 0);
+    EXPECT_EQ(ds.n, 2u) << *text;
+    EXPECT_EQ(ds.x, (std::vector<float>{1, 2, 3, 4, 5, 6})) << *text;
+  }
+  auto sniff = [](const std::string& t) { return vae::sniff_csv_delimiter(t.data(), t.data() + t.size()); };
+  EXPECT_EQ(sniff(semi), ';');
+  EXPECT_EQ(sniff(tab), '\t');
+  EXPECT_EQ(sniff(space), ' ');
+  EXPECT_EQ(sniff(comma), ',');
+  EXPECT_EQ(sniff("1\n2\n"), ',');                   // one column
+  EXPECT_EQ(sniff("\"a;b\",c\n1,2\n"), ',');       // a ';' inside quotes does not count
+  EXPECT_EQ(sniff("1;2\n3;4;5\n"), ',');             // no delimiter splits every line alike
+}
+
+TEST(ReadCsvDelimiter, GivenDelimiterKeepsEmptyTabFields) {
+  TempDir dir;
+  // With tab given, an empty field between two tabs is a field (and so an error naming it).
+  EXPECT_NE(vae_test::error_of([&] { read_with(dir, "1\t\t3\n", '\t', vae::CsvHeader::No); })
+                .find(":1: column 2: '' is not a number"),
+            std::string::npos);
+  const vae::Dataset ds = read_with(dir, "1 ;2\n 3; 4\n", ';');
+  EXPECT_EQ(ds.x, (std::vector<float>{1, 2, 3, 4}));
+}
+
+TEST(ReadCsvDelimiter, AWrongDelimiterIsNamedWithAHint) {
+  TempDir dir;
+  const std::string p = dir.file("data.csv");
+  const std::string m = vae_test::error_of([&] { read_with(dir, "1;2\n3;4\n", ',', vae::CsvHeader::No); });
+  EXPECT_EQ(m, p + ":1: column 1: '1;2' is not a number (fields are separated by ','; if this "
+                   "file uses ';', give --delimiter ;)");
+  const std::string s = vae_test::error_of([&] { read_with(dir, "1 2\n3 4\n", ',', vae::CsvHeader::No); });
+  EXPECT_NE(s.find("give --delimiter space"), std::string::npos) << s;
+  EXPECT_EQ(vae::parse_csv_delimiter("tab"), '\t');
+  EXPECT_EQ(vae::csv_delimiter_name(' '), "space");
+  try {
+    vae::parse_csv_delimiter("|");
+    ADD_FAILURE() << "parsed '|'";
+  } catch (const vae::FieldError& e) {
+    EXPECT_EQ(e.field(), "delimiter");
+  }
+}
+
+TEST(ReadCsvHeader, YesNoAndAuto) {
+  TempDir dir;
+  // A numeric header (pixel indexes) reads as data under auto, as a header under yes.
+  EXPECT_EQ(read_with(dir, "0,1\n5,6\n", 0).n, 2u);
+  const vae::Dataset yes = read_with(dir, "0,1\n5,6\n", 0, vae::CsvHeader::Yes);
+  EXPECT_EQ(yes.n, 1u);
+  EXPECT_EQ(yes.x, (std::vector<float>{5, 6}));
+  // no: a first line of text is data, so an error naming line 1.
+  EXPECT_NE(vae_test::error_of([&] { read_with(dir, "a,b\n5,6\n", 0, vae::CsvHeader::No); })
+                .find(":1: column 1: 'a' is not a number"),
+            std::string::npos);
+  EXPECT_EQ(vae::parse_csv_header("yes"), vae::CsvHeader::Yes);
+  EXPECT_THROW(vae::parse_csv_header("maybe"), vae::FieldError);
+}
+
+TEST(ReadCsvLabels, ClassNamesAreNumberedInSortedOrder) {
+  TempDir dir;
+  const vae::Dataset ds =
+      read_with(dir, "x;species\n1;setosa\n2;virginica\n3;versicolor\n4;setosa\n", 0,
+                vae::CsvHeader::Auto, "species");
+  EXPECT_EQ(ds.class_names, (std::vector<std::string>{"setosa", "versicolor", "virginica"}));
+  EXPECT_EQ(ds.labels, (std::vector<int32_t>{0, 2, 1, 0}));
+  EXPECT_EQ(ds.x, (std::vector<float>{1, 2, 3, 4}));
+  // By index without a header: a name in the label column does not make the first row a header.
+  const vae::Dataset idx = read_with(dir, "cat 1 2\ndog 3 4\n", 0, vae::CsvHeader::Auto, "0");
+  EXPECT_EQ(idx.n, 2u);
+  EXPECT_EQ(idx.class_names, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_EQ(idx.x, (std::vector<float>{1, 2, 3, 4}));
+  // Numeric labels carry no names.
+  EXPECT_TRUE(read_with(dir, "1,0\n2,1\n", 0, vae::CsvHeader::Auto, "1").class_names.empty());
 }
 
 }  // namespace

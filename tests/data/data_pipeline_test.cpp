@@ -101,7 +101,7 @@ TEST(DataPipeline, SavedScalerIsReappliedNotRefitted) {
   fitted.offset = {1, 2, 3};
   fitted.factor = {0.5f, 0.25f, 1};
   const vae::DataSplits d = vae::load_splits(o, 1, vae::Likelihood::Gaussian, &fitted, nullptr);
-  const vae::Dataset raw = vae::read_source(o.data, "label", "train");
+  const vae::Dataset raw = vae::read_source(o.data, o, "train");
   // Row membership differs from the raw file, so check the transform through a known value:
   // column 2 is 7 everywhere → (7 − 3)·1 = 4.
   for (size_t i = 0; i < d.train.n; ++i) EXPECT_EQ(d.train.row(i)[2], 4.0f);
@@ -215,6 +215,41 @@ TEST(DataPipeline, SplitsThatLeaveAPartEmptyAreRefusedForTraining) {
   EXPECT_EQ(field_of(o), "val_split");
   o.val_split = 0.5;
   EXPECT_EQ(field_of(o), "");
+}
+
+}  // namespace
+
+namespace {
+
+// --limit N keeps the first N examples of each source read, before the splits, in file order.
+TEST(DataPipeline, LimitKeepsTheFirstExamplesOfEachSource) {
+  vae_test::TempDir dir;
+  vae::DataOptions o = table_options(write_table(dir));
+  o.limit = 20;
+  o.scale = vae::Scale::None;
+  const vae::DataSplits d = vae::load_splits(o, 7, vae::Likelihood::Gaussian, nullptr, nullptr);
+  EXPECT_EQ(d.train.n + d.test.n, 20u);
+  EXPECT_EQ(d.test.n, 2u);  // 0.1 of the 20 rows read
+  for (const vae::Dataset* part : {&d.train, &d.test})
+    for (size_t i = 0; i < part->n; ++i) {
+      EXPECT_LT(part->row(i)[0], 20.0f);  // x0 = the row's index in the file
+      EXPECT_EQ(part->labels[i], static_cast<int32_t>(part->row(i)[0]) % 3);
+    }
+  // A separate test file is cut the same way; a limit beyond the file keeps it whole.
+  o.test_data = write_table(dir);
+  o.limit = 7;
+  const vae::DataSplits t = vae::load_splits(o, 7, vae::Likelihood::Gaussian, nullptr, nullptr);
+  EXPECT_EQ(t.train.n, 7u);
+  EXPECT_EQ(t.test.n, 7u);
+  o.limit = 1000;
+  EXPECT_EQ(vae::load_splits(o, 7, vae::Likelihood::Gaussian, nullptr, nullptr).train.n, 50u);
+  o.limit = -1;
+  try {
+    o.validate();
+    ADD_FAILURE() << "limit -1 accepted";
+  } catch (const vae::FieldError& e) {
+    EXPECT_EQ(e.field(), "limit");
+  }
 }
 
 }  // namespace

@@ -48,3 +48,43 @@ TEST(Adam, FloatMatchesDouble) {
   }
   for (int i = 0; i < 3; ++i) EXPECT_NEAR(tf[i], td[i], 1e-5);
 }
+
+TEST(AdamW, OneStepByHandDecaysFirstThenTheAdamUpdate) {
+  // lr = 0.1, λ = 0.01, t = 1, g = 0.5: m = 0.05, v = 0.00025, bc1 = 0.1, bc2 = 0.001
+  //   θ ← θ·(1 − lr·λ) − (lr / bc1) · m / (√v / √bc2 + ε)
+  //     = 1·0.999 − 1 · 0.05 / (0.5 + 1e-8) = 0.899000002 (to 1e-12)
+  vae::AdamConfig cfg;
+  cfg.lr = 0.1;
+  cfg.weight_decay = 0.01;
+  vae::Adam<double> adam(2, cfg);
+  double theta[2] = {1.0, -2.0};
+  const double g[2] = {0.5, 0.0};
+  adam.step(theta, g);
+  EXPECT_NEAR(theta[0], 0.899000002, 1e-12);
+  EXPECT_NEAR(theta[0], 0.999 - 0.05 / (0.5 + 1e-8), 1e-15);
+  // A parameter without gradient only decays: −2 · 0.999.
+  EXPECT_NEAR(theta[1], -1.998, 1e-15);
+  // The fused data-parallel update applies the same rule.
+  vae::Adam<double> fused(2, cfg);
+  double theta2[2] = {1.0, -2.0};
+  double part[2] = {0.5, 0.0};
+  double* parts[1] = {part};
+  const double weights[1] = {1.0};
+  fused.begin_step();
+  fused.update_reduced(theta2, parts, weights, 1, 0, 2);
+  EXPECT_EQ(theta2[0], theta[0]);
+  EXPECT_EQ(theta2[1], theta[1]);
+}
+
+TEST(AdamW, NoDecayIsPlainAdamBitForBit) {
+  vae::AdamConfig with;
+  with.weight_decay = 0.0;
+  vae::Adam<float> a(1, vae::AdamConfig{1e-3}), b(1, with);
+  float ta = 0.3f, tb = 0.3f;
+  for (int s = 0; s < 5; ++s) {
+    const float g = 0.1f * static_cast<float>(s) - 0.2f;
+    a.step(&ta, &g);
+    b.step(&tb, &g);
+  }
+  EXPECT_EQ(ta, tb);
+}

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
 #include <string>
 
@@ -112,9 +113,10 @@ TEST(TrainOptions, ValidateNamesTheField) {
 // What today's checkpoints hold for a default run of 2 epochs (fuzz/corpus/config_json).
 constexpr const char* kDefaultJson =
     R"({"batch_size":128,"beta":1.0,"binarize":"none","clip_grad":0.0,"data":"fashion-mnist",)"
-    R"("epochs":2,"free_bits":0.0,"k":1,"kl_warmup":"none","label_column":"","lr":0.001,)"
-    R"("max_recoveries":5,"objective":"elbo","optimizer":"adam","patience":0,"scale":"auto",)"
-    R"("seed":1,"test_data":"","test_split":-1.0,"val_split":-1.0})";
+    R"("delimiter":"auto","epochs":2,"free_bits":0.0,"header":"auto","k":1,"kl_warmup":"none","label_column":"","limit":0,)"
+    R"("lr":0.001,"lr_schedule":"none","max_recoveries":5,"objective":"elbo","optimizer":"adam",)"
+    R"("patience":0,"save_every":0,"scale":"auto","seed":1,"test_data":"","test_split":-1.0,)"
+    R"("val_split":-1.0,"weight_decay":0.0})";
 
 TEST(TrainOptionsJson, WritesTheStringsCheckpointsHold) {
   vae::TrainOptions o;
@@ -126,9 +128,10 @@ TEST(TrainOptionsJson, WritesTheStringsCheckpointsHold) {
   o.kl_warmup = vae::parse_kl_warmup("linear:3");
   EXPECT_EQ(o.to_json(),
             R"({"batch_size":128,"beta":1.0,"binarize":"none","clip_grad":0.0,"data":"table.csv",)"
-            R"("epochs":2,"free_bits":0.0,"k":1,"kl_warmup":"linear:3","label_column":"label",)"
-            R"("lr":0.001,"max_recoveries":5,"objective":"elbo","optimizer":"adam","patience":0,)"
-            R"("scale":"standardize","seed":1,"test_data":"","test_split":-1.0,"val_split":-1.0})");
+            R"("delimiter":"auto","epochs":2,"free_bits":0.0,"header":"auto","k":1,"kl_warmup":"linear:3","label_column":"label",)"
+            R"("limit":0,"lr":0.001,"lr_schedule":"none","max_recoveries":5,"objective":"elbo",)"
+            R"("optimizer":"adam","patience":0,"save_every":0,"scale":"standardize","seed":1,)"
+            R"("test_data":"","test_split":-1.0,"val_split":-1.0,"weight_decay":0.0})");
 }
 
 // A checkpoint written before the default validation split has no val_split key: it selected
@@ -200,6 +203,61 @@ TEST(TrainOptionsJson, BadFilesNameTheOriginAndTheKey) {
   text.replace(text.find("\"epochs\":2"), 10, "\"epochs\":2.5");
   EXPECT_NE(error_of(text).find("epochs: must be an integer"), std::string::npos);
   EXPECT_NE(error_of(R"({"epochs":2})").find("malformed train_options"), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(LrSchedule, GoldenValues) {
+  using vae::parse_lr_schedule;
+  EXPECT_EQ(parse_lr_schedule("none").rate(0.1, 7, 10, 3), 0.1);
+  const vae::LrSchedule step = parse_lr_schedule("step:2:0.5");
+  EXPECT_EQ(step.rate(0.1, 0, 10, 0), 0.1);  // epoch 1
+  EXPECT_EQ(step.rate(0.1, 1, 10, 0), 0.1);  // epoch 2
+  EXPECT_EQ(step.rate(0.1, 2, 10, 0), 0.05);
+  EXPECT_EQ(step.rate(0.1, 5, 10, 0), 0.025);
+  const vae::LrSchedule cosine = parse_lr_schedule("cosine");
+  EXPECT_DOUBLE_EQ(cosine.rate(0.1, 0, 4, 0), 0.1);
+  EXPECT_DOUBLE_EQ(cosine.rate(0.1, 1, 4, 0), 0.05 * (1 + std::sqrt(0.5)));
+  EXPECT_DOUBLE_EQ(cosine.rate(0.1, 2, 4, 0), 0.05);
+  EXPECT_NEAR(cosine.rate(0.1, 4, 4, 0), 0.0, 1e-18);
+  const vae::LrSchedule plateau = parse_lr_schedule("plateau:3:0.1");
+  EXPECT_EQ(plateau.every, 3);
+  EXPECT_DOUBLE_EQ(plateau.rate(1.0, 9, 10, 0), 1.0);
+  EXPECT_DOUBLE_EQ(plateau.rate(1.0, 9, 10, 2), 0.01);
+}
+
+TEST(LrSchedule, ParsedOnceNamedTheSameWay) {
+  for (const char* name : {"none", "cosine", "step:10:0.5", "plateau:3:0.1", "step:1:1"})
+    EXPECT_EQ(vae::lr_schedule_name(vae::parse_lr_schedule(name)), name);
+  for (const char* bad : {"", "step", "step:2", "step:0:0.5", "step:2:0", "step:2:1.5", "step:x:0.5",
+                          "step:2.5:0.5", "plateau:3:0.1x", "cosine:3", "linear:2:0.5", "step:-1:0.5"}) {
+    try {
+      vae::parse_lr_schedule(bad);
+      ADD_FAILURE() << "parsed '" << bad << "'";
+    } catch (const vae::FieldError& e) {
+      EXPECT_EQ(e.field(), "lr_schedule");
+      EXPECT_NE(e.problem().find(std::string("got '") + bad + "'"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(field_refused([](vae::TrainOptions& o) { o.weight_decay = -1; }), "weight_decay");
+  EXPECT_EQ(field_refused([](vae::TrainOptions& o) { o.save_every = -1; }), "save_every");
+  EXPECT_EQ(field_refused([](vae::TrainOptions& o) {
+              o.lr_schedule.kind = vae::LrSchedule::Kind::Step;
+            }),
+            "lr_schedule");
+  vae::TrainOptions o;
+  o.lr_schedule = vae::parse_lr_schedule("plateau:2:0.25");
+  o.weight_decay = 0.05;
+  o.save_every = 3;
+  o.data.limit = 100;
+  const vae::TrainOptions r = vae::TrainOptions::from_json(o.to_json(), "x");
+  EXPECT_EQ(r.to_json(), o.to_json());
+  EXPECT_EQ(r.lr_schedule.factor, 0.25);
+  EXPECT_EQ(r.weight_decay, 0.05);
+  EXPECT_EQ(r.save_every, 3);
+  EXPECT_EQ(r.data.limit, 100);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -538,6 +539,138 @@ TEST(Trainer, ReportedLossIsTheTrueElboWhateverTheObjective) {
   const vae::Checkpoint c = vae::load_checkpoint(dir.file("last.safetensors"));
   EXPECT_EQ(c.train.beta, 0.5);
   EXPECT_EQ(c.train.free_bits, 0.2);
+}
+
+}  // namespace
+
+namespace {
+
+// The whole run's time left: the rest of this epoch at its rate, then the later epochs at the
+// last completed epoch's wall time (or at this epoch's rate before one has completed).
+TEST(Eta, RemainingEpochsTimesTheMeasuredRate) {
+  vae::TrainProgress p;
+  p.epoch = 2;
+  p.epochs = 5;
+  p.batch = 10;
+  p.batches = 40;
+  p.elapsed_s = 5;  // 0.5 s per batch: 15 s left in this epoch
+  EXPECT_DOUBLE_EQ(vae::run_eta_seconds(p, 25), 15 + 3 * 25);
+  EXPECT_DOUBLE_EQ(vae::run_eta_seconds(p, 0), 15 + 3 * 40 * 0.5);
+  p.epoch = 5;
+  p.batch = 40;
+  EXPECT_DOUBLE_EQ(vae::run_eta_seconds(p, 25), 0);
+}
+
+TEST(Eta, ReportedWithEveryBatchAndZeroAtTheEnd) {
+  vae_test::TempDir dir;
+  Threads one(1);
+  std::vector<vae::TrainProgress> seen;
+  vae::TrainCallbacks cb;
+  cb.on_batch = [&](const vae::TrainProgress& p) { seen.push_back(p); };
+  vae::train(dir.path(), small_model(), options(2), small_data(), vae::Scaler{}, nullptr, cb);
+  ASSERT_EQ(seen.size(), 2u * 10u);
+  for (const vae::TrainProgress& p : seen) EXPECT_TRUE(std::isfinite(p.eta_s) && p.eta_s >= 0);
+  EXPECT_GT(seen.front().eta_s, 0.0);
+  EXPECT_EQ(seen.back().eta_s, 0.0);
+  // In the first epoch the later one is counted at the first's rate of batches.
+  const vae::TrainProgress& first = seen.front();
+  EXPECT_DOUBLE_EQ(first.eta_s, first.elapsed_s * (2 * 10 - 1));
+}
+
+}  // namespace
+
+namespace {
+
+struct Interrupted {};  // thrown from a hook: the run stops mid-epoch, as a killed one would
+
+// A run of options `o` interrupted in epoch 3 and resumed from its last.safetensors, and the
+// same run uninterrupted, both with the same (otherwise idle) after_backward hook.
+void interrupted_and_straight(const vae::TrainOptions& o, const vae_test::TempDir& full,
+                              const vae_test::TempDir& part) {
+  const vae::DataSplits data = small_data();
+  const int64_t stop_at = 2 * 10 + 4;  // a step of epoch 3 (10 steps per epoch)
+  vae::TrainCallbacks idle, stopping;
+  idle.after_backward = [](int64_t, float*, size_t) {};
+  stopping.after_backward = [&](int64_t step, float*, size_t) {
+    if (step == stop_at) throw Interrupted{};
+  };
+  vae::train(full.path(), small_model(), o, data, {}, nullptr, idle);
+  EXPECT_THROW(vae::train(part.path(), small_model(), o, data, {}, nullptr, stopping), Interrupted);
+  const vae::Checkpoint mid = vae::load_checkpoint(part.file("last.safetensors"));
+  ASSERT_EQ(mid.state.epoch, 2);
+  vae::train(part.path(), mid.model, mid.train, data, mid.scaler, &mid, idle);
+}
+
+// The lr of each epoch in metrics.jsonl.
+std::vector<double> metric_values(const std::string& path, const char* key) {
+  std::vector<double> v;
+  for (const std::string& line : lines(path)) {
+    const size_t at = line.find(std::string("\"") + key + "\":");
+    v.push_back(at == std::string::npos ? NAN : std::stod(line.substr(at + std::strlen(key) + 3)));
+  }
+  return v;
+}
+
+class Schedules : public ::testing::TestWithParam<const char*> {};
+
+// Each schedule resumes bit for bit (plateau's state is in the checkpoint), with weight decay on.
+TEST_P(Schedules, ResumeIsBitExactAndTheRateFollowsTheFormula) {
+  Threads one(1);
+  vae::TrainOptions o = options(6);
+  o.lr = 0.05;
+  o.lr_schedule = vae::parse_lr_schedule(GetParam());
+  o.weight_decay = 0.01;
+  vae_test::TempDir full, part;
+  interrupted_and_straight(o, full, part);
+  const vae::Checkpoint a = vae::load_checkpoint(full.file("last.safetensors"));
+  const vae::Checkpoint b = vae::load_checkpoint(part.file("last.safetensors"));
+  EXPECT_EQ(a.params, b.params);
+  EXPECT_EQ(a.adam_v, b.adam_v);
+  EXPECT_EQ(a.state.lr_reductions, b.state.lr_reductions);
+  const std::vector<double> lr = metric_values(full.file("metrics.jsonl"), "lr");
+  const std::vector<double> held = metric_values(full.file("metrics.jsonl"), "test_loss");
+  EXPECT_EQ(metric_values(part.file("metrics.jsonl"), "lr"), lr);
+  ASSERT_EQ(lr.size(), 6u);
+  // The rule recomputed from the held-out losses the run reported.
+  double best = INFINITY;
+  int64_t best_epoch = 0, last_cut = 0, cuts = 0;
+  for (int64_t e = 1; e <= 6; ++e) {
+    const int64_t t = e - 1;
+    double want = 0.05;
+    if (o.lr_schedule.kind == vae::LrSchedule::Kind::Step) want = 0.05 * std::pow(0.5, t / 2);
+    if (o.lr_schedule.kind == vae::LrSchedule::Kind::Cosine)
+      want = 0.05 * 0.5 * (1 + std::cos(M_PI * t / 6));
+    if (o.lr_schedule.kind == vae::LrSchedule::Kind::Plateau) want = 0.05 * std::pow(0.5, cuts);
+    EXPECT_NEAR(lr[e - 1], want, 1e-12 * want) << "epoch " << e;
+    if (held[e - 1] < best) {
+      best = held[e - 1];
+      best_epoch = e;
+    }
+    if (e - std::max(best_epoch, last_cut) >= 1) {
+      ++cuts;
+      last_cut = e;
+    }
+  }
+  if (o.lr_schedule.kind == vae::LrSchedule::Kind::Plateau) EXPECT_EQ(a.state.lr_reductions, cuts);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, Schedules,
+                         ::testing::Values("none", "step:2:0.5", "cosine", "plateau:1:0.5"));
+
+// Weight decay pulls the parameters toward 0: the same run without it ends with a larger norm.
+TEST(Trainer, WeightDecayShrinksTheParameters) {
+  Threads one(1);
+  vae_test::TempDir plain, decayed;
+  vae::TrainOptions o = options(3);
+  vae::train(plain.path(), small_model(), o, small_data(), {}, nullptr, {});
+  o.weight_decay = 5.0;
+  vae::train(decayed.path(), small_model(), o, small_data(), {}, nullptr, {});
+  auto norm = [](const std::string& path) {
+    double sq = 0;
+    for (float v : vae::load_checkpoint(path).params) sq += double(v) * v;
+    return std::sqrt(sq);
+  };
+  EXPECT_LT(norm(decayed.file("last.safetensors")), 0.9 * norm(plain.file("last.safetensors")));
 }
 
 }  // namespace

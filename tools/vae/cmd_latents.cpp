@@ -35,7 +35,7 @@ int run_latents(const LatentsArgs& a) {
   const vae::Dataset data = load_split_for(ckpt, spec, a.split);
   vae::Vae<float> model = vae::model_from_checkpoint(ckpt, 256);
   const vae::LatentMap map = vae::latent_map(model, data, static_cast<size_t>(a.n));
-  const vae::Figure fig = vae::latent_scatter_figure(map, spec);
+  const vae::Figure fig = vae::latent_scatter_figure(map, spec, ckpt.class_names);
   if (svg)
     vae::write_file_atomic(a.out, vae::figure_svg(fig));
   else

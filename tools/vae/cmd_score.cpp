@@ -1,6 +1,7 @@
 // vae score: one anomaly score per example, as CSV: −ELBO (or −log p̂(x) by importance sampling
 // with --iw K), its reconstruction and KL parts, and the reconstruction error. Higher = less
-// typical of the training data; sort by it.
+// typical of the training data; sort by it. Labelled data with named classes (the checkpoint's
+// class_names, or Fashion-MNIST's) get a "class" column with each row's class name.
 #include <cstdio>
 #include <sstream>
 
@@ -8,6 +9,7 @@
 #include "io/fileio.h"
 #include "vae/checkpoint.h"
 #include "vae/eval.h"
+#include "viz/viz.h"
 
 namespace vae_cli {
 
@@ -22,6 +24,23 @@ struct ScoreArgs {
   uint64_t seed = vae::kEvalSeed;
   int threads = 0;
 };
+
+// A CSV field: as it is, or double-quoted (quotes doubled) when it holds a ',', '"' or a line break.
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+// The classes' names for the class column, or empty when the data do not name their classes.
+std::vector<std::string> named_classes(const vae::Checkpoint& ckpt, const std::string& spec,
+                                       const vae::Dataset& data) {
+  if (data.labels.empty()) return {};
+  if (!ckpt.class_names.empty()) return ckpt.class_names;
+  if (spec == "fashion-mnist") return vae::fashion_mnist_class_names();
+  return data.class_names;
+}
 
 int run_score(const ScoreArgs& a) {
   apply_threads(a.threads);
@@ -42,16 +61,19 @@ int run_score(const ScoreArgs& a) {
                           [&](size_t done, size_t total) { progress.update(done, total); });
   }
 
+  const std::vector<std::string> names = named_classes(ckpt, spec, data);
   std::ostringstream csv;
   csv.precision(6);
   csv << std::fixed;
-  csv << "index" << (data.labels.empty() ? "" : ",label") << ",score,neg_elbo,recon_nll,kl,mse"
-      << (a.iw > 0 ? ",neg_log_lik_iw" : "") << (outside.empty() ? "" : ",out_of_range") << "\n";
+  csv << "index" << (data.labels.empty() ? "" : ",label") << (names.empty() ? "" : ",class")
+      << ",score,neg_elbo,recon_nll,kl,mse" << (a.iw > 0 ? ",neg_log_lik_iw" : "")
+      << (outside.empty() ? "" : ",out_of_range") << "\n";
   for (size_t i = 0; i < data.n; ++i) {
     const double neg_elbo = static_cast<double>(elbo.recon_rows[i]) + elbo.kl_rows[i];
     const double score = a.iw > 0 ? -iw.per_example[i] : neg_elbo;
     csv << i;
     if (!data.labels.empty()) csv << "," << data.labels[i];
+    if (!names.empty()) csv << "," << csv_field(vae::class_name(names, spec, data.labels[i]));
     csv << "," << score << "," << neg_elbo << "," << elbo.recon_rows[i] << "," << elbo.kl_rows[i]
         << "," << re.mse_rows[i];
     if (a.iw > 0) csv << "," << -iw.per_example[i];

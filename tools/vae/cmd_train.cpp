@@ -191,11 +191,14 @@ void check_run_folder(const TrainRun& run) {
 // --overwrite: the files of the run the folder held, so that none of its pictures is left beside
 // the new run's (other files in the folder are not the run's and stay).
 void remove_previous_run(const std::string& out) {
-  for (const std::string& name : vae::run_file_names()) {
-    std::error_code ec;
-    fs::remove(fs::path(out) / name, ec);
-    if (ec) throw vae::Error("--out: cannot remove " + (fs::path(out) / name).string() + " (" +
-                             ec.message() + ")");
+  std::error_code ec;
+  std::vector<fs::path> previous;
+  for (const auto& entry : fs::directory_iterator(out, ec))
+    if (vae::is_run_file(entry.path().filename().string())) previous.push_back(entry.path());
+  if (ec) throw vae::Error("--out: cannot list " + out + " (" + ec.message() + ")");
+  for (const fs::path& path : previous) {
+    fs::remove(path, ec);
+    if (ec) throw vae::Error("--out: cannot remove " + path.string() + " (" + ec.message() + ")");
   }
 }
 
@@ -336,13 +339,15 @@ void print_recovery(const vae::TrainRecovery& r) {
   std::fflush(stdout);
 }
 
-// Progress on the terminal: a bar within each epoch, a line after it.
+// Progress on the terminal: a bar within each epoch (with the whole run's time left), a line
+// after it.
 vae::TrainCallbacks progress_callbacks(const vae::TrainOptions& opts, ProgressLine& bar) {
   vae::TrainCallbacks cb;
   cb.on_batch = [&bar](const vae::TrainProgress& p) {
     if (p.batch == 1) bar.restart("epoch " + std::to_string(p.epoch) + "/" + std::to_string(p.epochs));
-    char detail[64];
-    std::snprintf(detail, sizeof detail, "loss %.2f  %.0f ex/s", p.loss, p.examples_per_s);
+    char detail[96];
+    std::snprintf(detail, sizeof detail, "loss %.2f  %.0f ex/s  run ETA %s", p.loss,
+                  p.examples_per_s, format_duration(p.eta_s).c_str());
     bar.update(p.batch, p.batches, detail);
   };
   cb.on_epoch = [&opts, &bar](const vae::EpochMetrics& m) {

@@ -132,7 +132,7 @@ vae::Dataset read_rows_for(const vae::Checkpoint& ckpt, const std::string& data_
     return std::move(split == "train" ? d.train : split == "val" ? d.val : d.test);
   }
   // Other data: the whole source (or an MNIST folder's train or test files).
-  vae::Dataset rows = vae::read_source(data_spec, run_data.label_column, split);
+  vae::Dataset rows = vae::read_source(data_spec, run_data, split);
   if (ckpt.data_prints.data.known() && !vae::is_mnist_source(data_spec) &&
       vae::fingerprint(rows) == ckpt.data_prints.data)
     std::fprintf(stderr, "vae: warning: %s holds the same rows as the run's data (%s) but is a "

@@ -30,7 +30,10 @@ std::string to_text(bool v) { return v ? "true" : "false"; }
 std::string to_text(vae::Binarize v) { return vae::binarize_name(v); }
 std::string to_text(vae::Objective v) { return vae::objective_name(v); }
 std::string to_text(vae::Scale v) { return vae::scale_name(v); }
+std::string to_text(char v) { return vae::csv_delimiter_name(v); }
+std::string to_text(vae::CsvHeader v) { return vae::csv_header_name(v); }
 std::string to_text(const vae::KlWarmup& v) { return vae::kl_warmup_name(v); }
+std::string to_text(const vae::LrSchedule& v) { return vae::lr_schedule_name(v); }
 std::string to_text(vae::Activation v) { return vae::activation_name(v); }
 
 [[noreturn]] void expected(const std::string& field, const std::string& what,
@@ -83,8 +86,17 @@ void from_text(const std::string& text, const std::string&, vae::Objective& v) {
 void from_text(const std::string& text, const std::string&, vae::Scale& v) {
   v = vae::parse_scale(text);
 }
+void from_text(const std::string& text, const std::string&, char& v) {
+  v = vae::parse_csv_delimiter(text);
+}
+void from_text(const std::string& text, const std::string&, vae::CsvHeader& v) {
+  v = vae::parse_csv_header(text);
+}
 void from_text(const std::string& text, const std::string&, vae::KlWarmup& v) {
   v = vae::parse_kl_warmup(text);
+}
+void from_text(const std::string& text, const std::string&, vae::LrSchedule& v) {
+  v = vae::parse_lr_schedule(text);
 }
 void from_text(const std::string& text, const std::string&, vae::Activation& v) {
   v = vae::parse_activation(text);
@@ -176,6 +188,7 @@ using Shown = bool (*)(const TrainFlag&, const TrainSetup&);
 
 template <class Value>
 const char* value_name() {
+  if (std::is_same_v<Value, char>) return "TEXT";  // a CSV delimiter by name
   if (std::is_integral_v<Value>) return std::is_signed_v<Value> ? "INT" : "UINT";
   return std::is_floating_point_v<Value> ? "FLOAT" : "TEXT";
 }
@@ -239,10 +252,23 @@ std::vector<TrainFlag> make_train_flags() {
                  "sixth of Fashion-MNIST/MNIST training rows, 10% of other data; 0 = select the "
                  "model on the test set)"),
       member_row("--label-column", "label_column", VAE_SETUP(train.data.label_column), kRefused,
-                 not_default, "CSV: the column of integer labels (name or 0-based index)"),
+                 not_default,
+                 "CSV: the column of labels (name or 0-based index): integers, or class names "
+                 "(then numbered in sorted order and shown by name)"),
+      member_row("--delimiter", "delimiter", VAE_SETUP(train.data.delimiter), kRefused,
+                 not_default,
+                 "CSV field delimiter: auto (sniffed from the first lines: ',', tab, ';' or "
+                 "spaces), ',', ';', tab or space (runs of spaces and tabs)"),
+      member_row("--header", "header", VAE_SETUP(train.data.header), kRefused, not_default,
+                 "CSV: is the first line a header? yes, no, or auto (a header when a field "
+                 "other than a label column given by index is not a number; a header of "
+                 "numbers only needs yes)"),
       member_row("--scale", "scale", VAE_SETUP(train.data.scale), kRefused, not_default,
                  "auto, 01 (images /255; tables per-column min-max), standardize (per-column "
                  "mean/std) or none; fitted on the training rows and saved in the checkpoint"),
+      member_row("--limit", "limit", VAE_SETUP(train.data.limit), kRefused, not_default,
+                 "keep only the first N examples of each data source read (train and test "
+                 "files alike), before any split: a quick smoke test (0 = all)"),
       // ---- Model ----
       member_row("--config", "config", VAE_SETUP(config), kRefused, not_default,
                  "a JSON model description (encoder and decoder layer lists, latent, activation, "
@@ -274,6 +300,15 @@ std::vector<TrainFlag> make_train_flags() {
       member_row("--batch-size", "batch_size", VAE_SETUP(train.batch_size), kRefused, always,
                  "examples per step"),
       member_row("--lr", "lr", VAE_SETUP(train.lr), kRefused, always, "Adam learning rate"),
+      member_row("--lr-schedule", "lr_schedule", VAE_SETUP(train.lr_schedule), kRefused,
+                 not_default,
+                 "learning rate per epoch: none; step:E:G (times G every E epochs); cosine "
+                 "(lr * (1 + cos(pi t/epochs))/2 at epoch t); plateau:P:F (times F each time the "
+                 "held-out loss goes P epochs without a new best)"),
+      member_row("--weight-decay", "weight_decay", VAE_SETUP(train.weight_decay), kRefused,
+                 not_default,
+                 "decoupled weight decay (AdamW): each step multiplies the parameters by "
+                 "1 - lr * W before the Adam update (0 = off)"),
       member_row("--seed", "seed", VAE_SETUP(train.seed), kRefused, always,
                  "seed for initialisation, shuffling and sampling"),
       member_row("--binarize", "binarize", VAE_SETUP(train.binarize), kRefused, always,
@@ -302,6 +337,9 @@ std::vector<TrainFlag> make_train_flags() {
                  "when a step's loss or gradients are NaN/Inf: go back to the last completed "
                  "epoch's state and halve the lr, at most this many times in the run, then stop "
                  "with an error (0 = stop at the first); may be given with --resume"),
+      member_row("--save-every", "save_every", VAE_SETUP(train.save_every), kAllowed, not_default,
+                 "also keep the checkpoint of every Nth epoch as epoch-0005.safetensors "
+                 "(0 = only last and best); may be given with --resume"),
       // ---- The command's own ----
       member_row("--out", "out", VAE_SETUP(out), kAllowed, always,
                  "run folder (default: runs/YYYYmmdd-HHMMSS)"),

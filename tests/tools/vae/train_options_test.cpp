@@ -98,8 +98,8 @@ TEST(TrainFlags, ResumeRefusesExactlyTheRowsMarkedSo) {
     } catch (const vae_cli::UsageError& e) {
       EXPECT_EQ(std::string(e.what()).rfind(row.flag + ": cannot be combined with --resume", 0), 0u)
           << e.what();
-      EXPECT_NE(std::string(e.what()).find("--data, --epochs, --max-recoveries, --out and "
-                                           "--threads apply"),
+      EXPECT_NE(std::string(e.what()).find("--data, --epochs, --max-recoveries, --save-every, "
+                                           "--out and --threads apply"),
                 std::string::npos)
           << e.what();
     }
