@@ -105,7 +105,7 @@ struct SmallRun {
     c.train.epochs = 2;
     c.state.epoch = 2;
     c.state.step = 10;
-    c.state.best_test_loss = 20.5;
+    c.state.best_test_loss = 20.75;
     c.state.best_epoch = 2;
     vae::Vae<float> model(c.model, 8);
     vae::Rng rng(9);
@@ -116,8 +116,8 @@ struct SmallRun {
         dir.file("metrics.jsonl"),
         "{\"epoch\":1,\"train_loss\":25,\"train_recon\":24,\"train_kl\":1,\"test_loss\":22,"
         "\"test_recon\":21,\"test_kl\":1,\"examples_per_s\":500,\"seconds\":0.5}\n"
-        "{\"epoch\":2,\"train_loss\":21,\"train_recon\":19.5,\"train_kl\":1.5,\"test_loss\":20.5,"
-        "\"test_recon\":19,\"test_kl\":1.5,\"examples_per_s\":550,\"seconds\":0.4}\n");
+        "{\"epoch\":2,\"train_loss\":21,\"train_recon\":19.5,\"train_kl\":1.5,\"test_loss\":20.75,"
+        "\"test_recon\":19,\"test_kl\":1.75,\"examples_per_s\":550,\"seconds\":0.4}\n");
     test.n = 24;
     test.d = kD;
     test.height = test.width = kSide;
@@ -171,9 +171,18 @@ TEST(WriteReport, EverySectionSelfContained) {
   EXPECT_EQ(html.find("<pre>" + o.command + "</pre>"), std::string::npos) << "not folded";
   // The content a reader looks for.
   for (const char* text :
-       {"vae train --data fashion-mnist --hidden 8 --latent 3", "20.50", "test #1 (Trouser)",
+       {"vae train --data fashion-mnist --hidden 8 --latent 3", "test #1 (Trouser)",
         ">T-shirt/top<", ">epoch<", "KL per latent dimension", "36-8-3"})
     EXPECT_NE(html.find(text), std::string::npos) << text;
+  // Each figure in its cell, as metrics.jsonl's last line and the checkpoint give it (every
+  // value of the fixture differs, so a cell showing the wrong source fails).
+  for (const char* cell :
+       {"<tr><th>\u2212ELBO</th><td>21.00</td><td>20.75</td></tr>",
+        "<tr><th>reconstruction</th><td>19.50</td><td>19.00</td></tr>",
+        "<tr><th>KL</th><td>1.50</td><td>1.75</td></tr>",
+        "<tr><th>best test \u2212ELBO</th><td>20.75 (epoch 2)</td></tr>",
+        "<tr><th>training time</th><td>0.9 s over 2 epochs</td></tr>"})
+    EXPECT_NE(html.find(cell), std::string::npos) << cell;
   // The pictures are written beside the report.
   for (const char* f :
        {"samples.png", "reconstructions.png", "interpolations.png", "traversals.png",
