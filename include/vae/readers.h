@@ -42,8 +42,8 @@ struct CsvOptions {
 /// and tabs separates two fields (and spaces at either end of a line are ignored); with the
 /// others, spaces (and tabs unless tab is the delimiter) around a field are ignored.
 /// Header: Yes / No as asked; Auto: the first non-blank line is a header when a field of it
-/// spells the label column's name, or a field that is not the label column given by index is
-/// not a number. A header row of numbers only
+/// that is not the label column given by index is not a number, or that column's field is not
+/// a number and another field spells the label column's name. A header row of numbers only
 /// (e.g. pixel indexes "0,1,2,...") therefore reads as data under Auto: give Yes for it.
 /// Every row must have the same number of fields. Values that are not finite numbers (NaN,
 /// inf, empty, text) are errors naming the file, line and column: "<path>:<line>: column <c>

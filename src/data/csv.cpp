@@ -9,8 +9,8 @@
 //           [e [+-] digits]; "nan" and "inf" are read but refused as not finite
 // SEP is the delimiter (',' unless asked or sniffed otherwise: ';', tab, or a run of spaces
 // and tabs); "spaces" around a field are spaces and tabs that are not the delimiter.
-// Under CsvHeader::Auto the first non-blank line is a header when a field spells the label
-// column's name, or when any of its fields (but a label column given by index) is not a number ("nan" and "inf" count as numbers there, so
+// Under CsvHeader::Auto the first non-blank line is a header when any of its fields but a label
+// column given by index is not a number, or that column is not and another field spells its name ("nan" and "inf" count as numbers there, so
 // that a first row holding a NaN is reported as one rather than silently becoming the header).
 // Line numbers in messages count from 1 and include blank lines; column numbers count from 1
 // as in a spreadsheet.
@@ -273,16 +273,17 @@ class CsvReader {
     const bool by_index = !want.empty() && want.size() <= 18 &&
                           std::all_of(want.begin(), want.end(), [](char c) { return c >= '0' && c <= '9'; });
     const size_t skipped = by_index ? std::stoull(want) : kNoLabel;
-    bool header = false;
+    // Text outside the label column makes a header; text in it does too when another field
+    // spells the label column's name (a column may be called "3").
+    bool text_outside = false, text_in_label = false, names_label = false;
     for_each_field(p, end, [&](const Field& f, size_t column) {
       double v;
-      // A field that spells the label column's name names it: a header (a column may be "3").
-      const bool names_label = !want.empty() && std::string(f.begin, f.end) == want;
-      header = names_label ||
-               (column != skipped && parse_number(f.begin, f.end, &v) == Number::kNotNumber);
-      return !header;
+      const bool text = parse_number(f.begin, f.end, &v) == Number::kNotNumber;
+      (column == skipped ? text_in_label : text_outside) |= text;
+      names_label |= !want.empty() && std::string(f.begin, f.end) == want;
+      return true;
     });
-    return header;
+    return text_outside || (text_in_label && names_label);
   }
 
   void read_header(const char* p, const char* end) {

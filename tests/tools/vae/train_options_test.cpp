@@ -104,8 +104,8 @@ TEST(TrainFlags, ResumeRefusesExactlyTheRowsMarkedSo) {
           << e.what();
     }
   }
-  EXPECT_EQ(allowed, (std::vector<std::string>{"--data", "--epochs", "--max-recoveries", "--out",
-                                               "--threads", "--resume"}));
+  EXPECT_EQ(allowed, (std::vector<std::string>{"--data", "--epochs", "--max-recoveries",
+                                               "--save-every", "--out", "--threads", "--resume"}));
 }
 
 TEST(TrainFlags, FieldsMapToFlags) {
