@@ -177,9 +177,10 @@ std::vector<ParamInfo> param_table(const ModelConfig& cfg);
 size_t param_count(const ModelConfig& cfg);
 
 /// ModelConfig::validate's caps on size: hidden layers per network (--hidden), and parameters
-/// (2^30: 16 GiB for the weights, gradients and Adam moments of a training run).
+/// (2^37, about 137 billion: 2 TiB for the weights, gradients and Adam moments of a training
+/// run; smaller models that do not fit are refused later, by free memory or disk space).
 inline constexpr size_t kMaxHiddenLayers = 100;
-inline constexpr size_t kMaxParams = size_t{1} << 30;
+inline constexpr size_t kMaxParams = size_t{1} << 37;
 
 /// Sums over a batch, in nats.
 struct LossParts {

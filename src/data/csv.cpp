@@ -339,11 +339,12 @@ class CsvReader {
     label_ = index;
   }
 
-  // A CSV file is text: a NUL byte near its start means a binary file (or a sparse one, all
-  // zeros), refused before its lines are scanned.
+  // A CSV file is text: a NUL byte in its first line (within 64 KiB) means a binary file (or a
+  // sparse one, all zeros), refused before the rest is scanned. Later NULs are named by line.
   void check_text(const char* begin, const char* end) const {
     constexpr size_t kLook = 64 << 10;
-    const size_t n = std::min(static_cast<size_t>(end - begin), kLook);
+    size_t n = std::min(static_cast<size_t>(end - begin), kLook);
+    if (const void* nl = std::memchr(begin, '\n', n)) n = static_cast<const char*>(nl) - begin;
     if (const void* nul = std::memchr(begin, '\0', n))
       throw Error(path_ + ": not a text file (a NUL byte at offset " +
                   std::to_string(static_cast<const char*>(nul) - begin) + "; a CSV file is text)");

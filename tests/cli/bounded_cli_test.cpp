@@ -93,9 +93,10 @@ TEST(BoundedCli, ModelDepthAndSizeAreCappedWithTheNumber) {
   for (int i = 1; i < 20001; ++i) deep += ",8";
   expect_fast_failure({"train", "--data", data, "--out", tmp.file("run"), "--hidden", deep}, 2,
                       "--hidden: at most 100 layers, got 20001");
-  expect_fast_failure({"train", "--data", data, "--out", tmp.file("run"), "--hidden",
-                       "65536,65536,65536"},
-                      2, " parameters; at most 1073741824");
+  std::string wide = "65536";
+  for (int i = 1; i < 40; ++i) wide += ",65536";  // 40 layers of 65536: 1.7e11 parameters
+  expect_fast_failure({"train", "--data", data, "--out", tmp.file("run"), "--hidden", wide}, 2,
+                      " parameters; at most 137438953472");
   EXPECT_FALSE(vae_test::exists(tmp.file("run")));
 }
 
