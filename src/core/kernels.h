@@ -22,6 +22,7 @@ namespace vae::kernels {
 /// 1 / √(1 − β₂ᵗ).
 struct AdamStep {
   float b1, b2, eps, step_size, inv_sqrt_bc2;
+  float decay = 1;  ///< 1 − lr·λ of AdamW's decoupled weight decay (1 = plain Adam)
 };
 
 struct Table {

@@ -2,15 +2,15 @@
 // namespace and compiled with that file's instruction set. Plain loops that the compiler
 // vectorises for the target; no library calls (see kernels.h). No include guard: by design.
 //
-// Adam (optim/adam.h): m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − lr_t·m / (√v·c + ε),
-// lr_t = lr/(1−β₁ᵗ), c = 1/√(1−β₂ᵗ).
+// Adam (optim/adam.h): m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ·d − lr_t·m / (√v·c + ε),
+// lr_t = lr/(1−β₁ᵗ), c = 1/√(1−β₂ᵗ), d = 1 − lr·λ (AdamW; 1 without weight decay).
 
 inline void adam_block(const AdamStep& s, float* p, float* m, float* v, const float* g,
                        size_t len) {
   for (size_t j = 0; j < len; ++j) {
     m[j] = s.b1 * m[j] + (1.0f - s.b1) * g[j];
     v[j] = s.b2 * v[j] + (1.0f - s.b2) * g[j] * g[j];
-    p[j] -= s.step_size * m[j] / (__builtin_sqrtf(v[j]) * s.inv_sqrt_bc2 + s.eps);
+    p[j] = p[j] * s.decay - s.step_size * m[j] / (__builtin_sqrtf(v[j]) * s.inv_sqrt_bc2 + s.eps);
   }
 }
 

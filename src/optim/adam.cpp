@@ -51,7 +51,7 @@ double Adam<T>::update_reduced(T* params, T* const* grads, const T* weights, int
   if constexpr (std::is_same_v<T, float>) {
     // Float: the same loop compiled per instruction set, chosen at run time (core/kernels.h).
     const kernels::AdamStep s{static_cast<float>(cfg_.beta1), static_cast<float>(cfg_.beta2),
-                              static_cast<float>(cfg_.eps), step_size_, inv_sqrt_bc2_};
+                              static_cast<float>(cfg_.eps), step_size_, inv_sqrt_bc2_, decay_};
     return kernels::best().adam_reduced(s, params, m_.data(), v_.data(), grads, weights, parts,
                                         lo, hi, zero_grads);
   }

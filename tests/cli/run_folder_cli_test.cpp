@@ -177,7 +177,7 @@ TEST(RunFolderCli, SigintStopsWithACheckpointAndTheResumeEndsBitForBit) {
   const auto run_lines = split_lines(read_bytes(run + "/metrics.jsonl"));
   ASSERT_EQ(run_lines.size(), static_cast<size_t>(kEpochs));
   for (int e = 0; e < kEpochs; ++e)
-    for (const char* key : {"epoch", "train_loss", "test_loss"})
+    for (const char* key : {"epoch", "train_loss", "val_loss"})
       EXPECT_EQ(nlohmann::json::parse(ref_lines[e]).at(key), nlohmann::json::parse(run_lines[e]).at(key))
           << key << " of epoch " << e + 1;
 }

@@ -35,7 +35,8 @@ TEST(Kernels, BaselineIsAlwaysSupportedAndBestIsTheWidest) {
 }
 
 TEST(Kernels, AdamReducedMatchesTheReferenceOnEveryTable) {
-  const vae::kernels::AdamStep s{0.9f, 0.999f, 1e-8f, 1e-3f / 0.1f, 1.0f / std::sqrt(0.001f)};
+  // decay 0.99: AdamW's weight decay (1 − lr·λ) is part of the step.
+  const vae::kernels::AdamStep s{0.9f, 0.999f, 1e-8f, 1e-3f / 0.1f, 1.0f / std::sqrt(0.001f), 0.99f};
   const float weights[2] = {0.25f, 0.75f};
   for (const Table* t : vae::kernels::supported()) {
     auto p = random_floats(kN, 1, -1, 1), m = random_floats(kN, 2, -0.1f, 0.1f);
@@ -48,7 +49,7 @@ TEST(Kernels, AdamReducedMatchesTheReferenceOnEveryTable) {
       ref_sq += static_cast<double>(g) * g;
       rm[i] = s.b1 * rm[i] + (1.0f - s.b1) * g;
       rv[i] = s.b2 * rv[i] + (1.0f - s.b2) * g * g;
-      rp[i] -= s.step_size * rm[i] / (std::sqrt(rv[i]) * s.inv_sqrt_bc2 + s.eps);
+      rp[i] = rp[i] * s.decay - s.step_size * rm[i] / (std::sqrt(rv[i]) * s.inv_sqrt_bc2 + s.eps);
     }
     float* grads[2] = {g0.data(), g1.data()};
     const double sq = t->adam_reduced(s, p.data(), m.data(), v.data(), grads, weights, 2, 0, kN, true);

@@ -137,7 +137,9 @@ TEST(Batcher, BinarizeOnceIsFixedBySeed) {
   EXPECT_EQ(a.labels, d.labels);
   for (size_t i = 0; i < a.x.size(); ++i) {
     EXPECT_TRUE(a.x[i] == 0.0f || a.x[i] == 1.0f);
-    if (d.x[i] == 0.0f) EXPECT_EQ(a.x[i], 0.0f) << "a zero became one";
+    if (d.x[i] == 0.0f) {
+      EXPECT_EQ(a.x[i], 0.0f) << "a zero became one";
+    }
   }
 }
 

@@ -226,6 +226,7 @@ TEST(DataPipeline, LimitKeepsTheFirstExamplesOfEachSource) {
   vae_test::TempDir dir;
   vae::DataOptions o = table_options(write_table(dir));
   o.limit = 20;
+  o.val_split = 0;  // every row not held out for testing stays a training row
   o.scale = vae::Scale::None;
   const vae::DataSplits d = vae::load_splits(o, 7, vae::Likelihood::Gaussian, nullptr, nullptr);
   EXPECT_EQ(d.train.n + d.test.n, 20u);

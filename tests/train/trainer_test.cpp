@@ -651,7 +651,9 @@ TEST_P(Schedules, ResumeIsBitExactAndTheRateFollowsTheFormula) {
       last_cut = e;
     }
   }
-  if (o.lr_schedule.kind == vae::LrSchedule::Kind::Plateau) EXPECT_EQ(a.state.lr_reductions, cuts);
+  if (o.lr_schedule.kind == vae::LrSchedule::Kind::Plateau) {
+    EXPECT_EQ(a.state.lr_reductions, cuts);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, Schedules,
