@@ -343,6 +343,7 @@ class CsvReader {
   // sparse one, all zeros), refused before the rest is scanned. Later NULs are named by line.
   void check_text(const char* begin, const char* end) const {
     constexpr size_t kLook = 64 << 10;
+    if (begin == end) return;  // an empty file (its mapping may be a null pointer)
     size_t n = std::min(static_cast<size_t>(end - begin), kLook);
     if (const void* nl = std::memchr(begin, '\n', n)) n = static_cast<const char*>(nl) - begin;
     if (const void* nul = std::memchr(begin, '\0', n))
