@@ -202,7 +202,7 @@ class CsvReader {
     for (char other : {';', '\t', ',', ' '}) {
       if (other == delimiter_ || std::find(begin, end, other) == end) continue;
       return " (fields are separated by " + quote(csv_delimiter_name(delimiter_)) +
-             "; if this file uses " + quote(csv_delimiter_name(other)) + ", give --delimiter " +
+             "; if this file uses " + quote(csv_delimiter_name(other)) + ", set delimiter to " +
              csv_delimiter_name(other) + ")";
     }
     return "";

@@ -234,8 +234,27 @@ TEST_F(Cli, EvalReportsImportanceWeightedBoundLatentsAndReconstruction) {
   EXPECT_NEAR(j.at("bits_per_dim").get<double>(), loss / (36 * std::log(2.0)), 1e-3);
   const auto& lat = j.at("latent");
   EXPECT_EQ(lat.at("kl_per_dim").size(), 2u);
-  EXPECT_GE(lat.at("active_units").get<int>(), 0);
-  EXPECT_LE(lat.at("active_units").get<int>(), 2);
+  // Each dimension's KL and the active units (Var_x μ_j > 0.01) from `vae encode`'s μ and
+  // log σ² of the same examples, computed here.
+  const std::string codes = tmp_.file("codes.npy");
+  const RunResult enc = vae_run({"encode", last(), "--threads", "1", "--out", codes});
+  ASSERT_EQ(enc.code, 0) << enc.err;
+  const vae::NpyArray z = vae::read_npy(codes);  // (N, 2, Z): μ then log σ²
+  ASSERT_EQ(z.shape, (std::vector<int64_t>{kTestN, 2, 2}));
+  int active = 0;
+  for (size_t d = 0; d < 2; ++d) {
+    double kl = 0, sum = 0, sum_sq = 0;
+    for (size_t n = 0; n < static_cast<size_t>(kTestN); ++n) {
+      const double m = z.data[n * 4 + d], lv = z.data[n * 4 + 2 + d];
+      kl += -0.5 * (1 + lv - m * m - std::exp(lv));
+      sum += m;
+      sum_sq += m * m;
+    }
+    const double mean = sum / kTestN, var = sum_sq / kTestN - mean * mean;
+    active += var > 0.01;
+    EXPECT_NEAR(lat.at("kl_per_dim")[d].get<double>(), kl / kTestN, 2e-4) << "dimension " << d;
+  }
+  EXPECT_EQ(lat.at("active_units").get<int>(), active);
   double kl_sum = 0;
   for (const auto& v : lat.at("kl_per_dim")) kl_sum += v.get<double>();
   // The analytic KL per dimension sums to the ELBO's KL term (each printed to 4 decimals).

@@ -68,14 +68,15 @@ inline pid_t spawn_binary(const std::string& binary, const std::vector<std::stri
   return pid;
 }
 
-/// Runs `binary args...` with stdin from /dev/null and stdout and stderr each sent to its own
+/// Runs `binary args...` (with `extra_env` added to the environment) with stdin from /dev/null and stdout and stderr each sent to its own
 /// file (files, not pipes, so neither stream can fill up and stall the child, and neither is a
 /// terminal: the command must print plain lines).
-inline RunResult run_binary(const std::string& binary, const std::vector<std::string>& args) {
+inline RunResult run_binary(const std::string& binary, const std::vector<std::string>& args,
+                            const std::vector<std::string>& extra_env = {}) {
   vae_test::TempDir capture;
   const std::string out_path = capture.file("stdout"), err_path = capture.file("stderr");
   RunResult r;
-  const pid_t pid = spawn_binary(binary, args, {}, out_path, err_path);
+  const pid_t pid = spawn_binary(binary, args, extra_env, out_path, err_path);
   if (pid < 0) return r;
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -87,8 +88,9 @@ inline RunResult run_binary(const std::string& binary, const std::vector<std::st
 }
 
 /// Runs the `vae` binary under test (VAE_BINARY, defined for the test target by CMake).
-inline RunResult vae_run(const std::vector<std::string>& args) {
-  return run_binary(VAE_BINARY, args);
+inline RunResult vae_run(const std::vector<std::string>& args,
+                         const std::vector<std::string>& extra_env = {}) {
+  return run_binary(VAE_BINARY, args, extra_env);
 }
 
 /// "vae train ... (exit 1)\n--- stdout ---\n...\n--- stderr ---\n..." for failure messages.

@@ -78,5 +78,33 @@ TEST(ExitCodesCli, EachCaseGetsTheCodeOfTheRule) {
   }
 }
 
+// $VAE_THREADS is the thread count of every command whose --threads is 0 (the default): a
+// machine or a harness pins all commands with it (the suite runs with VAE_THREADS=2), an explicit
+// --threads wins, and a value that is not a count is a usage error naming the variable.
+TEST(ExitCodesCli, VaeThreadsSetsTheDefaultCountAndIsChecked) {
+  TempDir tmp;
+  const std::string data = write_data(tmp.file("data"));
+  auto train = [&](const std::string& name, std::vector<std::string> extra,
+                   const std::vector<std::string>& env) {
+    std::vector<std::string> args = {"train", "--data", data, "--out", tmp.file(name), "--hidden",
+                                     "8", "--latent", "2", "--epochs", "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return vae_run(args, env);
+  };
+  const RunResult one = train("one", {}, {"VAE_THREADS=1"});
+  ASSERT_EQ(one.code, 0) << one.err;
+  EXPECT_NE(one.out.find(", 1 thread\n"), std::string::npos) << one.out;
+  const RunResult three = train("three", {"--threads", "3"}, {"VAE_THREADS=1"});
+  ASSERT_EQ(three.code, 0) << three.err;
+  EXPECT_NE(three.out.find(", 3 threads\n"), std::string::npos) << three.out;
+  for (const std::string bad : {"two", "-1", "99999999", "1.5"}) {
+    const RunResult r = train("bad", {}, {"VAE_THREADS=" + bad});
+    EXPECT_EQ(r.code, 2) << bad << ": " << r.err;
+    EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+    EXPECT_NE(r.err.find("VAE_THREADS"), std::string::npos) << r.err;
+    EXPECT_FALSE(vae_test::exists(tmp.file("bad") + "/final.json"));
+  }
+}
+
 }  // namespace
 }  // namespace vae_cli_test

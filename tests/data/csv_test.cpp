@@ -168,7 +168,7 @@ TEST(ReadCsvErrors, ValuesThatAreNotFiniteNumbers) {
   EXPECT_EQ(error_of(dir, "a,b\n1,\n"), p + ":2: column 2 ('b'): '' is not a number");
   EXPECT_EQ(error_of(dir, "a\n1 2\n"),
             p + ":2: column 1 ('a'): '1 2' is not a number (fields are separated by ','; if this "
-                "file uses 'space', give --delimiter space)");
+                "file uses 'space', set delimiter to space)");
   EXPECT_EQ(error_of(dir, "a\n0x10\n"), p + ":2: column 1 ('a'): '0x10' is not a number");
   EXPECT_EQ(error_of(dir, "a\n1e\n"), p + ":2: column 1 ('a'): '1e' is not a number");
   EXPECT_EQ(error_of(dir, "a\n+-1\n"), p + ":2: column 1 ('a'): '+-1' is not a number");
@@ -279,9 +279,9 @@ TEST(ReadCsvDelimiter, AWrongDelimiterIsNamedWithAHint) {
   const std::string p = dir.file("data.csv");
   const std::string m = vae_test::error_of([&] { read_with(dir, "1;2\n3;4\n", ',', vae::CsvHeader::No); });
   EXPECT_EQ(m, p + ":1: column 1: '1;2' is not a number (fields are separated by ','; if this "
-                   "file uses ';', give --delimiter ;)");
+                   "file uses ';', set delimiter to ;)");
   const std::string s = vae_test::error_of([&] { read_with(dir, "1 2\n3 4\n", ',', vae::CsvHeader::No); });
-  EXPECT_NE(s.find("give --delimiter space"), std::string::npos) << s;
+  EXPECT_NE(s.find("set delimiter to space"), std::string::npos) << s;
   EXPECT_EQ(vae::parse_csv_delimiter("tab"), '\t');
   EXPECT_EQ(vae::csv_delimiter_name(' '), "space");
   try {

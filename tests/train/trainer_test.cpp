@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -676,3 +677,146 @@ TEST(Trainer, WeightDecayShrinksTheParameters) {
 }
 
 }  // namespace
+
+// ---- Behaviour of the objective's options, seen through the gradients the trainer computes ----
+
+// Every step's flat gradient (after backward, before clipping and the update), in step order.
+struct GradientLog {
+  std::vector<std::vector<float>> steps;
+  vae::TrainCallbacks callbacks() {
+    vae::TrainCallbacks cb;
+    cb.after_backward = [this](int64_t, float* g, size_t n) { steps.emplace_back(g, g + n); };
+    return cb;
+  }
+};
+
+double dot(const std::vector<float>& a, const std::vector<float>& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += static_cast<double>(a[i]) * b[i];
+  return s;
+}
+
+// The KL weight of each step, read back from gradients. With lr = 1e-30 the parameters do not
+// move (a float plus 1e-30 rounds back to itself, but for the zero biases, which move by 1e-30),
+// and the batches and ε come from the seed alone, so run r's step s sees the same parameters,
+// rows and ε in every run; its gradient is linear in the weight: g(β) = g(0) + β·(g(1) − g(0)).
+// So β_s = (g_w − g_0)·(g_1 − g_0) / |g_1 − g_0|². Linear warm-up over 1.5 epochs must give
+// β = min(1, (epoch − 1 + b / batches) / 1.5) at batch b (0-based): a new weight every batch,
+// not one per epoch.
+TEST(Objective, KlWarmupSetsANewWeightForEveryBatch) {
+  const vae::DataSplits data = small_data();
+  Threads t(1);
+  vae::TrainOptions o = options(2);
+  o.lr = 1e-30;
+  auto gradients = [&](double beta, const std::string& warmup) {
+    vae::TrainOptions w = o;
+    w.beta = beta;
+    w.kl_warmup = vae::parse_kl_warmup(warmup);
+    GradientLog log;
+    vae_test::TempDir dir;
+    vae::train(dir.path(), small_model(), w, data, {}, nullptr, log.callbacks());
+    return log.steps;
+  };
+  const auto g0 = gradients(0.0, "none"), g1 = gradients(1.0, "none");
+  const auto gw = gradients(1.0, "linear:1.5");
+  const size_t batches = (300 + 31) / 32;
+  ASSERT_EQ(g0.size(), 2 * batches);
+  ASSERT_EQ(gw.size(), g0.size());
+  for (size_t s = 0; s < gw.size(); ++s) {
+    std::vector<float> d1(g0[s].size()), dw(g0[s].size());
+    for (size_t i = 0; i < d1.size(); ++i) {
+      d1[i] = g1[s][i] - g0[s][i];
+      dw[i] = gw[s][i] - g0[s][i];
+    }
+    const double beta = dot(dw, d1) / dot(d1, d1);
+    const double epochs_done = static_cast<double>(s / batches) + static_cast<double>(s % batches) / batches;
+    EXPECT_NEAR(beta, std::min(1.0, epochs_done / 1.5), 1e-4) << "step " << s;
+  }
+}
+
+// --clip-grad c: each step's gradient g is scaled by min(1, c / ‖g‖) before Adam, as
+// torch.nn.utils.clip_grad_norm_ does. The same scaling done by hand in the gradient hook of
+// an unclipped run must give the same parameters (to the rounding of the two norms' sums),
+// while the run without any scaling ends elsewhere; and c must have been below ‖g‖ at some
+// steps and above it at others, so that both branches ran.
+TEST(Objective, ClippingScalesTheGradientToTheGivenNorm) {
+  const vae::DataSplits data = small_data();
+  Threads t(1);
+  // c: the median of the unclipped run's gradient norms, so that both branches are taken.
+  std::vector<double> norms;
+  vae::TrainCallbacks record;
+  record.after_backward = [&](int64_t, float* g, size_t n) {
+    double sq = 0;
+    for (size_t i = 0; i < n; ++i) sq += static_cast<double>(g[i]) * g[i];
+    norms.push_back(std::sqrt(sq));
+  };
+  vae_test::TempDir probe;
+  vae::train(probe.path(), small_model(), options(2), data, {}, nullptr, record);
+  ASSERT_FALSE(norms.empty());
+  std::nth_element(norms.begin(), norms.begin() + norms.size() / 2, norms.end());
+  const double c = norms[norms.size() / 2];
+  vae::TrainOptions clipped = options(2);
+  clipped.clip_grad = c;
+  vae_test::TempDir a, b, plain;
+  int scaled = 0, kept = 0;
+  vae::train(a.path(), small_model(), clipped, data, {}, nullptr, {});
+  vae::TrainCallbacks by_hand;
+  by_hand.after_backward = [&](int64_t, float* g, size_t n) {
+    double sq = 0;
+    for (size_t i = 0; i < n; ++i) sq += static_cast<double>(g[i]) * g[i];
+    const double norm = std::sqrt(sq);
+    if (norm <= c) {
+      ++kept;
+      return;
+    }
+    ++scaled;
+    for (size_t i = 0; i < n; ++i) g[i] *= static_cast<float>(c / norm);
+  };
+  vae::train(b.path(), small_model(), options(2), data, {}, nullptr, by_hand);
+  vae::train(plain.path(), small_model(), options(2), data, {}, nullptr, {});
+  EXPECT_GT(scaled, 0);
+  EXPECT_GT(kept, 0);
+  const auto pa = vae::load_checkpoint(a.file("last.safetensors")).params;
+  const auto pb = vae::load_checkpoint(b.file("last.safetensors")).params;
+  const auto pp = vae::load_checkpoint(plain.file("last.safetensors")).params;
+  ASSERT_EQ(pa.size(), pb.size());
+  double same = 0, apart = 0;
+  for (size_t i = 0; i < pa.size(); ++i) {
+    same = std::max(same, static_cast<double>(std::fabs(pa[i] - pb[i])));
+    apart = std::max(apart, static_cast<double>(std::fabs(pa[i] - pp[i])));
+  }
+  EXPECT_LT(same, 1e-5);
+  EXPECT_GT(apart, 1e-3);
+}
+
+// Free bits (Σ_j max(λ, KL̄_j), a batch mean inside a max) do not split over data-parallel
+// parts, so the trainer runs them as one part whatever the thread count: two threads give the
+// one-thread run's figures, and the minimised objective is not the plain one.
+TEST(Objective, FreeBitsGiveTheSameRunOnTwoThreadsAsOnOne) {
+  const vae::DataSplits data = small_data();
+  vae::TrainOptions o = options(3);
+  o.batch_size = 64;  // two parts of 32 on two threads without free bits
+  o.free_bits = 0.5;
+  std::vector<vae::EpochMetrics> one, two;
+  vae::TrainCallbacks cb1, cb2;
+  cb1.on_epoch = [&](const vae::EpochMetrics& m) { one.push_back(m); };
+  cb2.on_epoch = [&](const vae::EpochMetrics& m) { two.push_back(m); };
+  vae_test::TempDir d1, d2;
+  {
+    Threads t(1);
+    vae::train(d1.path(), small_model(), o, data, {}, nullptr, cb1);
+  }
+  {
+    Threads t(2);
+    vae::train(d2.path(), small_model(), o, data, {}, nullptr, cb2);
+  }
+  ASSERT_EQ(one.size(), 3u);
+  ASSERT_EQ(two.size(), 3u);
+  for (size_t e = 0; e < 3; ++e) {
+    EXPECT_NEAR(two[e].train_loss, one[e].train_loss, 1e-4 * one[e].train_loss) << e;
+    EXPECT_NEAR(two[e].train_objective, one[e].train_objective, 1e-4 * one[e].train_objective) << e;
+    EXPECT_NEAR(two[e].test_loss, one[e].test_loss, 1e-4 * one[e].test_loss) << e;
+    // Σ_j max(λ, KL̄_j) ≥ Z·λ and ≥ KL̄: the objective is not recon + KL once a dimension sits below λ.
+    EXPECT_GE(one[e].train_objective, one[e].train_recon + 2 * 0.5 - 1e-9) << e;
+  }
+}

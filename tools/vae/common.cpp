@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "cli.h"
@@ -55,7 +56,7 @@ constexpr int kThreadsPerCore = 8;
 int max_threads() { return kThreadsPerCore * std::max(1, vae::hardware_threads()); }
 
 std::string threads_help() {
-  return "threads (0 = all " + std::to_string(vae::hardware_threads()) +
+  return "threads (0 = $VAE_THREADS when set, else all " + std::to_string(vae::hardware_threads()) +
          " cores; at most " + std::to_string(max_threads()) +
          "): large batches and --iw split their rows over them, other work splits each "
          "matrix product";
@@ -65,13 +66,35 @@ void add_threads_option(CLI::App* app, int* threads) {
   app->add_option("--threads", *threads, threads_help());
 }
 
-void apply_threads(int threads) {
-  if (threads < 0) throw UsageError("--threads: must be >= 0, got " + std::to_string(threads));
+namespace {
+
+// A thread count from `what` (--threads or $VAE_THREADS): 0..max_threads(), else a usage error.
+int checked_threads(long long threads, const std::string& what) {
+  if (threads < 0) throw UsageError(what + ": must be >= 0, got " + std::to_string(threads));
   if (threads > max_threads())
-    throw UsageError("--threads: at most " + std::to_string(max_threads()) + " on this machine (" +
+    throw UsageError(what + ": at most " + std::to_string(max_threads()) + " on this machine (" +
                      std::to_string(kThreadsPerCore) + " per core), got " +
                      std::to_string(threads));
-  vae::set_num_threads(threads);
+  return static_cast<int>(threads);
+}
+
+// $VAE_THREADS, the count used where --threads is 0 (0 or unset: all cores). It lets a machine
+// or a test harness pin every command's count without editing each command line.
+int threads_from_environment() {
+  const char* env = std::getenv("VAE_THREADS");
+  if (env == nullptr || *env == '\0') return 0;
+  const std::string text(env);
+  if (text.size() > 6 || text.find_first_not_of("0123456789") != std::string::npos)
+    throw UsageError("VAE_THREADS: expected a whole number of threads, got '" +
+                     text.substr(0, 20) + (text.size() > 20 ? "...'" : "'"));
+  return checked_threads(std::stoll(text), "VAE_THREADS");
+}
+
+}  // namespace
+
+void apply_threads(int threads) {
+  threads = checked_threads(threads, "--threads");
+  vae::set_num_threads(threads > 0 ? threads : threads_from_environment());
 }
 
 void add_seed_option(CLI::App* app, uint64_t* seed, const std::string& help) {
