@@ -54,8 +54,17 @@ inline pid_t spawn_binary(const std::string& binary, const std::vector<std::stri
   argv.push_back(const_cast<char*>(binary.c_str()));
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  // extra_env replaces a variable of the same name (getenv would find the first of two).
+  auto overridden = [&](const char* e) {
+    for (const std::string& x : extra_env) {
+      const size_t eq = x.find('=');
+      if (std::strncmp(e, x.c_str(), eq + 1) == 0) return true;
+    }
+    return false;
+  };
   std::vector<char*> envp;
-  for (char** e = environ; *e; ++e) envp.push_back(*e);
+  for (char** e = environ; *e; ++e)
+    if (!overridden(*e)) envp.push_back(*e);
   for (const std::string& e : extra_env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   pid_t pid = 0;
