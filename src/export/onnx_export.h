@@ -14,8 +14,7 @@
 // The checkpoint's data scaling is in the graphs: x_model = (x − offset) · factor (then
 // clamped to [0, 1] when the scaling clamps: Clip) at the encoder's input, and
 // x = mean / factor + offset at the decoder's output. Layers map one to one: dense → Gemm
-// (weights (O, I) as stored, transB = 1; Reshape (0, −1) before it when its input is an
-// image),
+// (weights (O, I) as stored, transB = 1; Reshape (0, −1) before it when its input is an image),
 // conv → Conv, conv_transpose → ConvTranspose (output_padding kept), reshape → Reshape
 // (−1, C, H, W), the one-hot → Concat on axis 1, activations → Relu, Tanh, LeakyRelu (alpha
 // 0.01), Elu (alpha 1). Weights are float initializers named as the checkpoint's tensors.

@@ -299,6 +299,7 @@ const std::vector<JsonField>& json_fields() {
 std::string TrainOptions::to_json() const {
   json j = {{"optimizer", "adam"}};
   for (const JsonField& f : json_fields()) j[f.key] = f.write(*this);
+  if (init_from.empty()) j.erase("init_from");  // only runs that started from a checkpoint
   return j.dump();
 }
 
