@@ -3,7 +3,10 @@
 # Run as root (or with sudo available). Does nothing when everything is already installed.
 #   scripts/setup.sh                    build and run
 #   scripts/setup.sh --with-test-tools  also Chromium, which the test suite uses to open a run's
-#                                       report as a reader would (large: ~300 MB installed)
+#                                       report as a reader would (large: ~300 MB installed), and
+#                                       the runtimes the interop tests compare with: PyTorch,
+#                                       python3-onnx, OpenCV, and ONNX Runtime from npm
+#                                       (tests/export/node, npm ci)
 #   scripts/setup.sh --with-fuzz        also clang with libFuzzer and the sanitizer runtimes, for
 #                                       scripts/fuzz.sh (docs/fuzzing.md)
 # The two flags may be combined.
@@ -23,11 +26,17 @@ packages=(
   libgtest-dev googletest            # tests
   libbenchmark-dev                   # benchmarks
   dataset-fashion-mnist              # the default data set, /usr/share/datasets/fashion-mnist
+  libonnx-dev libprotobuf-dev        # vae export --onnx (onnx-ml.pb.h, libonnx_proto, protobuf)
 )
+test_tools=false
 for arg in "$@"; do
   case $arg in
     --with-test-tools)
       packages+=(chromium)           # scripts/check-report.sh, VizCli.ReportLoadsInHeadlessChromium
+      packages+=(python3-torch)      # python/tests/test_torch.py: vae.torch against vae.cpp
+      packages+=(python3-onnx python3-opencv)  # tests/export/onnx_export_test.py: checker, dnn
+      packages+=(nodejs npm)         # ONNX Runtime (onnxruntime-node) for the same test
+      test_tools=true
       ;;
     --with-fuzz)
       # clang's -fsanitize=fuzzer links libclang_rt.fuzzer, which libclang-rt-14-dev holds (clang
@@ -41,11 +50,24 @@ for arg in "$@"; do
   esac
 done
 
+# ONNX Runtime for node, as tests/export/node/package-lock.json pins it. Its install script would
+# download GPU libraries (and fail offline): ONNXRUNTIME_NODE_INSTALL=skip keeps the CPU build
+# the package ships.
+install_node_tools() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/export/node"
+  if [[ ! -d $dir/node_modules/onnxruntime-node ]]; then
+    echo "setup: npm ci in $dir"
+    (cd "$dir" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund >/dev/null)
+  fi
+}
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]} == 0)); then
+  if $test_tools; then install_node_tools; fi
   exit 0
 fi
 
@@ -58,4 +80,5 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if $test_tools; then install_node_tools; fi
 echo "setup: done"

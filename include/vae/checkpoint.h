@@ -15,6 +15,9 @@
 // range and fingerprints unknown, and selected_on from their options (val_split 0: "test").
 //             "class_names" (a JSON array of strings, label y → its name; only when the
 //             training data named their classes: image subfolders, CSV names, Fashion-MNIST)
+//             "imported_from" (the weights file `vae import` read; only in imported checkpoints,
+//             which hold no training run: no "train_options", "train_state" or optimiser
+//             state; they read as the default options with no data and the zero state)
 // Python reads it with safetensors.numpy.load_file / safe_open(...).metadata().
 // Written to a temporary file and renamed into place: a crash never leaves half a checkpoint.
 #pragma once
@@ -69,6 +72,9 @@ struct Checkpoint {
   std::string selected_on;            ///< "val" or "test": where the best model was chosen
   SourceFingerprints data_prints;     ///< the run's sources as read (unknown in older files)
   std::vector<std::string> class_names;  ///< the training data's class names, or empty
+  /// The weights file the checkpoint was imported from (vae import), or empty for a training
+  /// run's checkpoint.
+  std::string imported_from;
 };
 
 /// Writes atomically. Asserts params (and moments, when present) have param_count(model) values.

@@ -107,6 +107,12 @@ struct TrainOptions {
   /// Keep a checkpoint of every save_every-th epoch as epoch-0005.safetensors beside last and
   /// best (0 = none).
   int save_every = 0;
+  /// A checkpoint whose weights start a new run (vae import writes one from PyTorch weights):
+  /// its parameters replace the random initialisation; the optimiser starts fresh and every
+  /// other option is this run's. Its model must have this run's parameter table (names and
+  /// shapes), else train() throws FieldError("init_from", ...). Empty: random initialisation.
+  /// A resumed run ignores it (it continues from its own checkpoint).
+  std::string init_from;
 
   /// The KL weight after `epochs_done` (fractional) epochs of training: kl_warmup applied to β.
   double kl_weight(double epochs_done) const { return kl_warmup.weight(beta, epochs_done); }

@@ -58,6 +58,8 @@ std::string printable(const std::string& s, size_t max_chars = 64) {
 
 std::string in_quotes(const std::string& s) { return "'" + printable(s) + "'"; }
 
+}  // namespace
+
 std::string shape_string(const std::vector<int64_t>& shape) {
   std::string out = "[";
   for (size_t i = 0; i < shape.size(); ++i) {
@@ -70,6 +72,8 @@ std::string shape_string(const std::vector<int64_t>& shape) {
   }
   return out + "]";
 }
+
+namespace {
 
 template <typename U>
 void store_le(U v, unsigned char* p) {

@@ -17,6 +17,9 @@ enum class DType { F32, F64, I64, I32, U8 };
 const char* dtype_name(DType t);   ///< "F32", "F64", "I64", "I32", "U8"
 size_t dtype_size(DType t);        ///< bytes per element
 
+/// "[400, 784]" (at most 8 dimensions shown): how messages print a shape.
+std::string shape_string(const std::vector<int64_t>& shape);
+
 struct TensorEntry {
   std::string name;
   DType dtype = DType::F32;

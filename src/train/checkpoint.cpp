@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <utility>
 
 #include "io/json_fields.h"
@@ -108,8 +109,6 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   st.metadata = {{"format", kCheckpointFormat},
                  {"format_version", std::to_string(kCheckpointVersion)},
                  {"model", c.model.to_json()},
-                 {"train_options", c.train.to_json()},
-                 {"train_state", c.state.to_json()},
                  {"data_scaling", json{{"kind", scaler_kind_name(c.scaler.kind)},
                                        {"clamp01", c.scaler.clamp01}}.dump()}};
   if (!c.selected_on.empty()) st.metadata["selected_on"] = c.selected_on;
@@ -119,6 +118,12 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
     prints["test_data"] = json::parse(c.data_prints.test_data.to_json());
   if (!prints.empty()) st.metadata["data_fingerprint"] = prints.dump();
   if (!c.class_names.empty()) st.metadata["class_names"] = json(c.class_names).dump();
+  if (c.imported_from.empty()) {
+    st.metadata["train_options"] = c.train.to_json();
+    st.metadata["train_state"] = c.state.to_json();
+  } else {
+    st.metadata["imported_from"] = c.imported_from;  // no training run to describe
+  }
   for (const ParamInfo& p : table) st.add_f32(p.name, p.shape, c.params.data() + p.offset);
   if (with_optim) {
     for (const ParamInfo& p : table)
@@ -141,6 +146,26 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   write_safetensors(path, st);
 }
 
+namespace {
+
+// The training run's options and state, or for an imported checkpoint, which has none, where
+// it came from (the default options with no data, the zero state).
+void read_run(const std::map<std::string, std::string>& metadata, const std::string& path,
+              Checkpoint& c) {
+  if (const auto it = metadata.find("imported_from"); it != metadata.end()) {
+    c.imported_from = it->second;
+    c.train.data.data.clear();
+    return;
+  }
+  for (const char* key : {"train_options", "train_state"})
+    if (!metadata.count(key))
+      throw Error(path + ": not a vae.cpp checkpoint (metadata has no '" + key + "')");
+  c.train = TrainOptions::from_json(metadata.at("train_options"), path);
+  c.state = TrainState::from_json(metadata.at("train_state"), path);
+}
+
+}  // namespace
+
 Checkpoint load_checkpoint(const std::string& path) {
   const SafeTensors st = read_safetensors(path);
   auto meta = [&](const std::string& key) -> const std::string& {
@@ -157,8 +182,7 @@ Checkpoint load_checkpoint(const std::string& path) {
                 std::to_string(kCheckpointVersion) + ")");
   Checkpoint c;
   c.model = ModelConfig::from_json(meta("model"), path);
-  c.train = TrainOptions::from_json(meta("train_options"), path);
-  c.state = TrainState::from_json(meta("train_state"), path);
+  read_run(st.metadata, path, c);
 
   const auto table = param_table(c.model);
   // The parameter count comes from the metadata; check that the file really holds every tensor

@@ -277,6 +277,7 @@ const std::vector<JsonField>& json_fields() {
       // Runs from before the option stopped at the first non-finite step.
       optional_key("max_recoveries", VAE_MEMBER(max_recoveries), 0),
       optional_key("save_every", VAE_MEMBER(save_every)),
+      optional_key("init_from", VAE_MEMBER(init_from)),
       required_key("data", VAE_MEMBER(data.data)),
       optional_key("test_data", VAE_MEMBER(data.test_data)),
       optional_key("test_split", VAE_MEMBER(data.test_split)),
@@ -298,6 +299,7 @@ const std::vector<JsonField>& json_fields() {
 std::string TrainOptions::to_json() const {
   json j = {{"optimizer", "adam"}};
   for (const JsonField& f : json_fields()) j[f.key] = f.write(*this);
+  if (init_from.empty()) j.erase("init_from");  // only runs that started from a checkpoint
   return j.dump();
 }
 

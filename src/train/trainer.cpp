@@ -16,6 +16,7 @@
 #include "core/pool.h"
 #include "data/batcher.h"
 #include "io/fileio.h"
+#include "io/safetensors.h"
 #include "optim/adam.h"
 #include "train/data_parallel.h"
 #include "vae/error.h"
@@ -320,11 +321,35 @@ TrainingRun::TrainingRun(const std::string& out_dir, const ModelConfig& model_cf
   good_.class_names = data.train.class_names;
 }
 
+// TrainOptions::init_from: the checkpoint's weights into `params`, laid out by `table` (this
+// run's model), after checking that its model has exactly this parameter table.
+void copy_init_weights(const std::string& path, const std::vector<ParamInfo>& table,
+                       float* params) {
+  const Checkpoint init = load_checkpoint(path);
+  const std::vector<ParamInfo> theirs = param_table(init.model);
+  for (size_t i = 0; i < std::max(table.size(), theirs.size()); ++i) {
+    const ParamInfo* mine = i < table.size() ? &table[i] : nullptr;
+    const ParamInfo* other = i < theirs.size() ? &theirs[i] : nullptr;
+    if (mine && other && mine->name == other->name && mine->shape == other->shape) continue;
+    const std::string name = mine ? mine->name : other->name;
+    throw FieldError("init_from", path + ": its model (" + init.model.describe() +
+                                      ") does not match this run's (tensor '" + name + "' is " +
+                                      (other ? shape_string(other->shape) : "absent") +
+                                      " there, " + (mine ? shape_string(mine->shape) : "absent") +
+                                      " here)");
+  }
+  std::copy(init.params.begin(), init.params.end(), params);
+}
+
 void TrainingRun::start(const Checkpoint* resume) {
   if (resume) {
     if (resume->adam_m.empty())
       throw Error("the checkpoint to resume holds no optimiser state (weights only)");
     restore(*resume);
+  } else if (!opts_.init_from.empty()) {
+    model_.init_params(rng_);  // the same draws as a run without init_from: the RNG stays in step
+    copy_init_weights(opts_.init_from, model_.params_info(), model_.params());
+    state_.rng = rng_.state();
   } else {
     model_.init_params(rng_);
     state_.rng = rng_.state();

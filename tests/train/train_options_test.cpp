@@ -134,6 +134,17 @@ TEST(TrainOptionsJson, WritesTheStringsCheckpointsHold) {
             R"("test_data":"","test_split":-1.0,"val_split":-1.0,"weight_decay":0.0})");
 }
 
+// init_from is written only when a run started from a checkpoint, and reads back.
+TEST(TrainOptionsJson, InitFromOnlyWhenSet) {
+  vae::TrainOptions o;
+  o.epochs = 2;
+  o.init_from = "/runs/imported.safetensors";
+  const std::string text = o.to_json();
+  EXPECT_NE(text.find(R"("init_from":"/runs/imported.safetensors")"), std::string::npos) << text;
+  EXPECT_EQ(vae::TrainOptions::from_json(text, "x").init_from, o.init_from);
+  EXPECT_EQ(vae::TrainOptions::from_json(kDefaultJson, "x").init_from, "");
+}
+
 // A checkpoint written before the default validation split has no val_split key: it selected
 // its model on the test set, and reads so.
 TEST(TrainOptionsJson, AFileWithoutValSplitHadNoValidationRows) {

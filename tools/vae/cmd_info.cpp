@@ -19,7 +19,7 @@ void print_json(const std::string& path, const vae::Checkpoint& c) {
   json tensors = json::array();
   for (const vae::ParamInfo& p : vae::param_table(c.model))
     tensors.push_back({{"name", p.name}, {"shape", p.shape}});
-  const json j = {{"checkpoint", path},
+  json j = {{"checkpoint", path},
                   {"format", vae::kCheckpointFormat},
                   {"format_version", vae::kCheckpointVersion},
                   {"model", json::parse(c.model.to_json())},
@@ -32,8 +32,11 @@ void print_json(const std::string& path, const vae::Checkpoint& c) {
                                {"identity", c.scaler.identity()}}},
                   {"optimizer_state", !c.adam_m.empty()},
                   {"class_names", c.class_names}};
+  if (!c.imported_from.empty()) j["imported_from"] = c.imported_from;
   std::printf("%s\n", j.dump(2).c_str());
 }
+
+void print_training(const vae::Checkpoint& c);
 
 void print_text(const std::string& path, const vae::Checkpoint& c) {
   const vae::ModelConfig& m = c.model;
@@ -59,6 +62,16 @@ void print_text(const std::string& path, const vae::Checkpoint& c) {
     std::string shape;
     for (size_t k = 0; k < p.shape.size(); ++k) shape += (k ? "x" : "") + std::to_string(p.shape[k]);
     std::printf("  %-22s %s\n", p.name.c_str(), shape.c_str());
+  }
+  print_training(c);
+}
+
+// The run that made the checkpoint, or where an imported one came from.
+void print_training(const vae::Checkpoint& c) {
+  if (!c.imported_from.empty()) {
+    std::printf("imported     from %s (vae import): no training run, optimiser state absent\n",
+                c.imported_from.c_str());
+    return;
   }
   const vae::TrainOptions& t = c.train;
   std::printf("training     data %s, binarize %s, batch %d, adam lr %g, seed %llu, %d epochs planned\n",

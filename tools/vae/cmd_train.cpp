@@ -113,19 +113,28 @@ struct TrainRun {
 // ---- 1. The options -------------------------------------------------------------------------
 
 // What the given flags apply over: a resumed run's checkpoint, the model of a --config file
-// over the defaults, or the defaults.
+// over the defaults (or over the model of the --init-from checkpoint), or the defaults.
 TrainRun base_run(const GivenFlags& given) {
   TrainRun run;
-  const std::string resume = given.text("--resume"), config = given.text("--config");
+  const std::string resume = given.text("--resume"), config = given.text("--config"),
+                    init_from = given.text("--init-from");
   if (!resume.empty()) {
     check_resumable(given);
     run.resumed = vae::load_checkpoint(resume);
+    if (!run.resumed->imported_from.empty())
+      throw vae::Error("--resume: " + resume + " was imported (from " +
+                       run.resumed->imported_from + ") and holds no training run; start one "
+                       "from its weights with --init-from " + resume);
     if (run.resumed->adam_m.empty())
       throw vae::Error("--resume: " + resume + " holds weights only (no optimiser state); resume "
                        "from the run's last.safetensors");
     run.setup.train = run.resumed->train;
     run.setup.model = run.resumed->model;
-  } else if (!config.empty()) {
+    return run;
+  }
+  // --init-from: the checkpoint's model is what the --config file and the flags apply over.
+  if (!init_from.empty()) run.setup.model = vae::load_checkpoint(init_from).model;
+  if (!config.empty()) {
     for (const char* flag : {"--hidden", "--arch"})
       if (given.has(flag))
         throw UsageError(std::string(flag) + ": cannot be combined with --config (the file "
@@ -160,6 +169,7 @@ TrainRun resolve_options(const GivenFlags& given) {
   // Paths as the checkpoint keeps them: absolute, so later commands find the data from any folder.
   s.train.data.data = vae::canonical_source(s.train.data.data);
   s.train.data.test_data = vae::canonical_source(s.train.data.test_data);
+  if (!s.train.init_from.empty()) s.train.init_from = fs::absolute(s.train.init_from).string();
   if (!run.resumed && s.config.empty() && s.model.arch == vae::Arch::Conv && given.has("--hidden"))
     throw UsageError("--hidden: sets the widths of --arch mlp; --arch conv is a fixed preset "
                      "(use --config for other layers)");

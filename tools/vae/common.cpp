@@ -170,6 +170,9 @@ vae::Dataset load_split_for(const vae::Checkpoint& ckpt, const std::string& data
                             const std::string& split, std::vector<uint32_t>* out_of_range) {
   if (split != "train" && split != "val" && split != "test")
     throw UsageError("--split: must be 'train', 'val' or 'test', got '" + split + "'");
+  if (data_spec.empty())  // an imported checkpoint names no data
+    throw UsageError("--data: the checkpoint was imported (from " + ckpt.imported_from +
+                     ") and names no data; give the data with --data");
   vae::Dataset chosen = read_rows_for(ckpt, data_spec, split);
   check_fits(chosen, ckpt.model, data_spec);
   // Counted before the run's scaling, which may clamp (tables scaled to [0, 1]).

@@ -340,6 +340,10 @@ std::vector<TrainFlag> make_train_flags() {
       member_row("--save-every", "save_every", VAE_SETUP(train.save_every), kAllowed, not_default,
                  "also keep the checkpoint of every Nth epoch as epoch-0005.safetensors "
                  "(0 = only last and best); may be given with --resume"),
+      member_row("--init-from", "init_from", VAE_SETUP(train.init_from), kRefused, not_default,
+                 "start from this checkpoint's weights (a run's, or one vae import wrote): its "
+                 "model unless --config or model flags change it (the tensors must then still "
+                 "match), a fresh optimiser, this run's options"),
       // ---- The command's own ----
       member_row("--out", "out", VAE_SETUP(out), kAllowed, always,
                  "run folder (default: runs/YYYYmmdd-HHMMSS)"),
