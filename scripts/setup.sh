@@ -35,7 +35,11 @@ for arg in "$@"; do
       packages+=(chromium)           # scripts/check-report.sh, VizCli.ReportLoadsInHeadlessChromium
       packages+=(python3-torch)      # python/tests/test_torch.py: vae.torch against vae.cpp
       packages+=(python3-onnx python3-opencv)  # tests/export/onnx_export_test.py: checker, dnn
-      packages+=(nodejs npm)         # ONNX Runtime (onnxruntime-node) for the same test
+      # Node.js and npm for ONNX Runtime (onnxruntime-node) in the same test: Debian's packages
+      # where no node/npm is on the machine yet (a Node.js that bundles npm conflicts with
+      # Debian's npm package, so an npm already on PATH is used as it is).
+      command -v node >/dev/null || packages+=(nodejs)
+      command -v npm >/dev/null || packages+=(npm)
       test_tools=true
       ;;
     --with-fuzz)
