@@ -14,7 +14,7 @@
 # `vae train --resume` (stop the script at any time and start it again). FLAGS after `--` go to
 # every new run (`-- --epochs 5 --threads 2`; `--epochs` also reaches a resumed run).
 # Then `vae eval BEST --iw K` (default 5000) on the 10,000 test images, saved as
-# DIR/NAME/eval-iwK.json, and one table: model | paper NLL | this NLL (IW K) | best epoch /
+# DIR/NAME/eval-iwK.json (again whenever best.safetensors is newer), and one table: model | paper NLL | this NLL (IW K) | best epoch /
 # epochs run | training seconds.
 set -euo pipefail
 
@@ -64,9 +64,9 @@ for cfg in "$root"/examples/paper/*.json; do
     "$vae" train --config "$cfg" --data fashion-mnist --binarize dynamic --out "$out" \
       ${flags[@]+"${flags[@]}"}
   fi
-  if [[ ! -f "$out/eval-iw$iw.json" ]]; then
+  if [[ ! -f "$out/eval-iw$iw.json" || "$out/best.safetensors" -nt "$out/eval-iw$iw.json" ]]; then
     echo "== $name: vae eval --iw $iw"
-    "$vae" eval "$out/best.safetensors" --iw "$iw" --out "$out/eval-iw$iw.json"
+    "$vae" eval "$out/best.safetensors" --iw "$iw" --out "$out/eval-iw$iw.json" >/dev/null
   fi
 done
 
