@@ -1,5 +1,6 @@
-// Building models of layer lists in tests: each kind's builder (vae::dense_layer, conv_layer,
-// conv_transpose_layer, reshape_layer from src/nn/layers/), and a model of such lists.
+// Building models of layer lists in tests: each kind's builder (vae::dense_layer,
+// gated_dense_layer, conv_layer, conv_transpose_layer, reshape_layer from src/nn/layers/), and a
+// model of such lists.
 #pragma once
 
 #include <utility>
@@ -8,6 +9,7 @@
 #include "nn/layers/conv.h"
 #include "nn/layers/conv_transpose.h"
 #include "nn/layers/dense.h"
+#include "nn/layers/gated_dense.h"
 #include "nn/layers/reshape.h"
 #include "vae/model.h"
 

@@ -4,8 +4,8 @@
 // Legend: B batch, D data size (= C·H·W for images), F encoder features, Z latent size,
 // K importance samples, Y classes (conditional models), H_l width of layer l.
 //
-//   encoder   a stack of layers (dense, conv, reshape) from x (B,D) to features h (B,F); each
-//             layer is y = f(layer(x)) with the model's activation f
+//   encoder   layers (dense, gated_dense, conv, reshape) from x (B,D) to features h (B,F); each
+//             is y = f(layer(x)), f the model's activation (none after gated_dense: its gate)
 //   heads     μ = h W_μᵀ + b_μ (B,Z),   log σ² = h W_vᵀ + b_v (B,Z)
 //   sample    z = μ + exp(½ log σ²) ⊙ ε  (B,Z),  ε ~ N(0, I) given by the caller
 //   decoder   a stack of layers (dense, reshape, conv_transpose) from z (B,Z) to out (B,D): the
@@ -34,7 +34,7 @@
 //
 // Vae::backward is forward's call list read in reverse; each call's math sits beside the
 // function it calls: a layer's in its kind's header (src/nn/layers/dense.h, conv.h,
-// conv_transpose.h, reshape.h, reached through LayerSpec::kind), the rest in
+// gated_dense.h, conv_transpose.h, reshape.h, reached through LayerSpec::kind), the rest in
 // include/vae/nn.h and src/model/losses.h.
 //
 // Storage: all parameters live in one flat buffer, all gradients in another of the same layout
@@ -56,11 +56,11 @@ namespace vae {
 struct LayerKind;  // one row of the layer table: everything about one kind (src/nn/layers/)
 
 /// One layer of an encoder or decoder stack (ModelConfig::encoder / decoder). Its kind says which
-/// of the fields it reads; each kind's header under src/nn/layers/ (dense.h, conv.h,
-/// conv_transpose.h, reshape.h) gives its JSON form, shapes, parameters and math.
+/// of the fields it reads; each kind's header under src/nn/layers/ (dense.h, gated_dense.h,
+/// conv.h, conv_transpose.h, reshape.h) gives its JSON form, shapes, parameters and math.
 struct LayerSpec {
   const LayerKind* kind = nullptr;  ///< find_layer_kind("conv"); nullptr: not set (an error)
-  int units = 0;           ///< dense: output features; conv, conv_transpose: output channels
+  int units = 0;           ///< (gated) dense: output features; conv, conv_transpose: channels out
   int kernel = 0;          ///< conv, conv_transpose: square kernel side
   int stride = 1;          ///< conv, conv_transpose
   int padding = 0;         ///< conv, conv_transpose: zeros on each side

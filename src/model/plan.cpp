@@ -44,6 +44,7 @@ PlannedLayer plan_layer(const LayerSpec& s, const std::string& name, const std::
   p.in_h = in.h;
   p.in_w = in.w;
   in.image = s.kind->plan(p, in.image, at);
+  p.act = !s.kind->self_activated;
   if (pending > 0 && s.kind->takes_one_hot) {
     p.cond = pending;
     pending = 0;

@@ -24,6 +24,13 @@ vae::ModelConfig conv_config() {
       {vae::dense_layer(12), vae::reshape_layer(3, 2, 2), vae::conv_transpose_layer(1, 4, 2, 0)});
 }
 
+// A gated MLP on 1×3×3 images, as the published GatedDense models (no activation after a gate).
+vae::ModelConfig gated_config() {
+  return vae_test::custom_config(3, 2, vae::Activation::Relu,
+                                 {vae::gated_dense_layer(5), vae::gated_dense_layer(4)},
+                                 {vae::gated_dense_layer(4), vae::dense_layer(9)});
+}
+
 vae::ModelConfig mlp_config(std::vector<int> hidden) {
   vae::ModelConfig c;
   c.input_dim = 6;
@@ -126,6 +133,10 @@ std::vector<ModelCase> model_cases() {
   ci.num_classes = 2;
   ci.likelihood = vae::Likelihood::GaussianLearnedSigma;
   v.push_back({"conv_conditional_learned_sigma_iwae_k2", ci, 2});
+  v.push_back({"gated", gated_config()});
+  vae::ModelConfig gc = gated_config();
+  gc.num_classes = 2;
+  v.push_back({"gated_conditional_iwae_k2", gc, 2});
   return v;
 }
 

@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
 #include "cli.h"
 #include "data/batcher.h"
 #include "io/fileio.h"
@@ -112,8 +114,50 @@ struct TrainRun {
 
 // ---- 1. The options -------------------------------------------------------------------------
 
-// What the given flags apply over: a resumed run's checkpoint, the model of a --config file
-// over the defaults (or over the model of the --init-from checkpoint), or the defaults.
+// A --config file's optional "train" object: training options by their field names, the keys
+// of a checkpoint's train_options ({"batch_size": 100, "kl_warmup": "linear:100"}), each read
+// as the text its flag takes. Takes the object out of `text`, which keeps the model description.
+// Throws vae::Error "<origin>: train.<key>: ..." for a key that is not a training option or a
+// value that is neither a number nor a string.
+GivenFlags config_train_flags(std::string& text, const std::string& origin) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("train")) return {};  // parse_model_config says what is wrong
+  const nlohmann::json train = j["train"];
+  j.erase("train");
+  text = j.dump();
+  if (!train.is_object())
+    throw vae::Error(origin + ": train: must be an object of training options by name");
+  const nlohmann::json keys = nlohmann::json::parse(vae::TrainOptions().to_json());
+  GivenFlags out;
+  for (const TrainFlag& row : train_flags()) {
+    if (!train.contains(row.field)) continue;
+    const nlohmann::json& v = train[row.field];
+    if (!v.is_number() && !v.is_string())
+      throw vae::Error(origin + ": train." + row.field + ": must be a number or a string");
+    out.items.push_back({&row, v.is_string() ? v.get<std::string>() : v.dump()});
+  }
+  for (const auto& [key, value] : train.items())
+    if (!keys.contains(key) || !std::any_of(out.items.begin(), out.items.end(),
+                                            [&](const auto& i) { return i.first->field == key; }))
+      throw vae::Error(origin + ": train." + key + ": not a training option (the keys are " +
+                       "those of a checkpoint's train_options, such as batch_size)");
+  return out;
+}
+
+// The training options of a --config file over the defaults, checked as the file's: an error
+// names the file, "model.json: train.batch_size: must be in 1..65536, got 0".
+void apply_config_train(TrainSetup& s, const GivenFlags& file_flags, const std::string& origin) {
+  try {
+    apply_flags(s, file_flags);
+    s.train.validate();
+  } catch (const vae::Error& e) {
+    throw vae::Error(origin + ": train." + e.what());
+  }
+}
+
+// What the given flags apply over: a resumed run's checkpoint, the model and training options
+// of a --config file over the defaults (or over the model of the --init-from checkpoint), or the
+// defaults.
 TrainRun base_run(const GivenFlags& given) {
   TrainRun run;
   const std::string resume = given.text("--resume"), config = given.text("--config"),
@@ -143,7 +187,9 @@ TrainRun base_run(const GivenFlags& given) {
     // file's sigma word is read against --likelihood, which may be what makes it valid.
     if (given.has("--likelihood"))
       vae::set_likelihood(run.setup.model, given.text("--likelihood"), std::nullopt);
-    run.setup.model = vae::parse_model_config(read_text(config), config, run.setup.model);
+    std::string text = read_text(config);
+    apply_config_train(run.setup, config_train_flags(text, config), config);
+    run.setup.model = vae::parse_model_config(text, config, run.setup.model);
   }
   return run;
 }

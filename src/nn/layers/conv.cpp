@@ -102,6 +102,7 @@ const LayerKind kConvKind = {
     /*view=*/false,
     /*takes_one_hot=*/false,
     /*output_has_data_geometry=*/false,
+    /*self_activated=*/false,
     read_conv_fields,
     write_conv_fields,
     conv_token_of,

@@ -63,6 +63,7 @@ const LayerKind kConvTransposeKind = {
     /*view=*/false,
     /*takes_one_hot=*/false,
     /*output_has_data_geometry=*/true,
+    /*self_activated=*/false,
     read_conv_fields,
     conv_transpose_write,
     conv_transpose_token,

@@ -5,8 +5,6 @@
 
 namespace vae {
 
-namespace {
-
 void dense_read(LayerSpec& s, const nlohmann::json& j, const std::string& at) {
   s.units = read_layer_int(j, "units", at);
 }
@@ -23,6 +21,8 @@ bool dense_plan(PlannedLayer& l, bool, const std::string& at) {
   l.out_h = l.out_w = 1;
   return false;
 }
+
+namespace {
 
 std::vector<LayerParam> dense_params(const PlannedLayer& l) {
   return {{"weight", {l.out_c, l.in_c + l.cond}}, {"bias", {l.out_c}}};
@@ -52,6 +52,7 @@ const LayerKind kDenseKind = {
     /*view=*/false,
     /*takes_one_hot=*/true,
     /*output_has_data_geometry=*/false,
+    /*self_activated=*/false,
     dense_read,
     dense_write,
     dense_token,

@@ -19,4 +19,10 @@ extern const LayerKind kDenseKind;
 /// A dense layer of `units` outputs.
 LayerSpec dense_layer(int units);
 
+/// The dense row's read, write and plan, shared with the kinds that read `units` and flatten
+/// their input as dense does (gated_dense).
+void dense_read(LayerSpec& s, const nlohmann::json& j, const std::string& at);
+void dense_write(const LayerSpec& s, nlohmann::json& j);
+bool dense_plan(PlannedLayer& l, bool image, const std::string& at);
+
 }  // namespace vae

@@ -1,8 +1,8 @@
 // A kind of layer in an encoder or decoder stack: the row type of the layer table
-// (nn/layers/registry.h) and the helpers the kinds share. Each kind's file pair — dense, conv,
-// conv_transpose, reshape — holds everything about it (JSON form, description, shape plan,
-// parameters, scratch, forward and backward) and defines its row; a LayerSpec points at its
-// kind's row, and the model reaches a kind only through it.
+// (nn/layers/registry.h) and the helpers the kinds share. Each kind's file pair — dense,
+// gated_dense, conv, conv_transpose, reshape — holds everything about it (JSON form,
+// description, shape plan, parameters, scratch, forward and backward) and defines its row; a
+// LayerSpec points at its kind's row, and the model reaches a kind only through it.
 //
 // Legend: B rows (a batch, or the K·B sample rows after z), I = in_size + cond values of a row
 // of the layer's input, O = out_size values of a row of its output.
@@ -59,6 +59,8 @@ struct LayerKind {
   bool takes_one_hot;
   /// As the decoder's output layer it must give the data's C×H×W, not just their number.
   bool output_has_data_geometry;
+  /// Its output is already nonlinear (a gate): the model's activation does not follow it.
+  bool self_activated;
 
   /// Reads the kind's keys of the JSON object j (unknown keys are already refused) into s;
   /// throws vae::FieldError "<at>.<key>: ..." ("encoder[0].kernel: missing").

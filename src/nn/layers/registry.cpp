@@ -4,6 +4,7 @@
 #include "nn/layers/conv.h"
 #include "nn/layers/conv_transpose.h"
 #include "nn/layers/dense.h"
+#include "nn/layers/gated_dense.h"
 #include "nn/layers/reshape.h"
 #include "vae/error.h"
 
@@ -12,6 +13,7 @@ namespace vae {
 const std::vector<const LayerKind*>& layer_kinds() {
   static const std::vector<const LayerKind*> kinds = {
       &kDenseKind,
+      &kGatedDenseKind,
       &kConvKind,
       &kConvTransposeKind,
       &kReshapeKind,

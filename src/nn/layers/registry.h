@@ -12,14 +12,14 @@
 
 namespace vae {
 
-/// Every kind, in the order messages list them: dense, conv, conv_transpose, reshape.
+/// Every kind, in the order messages list them: dense, gated_dense, conv, conv_transpose, reshape.
 const std::vector<const LayerKind*>& layer_kinds();
 
 /// {"type": <kind>, <the kind's keys>}.
 nlohmann::json layer_to_json(const LayerSpec& s);
 /// Reads one layer object; throws vae::FieldError "<at>.<field>: ..." ("encoder[0].type:
-/// 'pool' is not one of dense, conv, conv_transpose, reshape", "encoder[0].chanels: not a field
-/// of a conv layer").
+/// 'pool' is not one of dense, gated_dense, conv, conv_transpose, reshape",
+/// "encoder[0].chanels: not a field of a conv layer").
 LayerSpec layer_from_json(const nlohmann::json& j, const std::string& at);
 
 /// A list of layers, and back; `where` names the list in messages ("encoder").

@@ -47,6 +47,7 @@ const LayerKind kReshapeKind = {
     /*view=*/true,
     /*takes_one_hot=*/false,
     /*output_has_data_geometry=*/false,
+    /*self_activated=*/false,
     reshape_read,
     reshape_write,
     reshape_token,

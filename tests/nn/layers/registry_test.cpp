@@ -47,14 +47,14 @@ TEST(LayerTable, EveryRowRoundTripsThroughJsonAndDescribe) {
 }
 
 TEST(LayerTable, ReaderErrorsNameTheFieldAndListTheKinds) {
-  // The kinds in table order: "dense, conv, conv_transpose or reshape" for today's table.
+  // The kinds in table order: "dense, gated_dense, conv, conv_transpose or reshape" today.
   std::string listed, alternatives;
   const auto& kinds = vae::layer_kinds();
   for (size_t k = 0; k < kinds.size(); ++k) {
     listed += (k ? ", " : "") + std::string(kinds[k]->type);
     alternatives += (k == 0 ? "" : k + 1 == kinds.size() ? " or " : ", ") + std::string(kinds[k]->type);
   }
-  EXPECT_EQ(listed.rfind("dense, conv, conv_transpose, reshape", 0), 0u);
+  EXPECT_EQ(listed.rfind("dense, gated_dense, conv, conv_transpose, reshape", 0), 0u);
   const std::vector<std::pair<std::string, std::string>> bad = {
       {"3", R"(encoder[2]: must be an object such as {"type": "dense", "units": 256})"},
       {R"({"units": 3})", "encoder[2].type: missing (" + alternatives + ")"},

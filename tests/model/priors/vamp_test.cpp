@@ -1,0 +1,140 @@
+// The VampPrior's log-density and gradient (src/model/priors/vamp.cpp): finite differences in
+// double for z, the components' μ and log σ² (the pseudo-inputs' encodings), the accumulate
+// rule, exact values where the mixture collapses to one Gaussian, a two-component value written
+// out by hand, far-away z without overflow, and float against double.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "gradcheck.h"
+#include "model/priors/vamp.h"
+
+namespace {
+
+constexpr double kLog2Pi = 1.8378770664093454835606594728112;
+
+struct Mixture {
+  int B, K, Z;
+  std::vector<double> z, mu, logvar;
+};
+
+Mixture random_mixture(int B, int K, int Z, uint64_t seed) {
+  Mixture m{B, K, Z, std::vector<double>(B * Z), std::vector<double>(K * Z),
+            std::vector<double>(K * Z)};
+  vae::Rng rng(seed);
+  vae_test::fill_uniform(m.z, rng, -2, 2);
+  vae_test::fill_uniform(m.mu, rng, -1.5, 1.5);
+  vae_test::fill_uniform(m.logvar, rng, -1, 0.8);
+  return m;
+}
+
+double log_prior_sum(Mixture& m, std::vector<double>* logp = nullptr) {
+  std::vector<double> rows(m.B), resp(m.B * m.K);
+  const double s = vae::vamp_log_prior_forward(rows.data(), resp.data(), m.z.data(), m.mu.data(),
+                                               m.logvar.data(), m.B, m.K, m.Z);
+  if (logp) *logp = rows;
+  return s;
+}
+
+TEST(VampPrior, GradientMatchesFiniteDifferencesAndAccumulates) {
+  Mixture m = random_mixture(3, 4, 2, 11);
+  vae::Rng rng(12);
+  std::vector<double> w(m.B);  // dlogp: L = Σ_b w_b log p(z_b)
+  vae_test::fill_uniform(w, rng);
+  auto loss = [&] {
+    std::vector<double> rows;
+    log_prior_sum(m, &rows);
+    return vae_test::dot(w, rows.data());
+  };
+  std::vector<double> rows(m.B), resp(m.B * m.K);
+  vae::vamp_log_prior_forward(rows.data(), resp.data(), m.z.data(), m.mu.data(), m.logvar.data(),
+                              m.B, m.K, m.Z);
+  const double s = 0.5;  // sentinel: backward adds to what is there
+  std::vector<double> dz(m.z.size(), s), dmu(m.mu.size(), s), dlv(m.logvar.size(), s);
+  vae::vamp_log_prior_backward(dz.data(), dmu.data(), dlv.data(), w.data(), resp.data(),
+                               m.z.data(), m.mu.data(), m.logvar.data(), m.B, m.K, m.Z);
+  for (auto* g : {&dz, &dmu, &dlv})
+    for (double& v : *g) v -= s;
+  vae_test::check_gradient("dz", m.z.data(), dz.data(), dz.size(), loss);
+  vae_test::check_gradient("dmu", m.mu.data(), dmu.data(), dmu.size(), loss);
+  vae_test::check_gradient("dlogvar", m.logvar.data(), dlv.data(), dlv.size(), loss);
+}
+
+// Every component the same N(μ, σ²): the mixture is that Gaussian, for any K.
+TEST(VampPrior, IdenticalComponentsGiveThatGaussianExactly) {
+  const int B = 4, Z = 3;
+  Mixture one = random_mixture(B, 1, Z, 21);
+  for (int K : {1, 2, 7}) {
+    Mixture m = one;
+    m.K = K;
+    m.mu.clear();
+    m.logvar.clear();
+    for (int k = 0; k < K; ++k) {
+      m.mu.insert(m.mu.end(), one.mu.begin(), one.mu.end());
+      m.logvar.insert(m.logvar.end(), one.logvar.begin(), one.logvar.end());
+    }
+    std::vector<double> rows;
+    log_prior_sum(m, &rows);
+    for (int b = 0; b < B; ++b) {
+      double expected = 0;  // log N(z_b; μ, σ²) written out
+      for (int j = 0; j < Z; ++j) {
+        const double d = m.z[b * Z + j] - one.mu[j], var = std::exp(one.logvar[j]);
+        expected += -0.5 * (kLog2Pi + std::log(var) + d * d / var);
+      }
+      EXPECT_NEAR(rows[b], expected, 1e-12) << "K=" << K << " row " << b;
+    }
+  }
+}
+
+// μ_k = 0, log σ²_k = 0 for all k: the standard prior, value and gradient in z.
+TEST(VampPrior, StandardComponentsGiveTheStandardPrior) {
+  Mixture m = random_mixture(3, 5, 2, 31);
+  std::fill(m.mu.begin(), m.mu.end(), 0.0);
+  std::fill(m.logvar.begin(), m.logvar.end(), 0.0);
+  std::vector<double> vamp(m.B), standard(m.B), resp(m.B * m.K), w = {0.3, -1.2, 0.7};
+  const double sv = vae::vamp_log_prior_forward(vamp.data(), resp.data(), m.z.data(), m.mu.data(),
+                                                m.logvar.data(), m.B, m.K, m.Z);
+  const double ss = vae::standard_log_prior_forward(standard.data(), m.z.data(), m.B, m.Z);
+  EXPECT_NEAR(sv, ss, 1e-12);
+  for (int b = 0; b < m.B; ++b) EXPECT_NEAR(vamp[b], standard[b], 1e-12);
+  std::vector<double> dz_vamp(m.z.size()), dz_std(m.z.size());
+  vae::vamp_log_prior_backward<double>(dz_vamp.data(), nullptr, nullptr, w.data(),
+                                       resp.data(), m.z.data(), m.mu.data(), m.logvar.data(),
+                                       m.B, m.K, m.Z);
+  vae::standard_log_prior_backward(dz_std.data(), w.data(), m.z.data(), m.B, m.Z);
+  for (size_t i = 0; i < dz_std.size(); ++i) {
+    EXPECT_NEAR(dz_vamp[i], dz_std[i], 1e-12);
+    EXPECT_DOUBLE_EQ(dz_std[i], -w[i / m.Z] * m.z[i]);
+  }
+}
+
+// Z = 1, K = 2: p(z) = ½ (N(z; 0, 1) + N(z; 1, 4)) at z = 0.5, by hand.
+TEST(VampPrior, TwoComponentsByHand) {
+  Mixture m{1, 2, 1, {0.5}, {0.0, 1.0}, {0.0, std::log(4.0)}};
+  const double n1 = std::exp(-0.5 * 0.25) / std::sqrt(2 * M_PI);
+  const double n2 = std::exp(-0.5 * 0.25 / 4) / std::sqrt(2 * M_PI * 4);
+  EXPECT_NEAR(log_prior_sum(m), std::log(0.5 * (n1 + n2)), 1e-14);
+}
+
+// z far from every component: each ℓ_k near −10⁴, whose exp underflows; the log-sum-exp does not.
+TEST(VampPrior, FarAwayZStaysFiniteAndMatchesTheNearestComponent) {
+  Mixture m{1, 2, 1, {150.0}, {0.0, 10.0}, {0.0, 0.0}};
+  const double nearest = -0.5 * (kLog2Pi + 140.0 * 140.0);
+  // log(½ (e^a + e^b)) with a − b = −1450: the nearest component b alone, less log 2.
+  EXPECT_NEAR(log_prior_sum(m), nearest - std::log(2.0), 1e-9);
+}
+
+TEST(VampPrior, FloatAgreesWithDouble) {
+  Mixture m = random_mixture(5, 6, 3, 41);
+  std::vector<double> rows;
+  log_prior_sum(m, &rows);
+  std::vector<float> zf(m.z.begin(), m.z.end()), mf(m.mu.begin(), m.mu.end()),
+      lf(m.logvar.begin(), m.logvar.end()), rf(m.B), resp(m.B * m.K);
+  vae::vamp_log_prior_forward(rf.data(), resp.data(), zf.data(), mf.data(), lf.data(), m.B, m.K,
+                              m.Z);
+  for (int b = 0; b < m.B; ++b) EXPECT_NEAR(rf[b], rows[b], 1e-4 * (1 + std::fabs(rows[b])));
+}
+
+}  // namespace
