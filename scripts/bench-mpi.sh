@@ -26,7 +26,7 @@ export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechan
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "model | ranks | examples/s | steps | ms per step | ms per step in collectives (per rank)"
+echo "model | ranks | examples/s | steps | ms per step | ms per step in collectives (rank 0, 1, ...)"
 for model in mlp conv; do
   for np in 1 2; do
     out=$tmp/$model-$np
@@ -39,7 +39,8 @@ metrics, err, model, np, n, batch = sys.argv[1:]
 m = json.loads(open(metrics).read().splitlines()[0])
 steps = math.ceil(int(n) / int(batch))
 train_s = int(n) / m["examples_per_s"]
-comm = [float(x) for x in re.findall(r"rank \d+: ([0-9.]+) s in collectives", open(err).read())]
+comm = [float(s) for _, s in sorted((int(r), s) for r, s in
+        re.findall(r"rank (\d+): ([0-9.]+) s in collectives", open(err).read()))]
 per = ", ".join(f"{1000 * c / steps:.2f}" for c in comm)
 print(f"{model} | {np} | {m['examples_per_s']:.0f} | {steps} | {1000 * train_s / steps:.2f} | {per}")
 EOF
