@@ -110,16 +110,25 @@ void watch(double limit_s) {
   }
 }
 
+// While true, collectives are not watched: agree_ready waits for every rank to read its data,
+// however long that takes (a launcher notices a rank that dies meanwhile).
+bool unwatched = false;
+
 // Marks the span of one collective for the watchdog.
 class Waiting {
  public:
-  Waiting() { wait_start_ns.store(now_ns()); }
+  Waiting() : t0_(now_ns()) {
+    if (!unwatched) wait_start_ns.store(t0_);
+  }
   ~Waiting() {
-    collective_ns += now_ns() - wait_start_ns.load();
+    collective_ns += now_ns() - t0_;
     wait_start_ns.store(0);
   }
   Waiting(const Waiting&) = delete;
   Waiting& operator=(const Waiting&) = delete;
+
+ private:
+  long long t0_;
 };
 
 void check(int rc, const char* what) {
@@ -195,7 +204,9 @@ std::string agree_ready(const std::string& error, int* failed) {
   *failed = rank_;
   if (size_ == 1) return error;
   // The first rank that failed, then its message from it.
+  unwatched = true;
   const long long first = min_over_ranks(error.empty() ? size_ : rank_);
+  unwatched = false;
   if (first == size_) return "";
   const int root = static_cast<int>(first);
   *failed = root;

@@ -81,7 +81,8 @@ bool any_rank(bool flag);
 /// The smallest of the ranks' `value`.
 long long min_over_ranks(long long value);
 
-/// Before training: every rank reports whether it is ready (`error` empty) or what stopped it.
+/// Before training: every rank reports whether it is ready (`error` empty) or what stopped it;
+/// the wait for the slowest rank is not limited by the watchdog.
 /// Returns "" when all are ready; else the first failing rank's message (the same text on
 /// every rank), that rank in *failed.
 std::string agree_ready(const std::string& error, int* failed);
