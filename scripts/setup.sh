@@ -23,6 +23,7 @@ packages=(
   libjpeg-dev                        # JPEG image folders
   nlohmann-json3-dev                 # checkpoint metadata, metrics, configs
   libcli11-dev                       # the command line
+  libopenmpi-dev openmpi-bin         # distributed training: mpirun -np N vae train (docs/distributed.md)
   libgtest-dev googletest            # tests
   libbenchmark-dev                   # benchmarks
   dataset-fashion-mnist              # the default data set, /usr/share/datasets/fashion-mnist

@@ -41,8 +41,12 @@ struct IwResult {
 /// (BLAS single-threaded inside each). Example i's ε come from its own stream of Rng seeded from
 /// (seed, i), so the estimate is the same for any worker count and any `rows`.
 /// progress(done, total) is called from one worker's thread with examples finished.
+/// over_ranks: in an MPI job (`mpirun ... vae eval`), a collective call: rank r of R scores
+/// examples [N·r/R, N·(r+1)/R) and every rank receives the others' estimates, which depend on
+/// their example alone, so every rank returns the figures of one process. Ignored without a job.
 IwResult evaluate_iw(const Vae<float>& model, const Dataset& data, int k, uint64_t seed = kEvalSeed,
-                     const std::function<void(size_t, size_t)>& progress = {}, int rows = 4096);
+                     const std::function<void(size_t, size_t)>& progress = {}, int rows = 4096,
+                     bool over_ranks = false);
 
 /// −ELBO over every row of `data` with one z sample per example (ε from Rng(seed)), in batches
 /// of model.max_batch(). With per_example, also fills recon_rows and kl_rows.

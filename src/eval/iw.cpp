@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/pool.h"
+#include "train/distributed.h"
 #include "vae/error.h"
 #include "vae/eval.h"
 #include "vae/rng.h"
@@ -92,7 +93,8 @@ void iw_range(const Vae<float>& source, const Dataset& data, const float* mu, co
 }  // namespace
 
 IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint64_t seed,
-                     const std::function<void(size_t, size_t)>& progress, int rows) {
+                     const std::function<void(size_t, size_t)>& progress, int rows,
+                     bool over_ranks) {
   VAE_ASSERT(k >= 1 && rows >= 1);
   const ModelConfig& cfg = source.config();
   const size_t Z = cfg.latent, N = data.n;
@@ -110,13 +112,17 @@ IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint6
     encoder.encode(data.x.data(), N, mu.data(), logvar.data(), data.label_ptr(0));
   }
 
+  // This rank's examples [lo, hi): all of them in one process.
+  const size_t R = over_ranks ? static_cast<size_t>(world_size()) : 1;
+  const size_t rank = R > 1 ? static_cast<size_t>(world_rank()) : 0;
+  const size_t lo = N * rank / R, hi = N * (rank + 1) / R, M = hi - lo;
   // One worker per thread, each on a contiguous range of examples.
-  const int workers = static_cast<int>(std::min<size_t>(std::max(1, num_threads()), N));
+  const int workers = static_cast<int>(std::min<size_t>(std::max(1, num_threads()), std::max<size_t>(M, 1)));
   std::atomic<size_t> finished{0};
   size_t reported = 0;
   auto report = [&] {  // called by worker 0 only, on the calling thread
     const size_t f = finished.load();
-    if (progress && f != reported) progress(f, N);
+    if (progress && f != reported) progress(f, M);
     reported = f;
   };
   // With several workers each runs single-threaded BLAS on its own core (vae/runtime.h).
@@ -124,11 +130,15 @@ IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint6
   if (workers > 1) serial.emplace();
   WorkerPool pool(workers);
   pool.run([&](int w) {
-    const size_t i0 = N * w / workers, i1 = N * (w + 1) / workers;
+    const size_t i0 = lo + M * w / workers, i1 = lo + M * (w + 1) / workers;
     iw_range(source, data, mu.data(), logvar.data(), k, seed, rows, i0, i1, res.per_example,
              finished, w == 0 ? std::function<void()>(report) : nullptr);
   });
-  if (progress && reported != N) progress(N, N);
+  if (progress && reported != M) progress(M, M);
+  // Every rank's estimates on every rank, rank by rank.
+  for (size_t q = 0; q < R; ++q)
+    broadcast_bytes(res.per_example.data() + N * q / R, (N * (q + 1) / R - N * q / R) * sizeof(double),
+                    static_cast<int>(q));
 
   double sum = 0, sum_sq = 0;
   for (double v : res.per_example) {

@@ -11,15 +11,26 @@
 namespace vae {
 
 template <class T>
-DataParallel<T>::DataParallel(Vae<T>& model, int parts, int max_batch, int max_samples)
+DataParallel<T>::DataParallel(Vae<T>& model, int parts, int max_batch, int max_samples,
+                              const PartSharing<T>* sharing)
     : model_(model),
       parts_(std::max(1, parts)),
       eps_(static_cast<size_t>(parts_)),
       results_(static_cast<size_t>(parts_)),
       zeroed_(static_cast<size_t>(parts_), 0),
-      grad_sq_(static_cast<size_t>(parts_)) {
+      grad_sq_(static_cast<size_t>(parts_)),
+      shared_(sharing != nullptr),
+      workers_(sharing ? std::max(1, std::min(sharing->workers, parts_)) : parts_) {
   VAE_ASSERT(max_batch >= 1 && max_samples >= 1);
   VAE_ASSERT(max_batch <= model.max_batch() && max_samples <= model.max_samples());
+  if (sharing) {
+    sharing_ = *sharing;
+    VAE_ASSERT(0 <= sharing_.first && sharing_.first < sharing_.last && sharing_.last <= parts_);
+  } else {
+    sharing_.first = 0;
+    sharing_.last = parts_;
+  }
+  if (workers_ > 1) pool_ = std::make_unique<WorkerPool>(workers_);
   if (parts_ == 1) return;
   const int rows = (max_batch + parts_ - 1) / parts_;
   for (int p = 1; p < parts_; ++p) {
@@ -29,7 +40,6 @@ DataParallel<T>::DataParallel(Vae<T>& model, int parts, int max_batch, int max_s
   if (max_samples > 1)
     for (auto& e : eps_)
       e.resize(static_cast<size_t>(rows) * max_samples * model.config().latent);
-  pool_ = std::make_unique<WorkerPool>(parts_);
 }
 
 template <class T>
@@ -50,7 +60,43 @@ void DataParallel<T>::for_ranges(F&& f) {
     f(size_t{0}, model_.num_params(), 0);
     return;
   }
-  pool_->run([&](int i) { f(par0(i), par0(i + 1), i); });
+  each(parts_, [&](int i) { f(par0(i), par0(i + 1), i); });
+}
+
+template <class T>
+template <class F>
+void DataParallel<T>::each(int n, F&& f) {
+  if (!pool_) {
+    for (int i = 0; i < n; ++i) f(i);
+  } else if (n == workers_) {
+    pool_->run(f);
+  } else {
+    pool_->run([&](int t) {
+      for (int i = t; i < n; i += workers_) f(i);
+    });
+  }
+}
+
+template <class T>
+void DataParallel<T>::share_parts(int B) {
+  double fields[kSharedResultFields];
+  for (int p = 0; p < parts_; ++p) {
+    if (row0(p + 1, B) == row0(p, B)) continue;  // no rows: nothing to share
+    StepResult& r = results_[static_cast<size_t>(p)];
+    fields[0] = r.loss.recon;
+    fields[1] = r.loss.kl;
+    fields[2] = r.iw;
+    fields[3] = r.objective;
+    fields[4] = r.finite ? 1 : 0;
+    sharing_.share(p, part_grads(p), model_.num_params(), fields);
+    r.loss.recon = fields[0];
+    r.loss.kl = fields[1];
+    r.iw = fields[2];
+    r.objective = fields[3];
+    r.finite = fields[4] != 0;
+    // A part run elsewhere: its gradient here is whatever was shared, not known zero.
+    if (p < sharing_.first || p >= sharing_.last) zeroed_[static_cast<size_t>(p)] = 0;
+  }
 }
 
 template <class T>
@@ -98,7 +144,8 @@ typename DataParallel<T>::StepResult DataParallel<T>::step(const T* x, const T* 
   if (parts_ == 1)
     run_part(0);
   else
-    pool_->run(run_part);
+    each(sharing_.last - sharing_.first, [&](int i) { run_part(sharing_.first + i); });
+  if (shared_) share_parts(B);
   StepResult out;
   grads_.clear();
   weights_.clear();

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -44,13 +45,32 @@ inline int data_parallel_parts(int threads, int batch) {
   return std::max(1, std::min(threads, batch / kMinRowsPerPart));
 }
 
+/// The doubles of a part's StepResult that PartSharing::share carries: recon, kl, iw,
+/// objective, finite (1 or 0).
+constexpr int kSharedResultFields = 5;
+
+/// Parts run by other processes (distributed training, train/distributed.h). This process runs
+/// only parts [first, last), on `workers` threads; then share(p, grads, n, fields) is called on
+/// every process for every part with rows, in part order, and must leave in grads (n values)
+/// and fields (kSharedResultFields) what the process that ran part p computed.
+template <class T>
+struct PartSharing {
+  int first = 0, last = 0;
+  int workers = 1;
+  std::function<void(int part, T* grads, size_t n, double* fields)> share;
+};
+
 template <class T>
 class DataParallel {
  public:
   /// P = parts replicas (≥ 1) of `model` for batches of up to max_batch rows and max_samples
   /// importance samples. `model` must outlive this object, and its gradients belong to this
   /// object between steps (update_fused leaves them zero and the next step relies on it).
-  DataParallel(Vae<T>& model, int parts, int max_batch, int max_samples = 1);
+  /// Without `sharing` every part runs here, one thread each; with it (copied) only its parts,
+  /// on its workers, and the parameter ranges of the reduction and the update are still P, so
+  /// that every sum is formed in the same order whatever the worker count.
+  DataParallel(Vae<T>& model, int parts, int max_batch, int max_samples = 1,
+               const PartSharing<T>* sharing = nullptr);
   ~DataParallel();
 
   int parts() const { return parts_; }
@@ -88,6 +108,9 @@ class DataParallel {
   size_t par0(int i) const;
   template <class F>
   void for_ranges(F&& f);  // f(lo, hi, i) on every thread's parameter range
+  template <class F>
+  void each(int n, F&& f);  // f(i) for i in [0, n), spread over the workers
+  void share_parts(int B);  // sharing_.share for every part with rows (distributed)
   T* part_grads(int p) { return p == 0 ? model_.grads() : replicas_[static_cast<size_t>(p - 1)]->grads(); }
   double range_sq_total() const;  // Σ of grad_sq_ over the threads' ranges
 
@@ -100,7 +123,10 @@ class DataParallel {
   std::vector<char> zeroed_;                        // (P) part p's gradients are known zero
   std::vector<T> weights_;                          // (≤ P) their w_p = B_p / B
   std::vector<double> grad_sq_;                     // (P) per parameter range
-  std::unique_ptr<WorkerPool> pool_;                // P > 1 only
+  PartSharing<T> sharing_;                          // parts [first, last) run here
+  bool shared_ = false;                             // sharing_ was given
+  int workers_;                                     // threads of the pool (P without sharing)
+  std::unique_ptr<WorkerPool> pool_;                // workers_ > 1 only
 };
 
 extern template class DataParallel<float>;

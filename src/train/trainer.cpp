@@ -19,6 +19,7 @@
 #include "io/safetensors.h"
 #include "optim/adam.h"
 #include "train/data_parallel.h"
+#include "train/distributed.h"
 #include "vae/error.h"
 #include "vae/eval.h"
 #include "vae/runtime.h"
@@ -218,6 +219,39 @@ std::string divergence_message(const std::string& where, const std::string& nonf
          tried + "; " + kept + " (try a smaller --lr or --clip-grad)";
 }
 
+// The parts a step splits the batch into. One process: one per thread while each gets 32 rows
+// (train/data_parallel.h). Distributed: S shards by the batch alone (train/distributed.h), at
+// least one per rank. Free bits (a batch mean inside a max) forbid splitting the batch.
+int step_parts(const TrainOptions& opts) {
+  if (!distributed())
+    return opts.free_bits > 0 ? 1 : data_parallel_parts(num_threads(), opts.batch_size);
+  return rank_shards(opts.batch_size, opts.free_bits > 0);
+}
+
+// Distributed: this rank's shards, run on its threads; each shard's gradient and figures then
+// broadcast from the rank that ran it (train/distributed.h).
+PartSharing<float> rank_sharing(int shards) {
+  PartSharing<float> s;
+  const int N = world_size(), r = world_rank();
+  s.first = first_shard(r, shards, N);
+  s.last = first_shard(r + 1, shards, N);
+  s.workers = num_threads();
+  s.share = [shards, N](int p, float* grads, size_t n, double* fields) {
+    const int owner = shard_owner(p, shards, N);
+    broadcast_bytes(grads, n * sizeof(float), owner);
+    broadcast_bytes(fields, kSharedResultFields * sizeof(double), owner);
+  };
+  return s;
+}
+
+// Whether to stop: request_stop() was called here, or, distributed, on any rank (which then
+// counts as a request here too, so that every rank's caller sees the stop).
+bool stop_agreed() {
+  if (!any_rank(stop_requested())) return false;
+  request_stop();
+  return true;
+}
+
 // One call of train(): the model, its optimiser and data-parallel steps, the training RNG and
 // TrainState, and `good`, the last good state (file comment in vae/trainer.h). Its steps in
 // order: start(), then run_epochs(), then finish().
@@ -243,6 +277,8 @@ class TrainingRun {
  private:
   EpochPass train_epoch(int64_t epoch, Clock::time_point t0);
   bool step(int B, EpochPass* pass);
+  void share_start();
+  void share_score(ElboResult* te) const;
   double reduce_gradient();
   void report_progress(int64_t epoch, const EpochPass& pass, Clock::time_point t0) const;
   void check_parameters(EpochPass* pass) const;
@@ -267,6 +303,8 @@ class TrainingRun {
   Vae<float> model_;
   const size_t P_;
   const int parts_;
+  const bool writes_;  // this process writes the run's files (rank 0, or not distributed)
+  const PartSharing<float> sharing_;  // distributed: this rank's shards
   DataParallel<float> steps_;
   Adam<float> adam_;
   Rng rng_;
@@ -300,10 +338,12 @@ TrainingRun::TrainingRun(const std::string& out_dir, const ModelConfig& model_cf
       Z_(model_cfg.latent),
       model_(model_cfg, opts.batch_size, K_),
       P_(model_.num_params()),
-      // Steps run data-parallel over the threads (train/data_parallel.h) unless free bits (a batch
-      // mean inside a max) forbid splitting the batch or the batches are too small to share.
-      parts_(opts.free_bits > 0 ? 1 : data_parallel_parts(num_threads(), opts.batch_size)),
-      steps_(model_, parts_, opts.batch_size, K_),
+      // Steps run data-parallel over the threads (train/data_parallel.h), or over the ranks of
+      // an MPI job (train/distributed.h).
+      parts_(step_parts(opts)),
+      writes_(is_root_rank()),
+      sharing_(distributed() ? rank_sharing(parts_) : PartSharing<float>{}),
+      steps_(model_, parts_, opts.batch_size, K_, distributed() ? &sharing_ : nullptr),
       adam_(P_, AdamConfig{opts.lr, 0.9, 0.999, 1e-8, opts.weight_decay}),
       rng_(opts.seed),
       batcher_(data.train, opts.batch_size, dynamic),
@@ -354,18 +394,42 @@ void TrainingRun::start(const Checkpoint* resume) {
     model_.init_params(rng_);
     state_.rng = rng_.state();
   }
+  share_start();
   // The rate in use: the options' rate, or the lowered one of a run that recovered.
   set_lr(state_.lr_or(opts_.lr));
-  for (const char* name : {kLastCheckpoint, kBestCheckpoint, kMetricsFile, kFinalFile})
-    remove_stale_temporaries(out_dir_, name);
-  metrics_lines_ = kept_metrics(metrics_path_, state_.epoch);
+  if (writes_) {
+    for (const char* name : {kLastCheckpoint, kBestCheckpoint, kMetricsFile, kFinalFile})
+      remove_stale_temporaries(out_dir_, name);
+    metrics_lines_ = kept_metrics(metrics_path_, state_.epoch);
+  }
   keep_good();
+}
+
+// Distributed: every rank starts from rank 0's parameters and Adam moments (the same on every
+// rank when they come from the same seed or checkpoint; broadcast so that they are).
+void TrainingRun::share_start() {
+  if (!distributed()) return;
+  broadcast_bytes(model_.params(), P_ * sizeof(float), 0);
+  broadcast_bytes(adam_.m().data(), adam_.m().size() * sizeof(float), 0);
+  broadcast_bytes(adam_.v().data(), adam_.v().size() * sizeof(float), 0);
+}
+
+// Distributed: rank 0's held-out figures on every rank, so that the best epoch, the plateau
+// count and early stopping are decided alike (ranks with other thread counts could round the
+// sums differently).
+void TrainingRun::share_score(ElboResult* te) const {
+  if (!distributed()) return;
+  double v[3] = {te->loss, te->recon, te->kl};
+  broadcast_bytes(v, sizeof v, 0);
+  te->loss = v[0];
+  te->recon = v[1];
+  te->kl = v[2];
 }
 
 void TrainingRun::run_epochs() {
   for (int64_t epoch = state_.epoch + 1; epoch <= opts_.epochs && !patience_spent();) {
     const auto t0 = Clock::now();
-    if ((interrupted_ = stop_requested())) break;
+    if ((interrupted_ = stop_agreed())) break;
     apply_lr_schedule(epoch);
     const EpochPass pass = train_epoch(epoch, t0);
     // Stopped mid-epoch: the state stays that of the last completed epoch (file comment).
@@ -395,7 +459,7 @@ EpochPass TrainingRun::train_epoch(int64_t epoch, Clock::time_point t0) {
     pass.beta = opts_.kl_weight(static_cast<double>(epoch - 1) + pass.batches / batches);
     if (!step(B, &pass)) break;
     report_progress(epoch, pass, t0);
-    if (stop_requested() && pass.batches < batcher_.batches_per_epoch()) {
+    if (stop_agreed() && pass.batches < batcher_.batches_per_epoch()) {
       pass.interrupted = true;
       break;
     }
@@ -509,7 +573,8 @@ void TrainingRun::end_epoch(int64_t epoch, const EpochPass& pass, Clock::time_po
   m.lr = adam_.config().lr;
   m.train_loss = m.train_recon + m.train_kl;
   const Dataset& held = held_.per_epoch();
-  const ElboResult te = evaluate_elbo(model_, held);
+  ElboResult te = evaluate_elbo(model_, held);
+  share_score(&te);
   m.on_val = held_.has_val;
   m.test_loss = te.loss;
   m.test_recon = te.recon;
@@ -526,7 +591,7 @@ void TrainingRun::end_epoch(int64_t epoch, const EpochPass& pass, Clock::time_po
   count_plateau(epoch);
   keep_good();
   m.seconds = seconds_since(t0);
-  write_epoch_files(m, best);
+  if (writes_) write_epoch_files(m, best);
   last_epoch_s_ = seconds_since(t0);
   if (cb_.on_epoch) cb_.on_epoch(m);
 }
@@ -548,6 +613,7 @@ void TrainingRun::finish() {
   // The best model's figures on the held-out splits; the test set is scored here for the first
   // time when a validation split chose the model.
   const std::string best_path = out_dir_ + "/" + kBestCheckpoint;
+  if (!writes_) return;  // distributed: rank 0 alone reads and writes the run's files
   if (state_.epoch == 0 || !std::ifstream(best_path)) return;
   const Checkpoint best = load_checkpoint(best_path);
   std::copy(best.params.begin(), best.params.end(), model_.params());

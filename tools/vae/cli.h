@@ -26,6 +26,22 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A failure every rank of a distributed run (`mpirun ... vae train`) agreed on before the work
+/// began (run_agreed): the same message and code on every rank; rank 0 alone prints it.
+class AgreedFailure : public std::runtime_error {
+ public:
+  AgreedFailure(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
+/// Runs `prepare` on every rank and then agrees: when it failed on any rank (an error main.cpp
+/// would report), every rank throws AgreedFailure with the first failing rank's message ("rank
+/// R: ..." when R is not 0) and exit code. Not distributed: runs `prepare` as it is.
+void run_agreed(const std::function<void()>& prepare);
+
 struct Command {
   CLI::App* app = nullptr;
   std::function<int()> run;

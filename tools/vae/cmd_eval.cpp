@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "eval/latent_stats.h"
 #include "io/fileio.h"
+#include "train/distributed.h"
 #include "vae/checkpoint.h"
 #include "vae/data_pipeline.h"
 #include "vae/error.h"
@@ -73,7 +74,9 @@ int run_eval(const EvalArgs& a) {
     const auto t0 = std::chrono::steady_clock::now();
     ProgressLine progress("importance sampling, K=" + std::to_string(a.iw));
     const vae::IwResult iw = vae::evaluate_iw(
-        model, data, a.iw, a.seed, [&](size_t done, size_t total) { progress.update(done, total); });
+        model, data, a.iw, a.seed, [&](size_t done, size_t total) { progress.update(done, total); },
+        4096, /*over_ranks=*/true);
+    if (!vae::is_root_rank()) return 0;  // under mpirun: rank 0 reports
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     j["iw"] = {{"k", iw.k},
                {"log_likelihood", round4(iw.log_likelihood)},

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "io/fileio.h"
+#include "train/distributed.h"
 #include "vae/checkpoint.h"
 #include "vae/eval.h"
 #include "viz/viz.h"
@@ -58,9 +59,11 @@ int run_score(const ScoreArgs& a) {
   if (a.iw > 0) {
     ProgressLine progress("importance sampling, K=" + std::to_string(a.iw));
     iw = vae::evaluate_iw(model, data, a.iw, a.seed,
-                          [&](size_t done, size_t total) { progress.update(done, total); });
+                          [&](size_t done, size_t total) { progress.update(done, total); }, 4096,
+                          /*over_ranks=*/true);
   }
 
+  if (!vae::is_root_rank()) return 0;  // under mpirun: rank 0 writes
   const std::vector<std::string> names = named_classes(ckpt, spec, data);
   std::ostringstream csv;
   csv.precision(6);

@@ -21,6 +21,7 @@
 #include "io/fileio.h"
 #include "io/png.h"
 #include "io/run_lock.h"
+#include "train/distributed.h"
 #include "train_options.h"
 #include "vae/error.h"
 #include "vae/runtime.h"
@@ -521,25 +522,58 @@ int report_stop(const TrainRun& run) {
   return 128 + sig;
 }
 
-int run_train(const GivenFlags& given) {
-  TrainRun run = resolve_options(given);
-  vae::RunLock lock = lock_existing_folder(run.setup.out);
-  check_run_folder(run);
+// What training starts from once the options, the folder and the data are checked.
+struct Prepared {
+  TrainRun run;
+  vae::RunLock lock;
   vae::Scaler scaler;
   vae::SourceFingerprints prints;
-  const vae::DataSplits data = load_data(run, scaler, prints);
-  fit_model_to_data(run, data);
-  check_data_range(run.setup.model, run.setup.train.data, data);
-  prepare_run_folder(run, lock);
-  print_plan(run, data, scaler);
+  vae::DataSplits data;
+};
+
+// Steps 1 to 3 but the folder's preparation. Under mpirun every rank resolves the options and
+// reads the data; rank 0 alone touches the run folder (train/distributed.h), the others' --out
+// is never read or written.
+void prepare(const GivenFlags& given, Prepared& p) {
+  const bool root = vae::is_root_rank();
+  p.run = resolve_options(given);
+  if (root) p.lock = lock_existing_folder(p.run.setup.out);
+  if (root) check_run_folder(p.run);
+  p.data = load_data(p.run, p.scaler, p.prints);
+  fit_model_to_data(p.run, p.data);
+  check_data_range(p.run.setup.model, p.run.setup.train.data, p.data);
+  if (vae::distributed()) vae::rank_shards(p.run.setup.train.batch_size, p.run.setup.train.free_bits > 0);
+}
+
+int run_train(const GivenFlags& given) {
+  Prepared p;
+  // Distributed, every rank must be ready before any trains: a rank that cannot read the data
+  // stops them all here, with its message.
+  run_agreed([&] { prepare(given, p); });
+  const TrainRun& run = p.run;
+  const bool root = vae::is_root_rank();
+  run_agreed([&] {
+    if (root) prepare_run_folder(p.run, p.lock);
+  });
+  if (root) print_plan(run, p.data, p.scaler);
+  const double collectives_before = vae::collective_seconds();
   {
     ProgressLine bar("");
     const StopSignals stop_signals;
-    vae::train(run.setup.out, run.setup.model, run.setup.train, data, scaler, run.resume_from(),
-               progress_callbacks(run.setup.train, bar), prints);
+    vae::train(run.setup.out, run.setup.model, run.setup.train, p.data, p.scaler,
+               run.resume_from(), root ? progress_callbacks(run.setup.train, bar)
+                                       : vae::TrainCallbacks{},
+               p.prints);
   }
+  if (vae::distributed() && std::getenv("VAE_MPI_PROFILE"))  // scripts/bench-mpi.sh reads it
+    std::fprintf(stderr, "vae: rank %d: %.3f s in collectives\n", vae::world_rank(),
+                 vae::collective_seconds() - collectives_before);
+  // Under mpirun a signal to another rank stops this one too (train/distributed.h); mpirun
+  // forwards SIGINT and SIGTERM to every rank, so SIGTERM is the likely one.
+  if (vae::distributed() && stop_signal == 0 && vae::stop_requested()) stop_signal = SIGTERM;
+  if (!root) return stop_signal != 0 ? 128 + stop_signal : 0;
   if (stop_signal != 0) return report_stop(run);
-  return write_pictures_and_report(run, data);
+  return write_pictures_and_report(run, p.data);
 }
 
 }  // namespace

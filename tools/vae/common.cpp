@@ -10,12 +10,39 @@
 #include "cli.h"
 #include "data/batcher.h"
 #include "io/fileio.h"
+#include "train/distributed.h"
+#include "train_options.h"
 #include "vae/data_pipeline.h"
 #include "vae/error.h"
 #include "vae/runtime.h"
 #include "vae/trainer.h"
 
 namespace vae_cli {
+
+void run_agreed(const std::function<void()>& prepare) {
+  if (!vae::distributed()) {
+    prepare();
+    return;
+  }
+  // This rank's failure as main.cpp would report it: exit code, then the message.
+  std::string error;
+  try {
+    prepare();
+  } catch (const vae::FieldError& e) {
+    error = "2" + flag_for_field(e.field()) + ": " + e.problem();
+  } catch (const UsageError& e) {
+    error = std::string("2") + e.what();
+  } catch (const vae::Error& e) {
+    error = std::string("1") + e.what();
+  } catch (const std::bad_alloc&) {
+    error = "1out of memory";
+  }
+  int failed = 0;
+  const std::string agreed = vae::agree_ready(error, &failed);
+  if (agreed.empty()) return;
+  const std::string where = failed == 0 ? "" : "rank " + std::to_string(failed) + ": ";
+  throw AgreedFailure(agreed[0] == '2' ? 2 : 1, where + agreed.substr(1));
+}
 
 void add_checkpoint_argument(CLI::App* app, std::string* checkpoint) {
   app->add_option("checkpoint", *checkpoint,

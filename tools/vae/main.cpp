@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cli.h"
+#include "train/distributed.h"
 #include "train_options.h"
 #include "vae/error.h"
 
@@ -103,9 +104,26 @@ int fail(std::string message, int code) {
   return code;
 }
 
-}  // namespace
+// A failure of the command line: the same on every rank of an MPI job, so rank 0 alone says it.
+int fail_usage(const std::string& message, int code) {
+  return vae::is_root_rank() ? fail(message, code) : code;
+}
 
-int main(int argc, char** argv) {
+// A failure while a command runs. In an MPI job of several ranks it may be this rank's alone
+// while the others wait for it in a collective: the job is ended (MPI_Abort) after the line.
+// `vae eval` and `vae score` fail alike on every rank (they read the same files), so rank 0
+// alone says it; `vae train`'s ranks each say theirs.
+bool every_rank_says = false;
+
+int fail_running(const std::string& message, int code) {
+  if (every_rank_says || vae::is_root_rank()) fail(message, code);
+  vae::abort_ranks(code);
+  return code;
+}
+
+// The command: parsed, then run. Under mpirun every rank runs `vae train`, `vae eval` and `vae
+// score` (which share the work); the other commands run on rank 0 alone (the others exit 0).
+int run(int argc, char** argv) {
   CLI::App app{"vae: train, evaluate and use variational autoencoders", "vae"};
   app.option_defaults()->always_capture_default();
   app.require_subcommand(1);
@@ -119,30 +137,47 @@ int main(int argc, char** argv) {
       vae_cli::add_export(app), vae_cli::add_import(app)};
   if (argc > 1 && argv[1][0] != '-') {
     const std::string unknown = unknown_command(app, argv[1]);
-    if (!unknown.empty()) return fail(unknown + " (see vae --help)", 2);
+    if (!unknown.empty()) return fail_usage(unknown + " (see vae --help)", 2);
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
-    return app.exit(e);  // --help, --version
+    return vae::is_root_rank() ? app.exit(e) : 0;  // --help, --version
   } catch (const CLI::ParseError& e) {
-    return fail(usage_message(app, e.what()) + " (see --help)", 2);
+    return fail_usage(usage_message(app, e.what()) + " (see --help)", 2);
   } catch (const vae::Error& e) {
-    return fail(e.what(), 1);  // a file named on the command line (checkpoint_in)
+    return fail_usage(e.what(), 1);  // a file named on the command line (checkpoint_in)
   }
   // Exit codes are sorted here alone: a field the library refuses is named by its flag (from
   // `vae train`'s option table) and is a usage error, as are the commands' own UsageErrors.
   try {
-    for (auto& c : commands)
-      if (c.app->parsed()) return c.run();
+    for (auto& c : commands) {
+      if (!c.app->parsed()) continue;
+      const std::string name = c.app->get_name();
+      every_rank_says = name == "train";
+      if (!vae::is_root_rank() && name != "train" && name != "eval" && name != "score") return 0;
+      return c.run();
+    }
+  } catch (const vae_cli::AgreedFailure& e) {
+    return fail_usage(e.what(), e.code());
   } catch (const vae::FieldError& e) {
-    return fail(vae_cli::flag_for_field(e.field()) + ": " + e.problem(), 2);
+    return fail_running(vae_cli::flag_for_field(e.field()) + ": " + e.problem(), 2);
   } catch (const vae_cli::UsageError& e) {
-    return fail(e.what(), 2);
+    return fail_running(e.what(), 2);
   } catch (const vae::Error& e) {
-    return fail(e.what(), 1);
+    return fail_running(e.what(), 1);
   } catch (const std::bad_alloc&) {
-    return fail("out of memory", 1);
+    return fail_running("out of memory", 1);
   }
   return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Under mpirun: MPI starts here and ends after the command (train/distributed.h).
+  vae::distributed_init(&argc, &argv);
+  const int code = run(argc, argv);
+  vae::distributed_finalize();
+  return code;
 }

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Distributed training on this machine: `vae train` under mpiexec with 1 and 2 ranks of one
+# thread each, for the default model and the conv preset, on the first $VAE_BENCH_MPI_N
+# Fashion-MNIST training images (default 4096), one epoch, batch $VAE_BENCH_MPI_BATCH (128).
+# Prints one line per case:
+#
+#   model | ranks | examples/s | steps | ms per step | ms per step in collectives (rank 0, rank 1)
+#
+# examples/s is the training loop's own figure (metrics.jsonl); the time in collectives is what
+# each rank spent inside MPI calls (VAE_MPI_PROFILE), which is the shards' exchange plus waiting
+# for the slower rank. docs/distributed.md sets these against its cost model. A benchmark, not a
+# test: it takes a minute or two.
+#
+#   scripts/bench-mpi.sh [BUILD_DIR]      (default: build)
+set -euo pipefail
+
+build=${1:-build}
+vae=$build/vae
+[[ -x $vae ]] || { echo "bench-mpi: $vae not built (cmake --build $build --target vae_cli)" >&2; exit 1; }
+command -v mpiexec >/dev/null || { echo "bench-mpi: mpiexec not found (Debian: openmpi-bin)" >&2; exit 1; }
+n=${VAE_BENCH_MPI_N:-4096}
+batch=${VAE_BENCH_MPI_BATCH:-128}
+# As root in a container, and two ranks on two cores (docs/distributed.md, "Environment").
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+echo "model | ranks | examples/s | steps | ms per step | ms per step in collectives (rank 0, 1, ...)"
+for model in mlp conv; do
+  for np in 1 2; do
+    out=$tmp/$model-$np
+    VAE_MPI_PROFILE=1 mpiexec -np "$np" "$vae" train --data fashion-mnist --limit "$n" \
+      --epochs 1 --batch-size "$batch" --arch "$model" --threads 1 --val-split 0 --out "$out" \
+      >"$out.log" 2>"$out.err" || { cat "$out.err" >&2; exit 1; }
+    python3 - "$out/metrics.jsonl" "$out.err" "$model" "$np" "$n" "$batch" <<'EOF'
+import json, math, re, sys
+metrics, err, model, np, n, batch = sys.argv[1:]
+m = json.loads(open(metrics).read().splitlines()[0])
+steps = math.ceil(int(n) / int(batch))
+train_s = int(n) / m["examples_per_s"]
+comm = [float(s) for _, s in sorted((int(r), s) for r, s in
+        re.findall(r"rank (\d+): ([0-9.]+) s in collectives", open(err).read()))]
+per = ", ".join(f"{1000 * c / steps:.2f}" for c in comm)
+print(f"{model} | {np} | {m['examples_per_s']:.0f} | {steps} | {1000 * train_s / steps:.2f} | {per}")
+EOF
+  done
+done
