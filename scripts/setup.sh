@@ -3,7 +3,10 @@
 # Run as root (or with sudo available). Does nothing when everything is already installed.
 #   scripts/setup.sh                    build and run
 #   scripts/setup.sh --with-test-tools  also Chromium, which the test suite uses to open a run's
-#                                       report as a reader would (large: ~300 MB installed)
+#                                       report as a reader would (large: ~300 MB installed), and
+#                                       Node.js with npm and puppeteer-core (npm ci in
+#                                       tests/serve/browser, from its package-lock.json), which
+#                                       drive the explorer page of `vae serve` in that Chromium
 #   scripts/setup.sh --with-fuzz        also clang with libFuzzer and the sanitizer runtimes, for
 #                                       scripts/fuzz.sh (docs/fuzzing.md)
 # The two flags may be combined.
@@ -22,12 +25,16 @@ packages=(
   libcli11-dev                       # the command line
   libgtest-dev googletest            # tests
   libbenchmark-dev                   # benchmarks
+  libboost-dev                       # Boost.Beast and Asio (headers): the HTTP service, vae serve
   dataset-fashion-mnist              # the default data set, /usr/share/datasets/fashion-mnist
 )
+with_test_tools=0
 for arg in "$@"; do
   case $arg in
     --with-test-tools)
       packages+=(chromium)           # scripts/check-report.sh, VizCli.ReportLoadsInHeadlessChromium
+      packages+=(nodejs npm)         # tests/serve/browser: ServeExplorer.WorksInHeadlessChromium
+      with_test_tools=1
       ;;
     --with-fuzz)
       # clang's -fsanitize=fuzzer links libclang_rt.fuzzer, which libclang-rt-14-dev holds (clang
@@ -45,17 +52,24 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if ((${#missing[@]} == 0)); then
-  exit 0
+if ((${#missing[@]} > 0)); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    sudo_cmd=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "setup: done"
 fi
 
-echo "setup: installing ${missing[*]}"
-sudo_cmd=()
-if [[ $(id -u) -ne 0 ]]; then
-  command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
-  sudo_cmd=(sudo)
+# The browser test's npm packages, exactly as locked, into tests/serve/browser/node_modules.
+if ((with_test_tools)); then
+  browser_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/serve/browser"
+  if [[ ! -d $browser_dir/node_modules/puppeteer-core ]]; then
+    echo "setup: npm ci in $browser_dir"
+    (cd "$browser_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
 fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "setup: done"
