@@ -112,7 +112,7 @@ async function path(){
   const a = map.mu[pickA], b = map.mu[pickB], n = 8, zs = [];
   for (let t = 0; t < n; ++t) zs.push(a.map((v, j) => v + (b[j] - v) * t / (n - 1)));
   try { const r = await api("/v1/models/" + info.name + "/decode", {z:zs, labels:labels(n)});
-    r.x.forEach((x, i) => drawImage($("path"), x, i, n)); } catch (e) { fail(e); }
+    r.x.forEach((x, i) => drawImage($("path"), x, i, n)); E.paths = (E.paths || 0) + 1; } catch (e) { fail(e); }
 }
 async function pick(i, second){
   if (i < 0) return;

@@ -376,7 +376,7 @@ bool Service::computes(const HttpRequest& req) {
 }
 
 std::string Service::route_of(const std::string& path) {
-  for (const char* fixed : {"/", "/healthz", "/readyz", "/metrics", "/v1/models"})
+  for (const char* fixed : {"/", "/favicon.ico", "/healthz", "/readyz", "/metrics", "/v1/models"})
     if (path == fixed) return path;
   std::string name, action;
   if (!split_model_path(path, &name, &action)) return "other";
@@ -430,6 +430,7 @@ HttpResponse Service::handle(const HttpRequest& req) const {
       return r;
     }
     if (route == "/") return HttpResponse{200, "text/html; charset=utf-8", explorer_page(), ""};
+    if (route == "/favicon.ico") return HttpResponse{204, "image/x-icon", "", ""};  // none: no 404 in a browser's console
     if (route == "/v1/models") {
       std::string out = "{\"models\": [";
       for (size_t i = 0; i < reg->models.size(); ++i) out += (i ? ", " : "") + reg->models[i]->info;

@@ -4,6 +4,7 @@
 //
 // Routes (docs/serving.md):
 //   GET  /healthz /readyz /metrics /v1/models /v1/models/{name} /  (the explorer page)
+//        /favicon.ico (204: there is none)
 //   GET  /v1/models/{name}/map         the --data rows encoded, for the explorer
 //   POST /v1/models/{name}/{encode,decode,sample,reconstruct,score}
 // Statuses: 200; 400 malformed body; 404 no such route or model; 405 a known route with another

@@ -34,7 +34,7 @@ TEST(ServeExplorer, PageAsksForNothingOutside) {
 bool executable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
 
 TEST(ServeExplorer, WorksInHeadlessChromium) {
-  const fs::path dir = fs::path(__FILE__).parent_path() / "browser";
+  const fs::path dir = fs::path(VAE_FIXTURE_DIR).parent_path() / "serve" / "browser";
   const char* chromium_env = std::getenv("CHROMIUM");
   const std::string chromium = chromium_env && *chromium_env ? chromium_env : "/usr/bin/chromium";
   if (!executable(chromium)) GTEST_SKIP() << "no " << chromium << " (Debian: apt-get install chromium)";

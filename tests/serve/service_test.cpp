@@ -82,6 +82,7 @@ TEST_F(ServeService, HealthReadyModelsAndMetrics) {
   EXPECT_NE(m.body.find("vae_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.0005\"} 1"), std::string::npos);
   EXPECT_NE(m.body.find("vae_model_info{name=\"cond\""), std::string::npos);
   EXPECT_NE(get("/").body.find("<canvas id=\"map\""), std::string::npos);
+  EXPECT_EQ(get("/favicon.ico").status, 204);
   service_->set_stopping();
   EXPECT_EQ(get("/readyz").status, 503);
 }

@@ -6,7 +6,8 @@
 //    changes;
 // 3. the last decoded image equals POST /v1/models/NAME/decode for the same z, value for value;
 // 4. a click on an example picks it: its score and one slider per latent dimension appear;
-//    moving a slider decodes; the sample button draws 8;
+//    moving a slider decodes; a shift+click on another decodes the path between them; the
+//    sample button draws 8;
 // 5. a screenshot of the page is saved.
 // Prints one line of counts; exit 0 when every check passed, 1 otherwise.
 "use strict";
@@ -87,6 +88,15 @@ const picture = page => page.evaluate(() => document.getElementById("decoded").t
       const n0 = await settle(page);
       await page.evaluate(() => { const s = document.querySelector("#sliders input"); s.value = +s.value + 1; s.dispatchEvent(new Event("input")); });
       check(await settle(page) > n0, "moving a slider did not decode");
+      // shift+click another example: the path from A to it is decoded as a strip
+      const second = await page.evaluate(() => {
+        const p = document.getElementById("map").getBoundingClientRect();
+        return window.explorer.screenOf(1).map((v, i) => v + (i ? p.top : p.left));
+      });
+      await page.keyboard.down("Shift");
+      await page.mouse.click(second[0], second[1]);
+      await page.keyboard.up("Shift");
+      await page.waitForFunction(() => window.explorer.paths >= 1, {timeout: 5000});
       const score = await page.evaluate(() => document.getElementById("score").textContent);
       check(/score -?\d/.test(score), "no score shown for the pick: '" + score + "'");
     }
