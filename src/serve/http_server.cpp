@@ -240,8 +240,11 @@ void HttpServer::Impl::accept() {
       t->async_wait([this, t](beast::error_code) { accept(); });
       return;
     }
-    if (connections.load() < service.limits().max_connections && !stopping.load())
+    if (connections.load() < service.limits().max_connections && !stopping.load()) {
+      beast::error_code ignored;  // answers go out at once, not held back for coalescing (Nagle)
+      socket.set_option(tcp::no_delay(true), ignored);
       std::make_shared<Session>(std::move(socket), *this)->start();
+    }
     accept();
   });
 }
