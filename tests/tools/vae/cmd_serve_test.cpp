@@ -149,6 +149,28 @@ TEST_F(ServeCommand, TenThousandIdleConnections) {
   EXPECT_EQ(stop(SIGTERM), 0);
 }
 
+// --data: the explorer's map holds the test rows in data units, so that encoding the map's rows
+// through the API gives back their μ, and the classes with their labels.
+TEST_F(ServeCommand, DataForTheExplorerMap) {
+  const std::string data = vae_cli_test::write_data(tmp_.file("data"));
+  const std::string run = tmp_.file("run");
+  const vae_cli_test::RunResult trained = vae_run({"train", "--data", data, "--out", run, "--hidden", "8", "--latent",
+                                                   "3", "--epochs", "1", "--batch-size", "16", "--threads", "1"});
+  ASSERT_EQ(trained.code, 0) << trained.err;
+  const int port = start({run, "--data", data, "--quiet"});
+  ASSERT_GT(port, 0);
+  const nlohmann::json map = nlohmann::json::parse(http_request(port, "GET", "/v1/models/default/map").body);
+  ASSERT_EQ(map["points"], 16);  // the tiny set's test split
+  EXPECT_EQ(map["axes"]["kind"], "pca");
+  EXPECT_EQ(map["labels"].size(), 16u);
+  EXPECT_EQ(map["labels"][1], 1);
+  // the same 16 rows in one request (one batch, as the map encoded them: the same bits)
+  const nlohmann::json x = {{"x", map["x"]}};
+  const nlohmann::json enc = nlohmann::json::parse(http_request(port, "POST", "/v1/models/default/encode", x.dump()).body);
+  EXPECT_EQ(enc["mu"], map["mu"]);
+  EXPECT_EQ(stop(SIGTERM), 0);
+}
+
 TEST_F(ServeCommand, ExitCodes) {
   EXPECT_EQ(vae_run({"serve"}).code, 2);
   EXPECT_EQ(vae_run({"serve", a_, "--model", "nameless"}).code, 2);
