@@ -10,7 +10,7 @@
 #                                           inputs of past findings (fuzz/regressions/<target>)
 #   scripts/fuzz.sh --make-corpus           rewrite fuzz/corpus with fuzz_make_corpus
 #   scripts/fuzz.sh --list                  the targets
-# Targets: idx csv npy image safetensors checkpoint config_json metrics.
+# Targets: idx csv npy image safetensors checkpoint config_json metrics serve_request.
 # A run works on a copy of the seeds, build-fuzz/fuzz-corpus/<target> (kept between runs, so a
 # later run starts from what an earlier one found); crashes, leaks, timeouts and out-of-memory
 # inputs go to build-fuzz/fuzz-findings/<target>, the fuzzer's output to
@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_targets=(idx csv npy image safetensors checkpoint config_json metrics)
+all_targets=(idx csv npy image safetensors checkpoint config_json metrics serve_request)
 build=${BUILD_DIR:-build-fuzz}
 
 # Largest input per target: room for the biggest seed several times over, small enough that a
@@ -35,6 +35,7 @@ max_len() {
     checkpoint) echo 32768 ;;
     config_json) echo 4096 ;;
     metrics) echo 4096 ;;
+    serve_request) echo 8192 ;;
   esac
 }
 # Per-input limits: a reader taking over 10 s on a file this small hangs; 2 GiB is far beyond

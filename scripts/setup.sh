@@ -2,11 +2,14 @@
 # Installs what vae.cpp needs to build, test and train, from Debian 12's archive.
 # Run as root (or with sudo available). Does nothing when everything is already installed.
 #   scripts/setup.sh                    build and run
-#   scripts/setup.sh --with-test-tools  also Chromium, which the test suite uses to open a run's
-#                                       report as a reader would (large: ~300 MB installed), and
-#                                       the runtimes the interop tests compare with: PyTorch,
-#                                       python3-onnx, OpenCV, and ONNX Runtime from npm
-#                                       (tests/export/node, npm ci)
+#   scripts/setup.sh --with-test-tools  also what the test suite checks the project against:
+#                                       Chromium (a run's report and the explorer page of
+#                                       `vae serve`, opened as a reader would; ~300 MB installed),
+#                                       the runtimes the interop tests compare with (PyTorch,
+#                                       python3-onnx, OpenCV), and Node.js with npm for two
+#                                       test tools installed exactly as their package-lock.json
+#                                       pins them: ONNX Runtime (tests/export/node) and
+#                                       puppeteer-core (tests/serve/browser)
 #   scripts/setup.sh --with-fuzz        also clang with libFuzzer and the sanitizer runtimes, for
 #                                       scripts/fuzz.sh (docs/fuzzing.md)
 # The two flags may be combined.
@@ -26,6 +29,7 @@ packages=(
   libopenmpi-dev openmpi-bin         # distributed training: mpirun -np N vae train (docs/distributed.md)
   libgtest-dev googletest            # tests
   libbenchmark-dev                   # benchmarks
+  libboost-dev                       # Boost.Beast and Asio (headers): the HTTP service, vae serve
   dataset-fashion-mnist              # the default data set, /usr/share/datasets/fashion-mnist
   libonnx-dev libprotobuf-dev        # vae export --onnx (onnx-ml.pb.h, libonnx_proto, protobuf)
 )
@@ -36,9 +40,9 @@ for arg in "$@"; do
       packages+=(chromium)           # scripts/check-report.sh, VizCli.ReportLoadsInHeadlessChromium
       packages+=(python3-torch)      # python/tests/test_torch.py: vae.torch against vae.cpp
       packages+=(python3-onnx python3-opencv)  # tests/export/onnx_export_test.py: checker, dnn
-      # Node.js and npm for ONNX Runtime (onnxruntime-node) in the same test: Debian's packages
-      # where no node/npm is on the machine yet (a Node.js that bundles npm conflicts with
-      # Debian's npm package, so an npm already on PATH is used as it is).
+      # Node.js and npm for ONNX Runtime and puppeteer-core: Debian's packages where no node/npm
+      # is on the machine yet (a Node.js that bundles npm conflicts with Debian's npm package,
+      # so an npm already on PATH is used as it is).
       command -v node >/dev/null || packages+=(nodejs)
       command -v npm >/dev/null || packages+=(npm)
       test_tools=true
@@ -55,35 +59,35 @@ for arg in "$@"; do
   esac
 done
 
-# ONNX Runtime for node, as tests/export/node/package-lock.json pins it. Its install script would
-# download GPU libraries (and fail offline): ONNXRUNTIME_NODE_INSTALL=skip keeps the CPU build
-# the package ships.
+# The test tools from npm, each exactly as its package-lock.json pins it, into its own
+# node_modules: ONNX Runtime (its install script would download GPU libraries and fail offline;
+# ONNXRUNTIME_NODE_INSTALL=skip keeps the CPU build the package ships) and puppeteer-core.
 install_node_tools() {
-  local dir
-  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/export/node"
-  if [[ ! -d $dir/node_modules/onnxruntime-node ]]; then
-    echo "setup: npm ci in $dir"
-    (cd "$dir" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund >/dev/null)
-  fi
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  local -A tools=([tests/export/node]=onnxruntime-node [tests/serve/browser]=puppeteer-core)
+  for dir in "${!tools[@]}"; do
+    if [[ ! -d $root/$dir/node_modules/${tools[$dir]} ]]; then
+      echo "setup: npm ci in $root/$dir"
+      (cd "$root/$dir" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    fi
+  done
 }
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if ((${#missing[@]} == 0)); then
-  if $test_tools; then install_node_tools; fi
-  exit 0
+if ((${#missing[@]} > 0)); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    sudo_cmd=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "setup: done"
 fi
-
-echo "setup: installing ${missing[*]}"
-sudo_cmd=()
-if [[ $(id -u) -ne 0 ]]; then
-  command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
-  sudo_cmd=(sudo)
-fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 if $test_tools; then install_node_tools; fi
-echo "setup: done"

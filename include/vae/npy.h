@@ -3,6 +3,7 @@
 // bytes, then the raw C-order data.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -21,5 +22,9 @@ void write_npy(const std::string& path, const float* data, const std::vector<int
 /// unsupported dtype or Fortran order, a malformed header, or a payload size that disagrees with
 /// the shape.
 NpyArray read_npy(const std::string& path);
+/// The same reader over `size` bytes in memory (an upload); errors name `origin`.
+NpyArray parse_npy(const void* bytes, size_t size, const std::string& origin);
+/// The bytes write_npy would write for this array ('<f4', C order).
+std::string npy_bytes(const float* data, const std::vector<int64_t>& shape);
 
 }  // namespace vae

@@ -229,7 +229,7 @@ class DictParser {
   const std::string& origin_;
 };
 
-NpyArray parse_npy(const unsigned char* bytes, size_t size, const std::string& origin) {
+NpyArray parse_npy_bytes(const unsigned char* bytes, size_t size, const std::string& origin) {
   if (size < kMagicSize + 2 || std::memcmp(bytes, kMagic, kMagicSize) != 0)
     fail(origin, "not a .npy file (bad magic)");
   const int major = bytes[6], minor = bytes[7];
@@ -306,17 +306,19 @@ NpyArray parse_npy(const unsigned char* bytes, size_t size, const std::string& o
 
 }  // namespace
 
-void write_npy(const std::string& path, const float* data, const std::vector<int64_t>& shape) {
+namespace {
+
+// The header of a '<f4' C-order array of `shape`: magic, version, length, the dict padded so the
+// data start on a 64-byte boundary, ending with '\n' like NumPy's. Returns the value count too.
+std::string npy_header(const std::vector<int64_t>& shape, size_t* numel_out) {
   size_t numel = 1;
   for (int64_t d : shape) {
     VAE_ASSERT(d >= 0);
     numel *= static_cast<size_t>(d);
   }
-  VAE_ASSERT(data != nullptr || numel == 0);
-
+  *numel_out = numel;
   const std::string dict =
       "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_tuple(shape) + ", }";
-  // Padding so the data starts on a 64-byte boundary; the header ends with '\n' like NumPy's.
   size_t prefix = kMagicSize + 2 + 2;
   size_t total = (prefix + dict.size() + 1 + kAlign - 1) / kAlign * kAlign;
   int major = 1;
@@ -334,16 +336,30 @@ void write_npy(const std::string& path, const float* data, const std::vector<int
   header += dict;
   header.append(header_len - dict.size() - 1, ' ');
   header += '\n';
+  return header;
+}
 
+// Little-endian bytes of float i, whatever the host.
+void store_le_f32(unsigned char* out, float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  for (int b = 0; b < 4; ++b) out[b] = static_cast<unsigned char>(bits >> (8 * b));
+}
+
+}  // namespace
+
+void write_npy(const std::string& path, const float* data, const std::vector<int64_t>& shape) {
+  size_t numel = 0;
+  const std::string header = npy_header(shape, &numel);
+  VAE_ASSERT(data != nullptr || numel == 0);
   AtomicFile f(path);
   f.write(header.data(), header.size());
-  // Little-endian whatever the host, converted in chunks so a large array is not copied whole.
+  // Converted in chunks so a large array is not copied whole.
   unsigned char chunk[1 << 14];
   size_t used = 0;
   for (size_t i = 0; i < numel; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, &data[i], 4);
-    for (int b = 0; b < 4; ++b) chunk[used++] = static_cast<unsigned char>(bits >> (8 * b));
+    store_le_f32(chunk + used, data[i]);
+    used += 4;
     if (used == sizeof chunk) {
       f.write(chunk, used);
       used = 0;
@@ -353,9 +369,24 @@ void write_npy(const std::string& path, const float* data, const std::vector<int
   f.commit();
 }
 
+std::string npy_bytes(const float* data, const std::vector<int64_t>& shape) {
+  size_t numel = 0;
+  std::string out = npy_header(shape, &numel);
+  VAE_ASSERT(data != nullptr || numel == 0);
+  const size_t start = out.size();
+  out.resize(start + 4 * numel);
+  auto* p = reinterpret_cast<unsigned char*>(&out[start]);
+  for (size_t i = 0; i < numel; ++i) store_le_f32(p + 4 * i, data[i]);
+  return out;
+}
+
+NpyArray parse_npy(const void* bytes, size_t size, const std::string& origin) {
+  return parse_npy_bytes(static_cast<const unsigned char*>(bytes), size, origin);
+}
+
 NpyArray read_npy(const std::string& path) {
   const MappedFile bytes(path);  // parse_npy checks the header before it reads the data
-  return parse_npy(bytes.data(), bytes.size(), path);
+  return parse_npy_bytes(bytes.data(), bytes.size(), path);
 }
 
 }  // namespace vae

@@ -69,6 +69,27 @@ bool write_image(PngWriter& w, std::FILE* fp, const Image& img, png_bytep* rows)
   return true;
 }
 
+// A PNG written into memory: libpng hands each piece of the file to append_to_string.
+void append_to_string(png_structp png, png_bytep data, size_t n) {
+  static_cast<std::string*>(png_get_io_ptr(png))->append(reinterpret_cast<const char*>(data), n);
+}
+void flush_nothing(png_structp) {}
+
+bool write_image_to_memory(PngWriter& w, std::string* out, const Image& img, png_bytep* rows) {
+  if (setjmp(png_jmpbuf(w.png))) return false;
+  png_set_write_fn(w.png, out, append_to_string, flush_nothing);
+  const int color = img.channels == 1   ? PNG_COLOR_TYPE_GRAY
+                    : img.channels == 3 ? PNG_COLOR_TYPE_RGB
+                                        : PNG_COLOR_TYPE_RGB_ALPHA;
+  png_set_IHDR(w.png, w.info, static_cast<png_uint_32>(img.width),
+               static_cast<png_uint_32>(img.height), 8, color, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(w.png, w.info);
+  png_write_image(w.png, rows);
+  png_write_end(w.png, nullptr);
+  return true;
+}
+
 // The whole file in memory: libpng reads from it through read_from_memory, which raises a libpng
 // error instead of reading past the end.
 struct MemorySource {
@@ -171,6 +192,22 @@ void write_png(const std::string& path, const Image& img) {
     throw Error(path + ": cannot write PNG (" + w.message.text + ")");
   }
   f.commit();
+}
+
+std::string encode_png(const Image& img) {
+  VAE_ASSERT(img.channels == 1 || img.channels == 3 || img.channels == 4);
+  VAE_ASSERT(img.width > 0 && img.height > 0);
+  const size_t row_bytes = static_cast<size_t>(img.width) * static_cast<size_t>(img.channels);
+  VAE_ASSERT(img.pixels.size() == row_bytes * static_cast<size_t>(img.height));
+  std::vector<png_bytep> rows(static_cast<size_t>(img.height));
+  for (size_t y = 0; y < rows.size(); ++y)
+    rows[y] = const_cast<png_bytep>(img.pixels.data() + y * row_bytes);
+  PngWriter w;
+  if (!w.png || !w.info) throw Error("cannot encode PNG (out of memory)");
+  std::string out;
+  if (!write_image_to_memory(w, &out, img, rows.data()))
+    throw Error(std::string("cannot encode PNG (") + w.message.text + ")");
+  return out;
 }
 
 Image read_png(const std::string& path) {

@@ -14,6 +14,8 @@ struct Image {
 
 /// Writes an 8-bit grey (channels 1) or RGB (3) or RGBA (4) PNG atomically.
 void write_png(const std::string& path, const Image& img);
+/// The bytes write_png would write, in memory (an HTTP answer).
+std::string encode_png(const Image& img);
 /// Reads any PNG libpng understands, expanded to 8-bit; throws vae::Error "<path>: <what>".
 Image read_png(const std::string& path);
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "io/safetensors.h"
+#include "serve/codec.h"
 #include "test_util.h"
 #include "vae/checkpoint.h"
 #include "vae/error.h"
@@ -43,6 +44,20 @@ void replay(const std::string& target, const fs::path& input, const vae_test::Te
     expect_read_or_rejected(name, [&] { vae::ModelConfig::from_json(bytes, "model").validate(); });
     expect_read_or_rejected(name, [&] { vae::TrainOptions::from_json(bytes, "train_options"); });
     expect_read_or_rejected(name, [&] { vae::TrainState::from_json(bytes, "train_state"); });
+    return;
+  }
+  if (target == "serve_request") {  // fuzz/fuzz_serve_request.cpp's reading of the first byte
+    if (bytes.empty()) return;
+    const auto b0 = static_cast<unsigned char>(bytes[0]);
+    try {
+      vae::serve::decode_body((b0 & 1) ? vae::serve::BodyFormat::Npy : vae::serve::BodyFormat::Json,
+                              bytes.substr(1), (b0 & 16) ? "z" : "x", 1 + ((b0 >> 1) & 7), 16,
+                              {"n", "seed", "k", "label", "samples"}, {{"k", "3"}, {"label", "1"}});
+    } catch (const vae::serve::BadRequest&) {
+    } catch (const vae::serve::Unprocessable&) {
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << name << ": " << e.what();
+    }
     return;
   }
   if (target == "image") {
@@ -90,8 +105,9 @@ TEST(FuzzRegressions, EveryKeptInputIsReadOrRejectedWithoutACrash) {
         ++replayed;
       }
   }
-  // Every target's corpus and the regression files of checkpoint, config_json and metrics.
-  EXPECT_GE(replayed, 53u + 15u);
+  // Every target's corpus (serve_request's 5 seeds included) and the regression files of
+  // checkpoint, config_json and metrics.
+  EXPECT_GE(replayed, 53u + 15u + 5u);
 }
 
 }  // namespace

@@ -64,6 +64,8 @@ Command add_report(CLI::App& root);
 Command add_score(CLI::App& root);
 Command add_export(CLI::App& root);
 Command add_import(CLI::App& root);
+// The HTTP service (src/serve).
+Command add_serve(CLI::App& root);
 
 /// The positional CHECKPOINT argument every subcommand that reads a run has; a run folder given
 /// there stands for its checkpoint (checkpoint_in).

@@ -134,7 +134,7 @@ int run(int argc, char** argv) {
       vae_cli::add_info(app), vae_cli::add_score(app),
       vae_cli::add_interpolate(app), vae_cli::add_traverse(app), vae_cli::add_manifold(app),
       vae_cli::add_latents(app), vae_cli::add_curves(app), vae_cli::add_report(app),
-      vae_cli::add_export(app), vae_cli::add_import(app)};
+      vae_cli::add_export(app), vae_cli::add_import(app), vae_cli::add_serve(app)};
   if (argc > 1 && argv[1][0] != '-') {
     const std::string unknown = unknown_command(app, argv[1]);
     if (!unknown.empty()) return fail_usage(unknown + " (see vae --help)", 2);

@@ -1,0 +1,73 @@
+// Request bodies into tensors and tensors into answers, for the HTTP service (src/serve/service.h),
+// with no socket involved: what fuzz/fuzz_serve_request.cpp feeds.
+//
+// Legend: B rows of a request, C values per row (D data or Z latent, the route decides).
+//
+// Two body formats:
+//   application/json     {"x": [[...], ...]} (or "z"), one inner array of C numbers per row, a
+//                        single row may be given flat ([...]); "labels": [B ints] optional; other
+//                        keys are the route's options ("n", "seed", "k", "label", "samples").
+//   application/x-npy    one NumPy array, (B, C) or (C) for one row, any dtype vae::parse_npy
+//                        reads; the options come from the query string (?k=5&seed=1&label=3).
+// A body that is not what its content type says is a BadRequest (HTTP 400); well-formed
+// numbers of the wrong shape or non-finite values are Unprocessable (HTTP 422).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace vae::serve {
+
+/// The request is malformed (not JSON, not NPY, a field of the wrong JSON type): 400.
+class BadRequest : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+/// The request is well-formed but its values cannot be used (shape, NaN, label range): 422.
+class Unprocessable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class BodyFormat { Json, Npy };
+
+/// A (rows, cols) row-major matrix of a request or an answer.
+struct Tensor {
+  std::vector<float> values;  // (rows, cols)
+  size_t rows = 0, cols = 0;
+};
+
+/// A decoded request body: the input matrix (when the route has one), labels and options.
+struct RequestBody {
+  std::optional<Tensor> input;         ///< "x" or "z" (B, C)
+  std::vector<int32_t> labels;         ///< (B), or empty
+  std::map<std::string, int64_t> ints;  ///< integer options present in the body or query
+};
+
+/// The request body's format from its Content-Type ("application/json; charset=utf-8" is
+/// Json); nullopt for any other type (HTTP 415).
+std::optional<BodyFormat> body_format(const std::string& content_type);
+
+/// Parses `body` of `format` for a route whose input is called `input_key` ("x", "z", or ""
+/// for none), with `int_keys` the integer options it takes and `query` the URL's parameters.
+/// The input must have `cols` values per row and between 1 and `max_rows` rows. Throws
+/// BadRequest or Unprocessable naming the field.
+RequestBody decode_body(BodyFormat format, const std::string& body, const std::string& input_key,
+                        size_t cols, size_t max_rows, const std::vector<std::string>& int_keys,
+                        const std::map<std::string, std::string>& query);
+
+/// "a=1&b=x" → {a: "1", b: "x"} (percent-decoding the values); BadRequest for a bad escape.
+std::map<std::string, std::string> parse_query(const std::string& query);
+
+/// A matrix as a JSON array of rows, each value with 9 significant digits (floats round-trip).
+std::string json_matrix(const float* values, size_t rows, size_t cols);
+/// A JSON string literal for `s` (quotes, backslashes and control characters escaped).
+std::string json_string(const std::string& s);
+/// {"error": "<message>"}
+std::string json_error(const std::string& message);
+
+}  // namespace vae::serve

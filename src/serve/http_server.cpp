@@ -1,0 +1,305 @@
+// Boost.Beast 1.74 over Asio: one io_context run by the thread that calls run(); each connection
+// a Session whose reads and writes are asynchronous, so a connection costs a socket and a buffer,
+// not a thread. Model calls run on the WorkerPool; their answers are posted back to the I/O
+// thread to be written.
+#include "serve/http_server.h"
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <chrono>
+#include <optional>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "serve/codec.h"
+#include "serve/worker_pool.h"
+#include "vae/error.h"
+
+namespace vae::serve {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
+constexpr size_t kDrainLimitBytes = 1u << 20;  // read and dropped after an error answer
+}  // namespace
+
+struct HttpServer::Impl {
+  Impl(Service& s, ServerOptions o)
+      : service(s), opt(std::move(o)), acceptor(ioc),
+        pool(opt.workers, s.limits().queue_length) {}
+  void accept();
+  void drain_then_stop();
+
+  Service& service;
+  ServerOptions opt;
+  net::io_context ioc{1};
+  tcp::acceptor acceptor;
+  WorkerPool pool;
+  std::atomic<size_t> connections{0};
+  std::atomic<long> in_flight{0};
+  std::atomic<bool> stopping{false};
+  std::optional<net::steady_timer> drain_timer;
+  int bound_port = 0;
+};
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer::Impl& srv) : stream_(std::move(socket)), srv_(srv) {
+    beast::error_code ec;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    remote_ = ec ? "-" : peer.address().to_string();
+    srv_.connections.fetch_add(1);
+    srv_.service.metrics().connection_opened();
+  }
+  ~Session() {
+    srv_.connections.fetch_sub(1);
+    srv_.service.metrics().connection_closed();
+  }
+
+  void start() { read_request(); }
+
+ private:
+  const ServeLimits& limits() const { return srv_.service.limits(); }
+
+  // A request is read whole, header and body, within read_timeout_s.
+  void read_request() {
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimitBytes);
+    parser_->body_limit(limits().max_body_bytes);
+    stream_.expires_after(std::chrono::seconds(limits().read_timeout_s));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec == http::error::header_limit) return refuse(431, "request header: larger than 16 KiB");
+    if (ec == http::error::body_limit)  // the parser compares a declared Content-Length at once
+      return refuse(413, "request body: Content-Length over the limit of " +
+                             std::to_string(limits().max_body_bytes) + " bytes");
+    if (ec) return read_failed(ec);
+    const auto& h = parser_->get();
+    const size_t fields = static_cast<size_t>(std::distance(h.begin(), h.end()));
+    if (fields > limits().max_headers)
+      return refuse(431, "request header: " + std::to_string(fields) + " fields, more than " +
+                             std::to_string(limits().max_headers));
+    const auto length = parser_->content_length();
+    if (h.method() == http::verb::post && !parser_->chunked() && !length)
+      return refuse(411, "POST needs Content-Length (or chunked transfer encoding)");
+    if (length && *length > limits().max_body_bytes)
+      return refuse(413, "request body: " + std::to_string(*length) + " bytes, more than the limit of " +
+                             std::to_string(limits().max_body_bytes));
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code e, size_t) { self->on_body(e); });
+  }
+
+  void on_body(beast::error_code ec) {
+    if (ec == http::error::body_limit)
+      return refuse(413, "request body: more than the limit of " + std::to_string(limits().max_body_bytes) + " bytes");
+    if (ec) return read_failed(ec);
+    dispatch(parser_->release());
+  }
+
+  // A client that went away or timed out gets nothing; one that sent something that is not
+  // HTTP gets a 400.
+  void read_failed(beast::error_code ec) {
+    if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
+        ec != http::error::end_of_stream &&
+        ec != http::error::partial_message)
+      return refuse(400, "malformed HTTP request: " + ec.message());
+    close();
+  }
+
+  void dispatch(http::request<http::string_body> msg) {
+    HttpRequest req;
+    req.method = std::string(msg.method_string());
+    const std::string target(msg.target());
+    const size_t q = target.find('?');
+    req.path = target.substr(0, q);
+    req.query = q == std::string::npos ? "" : target.substr(q + 1);
+    req.content_type = std::string(msg[http::field::content_type]);
+    req.accept = std::string(msg[http::field::accept]);
+    req.body = std::move(msg.body());
+    keep_alive_ = msg.keep_alive();
+    begin(req.method + " " + target, Service::route_of(req.path));
+    if (!Service::computes(req)) return write(srv_.service.handle(req));
+    auto self = shared_from_this();
+    const bool queued = srv_.pool.try_submit([self, req = std::move(req)] {
+      HttpResponse res = self->srv_.service.handle(req);
+      net::post(self->stream_.get_executor(),
+                [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
+    });
+    if (!queued) {
+      HttpResponse busy{503, "application/json", json_error("busy: the request queue is full; retry later"), ""};
+      write(std::move(busy));
+    }
+  }
+
+  void begin(std::string line, std::string route) {
+    request_line_ = std::move(line);
+    route_ = std::move(route);
+    started_ = Clock::now();
+    srv_.in_flight.fetch_add(1);
+    srv_.service.metrics().begin_request();
+  }
+
+  // An answer from the transport itself (the request is not read whole): sent, then the
+  // connection is closed.
+  void refuse(int status, const std::string& message) {
+    keep_alive_ = false;
+    begin("- -", "other");
+    write(HttpResponse{status, "application/json", json_error(message), ""});
+  }
+
+  void write(HttpResponse r) {
+    status_ = r.status;
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
+    res->set(http::field::server, "vae");
+    res->set(http::field::content_type, r.content_type);
+    if (!r.allow.empty()) res->set(http::field::allow, r.allow);
+    if (r.status == 503) res->set(http::field::retry_after, "1");
+    res->keep_alive(keep_alive_ && !srv_.stopping.load() && r.status < 500);
+    res->body() = std::move(r.body);
+    res->prepare_payload();
+    stream_.expires_after(std::chrono::seconds(limits().write_timeout_s));
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t bytes) {
+      self->on_write(ec, bytes, res->keep_alive());
+    });
+  }
+
+  void on_write(beast::error_code ec, size_t bytes, bool keep) {
+    finish(bytes);
+    if (ec) return close();
+    if (!keep) return drain_and_close();
+    read_request();
+  }
+
+  void finish(size_t bytes) {
+    const double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+    srv_.service.metrics().record(route_, status_, seconds);
+    srv_.service.metrics().end_request();
+    srv_.in_flight.fetch_sub(1);
+    if (srv_.opt.access_log) {
+      char ms[32];
+      std::snprintf(ms, sizeof ms, "%.3fms", seconds * 1e3);
+      srv_.opt.access_log(remote_ + " \"" + request_line_ + "\" " + std::to_string(status_) + " " +
+                          std::to_string(bytes) + " " + ms);
+    }
+  }
+
+  // Half-closes, then reads and drops what the client still sends (up to 1 MiB or one second),
+  // so that the answer is not lost to a reset when the client is still sending a refused body.
+  void drain_and_close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(1));
+    drain_some();
+  }
+  void drain_some() {
+    stream_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->drained_ += n;
+      if (ec || self->drained_ > kDrainLimitBytes) return self->close();
+      self->drain_some();
+    });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  HttpServer::Impl& srv_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string remote_, request_line_, route_;
+  Clock::time_point started_;
+  int status_ = 0;
+  bool keep_alive_ = true;
+  size_t drained_ = 0;
+  std::array<char, 4096> scratch_;
+};
+
+}  // namespace
+
+void HttpServer::Impl::accept() {
+  acceptor.async_accept(ioc, [this](beast::error_code ec, tcp::socket socket) {
+    if (!acceptor.is_open()) return;
+    if (ec) {  // out of descriptors, most likely: try again shortly rather than spin
+      auto t = std::make_shared<net::steady_timer>(ioc, std::chrono::milliseconds(10));
+      t->async_wait([this, t](beast::error_code) { accept(); });
+      return;
+    }
+    if (connections.load() < service.limits().max_connections && !stopping.load()) {
+      beast::error_code ignored;  // answers go out at once, not held back for coalescing (Nagle)
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<Session>(std::move(socket), *this)->start();
+    }
+    accept();
+  });
+}
+
+// Waits for the requests already read to be answered (checked every 5 ms, at most
+// write_timeout_s + 1 seconds), then stops the loop; idle connections close with it.
+void HttpServer::Impl::drain_then_stop() {
+  const auto deadline = Clock::now() + std::chrono::seconds(service.limits().write_timeout_s + 1);
+  auto tick = std::make_shared<std::function<void()>>();
+  *tick = [this, deadline, tick] {
+    if (in_flight.load() == 0 || Clock::now() > deadline) {
+      ioc.stop();
+      *tick = nullptr;  // breaks the cycle
+      return;
+    }
+    drain_timer->expires_after(std::chrono::milliseconds(5));
+    drain_timer->async_wait([tick](beast::error_code) { if (*tick) (*tick)(); });
+  };
+  drain_timer.emplace(ioc);
+  (*tick)();
+}
+
+HttpServer::HttpServer(Service& service, ServerOptions options)
+    : impl_(std::make_unique<Impl>(service, std::move(options))) {
+  const std::string where = impl_->opt.host + ":" + std::to_string(impl_->opt.port);
+  beast::error_code ec;
+  const net::ip::address address = net::ip::make_address(impl_->opt.host, ec);
+  if (ec) throw Error(where + ": not an IP address (" + ec.message() + ")");
+  const tcp::endpoint endpoint(address, static_cast<unsigned short>(impl_->opt.port));
+  tcp::acceptor& a = impl_->acceptor;
+  a.open(endpoint.protocol(), ec);
+  if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(endpoint, ec);
+  if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) throw Error(where + ": cannot listen (" + ec.message() + ")");
+  impl_->bound_port = a.local_endpoint().port();
+}
+
+HttpServer::~HttpServer() = default;
+
+int HttpServer::port() const { return impl_->bound_port; }
+
+void HttpServer::run() {
+  impl_->accept();
+  impl_->ioc.run();
+}
+
+void HttpServer::stop() {
+  net::post(impl_->ioc, [impl = impl_.get()] {
+    if (impl->stopping.exchange(true)) return;
+    impl->service.set_stopping();
+    beast::error_code ec;
+    impl->acceptor.close(ec);
+    impl->drain_then_stop();
+  });
+}
+
+}  // namespace vae::serve
