@@ -54,9 +54,9 @@ class PngWriter {
   png_infop info = nullptr;
 };
 
-bool write_image(PngWriter& w, std::FILE* fp, const Image& img, png_bytep* rows) {
-  if (setjmp(png_jmpbuf(w.png))) return false;
-  png_init_io(w.png, fp);
+// The header and the rows, to wherever w's output was pointed. A libpng error long-jumps to the
+// caller's setjmp.
+void write_header_and_rows(PngWriter& w, const Image& img, png_bytep* rows) {
   const int color = img.channels == 1   ? PNG_COLOR_TYPE_GRAY
                     : img.channels == 3 ? PNG_COLOR_TYPE_RGB
                                         : PNG_COLOR_TYPE_RGB_ALPHA;
@@ -66,6 +66,12 @@ bool write_image(PngWriter& w, std::FILE* fp, const Image& img, png_bytep* rows)
   png_write_info(w.png, w.info);
   png_write_image(w.png, rows);
   png_write_end(w.png, nullptr);
+}
+
+bool write_image(PngWriter& w, std::FILE* fp, const Image& img, png_bytep* rows) {
+  if (setjmp(png_jmpbuf(w.png))) return false;
+  png_init_io(w.png, fp);
+  write_header_and_rows(w, img, rows);
   return true;
 }
 
@@ -78,15 +84,7 @@ void flush_nothing(png_structp) {}
 bool write_image_to_memory(PngWriter& w, std::string* out, const Image& img, png_bytep* rows) {
   if (setjmp(png_jmpbuf(w.png))) return false;
   png_set_write_fn(w.png, out, append_to_string, flush_nothing);
-  const int color = img.channels == 1   ? PNG_COLOR_TYPE_GRAY
-                    : img.channels == 3 ? PNG_COLOR_TYPE_RGB
-                                        : PNG_COLOR_TYPE_RGB_ALPHA;
-  png_set_IHDR(w.png, w.info, static_cast<png_uint_32>(img.width),
-               static_cast<png_uint_32>(img.height), 8, color, PNG_INTERLACE_NONE,
-               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  png_write_info(w.png, w.info);
-  png_write_image(w.png, rows);
-  png_write_end(w.png, nullptr);
+  write_header_and_rows(w, img, rows);
   return true;
 }
 

@@ -64,18 +64,7 @@ std::vector<std::string> mpiexec_args(const std::vector<std::pair<int, std::vect
 }
 
 RunResult run_mpi(const std::vector<std::string>& args) {
-  vae_test::TempDir capture;
-  const std::string out_path = capture.file("stdout"), err_path = capture.file("stderr");
-  RunResult r;
-  const pid_t pid = spawn_binary(VAE_MPIEXEC, args, kMpiEnv, out_path, err_path);
-  if (pid < 0) return r;
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = vae_test::read_bytes(out_path);
-  r.err = vae_test::read_bytes(err_path);
-  return r;
+  return run_binary(VAE_MPIEXEC, args, kMpiEnv);
 }
 
 RunResult train_np(int np, const std::vector<std::string>& args) {
