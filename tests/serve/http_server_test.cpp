@@ -399,5 +399,13 @@ TEST_F(ServeHttp, LoadOf20000MixedRequests) {
   EXPECT_EQ(server_errors.load(), 0);
   EXPECT_EQ(bad_status.load(), 0);
   EXPECT_EQ(mismatches.load(), 0);
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed blocks in its quarantine (256 MB by default), so the process's
+  // memory grows with any allocation traffic; in that build LeakSanitizer checks for leaks at
+  // exit instead, and the bound below holds in the plain build.
+  (void)before;
+  (void)after;
+#else
   EXPECT_LT(static_cast<double>(after), 1.10 * static_cast<double>(before));
+#endif
 }
