@@ -4,6 +4,7 @@
 // thread to be written.
 #include "serve/http_server.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdio>
@@ -29,6 +30,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
 constexpr size_t kDrainLimitBytes = 1u << 20;  // read and dropped after an error answer
+constexpr size_t kBodyReadBytes = 256u << 10;   // most free room a body is read into at once
 }  // namespace
 
 struct HttpServer::Impl {
@@ -98,6 +100,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (length && *length > limits().max_body_bytes)
       return refuse(413, "request body: " + std::to_string(*length) + " bytes, more than the limit of " +
                              std::to_string(limits().max_body_bytes));
+    // The body is read in pieces of the buffer's free room (512 bytes at the least): room for
+    // the body, up to kBodyReadBytes, turns a 200 KB body's ~400 reads into one or a few.
+    if (length) buffer_.reserve(static_cast<size_t>(std::min<uint64_t>(buffer_.size() + *length, kBodyReadBytes)));
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code e, size_t) { self->on_body(e); });
   }
@@ -180,6 +185,7 @@ class Session : public std::enable_shared_from_this<Session> {
     finish(bytes);
     if (ec) return close();
     if (!keep) return drain_and_close();
+    buffer_.shrink_to_fit();  // an idle connection keeps no body-sized buffer
     read_request();
   }
 
