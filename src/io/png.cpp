@@ -167,19 +167,23 @@ uint8_t to_byte(float v) {
   return static_cast<uint8_t>(std::lround(x * 255.f));
 }
 
-}  // namespace
-
-void write_png(const std::string& path, const Image& img) {
+// The rows of a checked image, as libpng takes them: non-const pointers, which it only reads
+// when no transformations are set.
+std::vector<png_bytep> row_pointers(const Image& img) {
   VAE_ASSERT(img.channels == 1 || img.channels == 3 || img.channels == 4);
   VAE_ASSERT(img.width > 0 && img.height > 0);
   const size_t row_bytes = static_cast<size_t>(img.width) * static_cast<size_t>(img.channels);
   VAE_ASSERT(img.pixels.size() == row_bytes * static_cast<size_t>(img.height));
-
-  // libpng takes non-const row pointers but, with no transformations set, only reads them.
   std::vector<png_bytep> rows(static_cast<size_t>(img.height));
   for (size_t y = 0; y < rows.size(); ++y)
     rows[y] = const_cast<png_bytep>(img.pixels.data() + y * row_bytes);
+  return rows;
+}
 
+}  // namespace
+
+void write_png(const std::string& path, const Image& img) {
+  std::vector<png_bytep> rows = row_pointers(img);
   PngWriter w;
   if (!w.png || !w.info) throw Error(path + ": cannot write PNG (out of memory)");
   AtomicFile f(path);
@@ -193,13 +197,7 @@ void write_png(const std::string& path, const Image& img) {
 }
 
 std::string encode_png(const Image& img) {
-  VAE_ASSERT(img.channels == 1 || img.channels == 3 || img.channels == 4);
-  VAE_ASSERT(img.width > 0 && img.height > 0);
-  const size_t row_bytes = static_cast<size_t>(img.width) * static_cast<size_t>(img.channels);
-  VAE_ASSERT(img.pixels.size() == row_bytes * static_cast<size_t>(img.height));
-  std::vector<png_bytep> rows(static_cast<size_t>(img.height));
-  for (size_t y = 0; y < rows.size(); ++y)
-    rows[y] = const_cast<png_bytep>(img.pixels.data() + y * row_bytes);
+  std::vector<png_bytep> rows = row_pointers(img);
   PngWriter w;
   if (!w.png || !w.info) throw Error("cannot encode PNG (out of memory)");
   std::string out;
