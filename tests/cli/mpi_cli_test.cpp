@@ -63,8 +63,18 @@ std::vector<std::string> mpiexec_args(const std::vector<std::pair<int, std::vect
   return a;
 }
 
+// kMpiEnv with Open MPI's session directory under `scratch`: jobs that run at once (ctest -j)
+// would otherwise share /tmp/ompi.HOST.UID, which the first job to end removes while another
+// is still creating its own folder in it ("A call to mkdir was unable to create ...").
+std::vector<std::string> mpi_env(const std::string& scratch) {
+  std::vector<std::string> env = kMpiEnv;
+  env.push_back("OMPI_MCA_orte_tmpdir_base=" + scratch);
+  return env;
+}
+
 RunResult run_mpi(const std::vector<std::string>& args) {
-  return run_binary(VAE_MPIEXEC, args, kMpiEnv);
+  vae_test::TempDir session;
+  return run_binary(VAE_MPIEXEC, args, mpi_env(session.path()));
 }
 
 RunResult train_np(int np, const std::vector<std::string>& args) {
@@ -248,7 +258,8 @@ TEST(MpiCli, AKilledRankStopsTheOthersAndTheRunResumes) {
   const std::string data = write_images(tmp.file("data"), 384);
   const std::string marker = "VAE_TEST_RUN=" + tmp.path();
   auto args = train_args(data, tmp.file("run"), 100000);
-  auto env = kMpiEnv;
+  fs::create_directory(tmp.file("ompi"));
+  auto env = mpi_env(tmp.file("ompi"));
   env.push_back(marker);
   env.push_back("VAE_MPI_TIMEOUT=10");
   const pid_t job = spawn_binary(VAE_MPIEXEC, mpiexec_args({{2, args}}), env, tmp.file("out"),
