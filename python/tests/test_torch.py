@@ -1,8 +1,8 @@
 """vae.torch (python/vae/torch.py): a checkpoint as a torch.nn.Module gives what vae.cpp gives
 (the C API, through the vae package) for the same inputs: μ, log σ² and the decoder means within
-1e-5, for an MLP, the conv preset, a custom conv model (conditional) and a Gaussian with learned σ
-(conditional, standardised). The MLP and conv-preset checkpoints are trained for one epoch by the
-`vae` command named by $VAE_BIN; those two tests skip without it. Everything skips without
+1e-5, for an MLP, the conv preset, a gated dense MLP, a custom conv model (conditional) and a
+Gaussian with learned σ (conditional, standardised). The MLP, conv-preset and gated checkpoints
+are trained for one epoch by the `vae` command named by $VAE_BIN; those tests skip without it. Everything skips without
 python3-torch. The maximum differences are printed."""
 import json
 import os
@@ -95,6 +95,13 @@ class TorchModuleTest(unittest.TestCase):
     def test_mlp(self):
         path = train_checkpoint(self.tmp.name, ["--hidden", "16,8", "--latent", "3"], False)
         compare(self, path, "mlp bernoulli")
+
+    @unittest.skipUnless(VAE_BIN, "VAE_BIN (the vae command) not set")
+    def test_gated_dense(self):
+        config = os.path.join(FIXTURES, "gated_mlp_8x8.json")  # 8x8 images, gated dense
+        path = train_checkpoint(self.tmp.name, ["--config", config], True)
+        self.assertIsInstance(getattr(vt.load(path).encoder, "0"), vt.GatedDense)
+        compare(self, path, "gated dense bernoulli")
 
     @unittest.skipUnless(VAE_BIN, "VAE_BIN (the vae command) not set")
     def test_conv_preset(self):

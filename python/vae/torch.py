@@ -13,11 +13,13 @@ Legend: B batch, D data size (C·H·W for images), Z latent size, Y classes.
 The module mirrors src/model/plan.cpp: parameter names are vae.cpp's ("encoder.0.weight",
 "encoder.mu.bias", "decoder.out.weight", "decoder.logsigma"), layouts are PyTorch's (a layer's
 index is its place in its list, reshape layers included; the decoder's last layer is "out").
-  encoder  each layer then the activation; a dense layer reads its input flattened, and the
-           first dense layer of a conditional model reads [x, one-hot(y)]
+  encoder  each layer then the activation (none after a gated dense layer, whose gate is its
+           nonlinearity, nor after a reshape); a dense or gated dense layer reads its input
+           flattened, and the first one of a conditional model reads [x, one-hot(y)]
   heads    mu, logvar: dense from the features (with the one-hot when no encoder layer took it)
-  decoder  [z, one-hot(y)] into its first (dense) layer; the activation after every layer but
-           the last ("out"), which gives Bernoulli logits or the Gaussian mean (B, D)
+  decoder  [z, one-hot(y)] into its first (dense or gated dense) layer; the activation after
+           every layer but the last ("out"), which gives Bernoulli logits or the Gaussian mean
+           (B, D)
 The model works in model units; scale() / unscale() apply the checkpoint's data scaling
 (x_model = (x − offset) · factor, clamped to [0, 1] when the checkpoint says so).
 """
@@ -127,6 +129,25 @@ def description(cfg):
     return d
 
 
+class GatedDense(nn.Module):
+    """y = (x Wᵀ + b) ⊙ σ(x Gᵀ + c) (src/nn/layers/gated_dense.h): parameters weight, bias,
+    gate_weight, gate_bias, each initialised as torch.nn.Linear's."""
+
+    def __init__(self, in_features, out_features):
+        super().__init__()
+        h, g = nn.Linear(in_features, out_features), nn.Linear(in_features, out_features)
+        self.weight, self.bias = h.weight, h.bias
+        self.gate_weight, self.gate_bias = g.weight, g.bias
+
+    def forward(self, x):
+        a = nn.functional.linear(x, self.weight, self.bias)
+        return a * torch.sigmoid(nn.functional.linear(x, self.gate_weight, self.gate_bias))
+
+
+_FLAT = ("dense", "gated_dense")  # the kinds that read their input flattened (and the one-hot)
+_NO_ACTIVATION_AFTER = ("gated_dense", "reshape")
+
+
 def _layer(spec, shape, cond):
     """The torch layer for one layer spec reading `shape` (C, H, W) (+ cond one-hot values),
     and its output shape."""
@@ -134,6 +155,8 @@ def _layer(spec, shape, cond):
     t = spec["type"]
     if t == "dense":
         return nn.Linear(c * h * w + cond, spec["units"]), (spec["units"], 1, 1)
+    if t == "gated_dense":
+        return GatedDense(c * h * w + cond, spec["units"]), (spec["units"], 1, 1)
     if t == "reshape":
         return nn.Unflatten(1, tuple(spec["shape"])), tuple(spec["shape"])
     k, s, p = spec["kernel"], spec.get("stride", 1), spec.get("padding", 0)
@@ -153,16 +176,17 @@ class _Stack(nn.Module):
 
     def __init__(self, specs, shape, cond, activation, last_name=None):
         super().__init__()
-        self.order, self.flat, self.takes = [], [], None
+        self.order, self.flat, self.act_after, self.takes = [], [], [], None
         for i, spec in enumerate(specs):
             name = last_name if last_name and i == len(specs) - 1 else str(i)
-            takes = cond if spec["type"] == "dense" and self.takes is None and cond else 0
+            takes = cond if spec["type"] in _FLAT and self.takes is None and cond else 0
             if takes:
                 self.takes = name
             layer, shape = _layer(spec, shape, takes)
             self.add_module(name, layer)
             self.order.append(name)
-            self.flat.append(spec["type"] == "dense")
+            self.flat.append(spec["type"] in _FLAT)
+            self.act_after.append(spec["type"] not in _NO_ACTIVATION_AFTER)
         self.shape = shape
         self.act = _ACTIVATIONS[activation]()
         self.last_act = last_name is None  # the decoder's output layer has none
@@ -174,8 +198,8 @@ class _Stack(nn.Module):
             if name == self.takes:
                 x = torch.cat([x, onehot], 1)
             x = getattr(self, name)(x)
-            if self.last_act or i < len(self.order) - 1:
-                x = self.act(x) if not isinstance(getattr(self, name), nn.Unflatten) else x
+            if self.act_after[i] and (self.last_act or i < len(self.order) - 1):
+                x = self.act(x)
         return x
 
 

@@ -9,6 +9,7 @@
 
 #include "io/fileio.h"
 #include "model/plan.h"
+#include "nn/layers/layer.h"
 #include "vae/error.h"
 
 namespace vae {
@@ -128,22 +129,40 @@ std::string flat(Graph& G, const Flow& f) {
   return G.node("Reshape", {f.name, G.shape_constant({0, -1})}, "flat");
 }
 
-// dense: Gemm(x, W, b) with W (O, I) as stored, transB = 1.
-Flow dense_nodes(Graph& G, const PlannedLayer& l, const Flow& in, const std::string& onehot,
-                 const std::string& out_name) {
-  std::string x = flat(G, in);
-  if (l.cond) {
-    x = G.node("Concat", {x, onehot}, "concat");
-    set_int(G.last(), "axis", 1);
-  }
-  const std::string out = G.node("Gemm", {x, G.weight(l.name + ".weight"), G.weight(l.name + ".bias")},
-                                 "dense", out_name);
-  set_int(G.last(), "transB", 1);
-  return {out, false};
+// x flattened, with the one-hot of a conditional layer appended: what a dense-like layer reads.
+std::string dense_input(Graph& G, const PlannedLayer& l, const Flow& in, const std::string& onehot) {
+  const std::string x = flat(G, in);
+  if (!l.cond) return x;
+  const std::string out = G.node("Concat", {x, onehot}, "concat");
+  set_int(G.last(), "axis", 1);
+  return out;
 }
 
-// conv and conv_transpose: Conv / ConvTranspose with square kernels, strides and pads.
-Flow conv_nodes(Graph& G, const PlannedLayer& l, const Flow& in, bool transpose) {
+// x Wᵀ + b as Gemm(x, W, b) with W (O, I) as stored, transB = 1.
+std::string gemm(Graph& G, const std::string& x, const std::string& weight,
+                 const std::string& bias, const std::string& out_name = "") {
+  const std::string out =
+      G.node("Gemm", {x, G.weight(weight), G.weight(bias)}, "dense", out_name);
+  set_int(G.last(), "transB", 1);
+  return out;
+}
+
+// dense (nn/layers/dense.h): y = x Wᵀ + b.
+Flow dense_nodes(Graph& G, const PlannedLayer& l, const Flow& in, const std::string& onehot) {
+  return {gemm(G, dense_input(G, l, in, onehot), l.name + ".weight", l.name + ".bias"), false};
+}
+
+// gated_dense (nn/layers/gated_dense.h): y = (x Wᵀ + b) ⊙ σ(x Gᵀ + c).
+Flow gated_dense_nodes(Graph& G, const PlannedLayer& l, const Flow& in, const std::string& onehot) {
+  const std::string x = dense_input(G, l, in, onehot);
+  const std::string a = gemm(G, x, l.name + ".weight", l.name + ".bias");
+  const std::string g = gemm(G, x, l.name + ".gate_weight", l.name + ".gate_bias");
+  return {G.node("Mul", {a, G.node("Sigmoid", {g}, "gate")}, "gated"), false};
+}
+
+// conv and conv_transpose (nn/layers/conv.h, conv_transpose.h): Conv / ConvTranspose with square
+// kernels, strides and pads.
+Flow conv_like_nodes(Graph& G, const PlannedLayer& l, const Flow& in, bool transpose) {
   const LayerSpec& s = l.spec;
   const std::string out =
       G.node(transpose ? "ConvTranspose" : "Conv",
@@ -156,23 +175,42 @@ Flow conv_nodes(Graph& G, const PlannedLayer& l, const Flow& in, bool transpose)
     set_ints(n, "output_padding", {s.output_padding, s.output_padding});
   return {out, true};
 }
+Flow conv_nodes(Graph& G, const PlannedLayer& l, const Flow& in, const std::string&) {
+  return conv_like_nodes(G, l, in, false);
+}
+Flow conv_transpose_nodes(Graph& G, const PlannedLayer& l, const Flow& in, const std::string&) {
+  return conv_like_nodes(G, l, in, true);
+}
 
-// One planned layer (and its activation) on `in`.
+// reshape (nn/layers/reshape.h): the flat values as (N, C, H, W).
+Flow reshape_nodes(Graph& G, const PlannedLayer& l, const Flow& in, const std::string&) {
+  const std::string shape = G.shape_constant({-1, l.out_c, l.out_h, l.out_w});
+  return {G.node("Reshape", {flat(G, in), shape}, "reshape"), true};
+}
+
+// The ONNX form of each layer kind (the kind's name in the layer table, nn/layers/registry.cpp):
+// a layer kind without a row here cannot be exported, and says so.
+using LayerNodes = Flow (*)(Graph&, const PlannedLayer&, const Flow&, const std::string& onehot);
+const std::map<std::string, LayerNodes>& onnx_forms() {
+  static const std::map<std::string, LayerNodes> forms = {
+      {"dense", dense_nodes},
+      {"gated_dense", gated_dense_nodes},
+      {"conv", conv_nodes},
+      {"conv_transpose", conv_transpose_nodes},
+      {"reshape", reshape_nodes},
+  };
+  return forms;
+}
+
+// One planned layer on `in`, and the model's activation after it where the model applies one
+// (not after a view, which is its input read with another shape: src/model/vae.cpp).
 Flow layer_nodes(Graph& G, const PlannedLayer& l, const Flow& in, const std::string& onehot,
                  Activation act) {
   const std::string type = layer_kind_name(l.spec.kind);
-  Flow out;
-  if (type == "dense") {
-    out = dense_nodes(G, l, in, onehot, "");
-  } else if (type == "conv" || type == "conv_transpose") {
-    out = conv_nodes(G, l, in, type == "conv_transpose");
-  } else if (type == "reshape") {
-    const std::string shape = G.shape_constant({-1, l.out_c, l.out_h, l.out_w});
-    return {G.node("Reshape", {flat(G, in), shape}, "reshape"), true};
-  } else {
-    throw Error("layer type '" + type + "' has no ONNX form");
-  }
-  if (l.act) out.name = activation(G, out.name, act);
+  const auto form = onnx_forms().find(type);
+  if (form == onnx_forms().end()) throw Error("layer type '" + type + "' has no ONNX form");
+  Flow out = form->second(G, l, in, onehot);
+  if (l.act && !l.spec.kind->view) out.name = activation(G, out.name, act);
   return out;
 }
 
@@ -208,8 +246,8 @@ void build_encoder(Graph& G, const ModelPlan& plan) {
     f = {G.node("Reshape", {f.name, shape}, "image"), true};
   }
   for (const PlannedLayer& l : plan.encoder) f = layer_nodes(G, l, f, onehot, cfg.activation);
-  dense_nodes(G, plan.mu_head, f, onehot, "mu");
-  dense_nodes(G, plan.logvar_head, f, onehot, "logvar");
+  for (const auto& [head, name] : {std::pair(&plan.mu_head, "mu"), {&plan.logvar_head, "logvar"}})
+    gemm(G, dense_input(G, *head, f, onehot), head->name + ".weight", head->name + ".bias", name);
   add_io(G.g->mutable_output(), "mu", cfg.latent);
   add_io(G.g->mutable_output(), "logvar", cfg.latent);
 }

@@ -2,8 +2,8 @@
 give, in two real runtimes, what vae.cpp gives (the C API through python/vae) to 1e-5: OpenCV's
 dnn module (python3-opencv) and ONNX Runtime (onnxruntime-node, tests/export/node, installed by
 scripts/setup.sh --with-test-tools). Models: an MLP with standardised data (Gaussian), the conv
-preset (Bernoulli), and the two conditional fixtures (custom conv; MLP with learned σ). Each
-runtime's part skips with a message when it is not installed; the maximum differences are
+preset (Bernoulli), a gated dense MLP (Bernoulli), and the two conditional fixtures (custom
+conv; MLP with learned σ). Each runtime's part skips with a message when it is not installed; the maximum differences are
 printed. Environment: VAE_BIN (the command), VAE_LIBRARY and PYTHONPATH (python/vae),
 VAE_FIXTURE_DIR, VAE_NODE_DIR (tests/export/node)."""
 import json
@@ -128,11 +128,13 @@ class OnnxExportTest(unittest.TestCase):
         images = os.path.join(cls.tmp.name, "images.npy")
         np.save(images, rng.uniform(0, 1, size=(64, 8, 8)).astype(np.float32))
         cls.cases = []
+        gated = os.path.join(FIXTURES, "gated_mlp_8x8.json")  # 8x8 images, gated dense
         specs = [
             ("mlp gaussian, standardised", table,
              ["--hidden", "16,8", "--latent", "3", "--likelihood", "gaussian", "--activation",
               "elu"]),
             ("conv preset bernoulli", images, ["--arch", "conv", "--latent", "4"]),
+            ("gated dense bernoulli", images, ["--config", gated]),
         ]
         for i, (name, data, args) in enumerate(specs):
             folder = os.path.join(cls.tmp.name, f"case{i}")
