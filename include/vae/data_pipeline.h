@@ -137,6 +137,15 @@ std::string canonical_source(const std::string& spec);
 /// (Dataset::class_names) where the source has them.
 Dataset read_source(const std::string& spec, const DataOptions& opts, const std::string& which);
 
+/// Numbers the labels of `d` (read from `source`) as `classes` does, the class names of the data a
+/// model was trained on: where d names its own classes (a CSV column of names, an image folder's
+/// subfolders, each numbered in sorted name order within its own source), each label y becomes
+/// the index of d.class_names[y] in `classes`, and d.class_names becomes `classes`. Data without
+/// names, or an empty `classes`, are left as they are. Throws vae::Error
+/// "<source>: class 'x' is not one of the training data's classes (a, b, c)".
+void renumber_classes(Dataset& d, const std::vector<std::string>& classes,
+                      const std::string& source);
+
 /// True for "fashion-mnist" and folders holding MNIST-named IDX files (which carry their own
 /// test split).
 bool is_mnist_source(const std::string& spec);

@@ -23,15 +23,35 @@ class Error : public std::runtime_error {
 /// A configuration field holds a value it cannot take. what() is "<field>: <what is wrong>",
 /// the field named as the library's structs spell it ("latent", "batch_size", "val_split"); the
 /// library never names a command-line flag. The `vae` command maps the field to its flag from its
-/// option table (tools/vae/train_options.h) and exits with the usage code.
+/// option table (tools/vae/train_options.h) and exits with the usage code. A problem that names
+/// another field writes it in braces ("needs a validation split ({val_split})"): what() and
+/// problem() show the bare name, and the command spells it as its flag (problem_naming).
 class FieldError : public Error {
  public:
   FieldError(const std::string& field, const std::string& problem)
-      : Error(field + ": " + problem), field_(field), problem_(problem) {}
-  const std::string& field() const { return field_; }      ///< "latent"
-  const std::string& problem() const { return problem_; }  ///< "must be >= 1, got 0"
+      : Error(field + ": " + naming(problem, [](const std::string& f) { return f; })),
+        field_(field),
+        problem_(problem) {}
+  const std::string& field() const { return field_; }  ///< "latent"
+  /// "must be >= 1, got 0"; other fields it names are bare ("… split (val_split)").
+  std::string problem() const { return problem_naming([](const std::string& f) { return f; }); }
+  /// problem() with each field it names spelled by name(field) ("… split (--val-split)").
+  template <class Name>
+  std::string problem_naming(Name name) const { return naming(problem_, name); }
 
  private:
+  template <class Name>
+  static std::string naming(const std::string& text, Name name) {
+    std::string out;
+    size_t at = 0;
+    for (size_t open; (open = text.find('{', at)) != std::string::npos;) {
+      const size_t close = text.find('}', open);
+      if (close == std::string::npos) break;
+      out += text.substr(at, open - at) + name(text.substr(open + 1, close - open - 1));
+      at = close + 1;
+    }
+    return out + text.substr(at);
+  }
   std::string field_, problem_;
 };
 

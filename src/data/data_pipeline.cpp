@@ -39,6 +39,14 @@ bool ends_with_ci(const std::string& s, const std::string& suffix) {
   return true;
 }
 
+// "a, b, c": the names, shortened after `most` of them.
+std::string name_list(const std::vector<std::string>& names, size_t most = 12) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < most; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > most) out += ", … (" + std::to_string(names.size()) + " in all)";
+  return out;
+}
+
 // Rows `idx` of `d`, in that order.
 Dataset take_rows(const Dataset& d, const std::vector<uint32_t>& idx) {
   Dataset out;
@@ -278,7 +286,7 @@ void DataOptions::validate() const {
   if (!(val_split == -1 || (val_split >= 0 && val_split < 1)))
     throw FieldError("val_split", "must be in [0, 1) (or -1 = default), got " + std::to_string(val_split));
   if (!test_data.empty() && test_split > 0)
-    throw FieldError("test_split", "cannot be combined with a separate test source (test_data)");
+    throw FieldError("test_split", "cannot be combined with a separate test source ({test_data})");
   if (limit < 0) throw FieldError("limit", "must be >= 0 (0 = every example), got " + std::to_string(limit));
 }
 
@@ -311,6 +319,23 @@ void Scaler::invert(float* rows, size_t n) const {
   const size_t D = offset.size();
   for (size_t i = 0; i < n; ++i)
     for (size_t j = 0; j < D; ++j) rows[i * D + j] = rows[i * D + j] / factor[j] + offset[j];
+}
+
+void renumber_classes(Dataset& d, const std::vector<std::string>& classes,
+                      const std::string& source) {
+  if (d.class_names.empty() || classes.empty() || d.class_names == classes) return;
+  // 1. Where each of d's names is among `classes`.
+  std::vector<int32_t> to(d.class_names.size());
+  for (size_t y = 0; y < d.class_names.size(); ++y) {
+    const auto at = std::find(classes.begin(), classes.end(), d.class_names[y]);
+    if (at == classes.end())
+      throw Error(source + ": class '" + d.class_names[y] + "' is not one of the training data's "
+                  "classes (" + name_list(classes) + ")");
+    to[y] = static_cast<int32_t>(at - classes.begin());
+  }
+  // 2. Each label by its name's place.
+  for (int32_t& y : d.labels) y = to[static_cast<size_t>(y)];
+  d.class_names = classes;
 }
 
 bool is_mnist_source(const std::string& spec) {
@@ -372,6 +397,7 @@ DataSplits load_splits(const DataOptions& opts, uint64_t seed, Likelihood likeli
       if (s.test.d != s.train.d)
         throw Error(opts.test_data + ": has " + std::to_string(s.test.d) +
                     " values per example but " + opts.data + " has " + std::to_string(s.train.d));
+      renumber_classes(s.test, s.train.class_names, opts.test_data);
     } else {
       const double f = opts.test_split < 0 ? 0.1 : opts.test_split;
       split_off(all, rows_of(f, all.n), rng, s.train, s.test);

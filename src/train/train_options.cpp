@@ -174,7 +174,7 @@ void TrainOptions::validate() const {
   if (save_every < 0) throw FieldError("save_every", "must be >= 0 (0 = off)" + count(save_every));
   if (patience > 0 && data.val_split == 0)
     throw FieldError("patience", "early stopping watches the validation loss; it needs a "
-                                 "validation split (val_split)");
+                                 "validation split ({val_split})");
   data.validate();
 }
 

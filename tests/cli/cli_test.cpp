@@ -409,7 +409,8 @@ TEST_F(Cli, InfoJsonHoldsTheCheckpoint) {
   EXPECT_EQ(j.at("tensors")[0].at("shape"), (std::vector<int64_t>{kHidden, kD}));
 }
 
-// A CSV's class names (';'-separated, sniffed) are stored and shown by name: info, score.
+// A CSV's class names (';'-separated, sniffed) are stored and shown by name: info, score; other
+// data are numbered by those names.
 TEST_F(Cli, CsvClassNamesAreStoredAndShown) {
   std::string table = "a;b;kind\n";
   for (int i = 0; i < 40; ++i)
@@ -442,6 +443,21 @@ TEST_F(Cli, CsvClassNamesAreStoredAndShown) {
     const bool even = rows[i].find(",0,even,") != std::string::npos;
     EXPECT_TRUE(odd != even) << rows[i];
   }
+  // Other data (read with the run's CSV options) naming only the second class, which alone they
+  // would number 0, keep the run's numbering; a class the run never saw is named.
+  write_bytes(tmp_.file("odd.csv"), "a;b;kind\n1;1;odd, really\n3;0;odd, really\n");
+  args = {"score", run, "--data", tmp_.file("odd.csv"), "--out", tmp_.file("odd_scores.csv"),
+          "--threads", "1"};
+  r = vae_run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  const std::vector<std::string> odd_rows = split_lines(read_bytes(tmp_.file("odd_scores.csv")));
+  ASSERT_EQ(odd_rows.size(), 3u);
+  for (size_t i = 1; i < odd_rows.size(); ++i)
+    EXPECT_NE(odd_rows[i].find(",1,\"odd, really\","), std::string::npos) << odd_rows[i];
+  write_bytes(tmp_.file("new.csv"), "a;b;kind\n1;1;prime\n");
+  expect_clean_failure({"score", run, "--data", tmp_.file("new.csv"), "--threads", "1"},
+                       1, tmp_.file("new.csv") + ": class 'prime' is not one of the training "
+                       "data's classes (even, odd, really)", {}, tmp_.path());
 }
 
 // A run folder stands for its best checkpoint; a folder with none is named in one line.

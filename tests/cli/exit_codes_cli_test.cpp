@@ -49,6 +49,12 @@ TEST(ExitCodesCli, EachCaseGetsTheCodeOfTheRule) {
       {{"train", "--data", data, "--epochs", "-1"}, 2, "--epochs: must be >= 0, got -1"},
       {{"train", "--data", data, "--epochs", "3", "--epochs", "4"}, 2,
        "--epochs: given 2 times; give it once"},
+      // A field's message that names another field names that one's flag too.
+      {{"train", "--data", data, "--patience", "3", "--val-split", "0"}, 2,
+       "--patience: early stopping watches the validation loss; it needs a validation split "
+       "(--val-split)"},
+      {{"train", "--data", data, "--test-data", data, "--test-split", "0.2"}, 2,
+       "--test-split: cannot be combined with a separate test source (--test-data)"},
       {{"eval", ckpt, "--iw", "abc"}, 2, "--iw: expected an integer, got 'abc'"},
       {{"eval", ckpt, "--iw", "99999999999999"}, 2, "--iw: expected an integer, got '99999999999999' (out of range)"},
       {{"eval", ckpt, "--iw", "-1"}, 2, "--iw: must be in 0..100000, got -1"},

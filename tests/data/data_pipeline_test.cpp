@@ -7,6 +7,7 @@
 #include <cmath>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "test_util.h"
 #include "vae/error.h"
@@ -251,6 +252,58 @@ TEST(DataPipeline, LimitKeepsTheFirstExamplesOfEachSource) {
   } catch (const vae::FieldError& e) {
     EXPECT_EQ(e.field(), "limit");
   }
+}
+
+}  // namespace
+
+namespace {
+
+// A CSV whose label column names classes: row i is (i, name of row i).
+std::string write_named(const vae_test::TempDir& dir, const std::string& file,
+                        const std::vector<std::string>& names) {
+  std::string csv = "x,kind\n";
+  for (size_t i = 0; i < names.size(); ++i) csv += std::to_string(i) + "," + names[i] + "\n";
+  vae_test::write_bytes(dir.file(file), csv);
+  return dir.file(file);
+}
+
+// Each source numbers its own names in sorted order, so a test file lacking a class numbers the
+// rest differently: its labels are renumbered to the training data's names, by name.
+TEST(DataPipeline, ASeparateTestSourceIsNumberedByTheTrainingDataClassNames) {
+  vae_test::TempDir dir;
+  vae::DataOptions o;
+  o.data = write_named(dir, "train.csv", {"fox", "cat", "dog", "cat", "fox", "dog"});
+  o.test_data = write_named(dir, "test.csv", {"fox", "dog", "fox"});
+  o.label_column = "kind";
+  o.val_split = 0;
+  o.scale = vae::Scale::None;
+  const vae::DataSplits d = vae::load_splits(o, 1, vae::Likelihood::Gaussian, nullptr, nullptr);
+  const std::vector<std::string> classes = {"cat", "dog", "fox"};
+  EXPECT_EQ(d.train.class_names, classes);
+  EXPECT_EQ(d.test.class_names, classes);
+  EXPECT_EQ(d.test.labels, (std::vector<int32_t>{2, 1, 2}));  // read alone: fox 1, dog 0
+
+  o.test_data = write_named(dir, "other.csv", {"dog", "emu"});
+  try {
+    vae::load_splits(o, 1, vae::Likelihood::Gaussian, nullptr, nullptr);
+    ADD_FAILURE() << "a class the training data lack was accepted";
+  } catch (const vae::Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              o.test_data + ": class 'emu' is not one of the training data's classes (cat, dog, fox)");
+  }
+}
+
+TEST(DataPipeline, RenumberClassesLeavesUnnamedDataAlone) {
+  vae::Dataset d;
+  d.labels = {0, 1, 1};
+  vae::renumber_classes(d, {"a", "b"}, "x.csv");  // numbers: taken as the training data's
+  EXPECT_EQ(d.labels, (std::vector<int32_t>{0, 1, 1}));
+  d.class_names = {"b", "c"};
+  vae::renumber_classes(d, {}, "x.csv");  // a model whose data named nothing
+  EXPECT_EQ(d.labels, (std::vector<int32_t>{0, 1, 1}));
+  vae::renumber_classes(d, {"c", "a", "b"}, "x.csv");
+  EXPECT_EQ(d.labels, (std::vector<int32_t>{2, 0, 0}));
+  EXPECT_EQ(d.class_names, (std::vector<std::string>{"c", "a", "b"}));
 }
 
 }  // namespace

@@ -62,6 +62,27 @@ TEST(TrainOptions, EnumNamesRoundTrip) {
   EXPECT_THROW(vae::parse_objective("wake-sleep"), vae::FieldError);
 }
 
+// A problem that names another field shows it bare in what() and problem(), and as its caller
+// spells it through problem_naming (the command gives each its flag).
+TEST(TrainOptions, AFieldErrorNamesOtherFieldsForTheCallerToSpell) {
+  vae::TrainOptions o;
+  o.patience = 3;
+  o.data.val_split = 0;
+  try {
+    o.validate();
+    ADD_FAILURE() << "patience without a validation split passed";
+  } catch (const vae::FieldError& e) {
+    const std::string problem =
+        "early stopping watches the validation loss; it needs a validation split ";
+    EXPECT_EQ(std::string(e.what()), "patience: " + problem + "(val_split)");
+    EXPECT_EQ(e.problem(), problem + "(val_split)");
+    EXPECT_EQ(e.problem_naming([](const std::string& f) { return "<" + f + ">"; }),
+              problem + "(<val_split>)");
+  }
+  const vae::FieldError plain("latent", "a { without its close");
+  EXPECT_EQ(std::string(plain.what()), "latent: a { without its close");
+}
+
 // The field validate() names for one change to the defaults, or "" when it passes.
 std::string field_refused(const std::function<void(vae::TrainOptions&)>& change) {
   vae::TrainOptions o;

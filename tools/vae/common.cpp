@@ -29,7 +29,7 @@ void run_agreed(const std::function<void()>& prepare) {
   try {
     prepare();
   } catch (const vae::FieldError& e) {
-    error = "2" + flag_for_field(e.field()) + ": " + e.problem();
+    error = "2" + flag_message(e);
   } catch (const UsageError& e) {
     error = std::string("2") + e.what();
   } catch (const vae::Error& e) {
@@ -183,6 +183,7 @@ vae::Dataset read_rows_for(const vae::Checkpoint& ckpt, const std::string& data_
   }
   // Other data: the whole source (or an MNIST folder's train or test files).
   vae::Dataset rows = vae::read_source(data_spec, run_data, split);
+  vae::renumber_classes(rows, ckpt.class_names, data_spec);
   if (ckpt.data_prints.data.known() && !vae::is_mnist_source(data_spec) &&
       vae::fingerprint(rows) == ckpt.data_prints.data)
     std::fprintf(stderr, "vae: warning: %s holds the same rows as the run's data (%s) but is a "

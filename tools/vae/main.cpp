@@ -161,7 +161,7 @@ int run(int argc, char** argv) {
   } catch (const vae_cli::AgreedFailure& e) {
     return fail_usage(e.what(), e.code());
   } catch (const vae::FieldError& e) {
-    return fail_running(vae_cli::flag_for_field(e.field()) + ": " + e.problem(), 2);
+    return fail_running(vae_cli::flag_message(e), 2);
   } catch (const vae_cli::UsageError& e) {
     return fail_running(e.what(), 2);
   } catch (const vae::Error& e) {

@@ -379,6 +379,10 @@ std::string flag_for_field(const std::string& field) {
   return field;
 }
 
+std::string flag_message(const vae::FieldError& e) {
+  return flag_for_field(e.field()) + ": " + e.problem_naming(flag_for_field);
+}
+
 bool GivenFlags::has(const std::string& flag) const {
   for (const auto& [row, text] : items)
     if (row->flag == flag) return true;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "vae/checkpoint.h"
+#include "vae/error.h"
 #include "vae/model.h"
 #include "vae/train_options.h"
 
@@ -66,6 +67,9 @@ const TrainFlag& train_flag(const std::string& flag);
 /// The flag that sets `field` ("batch_size" → "--batch-size"), or `field` itself when no row
 /// sets it.
 std::string flag_for_field(const std::string& field);
+/// A field error as the command prints it: "--flag: problem", every field in it as its flag
+/// ("--patience: … needs a validation split (--val-split)").
+std::string flag_message(const vae::FieldError& e);
 
 /// The options given on one command line, in table order, with their text ("true" for a switch).
 struct GivenFlags {
