@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "train/distributed.h"
+
 namespace vae {
 
-LatentStats latent_stats(Vae<float>& model, const Dataset& data) {
+// Rank r encodes its chunks' rows; every row's μ and log σ² is then on every rank and the
+// statistics are summed in row order, as one process sums them.
+LatentStats latent_stats(Vae<float>& model, const Dataset& data, bool over_ranks) {
   const size_t Z = model.config().latent;
   const size_t chunk = static_cast<size_t>(model.max_batch());
   LatentStats s;
@@ -13,19 +17,25 @@ LatentStats latent_stats(Vae<float>& model, const Dataset& data) {
   s.mu_mean.assign(Z, 0.0);
   s.mu_variance.assign(Z, 0.0);
   if (data.n == 0) return s;
-  std::vector<float> mu(chunk * Z), logvar(chunk * Z);  // (chunk, Z) each
-  std::vector<double> sum_sq(Z, 0.0);
-  for (size_t start = 0; start < data.n; start += chunk) {
+  const ItemRange mine = own_items(data.n, chunk, over_ranks);
+  std::vector<float> mu(data.n * Z), logvar(data.n * Z);  // (N, Z) each
+  for (size_t start = mine.lo; start < mine.hi; start += chunk) {
     const size_t B = std::min(chunk, data.n - start);
-    model.encode(data.row(start), B, mu.data(), logvar.data(), data.label_ptr(start));
-    for (size_t r = 0; r < B; ++r)
-      for (size_t j = 0; j < Z; ++j) {
-        const double m = mu[r * Z + j], lv = logvar[r * Z + j];
-        s.kl_per_dim[j] += -0.5 * (1.0 + lv - m * m - std::exp(lv));
-        s.mu_mean[j] += m;
-        sum_sq[j] += m * m;
-      }
+    model.encode(data.row(start), B, mu.data() + start * Z, logvar.data() + start * Z,
+                 data.label_ptr(start));
   }
+  if (over_ranks) {
+    share_rank_items(mu.data(), data.n, chunk, Z * sizeof(float));
+    share_rank_items(logvar.data(), data.n, chunk, Z * sizeof(float));
+  }
+  std::vector<double> sum_sq(Z, 0.0);
+  for (size_t r = 0; r < data.n; ++r)
+    for (size_t j = 0; j < Z; ++j) {
+      const double m = mu[r * Z + j], lv = logvar[r * Z + j];
+      s.kl_per_dim[j] += -0.5 * (1.0 + lv - m * m - std::exp(lv));
+      s.mu_mean[j] += m;
+      sum_sq[j] += m * m;
+    }
   const double n = static_cast<double>(data.n);
   for (size_t j = 0; j < Z; ++j) {
     s.kl_per_dim[j] /= n;
