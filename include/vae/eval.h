@@ -50,15 +50,20 @@ IwResult evaluate_iw(const Vae<float>& model, const Dataset& data, int k, uint64
 
 /// −ELBO over every row of `data` with one z sample per example (ε from Rng(seed)), in batches
 /// of model.max_batch(). With per_example, also fills recon_rows and kl_rows.
+/// over_ranks: in an MPI job (`mpirun ... vae eval`), a collective call: each rank runs its
+/// block of whole batches (ε still drawn for every batch, so each batch gets the ones it gets
+/// in one process) and every rank receives the others' sums and rows, then adds the batches' sums
+/// in batch order: every rank returns the figures of one process. Ignored without a job.
 ElboResult evaluate_elbo(Vae<float>& model, const Dataset& data, uint64_t seed = kEvalSeed,
-                         bool per_example = false);
+                         bool per_example = false, bool over_ranks = false);
 
 /// Reconstruction error of the posterior mean: x̂ = decoder mean at z = μ(x).
 struct ReconError {
   double mse = 0;               ///< mean over examples and dimensions of (x − x̂)²
   std::vector<float> mse_rows;  ///< (N) per-example mean squared error
 };
-ReconError reconstruction_error(Vae<float>& model, const Dataset& data);
+/// over_ranks: as evaluate_elbo's, the rows' errors summed in row order on every rank.
+ReconError reconstruction_error(Vae<float>& model, const Dataset& data, bool over_ranks = false);
 
 /// Peak signal-to-noise ratio in dB for values in [0, 1]: 10 log10(1 / mse).
 double psnr_db(double mse);

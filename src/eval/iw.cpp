@@ -113,9 +113,8 @@ IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint6
   }
 
   // This rank's examples [lo, hi): all of them in one process.
-  const size_t R = over_ranks ? static_cast<size_t>(world_size()) : 1;
-  const size_t rank = R > 1 ? static_cast<size_t>(world_rank()) : 0;
-  const size_t lo = N * rank / R, hi = N * (rank + 1) / R, M = hi - lo;
+  const ItemRange mine = own_items(N, 1, over_ranks);
+  const size_t lo = mine.lo, M = mine.hi - mine.lo;
   // One worker per thread, each on a contiguous range of examples.
   const int workers = static_cast<int>(std::min<size_t>(std::max(1, num_threads()), std::max<size_t>(M, 1)));
   std::atomic<size_t> finished{0};
@@ -136,9 +135,7 @@ IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint6
   });
   if (progress && reported != M) progress(M, M);
   // Every rank's estimates on every rank, rank by rank.
-  for (size_t q = 0; q < R; ++q)
-    broadcast_bytes(res.per_example.data() + N * q / R, (N * (q + 1) / R - N * q / R) * sizeof(double),
-                    static_cast<int>(q));
+  if (over_ranks) share_rank_items(res.per_example.data(), N, 1, sizeof(double));
 
   double sum = 0, sum_sq = 0;
   for (double v : res.per_example) {

@@ -26,6 +26,9 @@ struct LatentStats {
 inline constexpr double kActiveUnitThreshold = 0.01;
 
 /// Encodes every row of `data` (in batches of model.max_batch()) and summarises.
-LatentStats latent_stats(Vae<float>& model, const Dataset& data);
+/// over_ranks: in an MPI job, a collective call: each rank encodes its block of whole batches
+/// and receives the others' μ and log σ², so every rank returns the figures of one process
+/// (vae/eval.h's evaluate_elbo has the scheme). Ignored without a job.
+LatentStats latent_stats(Vae<float>& model, const Dataset& data, bool over_ranks = false);
 
 }  // namespace vae

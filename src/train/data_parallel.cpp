@@ -32,14 +32,25 @@ DataParallel<T>::DataParallel(Vae<T>& model, int parts, int max_batch, int max_s
   }
   if (workers_ > 1) pool_ = std::make_unique<WorkerPool>(workers_);
   if (parts_ == 1) return;
+  // A replica (activations and gradients) for each part run here; a part run by another
+  // process needs only room for the gradient it sends.
   const int rows = (max_batch + parts_ - 1) / parts_;
+  replicas_.resize(static_cast<size_t>(parts_ - 1));
+  received_.resize(static_cast<size_t>(parts_ - 1));
   for (int p = 1; p < parts_; ++p) {
-    replicas_.push_back(std::make_unique<Vae<T>>(model.config(), rows, max_samples));
-    replicas_.back()->share_params(model);
+    const size_t i = static_cast<size_t>(p - 1);
+    if (!runs_here(p)) {
+      received_[i].assign(model.num_params(), T(0));
+      continue;
+    }
+    replicas_[i] = std::make_unique<Vae<T>>(model.config(), rows, max_samples);
+    replicas_[i]->share_params(model);
+    if (max_samples > 1)
+      eps_[static_cast<size_t>(p)].resize(static_cast<size_t>(rows) * max_samples *
+                                          model.config().latent);
   }
   if (max_samples > 1)
-    for (auto& e : eps_)
-      e.resize(static_cast<size_t>(rows) * max_samples * model.config().latent);
+    eps_[0].resize(static_cast<size_t>(rows) * max_samples * model.config().latent);
 }
 
 template <class T>
@@ -95,7 +106,7 @@ void DataParallel<T>::share_parts(int B) {
     r.objective = fields[3];
     r.finite = fields[4] != 0;
     // A part run elsewhere: its gradient here is whatever was shared, not known zero.
-    if (p < sharing_.first || p >= sharing_.last) zeroed_[static_cast<size_t>(p)] = 0;
+    if (!runs_here(p)) zeroed_[static_cast<size_t>(p)] = 0;
   }
 }
 

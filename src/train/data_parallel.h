@@ -11,8 +11,10 @@
 //
 // Replica 0 is the caller's model itself (its activations hold part 0 after a step); the others
 // have room for ⌈max_batch / P⌉ rows and share the model's parameters (Vae::share_params: one
-// copy of the weights, nothing to synchronise). With P = 1 a step is exactly zero_grad, forward
-// (or forward_iw) and backward of the model, on the calling thread, with BLAS's own threads.
+// copy of the weights, nothing to synchronise). Distributed, a part that another process runs
+// gets no replica here, only a buffer for the gradient it receives. With P = 1 a step is exactly
+// zero_grad, forward (or forward_iw) and backward of the model, on the calling thread, with BLAS's
+// own threads.
 //
 // After step(), one of two ways to the update:
 //   - update_fused(adam): each thread takes one range of parameters and, in a single pass over
@@ -74,6 +76,12 @@ class DataParallel {
   ~DataParallel();
 
   int parts() const { return parts_; }
+  /// Model replicas allocated besides the caller's model: one per part run here other than
+  /// part 0 (P − 1 without sharing).
+  int replicas() const {
+    return static_cast<int>(std::count_if(replicas_.begin(), replicas_.end(),
+                                          [](const auto& r) { return r != nullptr; }));
+  }
 
   struct StepResult {
     LossParts loss;        ///< batch sums of the two terms (forward's, or forward_iw's)
@@ -111,12 +119,18 @@ class DataParallel {
   template <class F>
   void each(int n, F&& f);  // f(i) for i in [0, n), spread over the workers
   void share_parts(int B);  // sharing_.share for every part with rows (distributed)
-  T* part_grads(int p) { return p == 0 ? model_.grads() : replicas_[static_cast<size_t>(p - 1)]->grads(); }
+  bool runs_here(int p) const { return p >= sharing_.first && p < sharing_.last; }
+  T* part_grads(int p) {
+    if (p == 0) return model_.grads();
+    const size_t i = static_cast<size_t>(p - 1);
+    return replicas_[i] ? replicas_[i]->grads() : received_[i].data();
+  }
   double range_sq_total() const;  // Σ of grad_sq_ over the threads' ranges
 
   Vae<T>& model_;
   int parts_;
-  std::vector<std::unique_ptr<Vae<T>>> replicas_;  // (P − 1) parts 1..P−1
+  std::vector<std::unique_ptr<Vae<T>>> replicas_;  // (P − 1) parts 1..P−1 run here, else null
+  std::vector<std::vector<T>> received_;  // (P − 1) parts run elsewhere: (num_params) each
   std::vector<std::vector<T>> eps_;                 // (P) per part (K·B_p, Z), IWAE only
   std::vector<StepResult> results_;                 // (P) per part
   std::vector<T*> grads_;                           // (≤ P) gradients of the last step's parts

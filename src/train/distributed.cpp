@@ -46,6 +46,30 @@ int rank_shards(int batch, bool free_bits) {
   return shards;
 }
 
+ItemRange rank_items(size_t count, size_t group, int rank, int ranks) {
+  VAE_ASSERT(group >= 1 && ranks >= 1 && rank >= 0 && rank < ranks);
+  const size_t groups = (count + group - 1) / group;
+  const auto first_group = [&](int r) {
+    return groups * static_cast<size_t>(r) / static_cast<size_t>(ranks);
+  };
+  return {std::min(count, first_group(rank) * group),
+          std::min(count, first_group(rank + 1) * group)};
+}
+
+ItemRange own_items(size_t count, size_t group, bool over_ranks) {
+  return over_ranks ? rank_items(count, group, world_rank(), world_size()) : ItemRange{0, count};
+}
+
+void share_rank_items(void* data, size_t count, size_t group, size_t item_bytes) {
+  const int ranks = world_size();
+  if (ranks == 1) return;
+  auto* bytes = static_cast<char*>(data);
+  for (int q = 0; q < ranks; ++q) {
+    const ItemRange held = rank_items(count, group, q, ranks);
+    broadcast_bytes(bytes + held.lo * item_bytes, (held.hi - held.lo) * item_bytes, q);
+  }
+}
+
 double distributed_timeout_seconds() {
   const char* v = std::getenv("VAE_MPI_TIMEOUT");
   if (v && *v) {

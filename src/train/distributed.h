@@ -16,8 +16,11 @@
 //
 // Everything else of a step is computed identically on every rank (Adam, the norm, the
 // non-finite checks), so the ranks agree on every decision without a message: NaN recovery,
-// the learning-rate schedule. What rank 0 alone computes (the held-out score) or sees (a stop
-// request) is shared explicitly. Only rank 0 writes files and prints progress.
+// the learning-rate schedule. The held-out score of each epoch is split over the ranks (whole
+// batches each, their sums shared and added in batch order: rank_items, share_rank_items), and
+// what one rank sees (a stop request) is shared explicitly. Only rank 0 writes files and
+// prints progress. A rank keeps a model replica only for its own shards; the others' shards
+// need only room for the gradients they send.
 //
 // Without MPI (built without it, or not started by mpirun) every function here describes one
 // process alone: rank 0 of 1, not distributed, collectives that return at once.
@@ -52,6 +55,23 @@ int shard_owner(int shard, int shards, int ranks);
 inline int first_shard(int rank, int shards, int ranks) {
   return static_cast<int>(static_cast<long long>(rank) * shards / ranks);
 }
+
+/// The items [lo, hi) of `count` that rank r of N works on when work is split over the ranks
+/// in whole groups of `group` items (the last group may be short): rank r takes the groups
+/// [⌊C·r/N⌋, ⌊C·(r+1)/N⌋), C = ⌈count / group⌉, so that every group is computed as one process
+/// computes it (evaluation in chunks of the model's batch). Empty when C < N leaves r none.
+struct ItemRange {
+  size_t lo = 0, hi = 0;
+};
+ItemRange rank_items(size_t count, size_t group, int rank, int ranks);
+/// This process's items: rank_items(count, group, world_rank(), world_size()) when work is
+/// split `over_ranks`, else all `count` of them.
+ItemRange own_items(size_t count, size_t group, bool over_ranks);
+
+/// After every rank filled its own items of `data` (count items of item_bytes, split as
+/// rank_items(count, group, ·, world_size())), every rank's items on every rank: a collective
+/// call, rank by rank in rank order. Returns at once when not distributed.
+void share_rank_items(void* data, size_t count, size_t group, size_t item_bytes);
 
 /// True when this build can run distributed (it was built with MPI).
 bool distributed_built();

@@ -278,7 +278,6 @@ class TrainingRun {
   EpochPass train_epoch(int64_t epoch, Clock::time_point t0);
   bool step(int B, EpochPass* pass);
   void share_start();
-  void share_score(ElboResult* te) const;
   double reduce_gradient();
   void report_progress(int64_t epoch, const EpochPass& pass, Clock::time_point t0) const;
   void check_parameters(EpochPass* pass) const;
@@ -412,18 +411,6 @@ void TrainingRun::share_start() {
   broadcast_bytes(model_.params(), P_ * sizeof(float), 0);
   broadcast_bytes(adam_.m().data(), adam_.m().size() * sizeof(float), 0);
   broadcast_bytes(adam_.v().data(), adam_.v().size() * sizeof(float), 0);
-}
-
-// Distributed: rank 0's held-out figures on every rank, so that the best epoch, the plateau
-// count and early stopping are decided alike (ranks with other thread counts could round the
-// sums differently).
-void TrainingRun::share_score(ElboResult* te) const {
-  if (!distributed()) return;
-  double v[3] = {te->loss, te->recon, te->kl};
-  broadcast_bytes(v, sizeof v, 0);
-  te->loss = v[0];
-  te->recon = v[1];
-  te->kl = v[2];
 }
 
 void TrainingRun::run_epochs() {
@@ -573,8 +560,10 @@ void TrainingRun::end_epoch(int64_t epoch, const EpochPass& pass, Clock::time_po
   m.lr = adam_.config().lr;
   m.train_loss = m.train_recon + m.train_kl;
   const Dataset& held = held_.per_epoch();
-  ElboResult te = evaluate_elbo(model_, held);
-  share_score(&te);
+  // Distributed: the held-out batches split over the ranks, every rank then holding the
+  // figures of one process, so that the best epoch, the plateau count and early stopping are
+  // decided alike (vae/eval.h).
+  const ElboResult te = evaluate_elbo(model_, held, kEvalSeed, false, /*over_ranks=*/true);
   m.on_val = held_.has_val;
   m.test_loss = te.loss;
   m.test_recon = te.recon;

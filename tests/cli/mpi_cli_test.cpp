@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <dirent.h>
 #include <fstream>
@@ -124,6 +125,29 @@ TEST(MpiCli, SameParametersForAnyRankCountAsThreeThreadsInOneProcess) {
   EXPECT_NE(std::memcmp(a.params.data(), b.params.data(), a.params.size() * sizeof(float)), 0);
 }
 
+TEST(MpiCli, TheHeldOutScoreIsSplitOverTheRanksAndIsOneProcesss) {
+  REQUIRE_MPIEXEC();
+  vae_test::TempDir tmp;
+  const std::string data = write_images(tmp.file("data"), 384);
+  // 192 validation rows: two batches of 96, scored by different ranks under mpiexec.
+  std::vector<vae::Checkpoint> runs;
+  for (int np : {1, 2, 3}) {
+    auto args = train_args(data, tmp.file("np" + std::to_string(np)), 2);
+    args.insert(args.end(), {"--val-split", "0.5"});
+    const RunResult r = train_np(np, args);
+    ASSERT_EQ(r.code, 0) << describe(args, r);
+    runs.push_back(vae::load_checkpoint(tmp.file("np" + std::to_string(np) + "/last.safetensors")));
+  }
+  const double one = runs[0].state.best_test_loss;
+  EXPECT_TRUE(std::isfinite(one) && one > 0) << one;
+  // Bit for bit: the batches' sums are added in batch order whichever rank scored them.
+  EXPECT_EQ(std::memcmp(&runs[1].state.best_test_loss, &one, sizeof one), 0)
+      << runs[1].state.best_test_loss << " vs " << one;
+  EXPECT_EQ(std::memcmp(&runs[2].state.best_test_loss, &one, sizeof one), 0)
+      << runs[2].state.best_test_loss << " vs " << one;
+  EXPECT_EQ(runs[2].state.best_epoch, runs[0].state.best_epoch);
+}
+
 TEST(MpiCli, ResumeWithAnotherRankCountEqualsTheUninterruptedRun) {
   REQUIRE_MPIEXEC();
   vae_test::TempDir tmp;
@@ -228,6 +252,34 @@ TEST(MpiCli, EvalAndScoreSplitTheExamplesAndGiveOneProcesssFigures) {
   const std::string a = vae_test::read_bytes(tmp.file("one.csv"));
   EXPECT_GT(count_lines(a), 16u);
   EXPECT_EQ(vae_test::read_bytes(tmp.file("three.csv")), a);
+}
+
+TEST(MpiCli, EvalSplitsItsBatchesOverTheRanksAndGivesOneProcesssFigures) {
+  REQUIRE_MPIEXEC();
+  vae_test::TempDir tmp;
+  const std::string data = write_images(tmp.file("data"), 192);
+  ASSERT_EQ(vae_run(train_args(data, tmp.file("run"), 1)).code, 0);
+  // 192 training rows in batches of 40: five batches, which two or three ranks divide unevenly.
+  const std::vector<std::string> eval = {"eval",         tmp.file("run/last.safetensors"),
+                                         "--split",      "train",
+                                         "--batch-size", "40",
+                                         "--threads",    "1"};
+  const RunResult one = vae_run(eval);
+  ASSERT_EQ(one.code, 0) << describe(eval, one);
+  ASSERT_NE(one.out.find("\"kl_per_dim\""), std::string::npos) << one.out;
+  ASSERT_NE(one.out.find("\"mse\""), std::string::npos) << one.out;
+  for (int np : {2, 3}) {
+    const RunResult r = train_np(np, eval);
+    ASSERT_EQ(r.code, 0) << describe(eval, r);
+    // Rank 0 alone prints, the figures of one process: loss, KL per dimension, active units, mse.
+    EXPECT_EQ(r.out, one.out) << np << " ranks";
+  }
+  // The comparison can fail: another seed draws other ε, another one-sample ELBO.
+  auto reseeded = eval;
+  reseeded.insert(reseeded.end(), {"--seed", "5"});
+  const RunResult other = train_np(2, reseeded);
+  ASSERT_EQ(other.code, 0) << describe(reseeded, other);
+  EXPECT_NE(other.out, one.out);
 }
 
 // The pid of the process whose environment holds `marker` and OMPI_COMM_WORLD_RANK=rank, or 0.

@@ -146,6 +146,61 @@ TEST(DataParallel, ReplicasShareTheModelsParameters) {
     ASSERT_NEAR(model.grads()[i], ref.grads()[i], 1e-11 * (1 + std::fabs(ref.grads()[i]))) << i;
 }
 
+// One process's view of a distributed step (PartSharing): it runs part 1 of 3 alone, with a
+// replica for that part only, and receives parts 0 and 2 through share(); the reduced gradient
+// and the batch's figures equal the one-model step's.
+TEST(DataParallel, PartsRunElsewhereArriveThroughShareWithoutReplicas) {
+  const vae::ModelConfig cfg = mlp_config();
+  const int B = 9, P = 3;  // parts of 3 rows
+  vae::Vae<double> ref(cfg, B), model(cfg, B);
+  vae::Rng init(4);
+  ref.init_params(init);
+  std::copy(ref.params(), ref.params() + ref.num_params(), model.params());
+  const size_t n = ref.num_params();
+  const Batch b = make_batch(cfg, B, 1, 8);
+  // What the other processes would send: each part's gradient of its own mean and its figures.
+  std::vector<std::vector<double>> part_grads(P);
+  std::vector<std::vector<double>> part_fields(P);
+  for (int p = 0; p < P; ++p) {
+    vae::Vae<double> one(cfg, 3);
+    std::copy(ref.params(), ref.params() + n, one.params());
+    one.zero_grad();
+    const vae::LossParts l = one.forward(b.x.data() + p * 3 * cfg.input_dim, b.eps.data() + p * 3 * cfg.latent, 3);
+    const double obj = one.backward(b.x.data() + p * 3 * cfg.input_dim, 3);
+    part_grads[p].assign(one.grads(), one.grads() + n);
+    part_fields[p] = {l.recon, l.kl, 0.0, obj, 1.0};
+  }
+  std::vector<int> shared;
+  vae::PartSharing<double> sharing;
+  sharing.first = 1;
+  sharing.last = 2;
+  sharing.share = [&](int p, double* grads, size_t count, double* fields) {
+    ASSERT_EQ(count, n);
+    shared.push_back(p);
+    if (p == 1) {  // run here: the same gradient as the part's own model
+      for (size_t i = 0; i < n; ++i) EXPECT_NEAR(grads[i], part_grads[1][i], 1e-12 * (1 + std::fabs(part_grads[1][i])));
+      return;
+    }
+    std::copy(part_grads[p].begin(), part_grads[p].end(), grads);
+    std::copy(part_fields[p].begin(), part_fields[p].end(), fields);
+  };
+  vae::DataParallel<double> dp(model, P, B, 1, &sharing);
+  EXPECT_EQ(dp.replicas(), 1);  // part 1's; part 2 arrives in a plain buffer
+  EXPECT_EQ(vae::DataParallel<double>(model, P, B).replicas(), 2);
+  ref.zero_grad();
+  const vae::LossParts want = ref.forward(b.x.data(), b.eps.data(), B);
+  const double want_obj = ref.backward(b.x.data(), B);
+  const auto got = dp.step(b.x.data(), b.eps.data(), B, 1, nullptr, false);
+  EXPECT_EQ(shared, (std::vector<int>{0, 1, 2}));  // every part, in part order
+  ASSERT_TRUE(got.finite);
+  expect_near_rel(got.loss.recon, want.recon, "recon");
+  expect_near_rel(got.loss.kl, want.kl, "kl");
+  expect_near_rel(got.objective, want_obj, "objective");
+  dp.reduce();
+  for (size_t i = 0; i < n; ++i)
+    ASSERT_NEAR(model.grads()[i], ref.grads()[i], 1e-11 * (1 + std::fabs(ref.grads()[i]))) << i;
+}
+
 TEST(Adam, UpdateReducedEqualsReducingThenStepping) {
   const size_t n = 203;  // not a multiple of the 32-wide blocks
   vae::Rng rng(4);

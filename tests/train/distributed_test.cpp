@@ -52,6 +52,36 @@ TEST(Distributed, ThreeRanksOverFourShards) {
   EXPECT_EQ(shard_owner(3, 4, 3), 2);
 }
 
+TEST(Distributed, RankItemsCoverEveryItemOnceInWholeGroups) {
+  for (size_t count : {0u, 1u, 5u, 40u, 192u, 193u})
+    for (size_t group : {1u, 7u, 40u, 500u})
+      for (int N = 1; N <= 4; ++N) {
+        size_t next = 0;
+        for (int r = 0; r < N; ++r) {
+          const ItemRange held = rank_items(count, group, r, N);
+          ASSERT_EQ(held.lo, next) << count << " " << group << " " << N << " rank " << r;
+          ASSERT_LE(held.lo, held.hi);
+          // A block starts on a group's first item and ends on one's or at the end.
+          EXPECT_EQ(held.lo % group, 0u);
+          if (held.hi < count) EXPECT_EQ(held.hi % group, 0u);
+          next = held.hi;
+        }
+        EXPECT_EQ(next, count) << count << " " << group << " " << N;
+      }
+}
+
+TEST(Distributed, FiveBatchesOverThreeRanks) {
+  // 192 rows in batches of 40 make 5 (the last of 32); ⌊r·5/3⌋ = 0, 1, 3, 5.
+  EXPECT_EQ(rank_items(192, 40, 0, 3).lo, 0u);
+  EXPECT_EQ(rank_items(192, 40, 0, 3).hi, 40u);
+  EXPECT_EQ(rank_items(192, 40, 1, 3).hi, 120u);
+  EXPECT_EQ(rank_items(192, 40, 2, 3).lo, 120u);
+  EXPECT_EQ(rank_items(192, 40, 2, 3).hi, 192u);
+  // More ranks than batches: the first gets none.
+  EXPECT_EQ(rank_items(30, 40, 0, 2).hi, 0u);
+  EXPECT_EQ(rank_items(30, 40, 1, 2).hi, 30u);
+}
+
 TEST(Distributed, AProcessStartedWithoutALauncherIsRankZeroOfOne) {
   EXPECT_FALSE(distributed());
   EXPECT_EQ(world_rank(), 0);
@@ -64,6 +94,9 @@ TEST(Distributed, AProcessStartedWithoutALauncherIsRankZeroOfOne) {
   EXPECT_TRUE(any_rank(true));
   EXPECT_FALSE(any_rank(false));
   EXPECT_EQ(min_over_ranks(7), 7);
+  EXPECT_EQ(own_items(10, 3, true).hi, 10u);
+  share_rank_items(v, 2, 1, sizeof(float));
+  EXPECT_EQ(v[1], -2.0f);
   int failed = -1;
   EXPECT_EQ(agree_ready("", &failed), "");
   EXPECT_EQ(failed, 0);

@@ -39,6 +39,56 @@ std::string split_name(const vae::Checkpoint& ckpt, const std::string& spec, con
   return is_run_data(ckpt, spec) || vae::is_mnist_source(spec) ? split : "all";
 }
 
+// What eval reports, each computed over the examples split across the ranks under mpirun
+// (every rank takes part in each, and every rank ends with the figures of one process).
+struct Figures {
+  vae::ElboResult elbo;
+  vae::IwResult iw;  // k = 0 without --iw
+  double iw_seconds = 0;
+  vae::LatentStats latent;
+  vae::ReconError recon;
+};
+
+Figures compute_figures(vae::Vae<float>& model, const vae::Dataset& data, const EvalArgs& a) {
+  Figures f;
+  f.elbo = vae::evaluate_elbo(model, data, a.seed, /*per_example=*/false, /*over_ranks=*/true);
+  if (a.iw > 0) {
+    const auto t0 = std::chrono::steady_clock::now();
+    ProgressLine progress("importance sampling, K=" + std::to_string(a.iw));
+    f.iw = vae::evaluate_iw(
+        model, data, a.iw, a.seed, [&](size_t done, size_t total) { progress.update(done, total); },
+        4096, /*over_ranks=*/true);
+    f.iw_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  f.latent = vae::latent_stats(model, data, /*over_ranks=*/true);
+  f.recon = vae::reconstruction_error(model, data, /*over_ranks=*/true);
+  return f;
+}
+
+// The latent statistics, and a warning line on stderr for each warning.
+void add_latent(const vae::Checkpoint& ckpt, const vae::LatentStats& ls,
+                const std::vector<uint32_t>& outside, nlohmann::json* j) {
+  nlohmann::json kl_dims = nlohmann::json::array();
+  for (double v : ls.kl_per_dim) kl_dims.push_back(round4(v));
+  (*j)["latent"] = {{"dimensions", ckpt.model.latent},
+                    {"active_units", ls.active_units},
+                    {"active_threshold", vae::kActiveUnitThreshold},
+                    {"kl_per_dim", kl_dims}};
+  nlohmann::json warnings = nlohmann::json::array();
+  if (2 * ls.active_units < ckpt.model.latent) {
+    const std::string w = "posterior collapse: only " + std::to_string(ls.active_units) + " of " +
+                          std::to_string(ckpt.model.latent) +
+                          " latent dimensions are active (Cov_x(E_q[z]) > 0.01)";
+    warnings.push_back(w);
+    std::fprintf(stderr, "vae: warning: %s\n", w.c_str());
+  }
+  if (const std::string w = out_of_range_warning(outside); !w.empty()) {
+    warnings.push_back(w);
+    std::fprintf(stderr, "vae: warning: %s\n", w.c_str());
+  }
+  (*j)["warnings"] = warnings;
+}
+
 int run_eval(const EvalArgs& a) {
   apply_threads(a.threads);
   if (a.batch_size < 1) throw UsageError("--batch-size: must be >= 1, got " + std::to_string(a.batch_size));
@@ -53,7 +103,9 @@ int run_eval(const EvalArgs& a) {
   const double D = static_cast<double>(ckpt.model.input_dim);
   const double nats_to_bpd = 1.0 / (D * std::log(2.0));
 
-  const vae::ElboResult r = vae::evaluate_elbo(model, data, a.seed);
+  const Figures f = compute_figures(model, data, a);
+  if (!vae::is_root_rank()) return 0;  // under mpirun: rank 0 reports
+  const vae::ElboResult& r = f.elbo;
   nlohmann::json j = {{"checkpoint", a.checkpoint},
                       {"data", spec},
                       {"split", split_name(ckpt, spec, a.split)},
@@ -69,48 +121,17 @@ int run_eval(const EvalArgs& a) {
     j["sigma"] = "learned";
   else if (vae::sigma_role(ckpt.model.likelihood) == vae::SigmaRole::Fixed)
     j["sigma"] = ckpt.model.sigma;
-
-  if (a.iw > 0) {
-    const auto t0 = std::chrono::steady_clock::now();
-    ProgressLine progress("importance sampling, K=" + std::to_string(a.iw));
-    const vae::IwResult iw = vae::evaluate_iw(
-        model, data, a.iw, a.seed, [&](size_t done, size_t total) { progress.update(done, total); },
-        4096, /*over_ranks=*/true);
-    if (!vae::is_root_rank()) return 0;  // under mpirun: rank 0 reports
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    j["iw"] = {{"k", iw.k},
-               {"log_likelihood", round4(iw.log_likelihood)},
-               {"nll", round4(-iw.log_likelihood)},
-               {"std_error", round4(iw.std_error)},
-               {"bits_per_dim", round4(-iw.log_likelihood * nats_to_bpd)},
-               {"examples", iw.n},
-               {"seconds", secs}};  // unrounded: benchmarks divide by it
-  }
-
-  const vae::LatentStats ls = vae::latent_stats(model, data);
-  nlohmann::json kl_dims = nlohmann::json::array();
-  for (double v : ls.kl_per_dim) kl_dims.push_back(round4(v));
-  j["latent"] = {{"dimensions", ckpt.model.latent},
-                 {"active_units", ls.active_units},
-                 {"active_threshold", vae::kActiveUnitThreshold},
-                 {"kl_per_dim", kl_dims}};
-  nlohmann::json warnings = nlohmann::json::array();
-  if (2 * ls.active_units < ckpt.model.latent) {
-    const std::string w = "posterior collapse: only " + std::to_string(ls.active_units) + " of " +
-                          std::to_string(ckpt.model.latent) +
-                          " latent dimensions are active (Cov_x(E_q[z]) > 0.01)";
-    warnings.push_back(w);
-    std::fprintf(stderr, "vae: warning: %s\n", w.c_str());
-  }
-  if (const std::string w = out_of_range_warning(outside); !w.empty()) {
-    warnings.push_back(w);
-    std::fprintf(stderr, "vae: warning: %s\n", w.c_str());
-  }
-  j["warnings"] = warnings;
-
-  const vae::ReconError re = vae::reconstruction_error(model, data);
-  j["reconstruction"] = {{"mse", re.mse}};
-  if (ckpt.model.channels > 0) j["reconstruction"]["psnr_db"] = round4(vae::psnr_db(re.mse));
+  if (a.iw > 0)
+    j["iw"] = {{"k", f.iw.k},
+               {"log_likelihood", round4(f.iw.log_likelihood)},
+               {"nll", round4(-f.iw.log_likelihood)},
+               {"std_error", round4(f.iw.std_error)},
+               {"bits_per_dim", round4(-f.iw.log_likelihood * nats_to_bpd)},
+               {"examples", f.iw.n},
+               {"seconds", f.iw_seconds}};  // unrounded: benchmarks divide by it
+  add_latent(ckpt, f.latent, outside, &j);
+  j["reconstruction"] = {{"mse", f.recon.mse}};
+  if (ckpt.model.channels > 0) j["reconstruction"]["psnr_db"] = round4(vae::psnr_db(f.recon.mse));
 
   const std::string text = j.dump(2) + "\n";
   // The file first, so a failed write prints no figures; with --out - the JSON goes to standard

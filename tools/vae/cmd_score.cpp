@@ -53,8 +53,10 @@ int run_score(const ScoreArgs& a) {
   const vae::Dataset data = load_split_for(ckpt, spec, a.split, &outside);
   vae::Vae<float> model = vae::model_from_checkpoint(ckpt, 500);
 
-  const vae::ElboResult elbo = vae::evaluate_elbo(model, data, a.seed, /*per_example=*/true);
-  const vae::ReconError re = vae::reconstruction_error(model, data);
+  // Under mpirun each figure is a collective call over the ranks (every rank ends with them all).
+  const vae::ElboResult elbo =
+      vae::evaluate_elbo(model, data, a.seed, /*per_example=*/true, /*over_ranks=*/true);
+  const vae::ReconError re = vae::reconstruction_error(model, data, /*over_ranks=*/true);
   vae::IwResult iw;
   if (a.iw > 0) {
     ProgressLine progress("importance sampling, K=" + std::to_string(a.iw));
