@@ -163,6 +163,59 @@ TEST_F(ServeHttp, MethodsARouteDoesNotTakeOnTheWire) {
   }
 }
 
+// The answers in a stream of bytes, one after another (head, then Content-Length bytes).
+std::vector<HttpAnswer> split_answers(const std::string& bytes) {
+  std::vector<HttpAnswer> out;
+  size_t at = 0;
+  while (at < bytes.size()) {
+    const size_t end = bytes.find("\r\n\r\n", at);
+    if (end == std::string::npos) break;
+    HttpAnswer a;
+    a.head = bytes.substr(at, end - at);
+    a.status = std::stoi(a.head.substr(9, 3));
+    const size_t cl = a.head.find("Content-Length: ");
+    const size_t n = cl == std::string::npos ? 0 : std::stoul(a.head.substr(cl + 16));
+    a.body = bytes.substr(end + 4, n);
+    out.push_back(a);
+    at = end + 4 + n;
+  }
+  return out;
+}
+
+// Bodies of declared length: two POSTs and a GET sent in one piece are answered in order, each
+// as alone; a body that arrives in two parts, the second later, is read whole.
+TEST_F(ServeHttp, SizedBodiesPipelinedAndInParts) {
+  const std::string b1 = row_body(2), b2 = row_body(5);
+  const auto post = [](const std::string& body) {
+    return "POST /v1/models/m/encode HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  const auto alone = [this](const std::string& body) {
+    return service_->handle({"POST", "/v1/models/m/encode", "", "application/json", "", body}).body;
+  };
+  int fd = vae_test::connect_loopback(port_);
+  ASSERT_TRUE(vae_test::send_all(fd, post(b1) + post(b2) + "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  const std::vector<HttpAnswer> answers = split_answers(read_until_closed(fd));
+  ::close(fd);
+  ASSERT_EQ(answers.size(), 3u);
+  EXPECT_EQ(answers[0].status, 200);
+  EXPECT_EQ(answers[0].body, alone(b1));
+  EXPECT_EQ(answers[1].status, 200);
+  EXPECT_EQ(answers[1].body, alone(b2));
+  EXPECT_EQ(answers[2].body, "{\"status\": \"ok\"}");
+
+  fd = vae_test::connect_loopback(port_);
+  const std::string whole = post(b2);
+  const size_t cut = whole.size() - b2.size() + 10;  // the header and 10 bytes of the body
+  ASSERT_TRUE(vae_test::send_all(fd, whole.substr(0, cut)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(vae_test::send_all(fd, whole.substr(cut)));
+  const HttpAnswer a = vae_test::read_answer(fd);
+  ::close(fd);
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(a.body, alone(b2));
+}
+
 TEST_F(ServeHttp, TransportRefusals) {
   // POST without a length
   int fd = vae_test::connect_loopback(port_);
