@@ -1,12 +1,13 @@
 // Throughput and latency of `vae serve` against the inference API it serves (not a test):
 //
-//   build/bench/bench_serve [SECONDS_PER_CASE [single|b64 [CLIENTS]]]   (default 3, all cases)
+//   build/bench/bench_serve [SECONDS_PER_CASE [single|b64|b64json [CLIENTS]]]  (default 3, all)
 //
 // The default model (784-400-20 MLP, random weights: speed does not depend on the values) is
 // served in this process on a loopback port with one worker per core; clients are threads of
 // this process too, each with one kept-alive connection, sending POST /v1/models/m/encode:
 //   single  one example as JSON, the answer JSON
 //   b64     64 examples as NPY (application/x-npy), the answer NPY
+//   b64json 64 examples as JSON, the answer JSON (what NPY saves at this size)
 // at 1, 8 and 32 concurrent clients. For each case: requests/s, examples/s, p50 and p99 latency.
 // The in-process figure is vae::Model::encode on batches of 64 from as many threads as the
 // server has workers; "served / in-process" compares examples/s at batch 64. Clients, the I/O
@@ -100,16 +101,24 @@ double process_cpu_seconds() {
   return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
 }
 
-CaseResult run_case(int port, int clients, bool batch, double seconds) {
-  const std::vector<float> x = pixels(batch ? 64 : 1);
+enum class Kind { Single, Batch, BatchJson };
+
+CaseResult run_case(int port, int clients, Kind kind, double seconds) {
+  const bool batch = kind != Kind::Single;
+  const size_t rows = batch ? 64 : 1;
+  const std::vector<float> x = pixels(rows);
   std::string body, type = "application/json", accept = "application/json";
-  if (batch) {
+  if (kind == Kind::Batch) {
     body = vae::npy_bytes(x.data(), {64, 784});
     type = accept = "application/x-npy";
   } else {
-    body = "{\"x\": [[";
-    for (size_t j = 0; j < 784; ++j) body += (j ? "," : "") + std::to_string(x[j]);
-    body += "]]}";
+    body = "{\"x\": [";
+    for (size_t i = 0; i < rows; ++i) {
+      body += i ? ",[" : "[";
+      for (size_t j = 0; j < 784; ++j) body += (j ? "," : "") + std::to_string(x[i * 784 + j]);
+      body += "]";
+    }
+    body += "]}";
   }
   const std::string req = "POST /v1/models/m/encode HTTP/1.1\r\nHost: x\r\nContent-Type: " + type +
                           "\r\nAccept: " + accept + "\r\nContent-Length: " + std::to_string(body.size()) +
@@ -186,17 +195,21 @@ int main(int argc, char** argv) {
   std::printf("| request | clients | requests/s | examples/s | p50 ms | p99 ms | served / in-process | "
               "client CPU µs/req | server CPU µs/req | per server CPU | errors |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
-  for (bool batch : {false, true})
+  const char* const names[] = {"single", "b64", "b64json"};
+  const char* const labels[] = {"single (JSON)", "batch 64 (NPY)", "batch 64 (JSON)"};
+  for (Kind kind : {Kind::Single, Kind::Batch, Kind::BatchJson})
     for (int clients : {1, 8, 32}) {
-      if ((!only.empty() && only != (batch ? "b64" : "single")) || (only_clients && only_clients != clients)) continue;
-      const CaseResult r = run_case(server.port(), clients, batch, seconds);
+      const int k = static_cast<int>(kind);
+      if ((!only.empty() && only != names[k]) || (only_clients && only_clients != clients)) continue;
+      const bool batch = kind != Kind::Single;
+      const CaseResult r = run_case(server.port(), clients, kind, seconds);
       char frac[32] = "", per_cpu[32] = "";
       if (batch) {
         std::snprintf(frac, sizeof frac, "%.0f%%", 100.0 * r.examples_per_s / in_process);
         std::snprintf(per_cpu, sizeof per_cpu, "%.0f%%", 100.0 * 64e6 / r.server_cpu_us / in_process_per_cpu);
       }
       std::printf("| %s | %d | %.0f | %.0f | %.3f | %.3f | %s | %.0f | %.0f | %s | %ld |\n",
-                  batch ? "batch 64 (NPY)" : "single (JSON)", clients, r.rps, r.examples_per_s, r.p50_ms,
+                  labels[k], clients, r.rps, r.examples_per_s, r.p50_ms,
                   r.p99_ms, frac, r.client_cpu_us, r.server_cpu_us, per_cpu, r.errors);
       std::fflush(stdout);
     }

@@ -375,7 +375,12 @@ TEST_F(ServeHttpBusy, FullQueueAnswers503AndStopFinishesInFlight) {
   }
   EXPECT_GE(ok, 1);
   EXPECT_GE(busy, 1);
-  // a request in flight when stop() comes is answered, then run() returns
+  // a request in flight when stop() comes is answered, then run() returns. The answers above
+  // stop counting as in flight once written, which may be just after their clients read them:
+  // wait for that, so that the count below is the new request's.
+  for (int i = 0; i < 5000 && service_->metrics().in_flight() != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(service_->metrics().in_flight(), 0);
   auto slow = std::async(std::launch::async, [&] { return http_request(port_, "POST", "/v1/models/m/score", body); });
   while (service_->metrics().in_flight() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   server_->stop();
