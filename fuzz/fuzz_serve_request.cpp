@@ -3,12 +3,33 @@
 // picks the format (bit 0: NPY, else JSON), the number of values per row (bits 1-3: 1..8) and
 // the input's name (bit 4: "z", else "x"); the rest is the body. A body is either decoded or
 // refused with BadRequest / Unprocessable; a decoded one holds rows × cols finite values, rows
-// in 1..max_rows, and one label per row or none.
+// in 1..max_rows, and one label per row or none. A JSON body the fast path (decode_json_fast)
+// reads, the full parser (decode_json_full) reads too, to the same bits.
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "fuzz_util.h"
 #include "serve/codec.h"
+
+namespace {
+
+void fast_equals_full(const std::string& body, const std::string& key, size_t cols) {
+  const std::vector<std::string> ints = {"n", "seed", "k", "label", "samples"};
+  const std::optional<vae::serve::RequestBody> fast = vae::serve::decode_json_fast(body, key, cols, ints);
+  if (!fast) return;
+  const vae::serve::RequestBody full = vae::serve::decode_json_full(body, key, cols, ints);  // must not throw
+  FUZZ_CHECK(fast->input.has_value() == full.input.has_value());
+  if (fast->input) {
+    FUZZ_CHECK(fast->input->rows == full.input->rows && fast->input->values.size() == full.input->values.size());
+    FUZZ_CHECK(std::memcmp(fast->input->values.data(), full.input->values.data(),
+                           full.input->values.size() * sizeof(float)) == 0);
+  }
+  FUZZ_CHECK(fast->labels == full.labels);
+  FUZZ_CHECK(fast->ints == full.ints);
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
@@ -17,6 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string key = (data[0] & 16) ? "z" : "x";
   const std::string body(reinterpret_cast<const char*>(data + 1), size - 1);
   const size_t max_rows = 16;
+  if (!npy) fast_equals_full(body, key, cols);
   try {
     const vae::serve::RequestBody b = vae::serve::decode_body(
         npy ? vae::serve::BodyFormat::Npy : vae::serve::BodyFormat::Json, body, key, cols, max_rows,

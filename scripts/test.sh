@@ -6,7 +6,8 @@
 #                                ./build-sanitize; .ci/run runs it after the plain pass
 #   scripts/test.sh --tsan       ThreadSanitizer (-DVAE_TSAN=ON, -O1 -g) in ./build-tsan: only the
 #                                library and the thread tests (inference from many threads, the
-#                                worker pool, data parallelism); .ci/run's third pass
+#                                worker pool, data parallelism, the HTTP service over
+#                                loopback); .ci/run's third pass
 # A build folder given after the options replaces the default one.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -229,6 +229,46 @@ class DictParser {
   const std::string& origin_;
 };
 
+// numel values of `descr` at p (little-endian) into floats. One loop per kind, so that each
+// compiles to a plain copy or conversion loop; '<f4' on a little-endian machine is one memcpy.
+void convert_values(const unsigned char* p, const Descr& descr, size_t numel, float* out) {
+  const size_t step = descr.itemsize;
+  switch (descr.kind) {
+    case Kind::F32:
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      if (numel) std::memcpy(out, p, numel * 4);
+#else
+      for (size_t i = 0; i < numel; ++i) {
+        const uint32_t bits = load_le<uint32_t>(p + i * step);
+        std::memcpy(&out[i], &bits, 4);
+      }
+#endif
+      return;
+    case Kind::F64:
+      for (size_t i = 0; i < numel; ++i) {
+        const uint64_t bits = load_le<uint64_t>(p + i * step);
+        double v;
+        std::memcpy(&v, &bits, 8);
+        out[i] = static_cast<float>(v);
+      }
+      return;
+    case Kind::U8:
+      for (size_t i = 0; i < numel; ++i) out[i] = static_cast<float>(p[i]);
+      return;
+    case Kind::I8:
+      for (size_t i = 0; i < numel; ++i) out[i] = static_cast<float>(static_cast<int8_t>(p[i]));
+      return;
+    case Kind::I32:
+      for (size_t i = 0; i < numel; ++i)
+        out[i] = static_cast<float>(static_cast<int32_t>(load_le<uint32_t>(p + i * step)));
+      return;
+    case Kind::I64:
+      for (size_t i = 0; i < numel; ++i)
+        out[i] = static_cast<float>(static_cast<int64_t>(load_le<uint64_t>(p + i * step)));
+      return;
+  }
+}
+
 NpyArray parse_npy_bytes(const unsigned char* bytes, size_t size, const std::string& origin) {
   if (size < kMagicSize + 2 || std::memcmp(bytes, kMagic, kMagicSize) != 0)
     fail(origin, "not a .npy file (bad magic)");
@@ -272,35 +312,7 @@ NpyArray parse_npy_bytes(const unsigned char* bytes, size_t size, const std::str
   NpyArray out;
   out.shape = h.shape;
   out.data.resize(numel);
-  const unsigned char* p = bytes + prefix + header_len;
-  for (size_t i = 0; i < numel; ++i, p += descr.itemsize) {
-    switch (descr.kind) {
-      case Kind::F32: {
-        const uint32_t bits = load_le<uint32_t>(p);
-        std::memcpy(&out.data[i], &bits, 4);
-        break;
-      }
-      case Kind::F64: {
-        const uint64_t bits = load_le<uint64_t>(p);
-        double v;
-        std::memcpy(&v, &bits, 8);
-        out.data[i] = static_cast<float>(v);
-        break;
-      }
-      case Kind::U8:
-        out.data[i] = static_cast<float>(*p);
-        break;
-      case Kind::I8:
-        out.data[i] = static_cast<float>(static_cast<int8_t>(*p));
-        break;
-      case Kind::I32:
-        out.data[i] = static_cast<float>(static_cast<int32_t>(load_le<uint32_t>(p)));
-        break;
-      case Kind::I64:
-        out.data[i] = static_cast<float>(static_cast<int64_t>(load_le<uint64_t>(p)));
-        break;
-    }
-  }
+  convert_values(bytes + prefix + header_len, descr, numel, out.data.data());
   return out;
 }
 

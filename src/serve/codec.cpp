@@ -2,9 +2,12 @@
 #include "serve/codec.h"
 
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -82,8 +85,213 @@ std::vector<int32_t> json_labels(const json& a) {
   return out;
 }
 
-RequestBody decode_json(const std::string& body, const std::string& input_key, size_t cols,
-                        const std::vector<std::string>& int_keys) {
+// ---- the fast path: bodies as clients send them --------------------------------------------
+
+// One pass over a body of the common shape — one object whose keys are plain ASCII and whose
+// values are numbers or arrays of numbers (or of rows of numbers) — with std::from_chars, never
+// building a document. Each number becomes what nlohmann::json makes of it and json_value then
+// takes: an integer token read as int64 (or uint64) and converted to double, any other read as
+// the nearest double; then rounded to float. It accepts only what decode_json_full accepts, and
+// gives up (nullopt from decode_json_fast) on anything else — strings, objects, true/false/null,
+// escapes, duplicate keys, an empty or ragged array, a value that is not a finite float, an
+// option that is not an int64, a label outside 0..INT32_MAX — so that the full parser answers
+// those with its own messages.
+class FastJson {
+ public:
+  explicit FastJson(const std::string& s) : p_(s.data()), end_(s.data() + s.size()) {}
+
+  bool parse(const std::string& input_key, size_t cols, const std::vector<std::string>& int_keys,
+             RequestBody* out) {
+    std::vector<std::string_view> seen;
+    skip_ws();
+    if (!eat('{')) return false;
+    skip_ws();
+    if (eat('}')) return finished() && input_key.empty();
+    do {
+      skip_ws();
+      std::string_view key;
+      if (!string(&key)) return false;
+      for (std::string_view k : seen)
+        if (k == key) return false;
+      seen.push_back(key);
+      skip_ws();
+      if (!eat(':')) return false;
+      skip_ws();
+      if (!member(key, input_key, cols, int_keys, out)) return false;
+      skip_ws();
+    } while (eat(','));
+    if (!eat('}') || !finished()) return false;
+    return input_key.empty() || out->input.has_value();
+  }
+
+ private:
+  bool member(std::string_view key, const std::string& input_key, size_t cols,
+              const std::vector<std::string>& int_keys, RequestBody* out) {
+    if (!input_key.empty() && key == input_key) return matrix(cols, out);
+    if (key == "labels") return labels(&out->labels);
+    for (const std::string& k : int_keys)
+      if (key == k) {
+        int64_t v = 0;
+        if (!integer(&v)) return false;
+        out->ints[k] = v;
+        return true;
+      }
+    return skip_value(0);
+  }
+
+  // [[C numbers], ...] or one flat row [C numbers]: (B, C).
+  bool matrix(size_t cols, RequestBody* out) {
+    if (cols == 0 || !eat('[')) return false;
+    skip_ws();
+    Tensor t;
+    t.cols = cols;
+    if (peek() != '[') {  // one flat row
+      if (!row(cols, &t.values)) return false;
+      t.rows = 1;
+    } else {
+      do {
+        skip_ws();
+        if (!eat('[') || !row(cols, &t.values)) return false;
+        ++t.rows;
+        skip_ws();
+      } while (eat(','));
+      if (!eat(']')) return false;
+    }
+    out->input = std::move(t);
+    return true;
+  }
+
+  // C numbers, then ']' (the '[' already read).
+  bool row(size_t cols, std::vector<float>* values) {
+    for (size_t j = 0; j < cols; ++j) {
+      skip_ws();
+      double d = 0;
+      if (!number(&d)) return false;
+      const float f = static_cast<float>(d);
+      if (!std::isfinite(f)) return false;
+      values->push_back(f);
+      skip_ws();
+      if (!eat(j + 1 < cols ? ',' : ']')) return false;
+    }
+    return true;
+  }
+
+  bool labels(std::vector<int32_t>* out) {
+    if (!eat('[')) return false;
+    do {
+      skip_ws();
+      int64_t v = 0;
+      if (!integer(&v) || v < 0 || v > std::numeric_limits<int32_t>::max()) return false;
+      out->push_back(static_cast<int32_t>(v));
+      skip_ws();
+    } while (eat(','));
+    return eat(']');
+  }
+
+  // A number or an array of them (nested at most 3 deep), read and dropped.
+  bool skip_value(int depth) {
+    double d = 0;
+    if (!eat('[')) return number(&d);
+    if (depth >= 3) return false;
+    do {
+      skip_ws();
+      if (!skip_value(depth + 1)) return false;
+      skip_ws();
+    } while (eat(','));
+    return eat(']');
+  }
+
+  // A JSON number token: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?; *integral when it has
+  // neither fraction nor exponent.
+  bool token(const char** begin, bool* integral) {
+    const char* q = p_;
+    if (q < end_ && *q == '-') ++q;
+    if (q == end_ || !digit(*q)) return false;
+    if (*q == '0') ++q;
+    else while (q < end_ && digit(*q)) ++q;
+    *integral = true;
+    if (q < end_ && *q == '.') {
+      *integral = false;
+      if (++q == end_ || !digit(*q)) return false;
+      while (q < end_ && digit(*q)) ++q;
+    }
+    if (q < end_ && (*q == 'e' || *q == 'E')) {
+      *integral = false;
+      ++q;
+      if (q < end_ && (*q == '+' || *q == '-')) ++q;
+      if (q == end_ || !digit(*q)) return false;
+      while (q < end_ && digit(*q)) ++q;
+    }
+    *begin = p_;
+    p_ = q;
+    return true;
+  }
+
+  // As nlohmann::json reads it, then as a double: integers through int64 or uint64 (beyond
+  // both, as a floating-point number), others as the nearest double.
+  bool number(double* d) {
+    const char* b = nullptr;
+    bool integral = false;
+    if (!token(&b, &integral)) return false;
+    if (integral) {
+      int64_t i = 0;
+      if (std::from_chars(b, p_, i).ec == std::errc()) return *d = static_cast<double>(i), true;
+      uint64_t u = 0;
+      if (*b != '-' && std::from_chars(b, p_, u).ec == std::errc()) return *d = static_cast<double>(u), true;
+    }
+    return std::from_chars(b, p_, *d).ec == std::errc();
+  }
+
+  bool integer(int64_t* v) {
+    const char* b = nullptr;
+    bool integral = false;
+    return token(&b, &integral) && integral && std::from_chars(b, p_, *v).ec == std::errc();
+  }
+
+  // A key: printable ASCII, no escapes.
+  bool string(std::string_view* s) {
+    if (!eat('"')) return false;
+    const char* b = p_;
+    while (p_ < end_ && *p_ != '"') {
+      if (*p_ == '\\' || *p_ < 0x20 || *p_ > 0x7e) return false;
+      ++p_;
+    }
+    if (p_ == end_) return false;
+    *s = std::string_view(b, static_cast<size_t>(p_ - b));
+    ++p_;
+    return true;
+  }
+
+  static bool digit(char c) { return c >= '0' && c <= '9'; }
+  char peek() const { return p_ < end_ ? *p_ : '\0'; }
+  bool eat(char c) {
+    if (p_ == end_ || *p_ != c) return false;
+    ++p_;
+    return true;
+  }
+  void skip_ws() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
+  }
+  bool finished() {
+    skip_ws();
+    return p_ == end_;
+  }
+
+  const char* p_;
+  const char* end_;
+};
+
+}  // namespace
+
+std::optional<RequestBody> decode_json_fast(const std::string& body, const std::string& input_key,
+                                            size_t cols, const std::vector<std::string>& int_keys) {
+  RequestBody out;
+  if (!FastJson(body).parse(input_key, cols, int_keys, &out)) return std::nullopt;
+  return out;
+}
+
+RequestBody decode_json_full(const std::string& body, const std::string& input_key, size_t cols,
+                             const std::vector<std::string>& int_keys) {
   check_json_depth(body);
   const json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) throw BadRequest("body: not valid JSON");
@@ -105,6 +313,8 @@ RequestBody decode_json(const std::string& body, const std::string& input_key, s
   return out;
 }
 
+namespace {
+
 // "12" → 12; BadRequest naming the parameter otherwise.
 int64_t query_int(const std::string& key, const std::string& text) {
   if (text.empty() || text.size() > 19) throw BadRequest(key + ": expected an integer, got '" + text + "'");
@@ -116,6 +326,22 @@ int64_t query_int(const std::string& key, const std::string& text) {
     v = v * 10 + (text[i] - '0');
   }
   return text[0] == '-' ? -v : v;
+}
+
+// The index of the first value that is not finite, or v.size(). A first pass without an early
+// exit (exponent bits all set: ±inf or NaN) compiles to vector code; the search runs only
+// when it finds one.
+size_t first_non_finite(const std::vector<float>& v) {
+  uint32_t any = 0;
+  for (float f : v) {
+    uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    any |= (bits & 0x7f800000u) == 0x7f800000u;
+  }
+  if (!any) return v.size();
+  size_t i = 0;
+  while (std::isfinite(v[i])) ++i;
+  return i;
 }
 
 RequestBody decode_npy(const std::string& body, const std::string& input_key, size_t cols,
@@ -138,9 +364,8 @@ RequestBody decode_npy(const std::string& body, const std::string& input_key, si
   if (got != cols)
     throw Unprocessable("body: rows of " + std::to_string(got) + " values, the model takes " +
                         std::to_string(cols));
-  for (size_t i = 0; i < a.data.size(); ++i)
-    if (!std::isfinite(a.data[i]))
-      throw Unprocessable("body: value " + std::to_string(i) + " is not finite");
+  if (const size_t i = first_non_finite(a.data); i < a.data.size())
+    throw Unprocessable("body: value " + std::to_string(i) + " is not finite");
   Tensor t;
   t.cols = cols;
   t.rows = a.shape.size() == 2 ? static_cast<size_t>(a.shape[0]) : 1;
@@ -164,8 +389,14 @@ std::optional<BodyFormat> body_format(const std::string& content_type) {
 RequestBody decode_body(BodyFormat format, const std::string& body, const std::string& input_key,
                         size_t cols, size_t max_rows, const std::vector<std::string>& int_keys,
                         const std::map<std::string, std::string>& query) {
-  RequestBody out = format == BodyFormat::Json ? decode_json(body, input_key, cols, int_keys)
-                                               : decode_npy(body, input_key, cols, int_keys, query);
+  RequestBody out;
+  if (format == BodyFormat::Npy) {
+    out = decode_npy(body, input_key, cols, int_keys, query);
+  } else if (std::optional<RequestBody> fast = decode_json_fast(body, input_key, cols, int_keys)) {
+    out = std::move(*fast);
+  } else {
+    out = decode_json_full(body, input_key, cols, int_keys);
+  }
   if (format == BodyFormat::Npy)
     if (auto it = query.find("label"); it != query.end() && out.input) {
       const int64_t label = query_int("label", it->second);
@@ -214,18 +445,26 @@ std::map<std::string, std::string> parse_query(const std::string& query) {
   return out;
 }
 
+void append_number(std::string* out, double v) {
+  char buf[32];  // std::to_chars with a precision writes what printf's %.9g does, without the locale
+  const std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 9);
+  out->append(buf, r.ptr);
+}
+
 std::string json_matrix(const float* values, size_t rows, size_t cols) {
-  std::string out = "[";
-  char buf[32];
+  std::string out;
+  out.reserve(2 + rows * (3 + cols * 16));
+  out += '[';
   for (size_t i = 0; i < rows; ++i) {
     out += i ? ",[" : "[";
     for (size_t j = 0; j < cols; ++j) {
-      std::snprintf(buf, sizeof buf, j ? ",%.9g" : "%.9g", static_cast<double>(values[i * cols + j]));
-      out += buf;
+      if (j) out += ',';
+      append_number(&out, static_cast<double>(values[i * cols + j]));
     }
-    out += "]";
+    out += ']';
   }
-  return out + "]";
+  out += ']';
+  return out;
 }
 
 std::string json_string(const std::string& s) { return json(s).dump(-1, ' ', false, json::error_handler_t::replace); }

@@ -60,10 +60,22 @@ RequestBody decode_body(BodyFormat format, const std::string& body, const std::s
                         size_t cols, size_t max_rows, const std::vector<std::string>& int_keys,
                         const std::map<std::string, std::string>& query);
 
+/// The two JSON decoders decode_body chooses between (it tries the first, then the second), for
+/// the tests and the fuzzer that compare them. decode_json_fast reads the common shape — one
+/// object of plain keys whose values are numbers or arrays of them — in one pass with
+/// std::from_chars, to the values decode_json_full gives, and returns nullopt for anything else
+/// (it never throws). decode_json_full builds an nlohmann::json document and throws BadRequest
+/// or Unprocessable naming the field. Neither checks the row count nor the labels' count.
+std::optional<RequestBody> decode_json_fast(const std::string& body, const std::string& input_key,
+                                            size_t cols, const std::vector<std::string>& int_keys);
+RequestBody decode_json_full(const std::string& body, const std::string& input_key, size_t cols,
+                             const std::vector<std::string>& int_keys);
+
 /// "a=1&b=x" → {a: "1", b: "x"} (percent-decoding the values); BadRequest for a bad escape.
 std::map<std::string, std::string> parse_query(const std::string& query);
 
-/// A matrix as a JSON array of rows, each value with 9 significant digits (floats round-trip).
+/// A matrix as a JSON array of rows, each value with 9 significant digits as printf's %.9g
+/// writes them (floats round-trip).
 std::string json_matrix(const float* values, size_t rows, size_t cols);
 /// A JSON string literal for `s` (quotes, backslashes and control characters escaped).
 std::string json_string(const std::string& s);

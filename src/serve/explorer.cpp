@@ -79,8 +79,8 @@ function latentAt(a, b){
 async function decode(z){
   if (busy) { pending = z; return; }
   busy = true;
-  try { const r = await api("/v1/models/" + info.name + "/decode", {z:[z], labels:labels(1)});
-    E.lastZ = z; E.lastX = r.x[0]; E.decodes++; drawImage($("decoded"), r.x[0], 0, 1);
+  try { const lab = labels(1), r = await api("/v1/models/" + info.name + "/decode", {z:[z], labels:lab});
+    E.lastZ = z; E.lastX = r.x[0]; E.lastLabel = lab ? lab[0] : null; E.decodes++; drawImage($("decoded"), r.x[0], 0, 1);
     $("zinfo").textContent = "z = [" + z.map(v => v.toFixed(2)).join(", ") + "]";
   } catch (e) { fail(e); }
   busy = false;
@@ -121,7 +121,7 @@ async function pick(i, second){
 }
 async function load(name){
   info = await api("/v1/models/" + name); map = await api("/v1/models/" + name + "/map");
-  pickA = pickB = -1;
+  pickA = pickB = -1; $("score").textContent = ""; $("sliders").innerHTML = "";  // the last model's pick
   $("info").textContent = info.architecture + ", " + info.likelihood + (map.points ? ", " + map.points + " examples (" + map.axes.kind + ")" : "");
   if (map.points) { const xs = map.xy.map(p => p[0]), ys = map.xy.map(p => p[1]);
     const pad = v => (Math.max(...v) - Math.min(...v)) * 0.05 + 1e-3;
@@ -132,7 +132,7 @@ async function load(name){
   const names = map.class_names || [];
   $("legend").innerHTML = map.labels && map.labels.length ? [...new Set(map.labels)].sort((a, b) => a - b)
     .map(y => '<span><i style="background:' + colours[y % 10] + '"></i>' + (names[y] || y) + "</span>").join("") : "";
-  E.latent = info.latent; drawMap(); E.ready = true;
+  E.latent = info.latent; E.model = info.name; drawMap(); E.ready = true;
 }
 E.screenOf = i => toScreen(map.xy[i]);
 let dragging = false;

@@ -76,6 +76,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // A request is read whole, header and body, within read_timeout_s.
   void read_request() {
     parser_.emplace();
+    head_ = false;
     parser_->header_limit(kHeaderLimitBytes);
     parser_->body_limit(limits().max_body_bytes);
     stream_.expires_after(std::chrono::seconds(limits().read_timeout_s));
@@ -90,6 +91,7 @@ class Session : public std::enable_shared_from_this<Session> {
                              std::to_string(limits().max_body_bytes) + " bytes");
     if (ec) return read_failed(ec);
     const auto& h = parser_->get();
+    head_ = h.method() == http::verb::head;
     const size_t fields = static_cast<size_t>(std::distance(h.begin(), h.end()));
     if (fields > limits().max_headers)
       return refuse(431, "request header: " + std::to_string(fields) + " fields, more than " +
@@ -175,6 +177,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(keep_alive_ && !srv_.stopping.load() && r.status < 500);
     res->body() = std::move(r.body);
     res->prepare_payload();
+    if (head_) res->body().clear();  // an answer to HEAD: the header (Content-Length kept), no body
     stream_.expires_after(std::chrono::seconds(limits().write_timeout_s));
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t bytes) {
       self->on_write(ec, bytes, res->keep_alive());
@@ -232,6 +235,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Clock::time_point started_;
   int status_ = 0;
   bool keep_alive_ = true;
+  bool head_ = false;  // the request is a HEAD: its answer has no body
   size_t drained_ = 0;
   std::array<char, 4096> scratch_;
 };

@@ -3,7 +3,8 @@
 // ServeLimits::max_headers fields, body within max_body_bytes, chunked or not, all within
 // read_timeout_s) before anything runs; routes that run a model go to a pool of worker threads
 // behind a queue of queue_length (503 with Retry-After when full); the others are answered on
-// the I/O thread at once, so /healthz stays quick whatever the workers are doing.
+// the I/O thread at once, so /healthz stays quick whatever the workers are doing. The answer
+// to a HEAD (a 405: no route takes HEAD) is its header alone, Content-Length that of the error.
 //
 // Transport errors answered here, each JSON {"error": ...} with Connection: close: 400 a request
 // that is not HTTP, 411 a POST with neither Content-Length nor chunked encoding, 413 a body over

@@ -68,7 +68,9 @@ bool accepts(const HttpRequest& req, const std::string& type) {
 
 // ---- what a model tells about itself --------------------------------------------------------
 
-std::string model_info_json(const ModelSource& src, const Checkpoint& c) {
+// `class_names`: the checkpoint's, else those of the --data (the service's).
+std::string model_info_json(const ModelSource& src, const Checkpoint& c,
+                            const std::vector<std::string>& class_names) {
   const ModelConfig& m = c.model;
   json shape = m.height > 0 ? json::array({m.height, m.width, m.channels}) : json::array({m.input_dim});
   json j = {{"name", src.name},
@@ -83,7 +85,7 @@ std::string model_info_json(const ModelSource& src, const Checkpoint& c) {
             {"scaling", {{"kind", scaler_kind_name(c.scaler.kind)}, {"clamp01", c.scaler.clamp01}}},
             {"range_known", !c.scaler.lo.empty()},
             {"classes", m.num_classes},
-            {"class_names", c.class_names}};
+            {"class_names", class_names}};
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -356,7 +358,7 @@ void Service::reload() {
     s->name = src.name;
     s->path = src.path;
     if (s->class_names.empty()) s->class_names = class_names_;
-    s->info = model_info_json(src, c);
+    s->info = model_info_json(src, c, s->class_names);
     s->info_line = model_info_line(src, c);
     s->map = latent_map_json(s->model, data_, s->class_names);
     reg->models.push_back(std::move(s));

@@ -7,8 +7,8 @@
 //        /favicon.ico (204: there is none)
 //   GET  /v1/models/{name}/map         the --data rows encoded, for the explorer
 //   POST /v1/models/{name}/{encode,decode,sample,reconstruct,score}
-// Statuses: 200; 400 malformed body; 404 no such route or model; 405 a known route with another
-// method (Allow names the right one); 415 a body that is neither JSON nor NPY; 422 well-formed
+// Statuses: 200; 400 malformed body; 404 no such route or model; 405 a known route with any other
+// method, HEAD and unknown tokens included (Allow names the one it takes); 415 a body that is neither JSON nor NPY; 422 well-formed
 // values that do not fit the model (shape, non-finite, label, limits); 503 not ready. Bad input
 // is never a 5xx.
 #pragma once

@@ -1,9 +1,15 @@
 #include "serve/worker_pool.h"
 
+#include <pthread.h>
+
 namespace vae::serve {
 
 WorkerPool::WorkerPool(int threads, size_t capacity) : capacity_(capacity) {
-  for (int i = 0; i < (threads < 1 ? 1 : threads); ++i) threads_.emplace_back([this] { work(); });
+  for (int i = 0; i < (threads < 1 ? 1 : threads); ++i)
+    threads_.emplace_back([this] {
+      ::pthread_setname_np(::pthread_self(), "vae-worker");  // as top -H and profilers show it
+      work();
+    });
 }
 
 WorkerPool::~WorkerPool() {

@@ -3,7 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <typeinfo>
 
 #include "vae/npy.h"
 
@@ -76,6 +81,26 @@ TEST(ServeCodec, NpyErrors) {
   EXPECT_THROW(decode_body(BodyFormat::Npy, vae::npy_bytes(ok.data(), {3}), "x", 3, 4, {"k"}, {{"k", "x1"}}), BadRequest);
 }
 
+// The first value that is not finite is named, wherever it is; the extremes of float are finite.
+TEST(ServeCodec, NpyNonFiniteValueIsNamed) {
+  std::vector<float> v(64, 1.0f);  // (8, 8)
+  v[5] = 3.4028235e38f;
+  v[6] = -1e-45f;  // the smallest denormal
+  EXPECT_EQ(decode_body(BodyFormat::Npy, vae::npy_bytes(v.data(), {8, 8}), "x", 8, 8, {}, {}).input->values, v);
+  for (const float bad : {INFINITY, -INFINITY, NAN})
+    for (const size_t at : {0u, 9u, 63u}) {
+      std::vector<float> w = v;
+      w[at] = bad;
+      if (at == 0) w[40] = NAN;  // a later one is not the one named
+      try {
+        decode_body(BodyFormat::Npy, vae::npy_bytes(w.data(), {8, 8}), "x", 8, 8, {}, {});
+        ADD_FAILURE() << "accepted " << bad << " at " << at;
+      } catch (const Unprocessable& e) {
+        EXPECT_EQ(std::string(e.what()), "body: value " + std::to_string(at) + " is not finite");
+      }
+    }
+}
+
 TEST(ServeCodec, NpyBytesRoundTripThroughTheReader) {
   const std::vector<float> v = {0.25f, -1e-7f, 3e8f, 7};
   const vae::NpyArray a = vae::parse_npy(vae::npy_bytes(v.data(), {2, 2}).data(),
@@ -101,6 +126,142 @@ TEST(ServeCodec, JsonMatrixRoundTripsFloats) {
   const auto b = decode_body(BodyFormat::Json, "{\"x\": " + s + "}", "x", 2, 4, {}, {});
   EXPECT_EQ(b.input->values, v);
   EXPECT_EQ(vae::serve::json_error("a \"b\"\n"), "{\"error\": \"a \\\"b\\\"\\n\"}");
+}
+
+// The bits of every value, labels and options of two decodings.
+void expect_same(const vae::serve::RequestBody& a, const vae::serve::RequestBody& b, const std::string& body) {
+  ASSERT_EQ(a.input.has_value(), b.input.has_value()) << body;
+  if (a.input) {
+    EXPECT_EQ(a.input->rows, b.input->rows) << body;
+    EXPECT_EQ(a.input->cols, b.input->cols) << body;
+    ASSERT_EQ(a.input->values.size(), b.input->values.size()) << body;
+    EXPECT_EQ(std::memcmp(a.input->values.data(), b.input->values.data(), a.input->values.size() * sizeof(float)), 0)
+        << body;
+  }
+  EXPECT_EQ(a.labels, b.labels) << body;
+  EXPECT_EQ(a.ints, b.ints) << body;
+}
+
+// One number as a client might write it: printf formats of many precisions, integers up to and
+// past int64 and uint64, negative zero, exponents in either case.
+std::string random_number(std::mt19937_64& g) {
+  std::uniform_real_distribution<double> u(-3.0, 3.0);
+  const double v = u(g) * std::pow(10.0, static_cast<int>(g() % 13) - 6);
+  char buf[64];
+  switch (g() % 9) {
+    case 0: std::snprintf(buf, sizeof buf, "%.9g", v); break;
+    case 1: std::snprintf(buf, sizeof buf, "%.17g", v); break;
+    case 2: std::snprintf(buf, sizeof buf, "%.3e", v); break;
+    case 3: std::snprintf(buf, sizeof buf, "%.6f", v); break;
+    case 4: std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v * 1e3)); break;
+    case 5: std::snprintf(buf, sizeof buf, "%.25f", v); break;  // more digits than a double holds
+    case 6: std::snprintf(buf, sizeof buf, "%.4E", v); break;
+    default: {
+      const char* const special[] = {"-0", "0", "0.0", "-0.0", "12345678901234567890", "-9223372036854775809",
+                                     "99999999999999999999999", "9223372036854775807", "1e38", "-3.4028234e38",
+                                     "1E-45", "16777217", "0.1", "1e+2", "2E-3"};
+      return special[g() % (sizeof special / sizeof *special)];
+    }
+  }
+  return buf;
+}
+
+// The fast path reads a body to exactly the values, labels and options of the full parser,
+// over 2,000 bodies of random rows, spacing and key order.
+TEST(ServeCodec, JsonFastPathEqualsTheFullParser) {
+  std::mt19937_64 g(7);
+  const std::vector<std::string> ws = {"", " ", "\n", " \t\r\n "};
+  const auto sp = [&] { return ws[g() % ws.size()]; };
+  const size_t cols = 5;
+  for (int trial = 0; trial < 2000; ++trial) {
+    const size_t rows = 1 + g() % 4;
+    const bool flat = rows == 1 && g() % 2;
+    std::string x = "[" + sp();
+    for (size_t i = 0; i < rows; ++i) {
+      if (!flat) x += (i ? "," + sp() + "[" : "[") + sp();
+      for (size_t j = 0; j < cols; ++j) x += (j ? sp() + "," + sp() : "") + random_number(g) + sp();
+      if (!flat) x += "]" + sp();
+    }
+    x += "]";
+    std::vector<std::string> members = {"\"x\"" + sp() + ":" + sp() + x};
+    if (g() % 2) {
+      std::string labels = "[";
+      for (size_t i = 0; i < rows; ++i) labels += (i ? "," : "") + std::to_string(g() % 10);
+      members.push_back("\"labels\":" + sp() + labels + "]");
+    }
+    if (g() % 2) members.push_back("\"k\": " + std::to_string(static_cast<int64_t>(g() % 2000) - 1000));
+    if (g() % 2) members.push_back("\"other\": [[1, 2], [3e1]]");
+    if (g() % 3 == 0) members.push_back("\"seed\": 9223372036854775807");
+    std::shuffle(members.begin(), members.end(), g);
+    std::string body = sp() + "{" + sp();
+    for (size_t m = 0; m < members.size(); ++m) body += (m ? "," + sp() : "") + members[m];
+    body += sp() + "}" + sp();
+
+    std::optional<vae::serve::RequestBody> fast;
+    try {
+      fast = vae::serve::decode_json_fast(body, "x", cols, {"k", "seed"});
+    } catch (const std::exception& e) {
+      FAIL() << "the fast path threw: " << e.what() << "\n" << body;
+    }
+    vae::serve::RequestBody full;
+    bool full_ok = true;
+    try {
+      full = vae::serve::decode_json_full(body, "x", cols, {"k", "seed"});
+    } catch (const std::exception&) {
+      full_ok = false;  // a value past float's range: the fast path must decline it too
+    }
+    if (!full_ok) {
+      EXPECT_FALSE(fast.has_value()) << body;
+      continue;
+    }
+    ASSERT_TRUE(fast.has_value()) << body;
+    expect_same(*fast, full, body);
+  }
+}
+
+// What the fast path declines goes to the full parser, which decides: the same answer or the
+// same error as the full parser alone.
+TEST(ServeCodec, JsonFastPathDeclinesTheRest) {
+  const std::vector<std::string> bodies = {
+      R"({"x": [[1, 2, 3]], "name": "a"})",      R"({"x": [[1, 2, 3]], "o": {"a": 1}})",
+      R"({"x": [[1, 2, 3]], "t": true})",        R"({"x": [[1, 2, 3]], "n": null})",
+      R"({"x": [[1, 2, 3]], "x": [[4, 5, 6]]})", R"({"x": []})",
+      R"({"x": [[]]})",                          R"({"x": [[1, 2], [1, 2, 3]]})",
+      R"({"x": [[1, 2, 3], 4]})",                R"({"x": [[1, 2, 1e400]]})",
+      R"({"x": [[1, 2, 1e39]]})",                R"({"x": [[1, 2, NaN]]})",
+      R"({"x": [[01, 2, 3]]})",                  R"({"x": [[.5, 2, 3]]})",
+      R"({"x": [[5., 2, 3]]})",                  R"({"x": [[+1, 2, 3]]})",
+      R"({"x": [[1, 2, 3]]} x)",                 "\xEF\xBB\xBF{\"x\": [[1, 2, 3]]}",
+      R"({"x": [[1, 2, 3]], "labels": [-1]})",   R"({"x": [[1, 2, 3]], "labels": [1.5]})",
+      R"({"x": [[1, 2, 3]], "labels": []})",     R"({"x": [[1, 2, 3]], "k": 2.0})",
+      R"({"x": [[1, 2, 3]], "k": 99999999999999999999})", R"({"\u0078": [[1, 2, 3]]})",
+      R"({"y": [[1, 2, 3]]})",                   R"({})",
+      R"({"x": [[1, 2, 3]],})",                  R"({"x": [[1, 2, 3],]})",
+      R"([[1, 2, 3]])",                          "",
+      R"({"x": [[1, 2, 3]], "deep": [[[[1]]]]})", R"({"x": [[1, 2, 3]], "labels": [2147483648]})"};
+  for (const std::string& body : bodies) {
+    EXPECT_FALSE(vae::serve::decode_json_fast(body, "x", 3, {"k"}).has_value()) << body;
+    std::string full_error, error;
+    vae::serve::RequestBody full, got;
+    try {
+      full = vae::serve::decode_json_full(body, "x", 3, {"k"});
+    } catch (const std::exception& e) {
+      full_error = std::string(typeid(e).name()) + ": " + e.what();
+    }
+    try {
+      got = decode_body(BodyFormat::Json, body, "x", 3, 100, {"k"}, {});
+    } catch (const std::exception& e) {
+      error = std::string(typeid(e).name()) + ": " + e.what();
+    }
+    if (full_error.empty() && !error.empty()) {
+      // decode_body's own checks after either parser (no rows, labels per row)
+      EXPECT_TRUE(error.find("no rows") != std::string::npos || error.find("labels") != std::string::npos)
+          << body << ": " << error;
+      continue;
+    }
+    EXPECT_EQ(error, full_error) << body;
+    if (error.empty()) expect_same(got, full, body);
+  }
 }
 
 }  // namespace

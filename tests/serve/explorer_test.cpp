@@ -1,7 +1,9 @@
 // The explorer page: self-contained (nothing fetched from elsewhere), and driven in Debian's
 // headless Chromium by tests/serve/browser/explorer_check.js (puppeteer-core, installed by
 // scripts/setup.sh --with-test-tools): hover and drag decode, the decoded image equals POST
-// decode for that z, a pick shows its score and sliders, no console errors, a screenshot.
+// decode for that z, a pick shows its score and sliders, the class selector of a conditional
+// model decodes with the chosen label (equal to POST decode with it), no console errors, a
+// screenshot.
 #include "serve/explorer.h"
 
 #include <gtest/gtest.h>
@@ -44,14 +46,15 @@ TEST(ServeExplorer, WorksInHeadlessChromium) {
 
   // an image model (3x4 pixels) and 300 labelled rows with named classes
   vae_test::TempDir tmp;
-  const std::string ckpt = tmp.file("m.safetensors");
+  const std::string ckpt = tmp.file("m.safetensors"), cond = tmp.file("cond.safetensors");
   vae::save_checkpoint(ckpt, vae_test::infer_checkpoint(0));
+  vae::save_checkpoint(cond, vae_test::infer_checkpoint(3));  // conditional, 3 classes
   vae::Dataset data;
   data.n = 300;
   data.d = 12;
   data.x = vae_test::infer_rows(300, 12, false);
   for (size_t i = 0; i < 300; ++i) data.labels.push_back(static_cast<int32_t>(i % 3));
-  vae::serve::Service service({{"m", ckpt}}, {}, data, {"red", "green", "blue"});
+  vae::serve::Service service({{"m", ckpt}, {"cond", cond}}, {}, data, {"red", "green", "blue"});
   vae::serve::ServerOptions opt;
   opt.port = 0;
   opt.workers = 2;
@@ -65,7 +68,7 @@ TEST(ServeExplorer, WorksInHeadlessChromium) {
   server.stop();
   loop.join();
   ASSERT_EQ(r.code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("changed=1 equal=1 errors=0 outside=0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("changed=1 equal=1 errors=0 outside=0 class_changed=1 class_equal=1"), std::string::npos) << r.out;
   const vae::Image img = vae::read_png(shot);
   EXPECT_EQ(img.width, 1100);
   EXPECT_EQ(img.height, 720);

@@ -47,8 +47,16 @@ inline bool send_all(int fd, const std::string& data) {
   return true;
 }
 
+/// How long a test waits for an answer by default: 5 s, and 30 s under ThreadSanitizer
+/// (scripts/test.sh --tsan), whose instrumented code runs the models many times slower.
+#if defined(__SANITIZE_THREAD__)
+constexpr int kAnswerTimeoutMs = 30000;
+#else
+constexpr int kAnswerTimeoutMs = 5000;
+#endif
+
 /// Reads one answer (head, then Content-Length bytes of body), waiting at most `timeout_ms`.
-inline HttpAnswer read_answer(int fd, int timeout_ms = 5000) {
+inline HttpAnswer read_answer(int fd, int timeout_ms = kAnswerTimeoutMs) {
   HttpAnswer a;
   std::string buf;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);

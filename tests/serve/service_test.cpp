@@ -177,6 +177,39 @@ TEST_F(ServeService, ErrorStatuses) {
   EXPECT_EQ(post("/v1/models/plain/sample", "{\"n\": 1}", "application/json", "image/png").status, 422);
 }
 
+// Every route answers a method it does not take with 405, the methods it takes in Allow, and
+// the JSON error body: HEAD, the other standard methods and tokens no standard names alike.
+TEST_F(ServeService, MethodsARouteDoesNotTakeAre405) {
+  const std::vector<std::string> get_routes = {"/",         "/favicon.ico",       "/healthz",
+                                               "/readyz",   "/metrics",           "/v1/models",
+                                               "/v1/models/plain", "/v1/models/cond/map"};
+  const std::vector<std::string> post_routes = {"/v1/models/plain/encode", "/v1/models/plain/decode",
+                                                "/v1/models/cond/sample", "/v1/models/cond/reconstruct",
+                                                "/v1/models/plain/score"};
+  const std::vector<std::string> others = {"HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT", "BREW", "get"};
+  size_t checked = 0;
+  for (const bool posts : {false, true})
+    for (const std::string& path : posts ? post_routes : get_routes) {
+      std::vector<std::string> methods = others;
+      methods.push_back(posts ? "GET" : "POST");
+      for (const std::string& method : methods) {
+        const HttpResponse r = service_->handle(HttpRequest{method, path, "", "application/json", "", "{}"});
+        const std::string where = method + " " + path;
+        EXPECT_EQ(r.status, 405) << where;
+        EXPECT_EQ(r.allow, posts ? "POST" : "GET") << where;
+        EXPECT_EQ(r.content_type, "application/json") << where;
+        const json body = json::parse(r.body, nullptr, false);
+        ASSERT_TRUE(body.is_object() && body.contains("error")) << where << ": " << r.body;
+        EXPECT_EQ(body["error"], std::string("method not allowed; use ") + (posts ? "POST" : "GET")) << where;
+        ++checked;
+      }
+    }
+  EXPECT_EQ(checked, 13u * 10u);
+  // the methods they take still answer
+  EXPECT_EQ(get("/healthz").status, 200);
+  EXPECT_EQ(post("/v1/models/plain/decode", R"({"z": [[0,0,0,0]]})").status, 200);
+}
+
 TEST_F(ServeService, EncodeSamplesAndMapAndReload) {
   const json e = json::parse(post("/v1/models/plain/encode", R"({"x": [[1,2,3,4,5,6,7,8,9,10,11,12]], "samples": 3, "seed": 5})").body);
   EXPECT_EQ(e["z"].size(), 3u);

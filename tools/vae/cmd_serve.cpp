@@ -171,8 +171,8 @@ Command add_serve(CLI::App& root) {
   app->add_option("--host", args->host, "address to bind (127.0.0.1: this machine only; 0.0.0.0: all)");
   app->add_option("--port", args->port, "TCP port (0 = any free port, printed at start)");
   app->add_option("--threads", args->threads,
-                  "workers that run models, one core each (0 = all " + std::to_string(vae::hardware_threads()) +
-                      " cores)");
+                  "workers that run models, one core each (0 = $VAE_THREADS when set, else all " +
+                      std::to_string(vae::hardware_threads()) + " cores; at most 8 per core)");
   app->add_option("--data", args->data, "data whose encodings the explorer page maps (first 2000 rows)");
   app->add_option("--split", args->split, "split of --data: test, train or val");
   app->add_option("--max-body", args->limits.max_body_bytes, "largest request body, bytes (413 beyond)");

@@ -8,7 +8,10 @@
 // 4. a click on an example picks it: its score and one slider per latent dimension appear;
 //    moving a slider decodes; a shift+click on another decodes the path between them; the
 //    sample button draws 8;
-// 5. a screenshot of the page is saved.
+// 5. a conditional model: the class selector names its classes; switching the class decodes the
+//    same z with the new label, the picture changes, and it equals POST decode with that label;
+// 6. a screenshot of the page (the conditional model, its class selector open to the last
+//    class) is saved.
 // Prints one line of counts; exit 0 when every check passed, 1 otherwise.
 "use strict";
 const puppeteer = require("puppeteer-core");
@@ -103,15 +106,44 @@ const picture = page => page.evaluate(() => document.getElementById("decoded").t
     await page.click("#sample");
     await page.waitForFunction(() => window.explorer.samples === 8, {timeout: 5000});
 
-    await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.6);
-    await settle(page);
+    // a conditional model: its class selector names the classes, and switching the class
+    // decodes the same z again with that label, equal to POST decode with it
+    let classChanged = false, classEqual = false;
+    const models = await page.$$eval("#model option", o => o.map(x => x.value));
+    check(models.includes("cond"), "no conditional model 'cond' in the model selector: " + models.join(","));
+    if (models.includes("cond")) {
+      await page.select("#model", "cond");
+      await page.waitForFunction(() => window.explorer.model === "cond", {timeout: 5000});
+      check(await page.evaluate(() => !document.getElementById("classbox").hidden), "the class selector is hidden");
+      const classes = await page.$$eval("#cls option", o => o.map(x => x.textContent));
+      check(classes.join(",") === "red,green,blue", "class names: " + classes.join(","));
+      await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.6);
+      await page.waitForFunction(() => window.explorer.lastLabel === 0, {timeout: 5000});
+      await settle(page);
+      const first = await page.evaluate(() => ({z: window.explorer.lastZ, x: window.explorer.lastX}));
+      const firstPicture = await picture(page);
+      await page.select("#cls", "2");
+      await page.waitForFunction(() => window.explorer.lastLabel === 2, {timeout: 5000});
+      await settle(page);
+      const second = await page.evaluate(() => ({z: window.explorer.lastZ, x: window.explorer.lastX, label: window.explorer.lastLabel}));
+      check(JSON.stringify(first.z) === JSON.stringify(second.z), "switching the class moved z");
+      classChanged = firstPicture !== await picture(page) && JSON.stringify(first.x) !== JSON.stringify(second.x);
+      check(classChanged, "switching the class did not change the decoded picture");
+      const rc = await fetch(new URL("/v1/models/cond/decode", url), {method: "POST",
+        headers: {"Content-Type": "application/json"}, body: JSON.stringify({z: [second.z], labels: [2]})});
+      const apiClass = await rc.json();
+      check(rc.ok, "POST decode with a label failed: " + JSON.stringify(apiClass));
+      classEqual = rc.ok && apiClass.x[0].length === second.x.length && apiClass.x[0].every((v, i) => v === second.x[i]);
+      check(classEqual, "the page's image for class 2 differs from POST decode with labels [2]");
+    }
     await page.screenshot({path: shot});
     check(consoleErrors.length === 0, "console errors: " + consoleErrors.join(" | "));
     check(outside.length === 0, "requests outside the service: " + outside.join(" "));
     const pageErrors = await page.evaluate(() => window.explorer.errors);
     check(pageErrors.length === 0, "page errors: " + pageErrors.join(" | "));
     console.log(`decodes=${decodes} changed=${before !== after ? 1 : 0} equal=${equal ? 1 : 0} ` +
-                `errors=${consoleErrors.length} outside=${outside.length}`);
+                `errors=${consoleErrors.length} outside=${outside.length} ` +
+                `class_changed=${classChanged ? 1 : 0} class_equal=${classEqual ? 1 : 0}`);
   } catch (e) {
     problems.push(String(e));
   } finally {

@@ -27,12 +27,15 @@ class ServeCommand : public ::testing::Test {
     vae::save_checkpoint(a_, vae_test::infer_checkpoint(0, true));
     vae::save_checkpoint(b_, vae_test::infer_checkpoint(2));
   }
-  // Starts `vae serve ARGS --port 0` and waits (at most 20 s) for its "listening on" line.
-  int start(const std::vector<std::string>& args) {
+  // Starts `vae serve ARGS --port 0 [--threads 1]` and waits (at most 20 s) for its "listening
+  // on" line.
+  int start(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
+            bool one_thread = true) {
     std::vector<std::string> all = {"serve"};
     all.insert(all.end(), args.begin(), args.end());
-    all.insert(all.end(), {"--port", "0", "--threads", "1"});
-    pid_ = vae_cli_test::spawn_binary(VAE_BINARY, all, {}, tmp_.file("out"), tmp_.file("err"));
+    all.insert(all.end(), {"--port", "0"});
+    if (one_thread) all.insert(all.end(), {"--threads", "1"});
+    pid_ = vae_cli_test::spawn_binary(VAE_BINARY, all, env, tmp_.file("out"), tmp_.file("err"));
     const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
     for (int i = 0; i < 2000; ++i) {
       std::smatch m;
@@ -169,6 +172,35 @@ TEST_F(ServeCommand, DataForTheExplorerMap) {
   const nlohmann::json enc = nlohmann::json::parse(http_request(port, "POST", "/v1/models/default/encode", x.dump()).body);
   EXPECT_EQ(enc["mu"], map["mu"]);
   EXPECT_EQ(stop(SIGTERM), 0);
+}
+
+// --threads: the workers; 0 or absent takes $VAE_THREADS, as every computing command does, and
+// a bad count in either is a usage error (exit 2) naming it.
+TEST_F(ServeCommand, ThreadsAndVaeThreads) {
+  const auto workers = [this] {
+    std::smatch m;
+    const std::string out = vae_test::read_bytes(tmp_.file("out"));
+    return std::regex_search(out, m, std::regex("\\(1 model, ([0-9]+) workers?\\)")) ? std::stoi(m[1]) : -1;
+  };
+  ASSERT_GT(start({a_, "--quiet"}, {"VAE_THREADS=3"}, false), 0);
+  EXPECT_EQ(workers(), 3);
+  EXPECT_EQ(stop(SIGTERM), 0);
+  ASSERT_GT(start({a_, "--quiet", "--threads", "0"}, {"VAE_THREADS=5"}, false), 0);
+  EXPECT_EQ(workers(), 5);
+  EXPECT_EQ(stop(SIGTERM), 0);
+  ASSERT_GT(start({a_, "--quiet", "--threads", "2"}, {"VAE_THREADS=5"}, false), 0);
+  EXPECT_EQ(workers(), 2);  // the option wins
+  EXPECT_EQ(stop(SIGTERM), 0);
+
+  const vae_cli_test::RunResult env = vae_run({"serve", a_, "--port", "0"}, {"VAE_THREADS=many"});
+  EXPECT_EQ(env.code, 2);
+  EXPECT_NE(env.err.find("VAE_THREADS: expected a whole number of threads, got 'many'"), std::string::npos) << env.err;
+  const vae_cli_test::RunResult negative = vae_run({"serve", a_, "--port", "0", "--threads", "-1"});
+  EXPECT_EQ(negative.code, 2);
+  EXPECT_NE(negative.err.find("--threads: must be >= 0, got -1"), std::string::npos) << negative.err;
+  const vae_cli_test::RunResult huge = vae_run({"serve", a_, "--port", "0", "--threads", "100000"});
+  EXPECT_EQ(huge.code, 2);
+  EXPECT_NE(huge.err.find("--threads: at most"), std::string::npos) << huge.err;
 }
 
 TEST_F(ServeCommand, ExitCodes) {
