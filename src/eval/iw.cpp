@@ -1,8 +1,9 @@
 // Importance-weighted log-likelihood (formula in include/vae/eval.h).
 //
 // Work split: the (example i, sample j) pairs are cut into one contiguous range of examples per
-// worker (num_threads() of them); each worker owns a copy of the model whose decoder is sized for
-// `rows` latent rows (its encoder for one) and runs its range in passes of `rows` pairs: one decoder GEMM batch, then the
+// worker (num_threads() of them); each worker owns a forward-only model over the source's weights
+// (no gradients, no copy of the weights) whose decoder is sized for `rows` latent rows (its
+// encoder for one) and runs its range in passes of `rows` pairs: one decoder GEMM batch, then the
 // elementwise likelihood, both on its own core (BLAS single-threaded inside each worker,
 // ScopedSerialBlas). Example i's ε come from its own stream, Rng(stream_seed(seed, i)), so the
 // estimate does not depend on the number of workers or on `rows`.
