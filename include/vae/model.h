@@ -189,21 +189,32 @@ struct LossParts {
   double total() const { return recon + kl; }
 };
 
+/// What a Vae allocates besides its parameters and activations.
+enum class VaeBuffers {
+  Training,     ///< parameter gradients and activation gradients too: forward, backward, Adam
+  ForwardOnly,  ///< neither: forward passes only (evaluation, inference); backward, zero_grad
+                ///< and grads() are contract violations
+};
+
 template <class T>
 class Vae {
  public:
-  /// Allocates parameters, gradients and activations for batches of up to max_batch rows, and
-  /// up to max_samples importance samples per row (forward_iw).
-  Vae(const ModelConfig& cfg, int max_batch, int max_samples = 1);
+  /// Allocates parameters and activations for batches of up to max_batch rows, and up to
+  /// max_samples importance samples per row (forward_iw; the tensors from z on hold
+  /// max_batch·max_samples rows, the encoder's max_batch), and with VaeBuffers::Training the
+  /// gradients of both.
+  Vae(const ModelConfig& cfg, int max_batch, int max_samples = 1,
+      VaeBuffers buffers = VaeBuffers::Training);
 
   const ModelConfig& config() const { return cfg_; }
   int max_batch() const { return max_batch_; }
   int max_samples() const { return max_samples_; }
   const std::vector<ParamInfo>& params_info() const { return table_; }
-  size_t num_params() const { return grads_.size(); }
+  size_t num_params() const { return num_params_; }
+  bool forward_only() const { return grads_.empty() && num_params_ > 0; }
   T* params() { return pdata(); }
   const T* params() const { return pdata(); }
-  T* grads() { return grads_.data(); }
+  T* grads() { return grads_.data(); }  ///< (P); nullptr when forward-only
   const T* grads() const { return grads_.data(); }
 
   /// PyTorch's defaults: dense and conv W, b ~ U(−1/√fan_in, 1/√fan_in), fan_in = I for dense,
@@ -238,6 +249,9 @@ class Vae {
   /// data-parallel replicas share one copy of the weights (train/data_parallel.h). owner must have
   /// the same config, own its parameters, and outlive this model. Gradients stay separate.
   void share_params(Vae& owner);
+  /// The same for a forward-only model over weights it only reads (evaluation workers,
+  /// inference workspaces): owner must not change them while this model is in use.
+  void share_params_read_only(const Vae& owner);
   /// Zeroes the parameter gradients (one fill of the flat buffer).
   void zero_grad();
 
@@ -287,7 +301,7 @@ class Vae {
   size_t place_stack(const std::vector<PlannedLayer>& planned, size_t in, bool sampled,
                      std::vector<Layer>& stack);
   void place_heads(const PlannedLayer& mu, const PlannedLayer& logvar, size_t features);
-  void allocate_buffers();
+  void allocate_buffers(bool training);
 
   const T* input_of(const Layer& l, const T* x) const;
   void one_hot_forward(const Layer& l, const T* x, int rows, const int32_t* labels, int period);
@@ -308,10 +322,13 @@ class Vae {
   ModelConfig cfg_;
   int max_batch_, max_samples_;
   std::vector<ParamInfo> table_;
-  std::vector<T> params_, grads_;  // (P) each, layout table_ (params_ empty when shared)
+  size_t num_params_ = 0;          // P
+  std::vector<T> params_, grads_;  // (P) each, layout table_ (params_ empty when shared,
+                                   // grads_ when forward-only)
   T* shared_ = nullptr;            // the owner's parameters after share_params, else nullptr
   T* pdata() const { return shared_ ? shared_ : const_cast<T*>(params_.data()); }
-  std::vector<T> acts_, dacts_;    // activations and their gradients, same layout
+  std::vector<T> acts_, dacts_;    // activations and their gradients, same layout (dacts_
+                                   // empty when forward-only)
   std::vector<Layer> enc_, dec_;   // hidden stack of the encoder; the decoder with its output layer
   Layer mu_head_, lv_head_;        // dense heads (their `in` is the encoder's features)
   size_t lk_params_ = 0;  // params_ offset of the likelihood's own parameters (last; P if none)

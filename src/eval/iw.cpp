@@ -1,8 +1,9 @@
 // Importance-weighted log-likelihood (formula in include/vae/eval.h).
 //
 // Work split: the (example i, sample j) pairs are cut into one contiguous range of examples per
-// worker (num_threads() of them); each worker owns a copy of the model whose decoder is sized for
-// `rows` latent rows (its encoder for one) and runs its range in passes of `rows` pairs: one decoder GEMM batch, then the
+// worker (num_threads() of them); each worker owns a forward-only model over the source's weights
+// (no gradients, no copy of the weights) whose decoder is sized for `rows` latent rows (its
+// encoder for one) and runs its range in passes of `rows` pairs: one decoder GEMM batch, then the
 // elementwise likelihood, both on its own core (BLAS single-threaded inside each worker,
 // ScopedSerialBlas). Example i's ε come from its own stream, Rng(stream_seed(seed, i)), so the
 // estimate does not depend on the number of workers or on `rows`.
@@ -35,11 +36,12 @@ void iw_range(const Vae<float>& source, const Dataset& data, const float* mu, co
               std::atomic<size_t>& finished, const std::function<void()>& on_pass) {
   const ModelConfig& cfg = source.config();
   const size_t Z = cfg.latent, D = cfg.input_dim;
-  // A copy of the model sized for what the worker runs: decoder passes of `rows` latent rows
-  // (tensors from z on hold max_batch·max_samples rows) and no encoder pass (max_batch 1: the
-  // encoder's tensors hold one row; the posteriors were computed before).
-  Vae<float> model(cfg, 1, rows);
-  std::copy(source.params(), source.params() + source.num_params(), model.params());
+  // A forward-only model over the source's weights, sized for what the worker runs: decoder
+  // passes of `rows` latent rows (tensors from z on hold max_batch·max_samples rows) and no
+  // encoder pass (max_batch 1: the encoder's tensors hold one row; the posteriors were computed
+  // before). No gradients of parameters or activations, no copy of the weights.
+  Vae<float> model(cfg, 1, rows, VaeBuffers::ForwardOnly);
+  model.share_params_read_only(source);
 
   // Pairs p = (i − i0)·K + j of this range, `rows` at a time. Each example's log-sum-exp runs
   // across passes: running max m_i and s_i = Σ exp(log w − m_i), in double.
@@ -107,8 +109,8 @@ IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint6
   if (N == 0) return res;
   std::vector<float> mu(N * Z), logvar(N * Z);  // (N, Z) each
   {
-    Vae<float> encoder(cfg, 256);
-    std::copy(source.params(), source.params() + source.num_params(), encoder.params());
+    Vae<float> encoder(cfg, 256, 1, VaeBuffers::ForwardOnly);
+    encoder.share_params_read_only(source);
     encoder.encode(data.x.data(), N, mu.data(), logvar.data(), data.label_ptr(0));
   }
 

@@ -9,8 +9,8 @@ WorkspacePool::WorkspacePool(Vae<float>& weights, int max_batch)
 }
 
 std::unique_ptr<Vae<float>> WorkspacePool::make() const {
-  auto ws = std::make_unique<Vae<float>>(weights_->config(), max_batch_);
-  ws->share_params(*weights_);
+  auto ws = std::make_unique<Vae<float>>(weights_->config(), max_batch_, 1, VaeBuffers::ForwardOnly);
+  ws->share_params_read_only(*weights_);
   return ws;
 }
 

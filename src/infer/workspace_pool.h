@@ -3,7 +3,8 @@
 // borrows one for its duration.
 //
 //   slots    kSlots workspaces, made on first use, each sharing the weights of one owner model
-//            (Vae::share_params) so only the activations are per workspace
+//            (Vae::share_params_read_only) so only the activations are per workspace; forward-only
+//            (VaeBuffers::ForwardOnly): no gradient buffers
 //   busy     one atomic flag per slot; acquire() takes the first free slot with a compare-and-swap
 //            (acquire order), the lease's destructor frees it (release order): no lock, and the
 //            workspace's memory is handed from one borrower to the next by that pair

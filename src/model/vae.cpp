@@ -18,14 +18,16 @@ namespace vae {
 // ---- Construction ---------------------------------------------------------------------------
 
 template <class T>
-Vae<T>::Vae(const ModelConfig& cfg, int max_batch, int max_samples)
+Vae<T>::Vae(const ModelConfig& cfg, int max_batch, int max_samples, VaeBuffers buffers)
     : cfg_(cfg), max_batch_(max_batch), max_samples_(max_samples) {
   cfg_.validate();
   VAE_ASSERT(max_batch >= 1 && max_samples >= 1);
   const ModelPlan plan = plan_model(cfg_);
   table_ = param_table(cfg_);
-  params_.assign(param_count(cfg_), T(0));
-  grads_.assign(params_.size(), T(0));
+  num_params_ = param_count(cfg_);
+  params_.assign(num_params_, T(0));
+  const bool training = buffers == VaeBuffers::Training;
+  if (training) grads_.assign(num_params_, T(0));
 
   // Activation layout: every tensor is a (rows, width) block of acts_; encoder tensors have
   // max_batch rows, tensors from z on max_batch·max_samples (one row per importance sample).
@@ -36,7 +38,7 @@ Vae<T>::Vae(const ModelConfig& cfg, int max_batch, int max_samples)
   logits_ = place_stack(plan.decoder, z_, true, dec_);
   const LikelihoodRow& lk = likelihood_row(cfg_.likelihood);  // its own parameters come last
   lk_params_ = lk.params.empty() ? params_.size() : param_offset(lk.params.front().name);
-  allocate_buffers();
+  allocate_buffers(training);
 }
 
 // Where the next activation tensor starts: the end of the last one.
@@ -121,10 +123,10 @@ void Vae<T>::place_heads(const PlannedLayer& mu, const PlannedLayer& logvar, siz
 }
 
 template <class T>
-void Vae<T>::allocate_buffers() {
+void Vae<T>::allocate_buffers(bool training) {
   const size_t act_size = acts_end();
   acts_.assign(act_size, T(0));
-  dacts_.assign(act_size, T(0));
+  if (training) dacts_.assign(act_size, T(0));
   kl_weight_.assign(cfg_.latent, T(0));
   const size_t rows = static_cast<size_t>(max_batch_) * max_samples_;
   iw_weight_.assign(rows, 0.0);
@@ -302,7 +304,16 @@ void Vae<T>::share_params(Vae& owner) {
 }
 
 template <class T>
+void Vae<T>::share_params_read_only(const Vae& owner) {
+  VAE_ASSERT(forward_only() && &owner != this && owner.num_params() == num_params() &&
+             owner.config().to_json() == cfg_.to_json());
+  shared_ = const_cast<T*>(owner.params());  // never written through: no backward, no optimiser
+  std::vector<T>().swap(params_);
+}
+
+template <class T>
 void Vae<T>::zero_grad() {
+  VAE_ASSERT(!forward_only());
   std::fill(grads_.begin(), grads_.end(), T(0));
 }
 
@@ -347,7 +358,7 @@ void Vae<T>::layer_backward(const Layer& l, const T* x, int rows) {
 
 template <class T>
 double Vae<T>::backward(const T* x, int B, double beta, double free_bits, KlEstimator kl) {
-  VAE_ASSERT(B == last_batch_);
+  VAE_ASSERT(B == last_batch_ && !forward_only());
   clear_activation_grads(B, std::max(last_samples_, 1));
   const T scale = T(1) / static_cast<T>(B);  // the one place the batch mean enters
   double objective;

@@ -162,6 +162,47 @@ TEST(Vae, EncodeAndDecodeMatchTheTrainingForward) {
   }
 }
 
+// A forward-only model (VaeBuffers::ForwardOnly) over another's weights: no gradient buffers
+// and no parameters of its own, and the same forward, encode and decode, value for value.
+TEST(Vae, ForwardOnlyModelSharesTheWeightsAndGivesTheSameForward) {
+  const vae::ModelConfig cfg = tiny_config(vae::Activation::Relu, {8, 5});
+  vae::Vae<float> owner(cfg, 4, 2);
+  vae::Rng rng(9);
+  owner.init_params(rng);
+  vae::Vae<float> fwd(cfg, 4, 2, vae::VaeBuffers::ForwardOnly);
+  fwd.share_params_read_only(owner);
+  EXPECT_TRUE(fwd.forward_only());
+  EXPECT_FALSE(owner.forward_only());
+  EXPECT_EQ(fwd.grads(), nullptr);
+  ASSERT_NE(owner.grads(), nullptr);
+  EXPECT_EQ(fwd.num_params(), owner.num_params());
+  EXPECT_EQ(fwd.params(), owner.params());  // the owner's buffer, not a copy
+
+  const int B = 4;
+  std::vector<float> x(B * 6), eps(B * 3), eps_iw(2 * B * 3);
+  for (float& v : x) v = rng.uniform_float();
+  rng.normal_fill(eps.data(), eps.size());
+  rng.normal_fill(eps_iw.data(), eps_iw.size());
+  const vae::LossParts a = owner.forward(x.data(), eps.data(), B);
+  const vae::LossParts b = fwd.forward(x.data(), eps.data(), B);
+  EXPECT_EQ(a.recon, b.recon);
+  EXPECT_EQ(a.kl, b.kl);
+  for (int i = 0; i < B * 6; ++i) ASSERT_EQ(owner.logits()[i], fwd.logits()[i]) << i;
+  const vae::LossParts c = owner.forward_iw(x.data(), eps_iw.data(), B, 2);
+  const vae::LossParts d = fwd.forward_iw(x.data(), eps_iw.data(), B, 2);
+  EXPECT_EQ(c.recon, d.recon);
+  EXPECT_EQ(owner.iw_objective(), fwd.iw_objective());
+
+  std::vector<float> mu_a(B * 3), lv_a(B * 3), mu_b(B * 3), lv_b(B * 3), out_a(B * 6), out_b(B * 6);
+  owner.encode(x.data(), B, mu_a.data(), lv_a.data());
+  fwd.encode(x.data(), B, mu_b.data(), lv_b.data());
+  owner.decode(mu_a.data(), B, out_a.data());
+  fwd.decode(mu_b.data(), B, out_b.data());
+  EXPECT_EQ(mu_a, mu_b);
+  EXPECT_EQ(lv_a, lv_b);
+  EXPECT_EQ(out_a, out_b);
+}
+
 TEST(Vae, ConfigValidationNamesTheField) {
   vae::ModelConfig c;
   c.latent = 0;
