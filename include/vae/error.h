@@ -25,7 +25,8 @@ class Error : public std::runtime_error {
 /// library never names a command-line flag. The `vae` command maps the field to its flag from its
 /// option table (tools/vae/train_options.h) and exits with the usage code. A problem that names
 /// another field writes it in braces ("needs a validation split ({val_split})"): what() and
-/// problem() show the bare name, and the command spells it as its flag (problem_naming).
+/// problem() show the bare name, and the command spells it as its flag (problem_naming). Braces
+/// around anything but such a name (a JSON example) are kept.
 class FieldError : public Error {
  public:
   FieldError(const std::string& field, const std::string& problem)
@@ -40,6 +41,8 @@ class FieldError : public Error {
   std::string problem_naming(Name name) const { return naming(problem_, name); }
 
  private:
+  // Each {field} of text (a lower-case name of letters, digits, '_' and '.') as name(field);
+  // other braces (a JSON example such as {"type": "dense"}) stay as they are.
   template <class Name>
   static std::string naming(const std::string& text, Name name) {
     std::string out;
@@ -47,7 +50,10 @@ class FieldError : public Error {
     for (size_t open; (open = text.find('{', at)) != std::string::npos;) {
       const size_t close = text.find('}', open);
       if (close == std::string::npos) break;
-      out += text.substr(at, open - at) + name(text.substr(open + 1, close - open - 1));
+      const std::string inside = text.substr(open + 1, close - open - 1);
+      const bool field = !inside.empty() && inside.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyz0123456789_.") == std::string::npos;
+      out += text.substr(at, open - at) + (field ? name(inside) : "{" + inside + "}");
       at = close + 1;
     }
     return out + text.substr(at);

@@ -81,6 +81,8 @@ TEST(TrainOptions, AFieldErrorNamesOtherFieldsForTheCallerToSpell) {
   }
   const vae::FieldError plain("latent", "a { without its close");
   EXPECT_EQ(std::string(plain.what()), "latent: a { without its close");
+  const vae::FieldError json("encoder[0]", "must be an object such as {\"type\": \"dense\"}, {}");
+  EXPECT_EQ(json.problem(), "must be an object such as {\"type\": \"dense\"}, {}");
 }
 
 // The field validate() names for one change to the defaults, or "" when it passes.
