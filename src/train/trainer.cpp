@@ -17,6 +17,7 @@
 #include "data/batcher.h"
 #include "io/fileio.h"
 #include "io/safetensors.h"
+#include "model/priors/priors.h"
 #include "optim/adam.h"
 #include "train/data_parallel.h"
 #include "train/distributed.h"
@@ -690,11 +691,7 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
            const TrainCallbacks& cb, const SourceFingerprints& prints) {
   opts.validate();
   model_cfg.validate();
-  if (opts.free_bits > 0 && model_cfg.prior != Prior::Standard)
-    throw FieldError("free_bits", std::string("needs the standard prior, not '") +
-                                      prior_name(model_cfg.prior) +
-                                      "' (whose KL term is estimated at the drawn z: no per-"
-                                      "dimension KL to floor)");
+  check_prior_training(model_cfg, opts.free_bits);
   check_data_fits(model_cfg, data);
   check_splits_for_training(data, opts.data);
   const bool dynamic = opts.binarize == Binarize::Dynamic;

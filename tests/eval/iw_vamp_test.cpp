@@ -113,12 +113,9 @@ vae::Dataset points(size_t n, uint64_t seed) {
 
 // Every example's estimate with K = 5000 against its exact log p(x). The tolerance comes from
 // the estimator's own spread: the same estimate under 4 seeds, whose per-example standard
-// deviation bounds the noise (plus float rounding).
-TEST(ImportanceWeightedVamp, PseudoInputsEncodingToOneGaussianGiveItsExactLikelihood) {
-  const LinearGaussian lg(0.4, -0.7, 0.6, 1.8);
-  vae::Vae<float> model(lg.config(vae::Prior::Vamp), 8);
-  lg.load(model);
-  const vae::Dataset data = points(12, 3);
+// deviation of the mean bounds the noise (4 of them, plus float rounding); that spread is small
+// beside the differences a wrong prior would make (the caller checks those).
+void expect_exact(const vae::Vae<float>& model, const LinearGaussian& lg, const vae::Dataset& data) {
   const int seeds = 4;
   std::vector<std::vector<double>> est;
   for (int s = 0; s < seeds; ++s)
@@ -127,16 +124,25 @@ TEST(ImportanceWeightedVamp, PseudoInputsEncodingToOneGaussianGiveItsExactLikeli
     double mean = 0, sq = 0;
     for (int s = 0; s < seeds; ++s) mean += est[s][i] / seeds;
     for (int s = 0; s < seeds; ++s) sq += (est[s][i] - mean) * (est[s][i] - mean);
-    const double sd = std::sqrt(sq / (seeds - 1));
-    const double exact = lg.exact_log_px(data.row(i));
-    EXPECT_NEAR(mean, exact, 4 * sd + 1e-3) << "i=" << i << " sd=" << sd;
-    EXPECT_LT(sd, 0.02) << "i=" << i;  // the estimate is tight: the comparison means something
+    const double sd_mean = std::sqrt(sq / (seeds - 1) / seeds);
+    EXPECT_NEAR(mean, lg.exact_log_px(data.row(i)), 4 * sd_mean + 1e-3)
+        << "i=" << i << " sd of the mean " << sd_mean;
+    EXPECT_LT(sd_mean, 0.05) << "i=" << i;
   }
-  // A different Gaussian prior would be far off: the figure depends on m and S.
+}
+
+TEST(ImportanceWeightedVamp, PseudoInputsEncodingToOneGaussianGiveItsExactLikelihood) {
+  const LinearGaussian lg(0.8, -1.2, 0.4, 2.5);
+  vae::Vae<float> model(lg.config(vae::Prior::Vamp), 8);
+  lg.load(model);
+  const vae::Dataset data = points(12, 3);
+  expect_exact(model, lg, data);
+  // The figure depends on m and S: the standard prior's exact figures are far from these.
   const LinearGaussian other(0.0, 0.0, 1.0, 1.0);
   double gap = 0;
-  for (size_t i = 0; i < data.n; ++i) gap += std::fabs(other.exact_log_px(data.row(i)) - lg.exact_log_px(data.row(i)));
-  EXPECT_GT(gap / data.n, 0.1);
+  for (size_t i = 0; i < data.n; ++i)
+    gap += std::fabs(other.exact_log_px(data.row(i)) - lg.exact_log_px(data.row(i)));
+  EXPECT_GT(gap / data.n, 0.5);
 }
 
 // With m = 0 and S = I the mixture is N(0, I): the VampPrior model's estimate is the standard
@@ -149,10 +155,8 @@ TEST(ImportanceWeightedVamp, StandardNormalComponentsGiveTheStandardPriorsFigure
   const vae::Dataset data = points(10, 4);
   const vae::IwResult a = vae::evaluate_iw(vamp, data, 2000, 5);
   const vae::IwResult b = vae::evaluate_iw(standard, data, 2000, 5);
-  for (size_t i = 0; i < data.n; ++i) {
-    EXPECT_NEAR(a.per_example[i], b.per_example[i], 2e-4) << i;
-    EXPECT_NEAR(a.per_example[i], lg.exact_log_px(data.row(i)), 0.02) << i;
-  }
+  for (size_t i = 0; i < data.n; ++i) EXPECT_NEAR(a.per_example[i], b.per_example[i], 2e-4) << i;
+  expect_exact(vamp, lg, data);
   // K = 1 through the training forward: L_1 is the one-sample ELBO with the KL estimated at z,
   // the same for both priors.
   vae::Vae<float> va(lg.config(vae::Prior::Vamp), 10), st(lg.config(vae::Prior::Standard), 10);
@@ -165,9 +169,10 @@ TEST(ImportanceWeightedVamp, StandardNormalComponentsGiveTheStandardPriorsFigure
   EXPECT_NEAR(va.iw_objective(), st.iw_objective(), 1e-3);
 }
 
-// Binary 4×4 patterns (four prototypes with flipped pixels), a 16-8-3 VampPrior model trained
-// briefly with Adam on the ELBO; then IW(1) < IW(10) < IW(100) on held-out examples, each step
-// by more than 3 standard errors of the paired per-example differences.
+// Binary 4×4 patterns (four prototypes with 25% of the pixels flipped: which prototype is often
+// ambiguous, so the posterior is not Gaussian), a 16-8-3 VampPrior model trained briefly with
+// Adam on the ELBO; then IW(1) < IW(10) < IW(100) on held-out
+// examples, each step by more than 3 standard errors of the paired per-example differences.
 TEST(ImportanceWeightedVamp, BoundRisesWithKOnATrainedModel) {
   const int D = 16, N = 400, B = 40;
   vae::ModelConfig cfg;
@@ -189,11 +194,11 @@ TEST(ImportanceWeightedVamp, BoundRisesWithKOnATrainedModel) {
       for (int j = 0; j < D; ++j) {
         const int proto = static_cast<int>(i % 4);
         const bool on = proto < 2 ? (j / 4 < 2) == (proto == 0) : (j % 4 < 2) == (proto == 2);
-        d.x[i * D + j] = (on != (rng.uniform() < 0.1)) ? 1.0f : 0.0f;
+        d.x[i * D + j] = (on != (rng.uniform() < 0.25)) ? 1.0f : 0.0f;
       }
     return d;
   };
-  const vae::Dataset train = make(N), test = make(200);
+  const vae::Dataset train = make(N), test = make(2000);
   vae::Vae<float> model(cfg, B);
   model.init_params(rng);
   vae::Adam<float> adam(model.num_params(), vae::AdamConfig{1e-2});

@@ -45,7 +45,8 @@ void print_text(const std::string& path, const vae::Checkpoint& c) {
               vae::kCheckpointVersion);
   std::printf("model        %s, %s\n", m.describe().c_str(), vae::activation_name(m.activation));
   std::printf("likelihood   %s\n", vae::likelihood_name(m).c_str());
-  std::printf("prior        %s\n", vae::prior_description(m).c_str());
+  if (m.prior != vae::Prior::Standard)  // N(0, I) goes without saying, as it always has
+    std::printf("prior        %s\n", vae::prior_description(m).c_str());
   if (m.num_classes > 0)
     std::printf("conditional  on labels 0..%d (one-hot to encoder and decoder)\n", m.num_classes - 1);
   if (!c.class_names.empty()) {

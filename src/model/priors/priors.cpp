@@ -107,4 +107,12 @@ void validate_prior(const ModelConfig& cfg) {
                                   "encoder's posteriors, which would need a label)");
 }
 
+void check_prior_training(const ModelConfig& cfg, double free_bits) {
+  if (free_bits > 0 && cfg.prior != Prior::Standard)
+    throw FieldError("free_bits", std::string("needs the standard prior, not '") +
+                                      prior_name(cfg.prior) +
+                                      "' (whose KL term is estimated at the drawn z: no per-"
+                                      "dimension KL to floor)");
+}
+
 }  // namespace vae
