@@ -278,7 +278,7 @@ std::vector<TrainFlag> make_train_flags() {
       // ---- Model ----
       member_row("--config", "config", VAE_SETUP(config), kRefused, not_default,
                  "a JSON model description (encoder and decoder layer lists, latent, activation, "
-                 "likelihood, sigma; see docs/models.md) and optionally training options by "
+                 "likelihood, sigma, prior, pseudo_inputs; see docs/models.md) and optionally training options by "
                  "name (\"train\": {\"batch_size\": 100}); flags given beside it override it"),
       model_row("--arch", "arch", arch_text, set_arch, model_flag_not_default,
                 "mlp (dense layers of --hidden, decoder mirrored) or conv (preset: conv 32 and 64 "
