@@ -76,7 +76,7 @@ runs, iw, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 # The published figures (nats, IW K = 5000), by the name of the configuration of each row.
 paper = [
     ("vae-gated", "VAE, Gaussian prior (GatedDense 300-300, latent 40)", "228.70 ± 0.15"),
-    ("vae-vampprior", "VAE with VampPrior", "227.35 ± 0.05"),
+    ("vae-vamp", "VAE with VampPrior (GatedDense 300-300, latent 40, K = 500)", "227.35 ± 0.05"),
     ("hvae-gated", "HVAE (two stochastic layers), Gaussian prior", "227.37 ± 0.10"),
     ("exemplar-vae", "Exemplar VAE", "226.75 ± 0.07"),
     ("conv-hvae", "ConvHVAE, Gaussian prior", "225.38 ± 0.08"),

@@ -18,7 +18,7 @@ inline constexpr uint64_t kEvalSeed = 0xe7a1ull;
 struct ElboResult {
   double loss = 0;   ///< −ELBO = recon + kl
   double recon = 0;  ///< E_q[−log p(x|z)], one-sample estimate
-  double kl = 0;     ///< KL(q(z|x) ‖ N(0, I)), exact
+  double kl = 0;     ///< KL(q(z|x) ‖ N(0, I)), exact; with the VampPrior log q − log p at the z drawn
   size_t n = 0;
   std::vector<float> recon_rows, kl_rows;  ///< (N) each, when asked for
 };
@@ -26,6 +26,8 @@ struct ElboResult {
 /// Importance-weighted estimate of log p(x) (Burda et al., 2016), per example:
 ///   log p(x) ≥ log (1/K) Σ_k w_k,   w_k = p(x|z_k) p(z_k) / q(z_k|x),   z_k = μ + σ ⊙ ε_k
 ///   log w_k = log p(x|z_k) − ½‖z_k‖² + ½‖ε_k‖² + ½ Σ_j log σ²_j    (the ½ log 2π terms cancel)
+/// for the standard prior; any other (the VampPrior) puts its own log p(z_k) (Vae::log_prior):
+///   log w_k = log p(x|z_k) + log p(z_k) + ½ Z log 2π + ½‖ε_k‖² + ½ Σ_j log σ²_j
 /// The bound tightens as K grows and equals the ELBO in expectation at K = 1. The sum over k is a
 /// log-sum-exp accumulated in double across chunks of samples.
 struct IwResult {

@@ -97,8 +97,9 @@ class Model {
   /// Decoder means for latent rows: z (B, Z) → x (B, D) in data units (σ(logits) for Bernoulli,
   /// the Gaussian mean), the scaling undone.
   void decode(ConstView z, MutView x, LabelView labels = {}) const;
-  /// x.rows draws decoded from the prior: z ~ N(0, I) from Rng(seed), then decode. The same
-  /// seed gives the same rows (what `vae sample --seed` draws).
+  /// x.rows draws decoded from the prior: z ~ p(z) by Vae::sample_prior with Rng(seed) (N(0, I),
+  /// or the VampPrior's mixture), then decode. The same seed gives the same rows (what
+  /// `vae sample --seed` draws).
   void sample(uint64_t seed, MutView x, LabelView labels = {}) const;
   /// decode(μ(x)): the reconstruction of each row at its posterior mean, x, x_hat (B, D).
   void reconstruct(ConstView x, MutView x_hat, LabelView labels = {}) const;

@@ -17,6 +17,13 @@
 //   conditional (num_classes = Y > 0): the one-hot label y (B,Y) is appended to the input of the
 //             encoder's first dense layer (the heads, when there is none) and to z at the
 //             decoder's input: q(z|x,y), p(x|z,y) (Sohn et al. 2015).
+//   prior     p(z) through the prior's row (include/vae/prior.h, src/model/priors/): N(0, I),
+//             or the VampPrior (1/K_u) Σ_k q(z|u_k) over K_u pseudo-inputs u (K_u, D), learned
+//             parameters: each forward also runs the encoder on u ("the pseudo-input pass", its
+//             own activations) for the components' μ_k, log σ²_k (K_u, Z). With the VampPrior
+//             the KL term is always the estimate at the drawn z, log q(z|x) − log p(z)
+//             (model/priors/vamp.h), and its gradient reaches u and, through both encoder
+//             passes, the encoder's weights.
 //   IWAE      (forward_iw, K samples per example, Burda et al. 2016):
 //             log w_k = log p(x|z_k) + log p(z_k) − log q(z_k|x),
 //             L_K = −log (1/K) Σ_k w_k  (log-sum-exp in double);
@@ -49,6 +56,7 @@
 
 #include "vae/likelihood.h"
 #include "vae/nn.h"
+#include "vae/prior.h"
 #include "vae/rng.h"
 
 namespace vae {
@@ -108,6 +116,8 @@ struct ModelConfig {
   int height = 28, width = 28, channels = 1;  ///< image geometry of x, or 0 when not images
   int num_classes = 0;        ///< Y > 0: a conditional VAE on one-hot labels 0..Y−1
   Arch arch = Arch::Mlp;      ///< how the layer lists are given
+  Prior prior = Prior::Standard;  ///< p(z) (include/vae/prior.h)
+  int pseudo_inputs = 500;        ///< K, the VampPrior's pseudo-inputs (read only by that prior)
   /// conv/custom: the encoder's layers from x to the features the heads read, and the decoder's
   /// from z to the output (its last layer is the output layer: no activation, D values).
   std::vector<LayerSpec> encoder, decoder;
@@ -121,12 +131,15 @@ struct ModelConfig {
   static ModelConfig from_json(const std::string& text, const std::string& origin);
   /// The model part of a --config file (parse_model_config's format) that gives this model.
   std::string to_description() const;
-  /// One line: "784-400-20 mlp" or "1x28x28 conv32 conv64 d256 | z20 | d256 d3136 r64x7x7 ct32 ct1".
+  /// One line: "784-400-20 mlp" or "1x28x28 conv32 conv64 d256 | z20 | d256 d3136 r64x7x7 ct32 ct1",
+  /// with ", vamp prior K=500" after it for a prior other than N(0, I).
   std::string describe() const;
 };
 
 /// "bernoulli", "gaussian" (fixed σ) or "gaussian (learned sigma)": what metrics and eval print.
 std::string likelihood_name(const ModelConfig& cfg);
+/// "standard normal" or "vamp (K = 500 pseudo-inputs)": what info and report print.
+std::string prior_description(const ModelConfig& cfg);
 
 /// Sets cfg.likelihood (and cfg.sigma, for a number) from the words of the command line or a
 /// model description: `name` "bernoulli" | "gaussian", `sigma` a positive number or "learned";
@@ -219,16 +232,19 @@ class Vae {
 
   /// PyTorch's defaults: dense and conv W, b ~ U(−1/√fan_in, 1/√fan_in), fan_in = I for dense,
   /// C_in·K² for conv and (as PyTorch computes it) C_out·K² for conv_transpose; the likelihood's
-  /// own parameters (the learned log σ) at their row's start value (0).
+  /// own parameters (the learned log σ) at their row's start value (0); the prior's own (the
+  /// VampPrior's pseudo-inputs) as prior_init_params says (src/model/priors/priors.h).
   void init_params(Rng& rng);
 
   /// Full forward pass for a batch: x (B,D), ε (B,Z), labels (B) for conditional models (else
   /// ignored; nullptr means the default label). Keeps every activation (and a copy of ε) for
   /// backward. Returns the batch sums of the two loss terms.
+  /// With the VampPrior the KL sum is that of the estimate at the drawn z (the file comment).
   LossParts forward(const T* x, const T* eps, int B, const int32_t* labels = nullptr);
   /// The K-sample importance-weighted forward (file comment): ε (K·B, Z) sample-major — rows
   /// k·B .. k·B+B−1 are sample k of rows 0..B−1. K ≤ max_samples. Returns the K-sample mean of
-  /// the reconstruction sums and the analytic KL sums (the −ELBO estimate, for reporting);
+  /// the reconstruction sums and the analytic KL sums (the −ELBO estimate, for reporting; with
+  /// the VampPrior the K-sample mean of the estimated KL sums);
   /// iw_objective() then holds Σ_rows L_K and backward() differentiates L_K.
   LossParts forward_iw(const T* x, const T* eps, int B, int K, const int32_t* labels = nullptr);
   /// Σ over the rows of the last forward_iw of L_K (nats).
@@ -240,7 +256,8 @@ class Vae {
   /// in between add their gradients (gradient accumulation over micro-batches).
   /// After forward: the objective is recon + β · KL-term, where the KL term is the analytic KL,
   /// or with free_bits > 0 Σ_j max(λ, KL̄_j) (src/model/losses.h), or with KlEstimator::Sample
-  /// the sampled log q − log p (free bits not allowed then).
+  /// the sampled log q − log p (free bits not allowed then). With the VampPrior the KL term is
+  /// always the sampled one (kl is not read; free bits not allowed).
   /// After forward_iw: the objective is L_K (beta, free_bits and kl must keep their defaults).
   /// Returns the objective's value, nats per example (the batch mean).
   double backward(const T* x, int B, double beta = 1.0, double free_bits = 0.0,
@@ -268,6 +285,14 @@ class Vae {
   /// with per-row values in rows (B) when non-null.
   double recon_nll(const T* out, const T* x, int B, T* rows) const;
 
+  /// n draws from the prior into z (n, Z): N(0, I) from rng.normal_fill; with the VampPrior
+  /// z = μ_k + σ_k ⊙ ε, ε from rng.normal_fill, then k = rng.below(K_u) for each row in turn
+  /// (the pseudo-input pass runs first).
+  void sample_prior(T* z, size_t n, Rng& rng);
+  /// log p(z) of the model's prior for n ≤ max_batch·max_samples rows of z (n, Z) into logp (n):
+  /// Σ_j −½ (log 2π + z_j²), or the VampPrior's mixture (after its pseudo-input pass).
+  void log_prior(const T* z, int n, T* logp);
+
   /// Posterior parameters for n rows of x (any n; processed in chunks of max_batch).
   /// mu, logvar: (n, Z). labels (n) for conditional models, or nullptr (the default label).
   void encode(const T* x, size_t n, T* mu, T* logvar, const int32_t* labels = nullptr);
@@ -292,15 +317,23 @@ class Vae {
     size_t saved = 0;      // offset of what the kind saves from forward for backward, if any
   };
   static constexpr size_t kX = static_cast<size_t>(-1);
+  // How many rows an activation tensor has room for: max_batch (the encoder on x),
+  // max_batch·max_samples (from z on: one row per importance sample) or K_u (the pseudo-input
+  // pass of the VampPrior).
+  enum class Rows { Batch, Samples, Pseudo };
 
+  size_t slot_rows(Rows rows) const;
   size_t acts_end() const;
-  size_t add_slot(size_t width, bool sampled);
+  size_t add_slot(size_t width, Rows rows);
   size_t param_offset(const std::string& name) const;
   size_t first_param(const PlannedLayer& pl) const;
-  Layer place_layer(const PlannedLayer& pl, size_t in, bool sampled);
-  size_t place_stack(const std::vector<PlannedLayer>& planned, size_t in, bool sampled,
+  Layer place_layer(const PlannedLayer& pl, size_t in, Rows rows);
+  size_t place_stack(const std::vector<PlannedLayer>& planned, size_t in, Rows rows,
                      std::vector<Layer>& stack);
-  void place_heads(const PlannedLayer& mu, const PlannedLayer& logvar, size_t features);
+  void place_heads(const PlannedLayer& mu, const PlannedLayer& logvar, size_t features, Rows rows,
+                   Layer& mu_head, Layer& lv_head);
+  void place_pseudo_pass(const std::vector<PlannedLayer>& encoder, const PlannedLayer& mu,
+                         const PlannedLayer& logvar);
   void allocate_buffers(bool training);
 
   const T* input_of(const Layer& l, const T* x) const;
@@ -312,6 +345,10 @@ class Vae {
   void layer_backward(const Layer& l, const T* x, int rows);
   void encoder_forward(const T* x, int B, const int32_t* labels, int period);
   void decoder_forward(int rows, const int32_t* labels, int period);
+  void pseudo_forward();
+  double vamp_kl_forward(T* kl, int B, int rows);
+  void vamp_kl_backward(int B, int rows, const T* weight);
+  void pseudo_backward();
   void recon_backward(T* dout, const T* out, const T* x, T scale, int B);
   void clear_activation_grads(int B, int K);
   double iw_backward(const T* x, int B, T scale);
@@ -332,16 +369,26 @@ class Vae {
   std::vector<Layer> enc_, dec_;   // hidden stack of the encoder; the decoder with its output layer
   Layer mu_head_, lv_head_;        // dense heads (their `in` is the encoder's features)
   size_t lk_params_ = 0;  // params_ offset of the likelihood's own parameters (last; P if none)
+  size_t prior_params_ = 0;  // params_ offset of the prior's own (before the likelihood's)
   size_t mu_ = 0, logvar_ = 0, eps_ = 0, z_ = 0, logits_ = 0;  // acts_ offsets
+  // The VampPrior's pseudo-input pass (pseudo_ only): u (K_u, D) copied from the parameters,
+  // the encoder's stack and heads on it, the components' μ_k and log σ²_k (K_u, Z) at umu_, ulv_.
+  bool pseudo_ = false;
+  std::vector<Layer> uenc_;
+  Layer umu_head_, ulv_head_;
+  size_t u_ = 0, umu_ = 0, ulv_ = 0;  // acts_ offsets
+  std::vector<T> prior_logp_, prior_dlogp_;  // (max_batch·max_samples) log p(z_r), its weight
+  std::vector<T> prior_resp_;  // (max_batch·max_samples, K_u) the mixture's responsibilities
   struct Slot {
     size_t offset, width;
-    bool sampled;  // (max_batch·max_samples, width) rather than (max_batch, width)
+    Rows rows;
   };
   std::vector<Slot> act_slots_;  // every activation tensor
   std::vector<T> kl_weight_;   // (Z) per-dimension KL gradient factors (free bits)
   std::vector<T> layer_scratch_;    // the largest layer's scratch (its kind's scratch_size)
   std::vector<double> iw_weight_;   // (K·B) normalised importance weights w̃ of forward_iw
   std::vector<T> iw_recon_, iw_kl_;  // (K·B) −log p(x|z_k) and log q(z_k|x) − log p(z_k)
+                                     // (the VampPrior's forward keeps its B KL̂ rows in iw_kl_)
   double last_recon_ = 0;           // Σ −log p(x|z) of the last forward
   double iw_objective_ = 0;
   int last_batch_ = 0, last_samples_ = 0;  // B and K of the last forward (K = 0: plain forward)

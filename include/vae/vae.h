@@ -109,7 +109,8 @@ VAE_C_API vae_status vae_encode(const vae_model* model, vae_cview x, vae_view mu
                                 vae_labels labels);
 /** Decoder means in data units: z (B, Z) -> x (B, D). */
 VAE_C_API vae_status vae_decode(const vae_model* model, vae_cview z, vae_view x, vae_labels labels);
-/** x.rows draws from the prior z ~ N(0, I) (seeded), decoded: x (B, D). */
+/** x.rows draws from the prior p(z) (N(0, I), or the VampPrior's mixture; seeded), decoded:
+ *  x (B, D). */
 VAE_C_API vae_status vae_sample(const vae_model* model, uint64_t seed, vae_view x,
                                 vae_labels labels);
 /** Decoder means at the posterior means: x (B, D) -> x_hat (B, D). */

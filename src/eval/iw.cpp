@@ -49,6 +49,9 @@ void iw_range(const Vae<float>& source, const Dataset& data, const float* mu, co
   std::vector<double> run_max(n, -std::numeric_limits<double>::infinity()), run_sum(n, 0.0);
   std::vector<float> eps(static_cast<size_t>(rows) * Z), z(static_cast<size_t>(rows) * Z);  // (R, Z)
   std::vector<float> nll(rows);                                                           // (R)
+  const bool standard = cfg.prior == Prior::Standard;
+  std::vector<float> logp(standard ? 0 : rows);  // (R) log p(z) of any other prior
+  const double half_z_log_2pi = 0.5 * static_cast<double>(Z) * std::log(2 * M_PI);
   const bool conditional = cfg.num_classes > 0 && !data.labels.empty();
   std::vector<int32_t> row_labels(conditional ? rows : 0);  // (R) the label of each latent row
   Rng rng;
@@ -66,6 +69,7 @@ void iw_range(const Vae<float>& source, const Dataset& data, const float* mu, co
     }
     const float* out =
         model.decode_logits(z.data(), R, conditional ? row_labels.data() : nullptr);  // (R, D)
+    if (!standard) model.log_prior(z.data(), R, logp.data());
     for (int r = 0; r < R; ++r) {
       const size_t p = base + r, i = i0 + p / k, li = p / k;
       model.recon_nll(out + static_cast<size_t>(r) * D, data.row(i), 1, &nll[r]);
@@ -75,7 +79,11 @@ void iw_range(const Vae<float>& source, const Dataset& data, const float* mu, co
         ee += static_cast<double>(eps[r * Z + j]) * eps[r * Z + j];
         lv += logvar[i * Z + j];
       }
-      const double log_w = -static_cast<double>(nll[r]) - 0.5 * zz + 0.5 * ee + 0.5 * lv;
+      // log w = log p(x|z) + log p(z) − log q(z|x), log q = Σ_j −½ (log 2π + log σ²_j + ε²_j);
+      // for N(0, I) the log 2π terms cancel: log p(z) − log q = −½ (Σ z² − Σ ε² − Σ log σ²).
+      const double log_w =
+          standard ? -static_cast<double>(nll[r]) - 0.5 * zz + 0.5 * ee + 0.5 * lv
+                   : -static_cast<double>(nll[r]) + logp[r] + half_z_log_2pi + 0.5 * ee + 0.5 * lv;
       if (log_w > run_max[li]) {
         run_sum[li] = run_sum[li] * std::exp(run_max[li] - log_w) + 1.0;
         run_max[li] = log_w;

@@ -122,8 +122,9 @@ void Model::sample(uint64_t seed, MutView x, LabelView labels) const {
   const Impl& m = *impl_;
   m.check_data("x", x, x.rows, "x");
   m.check_labels(labels, x.rows, "x");
-  std::vector<float> z(x.rows * m.Z());  // (B, Z) ~ N(0, I)
-  Rng(seed).normal_fill(z.data(), z.size());
+  std::vector<float> z(x.rows * m.Z());  // (B, Z) ~ p(z), the model's prior
+  Rng rng(seed);
+  m.pool->acquire().model().sample_prior(z.data(), x.rows, rng);
   decode(ConstView(z.data(), x.rows, m.Z()), x, labels);
 }
 

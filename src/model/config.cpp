@@ -8,6 +8,7 @@
 #include "io/json_fields.h"
 #include "model/likelihoods/likelihoods.h"
 #include "model/plan.h"
+#include "model/priors/priors.h"
 #include "nn/layers/conv.h"
 #include "nn/layers/conv_transpose.h"
 #include "nn/layers/dense.h"
@@ -60,6 +61,7 @@ void ModelConfig::validate() const {
   validate_likelihood(likelihood, sigma);
   if (num_classes < 0 || num_classes > (1 << 16))
     throw FieldError("num_classes", "must be in 0..65536, got " + std::to_string(num_classes));
+  validate_prior(*this);
   if (channels > 0 && static_cast<long>(height) * width * channels != input_dim)
     throw Error("image geometry " + geometry_text(channels, height, width) +
                 " does not match input_dim " + std::to_string(input_dim));
@@ -78,8 +80,8 @@ std::string ModelConfig::to_json() const {
             {"width", width},         {"channels", channels},
             {"num_classes", num_classes},
             {"arch", arch_name(arch)},
-            {"decoder", "mirror"},    {"posterior", "diagonal_gaussian"},
-            {"prior", "standard_normal"}};
+            {"decoder", "mirror"},    {"posterior", "diagonal_gaussian"}};
+  prior_to_json(j, *this);
   likelihood_to_json(j, likelihood, sigma);
   if (arch != Arch::Mlp) {
     j["encoder_layers"] = layers_to_json(encoder);
@@ -108,6 +110,7 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& o
     // Keys added after format version 1 first shipped default to the models before them.
     c.num_classes = json_int_or(j, "num_classes", c.num_classes);
     c.arch = parse_arch(j.value("arch", std::string("mlp")));
+    prior_from_json(j, c);
     if (c.arch != Arch::Mlp) {
       c.encoder = layers_from_json(j.at("encoder_layers"), "encoder");
       c.decoder = layers_from_json(j.at("decoder_layers"), "decoder");
@@ -136,12 +139,13 @@ ModelConfig parse_model_config(const std::string& text, const std::string& origi
   }
   try {
     if (!j.is_object()) throw Error("must be a JSON object with \"encoder\" and \"decoder\" lists");
-    static const std::set<std::string> keys = {"encoder", "decoder", "hidden", "latent",
-                                               "activation", "likelihood", "sigma"};
+    static const std::set<std::string> keys = {"encoder", "decoder",    "hidden",
+                                               "latent",  "activation", "likelihood",
+                                               "sigma",   "prior",      "pseudo_inputs"};
     for (const auto& [key, value] : j.items())
       if (!keys.count(key))
         throw Error(key + ": unknown field (known: encoder, decoder, hidden, latent, activation, "
-                          "likelihood, sigma)");
+                          "likelihood, sigma, prior, pseudo_inputs)");
     if (j.contains("hidden") && (j.contains("encoder") || j.contains("decoder")))
       throw Error("hidden: give either hidden (an MLP) or encoder and decoder lists, not both");
     if (j.contains("encoder") != j.contains("decoder"))
@@ -167,6 +171,7 @@ ModelConfig parse_model_config(const std::string& text, const std::string& origi
       c.activation = parse_activation(j["activation"].get<std::string>());
     }
     likelihood_from_description(j, c);
+    prior_from_description(j, c);
   } catch (const Error& e) {
     throw Error(origin + ": " + e.what());
   }
@@ -210,19 +215,26 @@ std::string ModelConfig::to_description() const {
   j["latent"] = latent;
   j["activation"] = activation_name(activation);
   likelihood_to_description(j, likelihood, sigma);
+  prior_to_description(j, *this);
   return j.dump(2) + "\n";
 }
 
 std::string ModelConfig::describe() const {
+  // A prior other than N(0, I) is named after the layers: "... mlp, vamp prior K=500".
+  const std::string prior_part =
+      prior == Prior::Standard
+          ? ""
+          : std::string(", ") + prior_name(prior) + " prior" +
+                (prior_row(prior).pseudo_inputs ? " K=" + std::to_string(pseudo_inputs) : "");
   if (arch == Arch::Mlp) {
     std::string s = std::to_string(input_dim);
     for (int h : hidden) s += "-" + std::to_string(h);
-    return s + "-" + std::to_string(latent) + " mlp";
+    return s + "-" + std::to_string(latent) + " mlp" + prior_part;
   }
   const std::string in =
       channels > 0 ? geometry_text(channels, height, width) : std::to_string(input_dim);
   return in + layers_token(encoder) + " | z" + std::to_string(latent) + " |" +
-         layers_token(decoder) + " " + arch_name(arch);
+         layers_token(decoder) + " " + arch_name(arch) + prior_part;
 }
 
 // ---- Parameter layout -----------------------------------------------------------------------
@@ -244,6 +256,7 @@ std::vector<ParamInfo> param_table(const ModelConfig& cfg) {
   add_layer(plan.mu_head);
   add_layer(plan.logvar_head);
   for (const PlannedLayer& l : plan.decoder) add_layer(l);
+  for (auto& [name, shape] : prior_params(cfg)) add(name, std::move(shape));
   for (const LikelihoodParam& p : likelihood_row(cfg.likelihood).params) add(p.name, {cfg.input_dim});
   return t;
 }

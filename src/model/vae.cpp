@@ -9,6 +9,8 @@
 #include "model/likelihoods/likelihoods.h"
 #include "model/losses.h"
 #include "model/plan.h"
+#include "model/priors/priors.h"
+#include "model/priors/vamp.h"
 #include "nn/layers/layer.h"
 #include "vae/error.h"
 #include "vae/model.h"
@@ -31,14 +33,29 @@ Vae<T>::Vae(const ModelConfig& cfg, int max_batch, int max_samples, VaeBuffers b
 
   // Activation layout: every tensor is a (rows, width) block of acts_; encoder tensors have
   // max_batch rows, tensors from z on max_batch·max_samples (one row per importance sample).
-  const size_t features = place_stack(plan.encoder, kX, false, enc_);
-  place_heads(plan.mu_head, plan.logvar_head, features);
-  eps_ = add_slot(cfg_.latent, true);
-  z_ = add_slot(cfg_.latent, true);
-  logits_ = place_stack(plan.decoder, z_, true, dec_);
+  const size_t features = place_stack(plan.encoder, kX, Rows::Batch, enc_);
+  place_heads(plan.mu_head, plan.logvar_head, features, Rows::Batch, mu_head_, lv_head_);
+  mu_ = mu_head_.a;
+  logvar_ = lv_head_.a;
+  eps_ = add_slot(cfg_.latent, Rows::Samples);
+  z_ = add_slot(cfg_.latent, Rows::Samples);
+  logits_ = place_stack(plan.decoder, z_, Rows::Samples, dec_);
   const LikelihoodRow& lk = likelihood_row(cfg_.likelihood);  // its own parameters come last
   lk_params_ = lk.params.empty() ? params_.size() : param_offset(lk.params.front().name);
+  prior_params_ = lk_params_;  // the prior's own, if any, come just before the likelihood's
+  if (prior_row(cfg_.prior).pseudo_inputs)
+    place_pseudo_pass(plan.encoder, plan.mu_head, plan.logvar_head);
   allocate_buffers(training);
+}
+
+template <class T>
+size_t Vae<T>::slot_rows(Rows rows) const {
+  switch (rows) {
+    case Rows::Batch: return static_cast<size_t>(max_batch_);
+    case Rows::Samples: return static_cast<size_t>(max_batch_) * max_samples_;
+    case Rows::Pseudo: return static_cast<size_t>(cfg_.pseudo_inputs);
+  }
+  return 0;
 }
 
 // Where the next activation tensor starts: the end of the last one.
@@ -46,15 +63,14 @@ template <class T>
 size_t Vae<T>::acts_end() const {
   if (act_slots_.empty()) return 0;
   const Slot& last = act_slots_.back();
-  const size_t rows = static_cast<size_t>(max_batch_) * (last.sampled ? max_samples_ : 1);
-  return last.offset + rows * last.width;
+  return last.offset + slot_rows(last.rows) * last.width;
 }
 
-// A new (rows, width) block of acts_: rows = max_batch, or max_batch·max_samples when sampled.
+// A new (rows, width) block of acts_, rows = slot_rows(rows).
 template <class T>
-size_t Vae<T>::add_slot(size_t width, bool sampled) {
+size_t Vae<T>::add_slot(size_t width, Rows rows) {
   const size_t offset = acts_end();
-  act_slots_.push_back({offset, width, sampled});
+  act_slots_.push_back({offset, width, rows});
   return offset;
 }
 
@@ -77,7 +93,7 @@ size_t Vae<T>::first_param(const PlannedLayer& pl) const {
 // concatenated input [in, one-hot] when conditional, the pre-activation a, the output h = f(a),
 // and what its kind saves for backward. Grows the scratch buffer to what the layer needs.
 template <class T>
-typename Vae<T>::Layer Vae<T>::place_layer(const PlannedLayer& pl, size_t in, bool sampled) {
+typename Vae<T>::Layer Vae<T>::place_layer(const PlannedLayer& pl, size_t in, Rows rows) {
   Layer l;
   l.plan = pl;
   l.in = in;
@@ -87,22 +103,21 @@ typename Vae<T>::Layer Vae<T>::place_layer(const PlannedLayer& pl, size_t in, bo
     return l;
   }
   l.p = first_param(pl);
-  if (pl.cond) l.cat = add_slot(pl.in_size() + pl.cond, sampled);
-  l.a = add_slot(pl.out_size(), sampled);
-  l.h = pl.act ? add_slot(pl.out_size(), sampled) : l.a;
-  if (const size_t saved = kind.saved_size(pl)) l.saved = add_slot(saved, sampled);
-  const int rows = max_batch_ * (sampled ? max_samples_ : 1);
-  const size_t scratch = kind.scratch_size(pl, rows);
+  if (pl.cond) l.cat = add_slot(pl.in_size() + pl.cond, rows);
+  l.a = add_slot(pl.out_size(), rows);
+  l.h = pl.act ? add_slot(pl.out_size(), rows) : l.a;
+  if (const size_t saved = kind.saved_size(pl)) l.saved = add_slot(saved, rows);
+  const size_t scratch = kind.scratch_size(pl, static_cast<int>(slot_rows(rows)));
   if (scratch > layer_scratch_.size()) layer_scratch_.assign(scratch, T(0));
   return l;
 }
 
 // Places a stack reading the tensor at `in`; returns the offset of its output.
 template <class T>
-size_t Vae<T>::place_stack(const std::vector<PlannedLayer>& planned, size_t in, bool sampled,
+size_t Vae<T>::place_stack(const std::vector<PlannedLayer>& planned, size_t in, Rows rows,
                            std::vector<Layer>& stack) {
   for (const PlannedLayer& pl : planned) {
-    stack.push_back(place_layer(pl, in, sampled));
+    stack.push_back(place_layer(pl, in, rows));
     in = stack.back().h;
   }
   return in;
@@ -111,15 +126,29 @@ size_t Vae<T>::place_stack(const std::vector<PlannedLayer>& planned, size_t in, 
 // The μ and log σ² heads read the encoder's features (through one shared [h, one-hot] when
 // conditional): μ's layer lays out that concatenation, log σ²'s reuses it.
 template <class T>
-void Vae<T>::place_heads(const PlannedLayer& mu, const PlannedLayer& logvar, size_t features) {
-  mu_head_ = place_layer(mu, features, false);
-  lv_head_.plan = logvar;
-  lv_head_.p = first_param(logvar);
-  lv_head_.in = features;
-  lv_head_.cat = mu_head_.cat;
-  lv_head_.a = lv_head_.h = add_slot(cfg_.latent, false);
-  mu_ = mu_head_.a;
-  logvar_ = lv_head_.a;
+void Vae<T>::place_heads(const PlannedLayer& mu, const PlannedLayer& logvar, size_t features,
+                         Rows rows, Layer& mu_head, Layer& lv_head) {
+  mu_head = place_layer(mu, features, rows);
+  lv_head.plan = logvar;
+  lv_head.p = first_param(logvar);
+  lv_head.in = features;
+  lv_head.cat = mu_head.cat;
+  lv_head.a = lv_head.h = add_slot(cfg_.latent, rows);
+}
+
+// The VampPrior's pseudo-input pass: u (K_u, D), a copy of the parameters that the first layer
+// reads (so its input gradient has a place), then the encoder's stack and heads again, with the
+// same parameters and K_u rows of their own activations.
+template <class T>
+void Vae<T>::place_pseudo_pass(const std::vector<PlannedLayer>& encoder, const PlannedLayer& mu,
+                               const PlannedLayer& logvar) {
+  pseudo_ = true;
+  prior_params_ = param_offset(kPseudoInputsParam);
+  u_ = add_slot(cfg_.input_dim, Rows::Pseudo);
+  const size_t features = place_stack(encoder, u_, Rows::Pseudo, uenc_);
+  place_heads(mu, logvar, features, Rows::Pseudo, umu_head_, ulv_head_);
+  umu_ = umu_head_.a;
+  ulv_ = ulv_head_.a;
 }
 
 template <class T>
@@ -132,6 +161,11 @@ void Vae<T>::allocate_buffers(bool training) {
   iw_weight_.assign(rows, 0.0);
   iw_recon_.assign(rows, T(0));
   iw_kl_.assign(rows, T(0));
+  if (pseudo_) {
+    prior_logp_.assign(rows, T(0));
+    prior_dlogp_.assign(rows, T(0));
+    prior_resp_.assign(rows * cfg_.pseudo_inputs, T(0));
+  }
 }
 
 template <class T>
@@ -140,7 +174,7 @@ void Vae<T>::init_params(Rng& rng) {
   // the weight's dimensions after the first (PyTorch's rule, for conv_transpose too).
   double bound = 0;
   for (const ParamInfo& p : table_) {
-    if (p.offset >= lk_params_) break;  // the likelihood's own come last: set below
+    if (p.offset >= prior_params_) break;  // the prior's and the likelihood's own: set below
     T* w = pdata() + p.offset;
     if (p.shape.size() >= 2) {
       double fan_in = 1;
@@ -149,6 +183,7 @@ void Vae<T>::init_params(Rng& rng) {
     }
     for (size_t j = 0; j < p.numel; ++j) w[j] = static_cast<T>((2.0 * rng.uniform() - 1.0) * bound);
   }
+  prior_init_params(cfg_, pdata() + prior_params_, rng);
   likelihood_init_params(likelihood_row(cfg_.likelihood), pdata() + lk_params_, cfg_.input_dim);
 }
 
@@ -229,8 +264,44 @@ LossParts Vae<T>::forward(const T* x, const T* eps, int B, const int32_t* labels
   last_samples_ = 0;
   LossParts loss;
   loss.recon = last_recon_ = recon_nll(A + logits_, x, B, nullptr);
-  loss.kl = gaussian_kl_forward<T>(nullptr, A + mu_, A + logvar_, B, Z);
+  loss.kl = pseudo_ ? vamp_kl_forward(iw_kl_.data(), B, B)
+                    : gaussian_kl_forward<T>(nullptr, A + mu_, A + logvar_, B, Z);
   return loss;
+}
+
+// The pseudo-input pass: u (K_u, D) from the parameters through the encoder's stack and heads
+// to the components' μ_k, log σ²_k (K_u, Z) at umu_, ulv_.
+template <class T>
+void Vae<T>::pseudo_forward() {
+  const int K = cfg_.pseudo_inputs;
+  std::memcpy(acts_.data() + u_, pdata() + prior_params_,
+              sizeof(T) * static_cast<size_t>(K) * cfg_.input_dim);
+  for (const Layer& l : uenc_) layer_forward(l, nullptr, K, &default_label_, 1);
+  layer_forward(umu_head_, nullptr, K, &default_label_, 1);
+  kind_forward(ulv_head_, nullptr, K);
+}
+
+// KL̂_r = log q(z_r|x) − log p(z_r) for `rows` rows of z (sample-major over B examples: row r
+// belongs to example r mod B), with log q(z|x) = Σ_j −½ (log 2π + log σ²_j + ε²_j) and log p the
+// mixture's (model/priors/vamp.h), after the pseudo-input pass. Into kl (rows); returns the sum.
+template <class T>
+double Vae<T>::vamp_kl_forward(T* kl, int B, int rows) {
+  const int Z = cfg_.latent;
+  const T* A = acts_.data();
+  pseudo_forward();
+  vamp_log_prior_forward(prior_logp_.data(), prior_resp_.data(), A + z_, A + umu_, A + ulv_,
+                         rows, cfg_.pseudo_inputs, Z);
+  double total = 0;
+  for (int r = 0; r < rows; ++r) {
+    const T* lv = A + logvar_ + static_cast<size_t>(r % B) * Z;  // (Z) log σ² of its example
+    const T* e = A + eps_ + static_cast<size_t>(r) * Z;          // (Z) ε_r
+    double s = 0;
+    for (int j = 0; j < Z; ++j) s += 2 * kHalfLog2Pi + lv[j] + static_cast<double>(e[j]) * e[j];
+    const double k = -0.5 * s - static_cast<double>(prior_logp_[r]);
+    kl[r] = static_cast<T>(k);
+    total += k;
+  }
+  return total;
 }
 
 template <class T>
@@ -249,10 +320,13 @@ LossParts Vae<T>::forward_iw(const T* x, const T* eps, int B, int K, const int32
   LossParts loss;
   for (int k = 0; k < K; ++k) {
     loss.recon += recon_nll(A + logits_ + static_cast<size_t>(k) * B * D, x, B, &iw_recon_[k * B]);
-    gaussian_kl_sample_forward(&iw_kl_[k * B], A + z_ + k * nz, A + eps_ + k * nz, A + logvar_, B, Z);
+    if (!pseudo_)
+      gaussian_kl_sample_forward(&iw_kl_[k * B], A + z_ + k * nz, A + eps_ + k * nz, A + logvar_,
+                                 B, Z);
   }
   loss.recon /= K;
-  loss.kl = gaussian_kl_forward<T>(nullptr, A + mu_, A + logvar_, B, Z);
+  loss.kl = pseudo_ ? vamp_kl_forward(iw_kl_.data(), B, K * B) / K
+                    : gaussian_kl_forward<T>(nullptr, A + mu_, A + logvar_, B, Z);
 
   // log w_k = −recon_k − KL̂_k;  L_K = −(m + log Σ_k e^{log w_k − m} − log K), m = max_k log w_k;
   // w̃_k = e^{log w_k − m} / Σ_j e^{log w_j − m}. All in double.
@@ -290,7 +364,10 @@ void Vae<T>::loss_rows(const T* x, int B, T* recon_rows, T* kl_rows) const {
   VAE_ASSERT(B == last_batch_ && last_samples_ == 0);
   const T* A = acts_.data();
   recon_nll(A + logits_, x, B, recon_rows);
-  gaussian_kl_forward<T>(kl_rows, A + mu_, A + logvar_, B, cfg_.latent);
+  if (pseudo_)
+    std::copy(iw_kl_.begin(), iw_kl_.begin() + B, kl_rows);  // forward's KL̂ rows
+  else
+    gaussian_kl_forward<T>(kl_rows, A + mu_, A + logvar_, B, cfg_.latent);
 }
 
 // ---- Backward: forward's calls in reverse ---------------------------------------------------
@@ -370,6 +447,7 @@ double Vae<T>::backward(const T* x, int B, double beta, double free_bits, KlEsti
   }
   heads_backward(x, B);
   for (size_t l = enc_.size(); l-- > 0;) layer_backward(enc_[l], x, B);
+  if (pseudo_) pseudo_backward();
   return objective;
 }
 
@@ -378,8 +456,12 @@ double Vae<T>::backward(const T* x, int B, double beta, double free_bits, KlEsti
 template <class T>
 void Vae<T>::clear_activation_grads(int B, int K) {
   T* dA = dacts_.data();
-  for (const Slot& s : act_slots_)
-    std::memset(dA + s.offset, 0, sizeof(T) * static_cast<size_t>(B) * (s.sampled ? K : 1) * s.width);
+  for (const Slot& s : act_slots_) {
+    const size_t rows = s.rows == Rows::Batch     ? static_cast<size_t>(B)
+                        : s.rows == Rows::Samples ? static_cast<size_t>(B) * K
+                                                  : slot_rows(Rows::Pseudo);
+    std::memset(dA + s.offset, 0, sizeof(T) * rows * s.width);
+  }
 }
 
 // L_K = −log (1/K) Σ_k w_k:  ∂L_K/∂log w_k = −w̃_k, and log w_k = −recon_k − KL̂_k, so each
@@ -397,11 +479,17 @@ double Vae<T>::iw_backward(const T* x, int B, T scale) {
                    static_cast<T>(scale * iw_weight_[r]), 1);
   }
   for (size_t l = dec_.size(); l-- > 0;) layer_backward(dec_[l], nullptr, K * B);
-  for (int r = 0; r < K * B; ++r)
-    gaussian_kl_sample_backward(dA + z_ + static_cast<size_t>(r) * Z,
-                                dA + logvar_ + static_cast<size_t>(r % B) * Z,
-                                A + z_ + static_cast<size_t>(r) * Z,
-                                static_cast<T>(scale * iw_weight_[r]), Z);
+  if (pseudo_) {
+    std::vector<T>& weight = prior_dlogp_;  // (K·B) each row's weight, scale · w̃_r
+    for (int r = 0; r < K * B; ++r) weight[r] = static_cast<T>(scale * iw_weight_[r]);
+    vamp_kl_backward(B, K * B, weight.data());
+  } else {
+    for (int r = 0; r < K * B; ++r)
+      gaussian_kl_sample_backward(dA + z_ + static_cast<size_t>(r) * Z,
+                                  dA + logvar_ + static_cast<size_t>(r % B) * Z,
+                                  A + z_ + static_cast<size_t>(r) * Z,
+                                  static_cast<T>(scale * iw_weight_[r]), Z);
+  }
   for (int k = 0; k < K; ++k)
     reparam_backward(dA + mu_, dA + logvar_, dA + z_ + k * nz, A + logvar_, A + eps_ + k * nz, nz);
   return iw_objective_ / B;
@@ -431,6 +519,14 @@ double Vae<T>::kl_backward(int B, T scale, double beta, double free_bits, KlEsti
   const size_t nz = static_cast<size_t>(B) * Z;
   const T* A = acts_.data();
   T* dA = dacts_.data();
+  if (pseudo_) {  // the VampPrior: always the estimate at z, kept by forward in iw_kl_
+    VAE_ASSERT(free_bits == 0.0);
+    std::fill(prior_dlogp_.begin(), prior_dlogp_.begin() + B, static_cast<T>(beta) * scale);
+    vamp_kl_backward(B, B, prior_dlogp_.data());
+    double sum = 0;
+    for (int b = 0; b < B; ++b) sum += iw_kl_[b];
+    return beta * sum / B;
+  }
   if (kl == KlEstimator::Sample) {
     VAE_ASSERT(free_bits == 0.0);
     gaussian_kl_sample_backward(dA + z_, dA + logvar_, A + z_, static_cast<T>(beta) * scale, nz);
@@ -448,6 +544,41 @@ double Vae<T>::kl_backward(int B, T scale, double beta, double free_bits, KlEsti
   return beta * gaussian_kl_forward<T>(nullptr, A + mu_, A + logvar_, B, Z) / B;
 }
 
+// weight_r · KL̂_r for `rows` rows of z (vamp_kl_forward's): through log q, ε fixed,
+// ∂KL̂_r/∂log σ²_{r mod B, j} = −½; through −log p, into dz_r, dμ_k and dlog σ²_k of the
+// pseudo-input pass (vamp_log_prior_backward with dlogp_r = −weight_r). weight (rows) is
+// overwritten with −weight.
+template <class T>
+void Vae<T>::vamp_kl_backward(int B, int rows, const T* weight) {
+  const int Z = cfg_.latent;
+  const T* A = acts_.data();
+  T* dA = dacts_.data();
+  T* dlogp = prior_dlogp_.data();
+  for (int r = 0; r < rows; ++r) {
+    T* dlv = dA + logvar_ + static_cast<size_t>(r % B) * Z;
+    const T w = weight[r];
+    for (int j = 0; j < Z; ++j) dlv[j] -= T(0.5) * w;
+    dlogp[r] = -w;
+  }
+  vamp_log_prior_backward(dA + z_, dA + umu_, dA + ulv_, dlogp, prior_resp_.data(), A + z_,
+                          A + umu_, A + ulv_, rows, cfg_.pseudo_inputs, Z);
+}
+
+// The pseudo-input pass in reverse: from dμ_k, dlog σ²_k through the heads and the encoder's
+// stack (into the encoder's parameter gradients, added to those of the pass on x) to du, which
+// is added to the pseudo-inputs' parameter gradient.
+template <class T>
+void Vae<T>::pseudo_backward() {
+  const int K = cfg_.pseudo_inputs;
+  kind_backward(umu_head_, nullptr, K);
+  kind_backward(ulv_head_, nullptr, K);
+  for (size_t l = uenc_.size(); l-- > 0;) layer_backward(uenc_[l], nullptr, K);
+  const T* du = dacts_.data() + u_;  // (K_u, D)
+  T* g = grads_.data() + prior_params_;
+  const size_t n = static_cast<size_t>(K) * cfg_.input_dim;
+  for (size_t i = 0; i < n; ++i) g[i] += du[i];
+}
+
 // The heads: both add into the gradient of the encoder's features (x itself when there are no
 // hidden layers: then no input gradient is needed), through the shared [h, one-hot] when
 // conditional — so the concatenated gradient is passed on once, after both heads.
@@ -459,6 +590,34 @@ void Vae<T>::heads_backward(const T* x, int B) {
 }
 
 // ---- Inference ------------------------------------------------------------------------------
+
+template <class T>
+void Vae<T>::log_prior(const T* z, int n, T* logp) {
+  VAE_ASSERT(n >= 1 && n <= max_batch_ * max_samples_);
+  const int Z = cfg_.latent;
+  if (!pseudo_) {
+    standard_log_prior_forward(logp, z, n, Z);
+    return;
+  }
+  pseudo_forward();
+  const T* A = acts_.data();
+  vamp_log_prior_forward(logp, prior_resp_.data(), z, A + umu_, A + ulv_, n, cfg_.pseudo_inputs, Z);
+  last_batch_ = 0;
+}
+
+template <class T>
+void Vae<T>::sample_prior(T* z, size_t n, Rng& rng) {
+  const int Z = cfg_.latent;
+  rng.normal_fill(z, n * Z);  // ε (n, Z)
+  if (!pseudo_) return;
+  pseudo_forward();
+  const T* A = acts_.data();
+  for (size_t i = 0; i < n; ++i) {  // z_i = μ_k + σ_k ⊙ ε_i, k ~ U{0..K_u−1}
+    const size_t k = static_cast<size_t>(rng.below(static_cast<uint64_t>(cfg_.pseudo_inputs)));
+    reparam_forward(z + i * Z, A + umu_ + k * Z, A + ulv_ + k * Z, z + i * Z, Z);
+  }
+  last_batch_ = 0;
+}
 
 template <class T>
 void Vae<T>::encode(const T* x, size_t n, T* mu, T* logvar, const int32_t* labels) {

@@ -17,6 +17,7 @@
 #include "data/batcher.h"
 #include "io/fileio.h"
 #include "io/safetensors.h"
+#include "model/priors/priors.h"
 #include "optim/adam.h"
 #include "train/data_parallel.h"
 #include "train/distributed.h"
@@ -679,6 +680,7 @@ void train(const std::string& out_dir, const ModelConfig& model_cfg, const Train
            const TrainCallbacks& cb, const SourceFingerprints& prints) {
   opts.validate();
   model_cfg.validate();
+  check_prior_training(model_cfg, opts.free_bits);
   check_data_fits(model_cfg, data);
   check_splits_for_training(data, opts.data);
   const bool dynamic = opts.binarize == Binarize::Dynamic;

@@ -101,7 +101,7 @@ Image sample_grid(Vae<float>& model, int n, uint64_t seed, int cols) {
   }
   std::vector<float> z(static_cast<size_t>(n) * c.latent);     // (n, Z)
   std::vector<float> x(static_cast<size_t>(n) * c.input_dim);  // (n, D)
-  rng.normal_fill(z.data(), z.size());
+  model.sample_prior(z.data(), n, rng);  // z ~ p(z)
   model.decode(z.data(), n, x.data(), labels.empty() ? nullptr : labels.data());
   return make_grid(x.data(), n, c.height, c.width, c.channels, std::min(cols, n));
 }

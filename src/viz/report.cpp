@@ -392,6 +392,7 @@ std::string configuration_section(const RunFiles& run, const Figures& f) {
   if (sigma_role(cfg.likelihood) == SigmaRole::Fixed)
     likelihood += ", \u03c3 = " + shortest(cfg.sigma);
   body += row({"likelihood", likelihood});
+  body += row({"prior", xml_escape(prior_description(cfg))});
   if (f.images)
     body += row({"images", std::to_string(cfg.height) + " \u00d7 " + std::to_string(cfg.width) +
                                " \u00d7 " + std::to_string(cfg.channels)});

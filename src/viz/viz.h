@@ -73,7 +73,7 @@ inline std::string class_name(const std::string& data_spec, int label) {
 
 // ---- Samples and reconstructions --------------------------------------------------------------
 
-/// Decodes n draws z ~ N(0, I) (from Rng(seed)) to decoder means σ(logits) and tiles them,
+/// Decodes n draws z ~ p(z) (Vae::sample_prior with Rng(seed)) to decoder means σ(logits) and tiles them,
 /// `cols` per row. Needs an image model (config().channels > 0). A conditional model gives one
 /// row per class instead: row y holds `cols` draws decoded with label y (n is then unused).
 Image sample_grid(Vae<float>& model, int n, uint64_t seed, int cols = 8);

@@ -1,6 +1,6 @@
 // vae info: what a checkpoint holds, as lines for a person or (--json) one JSON object for a
 // program: {"checkpoint", "format", "format_version", "model" (the checkpoint's model JSON),
-// "likelihood", "parameters", "tensors" [{"name", "shape"}], "train_options", "train_state"
+// "likelihood", "prior", "parameters", "tensors" [{"name", "shape"}], "train_options", "train_state"
 // (the checkpoint's JSON forms), "scaling" {"kind", "identity"}, "optimizer_state",
 // "class_names" (empty when the training data did not name their classes)}.
 #include <nlohmann/json.hpp>
@@ -24,6 +24,7 @@ void print_json(const std::string& path, const vae::Checkpoint& c) {
                   {"format_version", vae::kCheckpointVersion},
                   {"model", json::parse(c.model.to_json())},
                   {"likelihood", vae::likelihood_name(c.model)},
+                  {"prior", vae::prior_description(c.model)},
                   {"parameters", vae::param_count(c.model)},
                   {"tensors", tensors},
                   {"train_options", json::parse(c.train.to_json())},
@@ -44,6 +45,8 @@ void print_text(const std::string& path, const vae::Checkpoint& c) {
               vae::kCheckpointVersion);
   std::printf("model        %s, %s\n", m.describe().c_str(), vae::activation_name(m.activation));
   std::printf("likelihood   %s\n", vae::likelihood_name(m).c_str());
+  if (m.prior != vae::Prior::Standard)  // N(0, I) goes without saying, as it always has
+    std::printf("prior        %s\n", vae::prior_description(m).c_str());
   if (m.num_classes > 0)
     std::printf("conditional  on labels 0..%d (one-hot to encoder and decoder)\n", m.num_classes - 1);
   if (!c.class_names.empty()) {

@@ -44,12 +44,12 @@ int run_interpolate(const InterpolateArgs& a, CLI::App* app) {
   if (a.random) {
     apply_label(model, a.label);
     vae::Rng rng(a.seed);
-    rng.normal_fill(z.data(), z.size());
+    model.sample_prior(z.data(), 2, rng);  // the two ends ~ p(z)
     vae::write_png(a.out, vae::interpolation_grid(model, z.data(), z.data() + Z, a.steps));
     std::printf(
-        "wrote linear and spherical interpolations (%d steps) between two z ~ N(0, I) "
-        "to %s\n",
-        a.steps, a.out.c_str());
+        "wrote linear and spherical interpolations (%d steps) between two z ~ %s to %s\n",
+        a.steps, ckpt.model.prior == vae::Prior::Standard ? "N(0, I)" : "the prior",
+        a.out.c_str());
     return 0;
   }
   const std::string spec = a.data.empty() ? ckpt.train.data.data : a.data;

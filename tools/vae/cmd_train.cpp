@@ -21,6 +21,7 @@
 #include "io/fileio.h"
 #include "io/png.h"
 #include "io/run_lock.h"
+#include "model/priors/priors.h"
 #include "train/distributed.h"
 #include "train_options.h"
 #include "vae/error.h"
@@ -541,6 +542,7 @@ void prepare(const GivenFlags& given, Prepared& p) {
   if (root) check_run_folder(p.run);
   p.data = load_data(p.run, p.scaler, p.prints);
   fit_model_to_data(p.run, p.data);
+  vae::check_prior_training(p.run.setup.model, p.run.setup.train.free_bits);
   check_data_range(p.run.setup.model, p.run.setup.train.data, p.data);
   if (vae::distributed()) vae::rank_shards(p.run.setup.train.batch_size, p.run.setup.train.free_bits > 0);
 }

@@ -160,6 +160,9 @@ void set_sigma(vae::ModelConfig& cfg, const std::string& text) {
   vae::set_likelihood(cfg, std::nullopt, text);
 }
 
+std::string prior_text(const vae::ModelConfig& cfg) { return vae::prior_name(cfg.prior); }
+void set_prior(vae::ModelConfig& cfg, const std::string& text) { cfg.prior = vae::parse_prior(text); }
+
 // The model a run's flags describe (the mlp and conv presets), rather than a --config file.
 bool model_from_flags(const vae::ModelConfig& cfg) { return cfg.arch != vae::Arch::Custom; }
 
@@ -177,6 +180,9 @@ bool model_flag_not_default(const TrainFlag& row, const TrainSetup& s) {
 bool mlp_flag(const TrainFlag&, const TrainSetup& s) { return s.model.arch == vae::Arch::Mlp; }
 bool gaussian_flag(const TrainFlag&, const TrainSetup& s) {
   return model_from_flags(s.model) && s.model.likelihood != vae::Likelihood::Bernoulli;
+}
+bool vamp_flag(const TrainFlag&, const TrainSetup& s) {
+  return s.model.prior == vae::Prior::Vamp;
 }
 bool iwae_flag(const TrainFlag&, const TrainSetup& s) {
   return s.train.objective == vae::Objective::Iwae;
@@ -272,7 +278,7 @@ std::vector<TrainFlag> make_train_flags() {
       // ---- Model ----
       member_row("--config", "config", VAE_SETUP(config), kRefused, not_default,
                  "a JSON model description (encoder and decoder layer lists, latent, activation, "
-                 "likelihood, sigma; see docs/models.md) and optionally training options by "
+                 "likelihood, sigma, prior, pseudo_inputs; see docs/models.md) and optionally training options by "
                  "name (\"train\": {\"batch_size\": 100}); flags given beside it override it"),
       model_row("--arch", "arch", arch_text, set_arch, model_flag_not_default,
                 "mlp (dense layers of --hidden, decoder mirrored) or conv (preset: conv 32 and 64 "
@@ -296,6 +302,12 @@ std::vector<TrainFlag> make_train_flags() {
        "conditional VAE: the one-hot label is appended to the encoder's and the decoder's "
        "inputs (the data must have labels); vae sample --label picks a class",
        ""},
+      model_row("--prior", "prior", prior_text, set_prior, not_default,
+                "p(z): standard (N(0, I)) or vamp (the VampPrior: a mixture of the encoder's "
+                "posteriors at --pseudo-inputs learned inputs; its KL term is estimated at the "
+                "drawn z; unconditional models only)"),
+      member_row("--pseudo-inputs", "pseudo_inputs", VAE_SETUP(model.pseudo_inputs), kRefused,
+                 vamp_flag, "the VampPrior's number of pseudo-inputs K (1..10000)"),
       // ---- Training ----
       member_row("--epochs", "epochs", VAE_SETUP(train.epochs), kAllowed, always, "total epochs"),
       member_row("--batch-size", "batch_size", VAE_SETUP(train.batch_size), kRefused, always,

@@ -28,6 +28,16 @@ void component_log_densities(T* ell, const T* z, const T* mu, const T* logvar, i
 
 }  // namespace
 
+PriorRow vamp_prior() {
+  PriorRow r;
+  r.kind = Prior::Vamp;
+  r.name = "vamp";
+  r.json_name = "vamp";
+  r.description = "vamp";
+  r.pseudo_inputs = true;
+  return r;
+}
+
 template <class T>
 double standard_log_prior_forward(T* logp, const T* z, int B, int Z) {
   double total = 0;
