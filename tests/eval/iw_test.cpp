@@ -5,35 +5,14 @@
 #include <cmath>
 #include <vector>
 
+#include "eval/gaussian3.h"
 #include "vae/eval.h"
 #include "vae/model.h"
 #include "vae/runtime.h"
 
 namespace {
 
-// log N(x; b, C) for a 3×3 covariance, by Cholesky in double.
-double log_normal3(const double* x, const double* b, const double C[3][3]) {
-  double L[3][3] = {};
-  for (int i = 0; i < 3; ++i)
-    for (int j = 0; j <= i; ++j) {
-      double s = C[i][j];
-      for (int k = 0; k < j; ++k) s -= L[i][k] * L[j][k];
-      L[i][j] = i == j ? std::sqrt(s) : s / L[j][j];
-    }
-  double y[3], r[3];
-  for (int i = 0; i < 3; ++i) r[i] = x[i] - b[i];
-  for (int i = 0; i < 3; ++i) {  // solve L y = r
-    double s = r[i];
-    for (int k = 0; k < i; ++k) s -= L[i][k] * y[k];
-    y[i] = s / L[i][i];
-  }
-  double quad = 0, logdet = 0;
-  for (int i = 0; i < 3; ++i) {
-    quad += y[i] * y[i];
-    logdet += 2 * std::log(L[i][i]);
-  }
-  return -0.5 * quad - 0.5 * logdet - 1.5 * std::log(2 * M_PI);
-}
+using vae_test::log_normal3;
 
 // Probabilistic PCA as a VAE: D = 3, Z = 2, no hidden layers, Gaussian likelihood with σ = 0.5,
 // decoder W (3,2) with orthogonal columns so that the exact posterior is diagonal:

@@ -10,30 +10,13 @@
 #include <vector>
 
 #include "optim/adam.h"
+#include "eval/gaussian3.h"
 #include "vae/eval.h"
 #include "vae/model.h"
 
 namespace {
 
-// log N(x; c, C) for a 3×3 covariance, by Cholesky in double.
-double log_normal3(const double* x, const double* c, const double C[3][3]) {
-  double L[3][3] = {};
-  for (int i = 0; i < 3; ++i)
-    for (int j = 0; j <= i; ++j) {
-      double s = C[i][j];
-      for (int k = 0; k < j; ++k) s -= L[i][k] * L[j][k];
-      L[i][j] = i == j ? std::sqrt(s) : s / L[j][j];
-    }
-  double y[3], quad = 0, logdet = 0;
-  for (int i = 0; i < 3; ++i) {
-    double s = x[i] - c[i];
-    for (int k = 0; k < i; ++k) s -= L[i][k] * y[k];
-    y[i] = s / L[i][i];
-    quad += y[i] * y[i];
-    logdet += 2 * std::log(L[i][i]);
-  }
-  return -0.5 * quad - 0.5 * logdet - 1.5 * std::log(2 * M_PI);
-}
+using vae_test::log_normal3;
 
 // D = 3, Z = 2, no hidden layers, Gaussian likelihood σ = 0.5: the decoder x = W z + b + noise.
 // The encoder's μ head is z = A (x − u0) + m and its log σ² head the constant log S, so every

@@ -31,18 +31,6 @@ vae::ModelConfig gated_config() {
                                  {vae::gated_dense_layer(4), vae::dense_layer(9)});
 }
 
-vae::ModelConfig mlp_config(std::vector<int> hidden) {
-  vae::ModelConfig c;
-  c.input_dim = 6;
-  c.height = 2;
-  c.width = 3;
-  c.channels = 1;
-  c.hidden = std::move(hidden);
-  c.latent = 3;
-  c.activation = vae::Activation::Tanh;
-  return c;
-}
-
 struct Batch {
   std::vector<double> x, eps;
   std::vector<int32_t> labels;
@@ -118,17 +106,17 @@ std::vector<ModelCase> model_cases() {
   vae::ModelConfig cc = conv_config();
   cc.num_classes = 3;
   v.push_back({"conv_conditional", cc});
-  vae::ModelConfig mc = mlp_config({5});
+  vae::ModelConfig mc = vae_test::mlp_config({5});
   mc.num_classes = 4;
   v.push_back({"mlp_conditional", mc});
-  vae::ModelConfig lc = mlp_config({});
+  vae::ModelConfig lc = vae_test::mlp_config({});
   lc.num_classes = 2;  // no hidden layers: the heads and the output layer read the one-hot
   v.push_back({"linear_conditional", lc});
-  vae::ModelConfig gs = mlp_config({5});
+  vae::ModelConfig gs = vae_test::mlp_config({5});
   gs.likelihood = vae::Likelihood::GaussianLearnedSigma;
   v.push_back({"mlp_learned_sigma", gs});
-  v.push_back({"mlp_iwae_k3", mlp_config({5}), 3});
-  v.push_back({"mlp_iwae_k1", mlp_config({5}), 1});
+  v.push_back({"mlp_iwae_k3", vae_test::mlp_config({5}), 3});
+  v.push_back({"mlp_iwae_k1", vae_test::mlp_config({5}), 1});
   vae::ModelConfig ci = conv_config();
   ci.num_classes = 2;
   ci.likelihood = vae::Likelihood::GaussianLearnedSigma;
@@ -145,7 +133,7 @@ INSTANTIATE_TEST_SUITE_P(All, ModelGradient, ::testing::ValuesIn(model_cases()),
 
 // The VAE objective with the KL estimated at the sample: recon + ½ Σ (z² − ε² − log σ²).
 TEST(SampledKl, ObjectiveAndGradientMatchFiniteDifferences) {
-  const vae::ModelConfig cfg = mlp_config({5});
+  const vae::ModelConfig cfg = vae_test::mlp_config({5});
   const int B = 4;
   vae::Vae<double> model(cfg, B);
   vae::Rng rng(8);
@@ -167,7 +155,7 @@ TEST(SampledKl, ObjectiveAndGradientMatchFiniteDifferences) {
 // With K = 1 the IWAE objective is the VAE objective with the sampled KL, to rounding — value
 // and every gradient — for the same ε.
 TEST(Iwae, OneSampleEqualsTheVaeObjectiveWithTheSampledKl) {
-  for (const vae::ModelConfig& cfg : {mlp_config({5}), conv_config()}) {
+  for (const vae::ModelConfig& cfg : {vae_test::mlp_config({5}), conv_config()}) {
     const int B = 4;
     vae::Vae<double> model(cfg, B, 1);
     vae::Rng rng(9);
@@ -189,7 +177,7 @@ TEST(Iwae, OneSampleEqualsTheVaeObjectiveWithTheSampledKl) {
 // With the analytic KL the K = 1 objective agrees in expectation: the reconstruction terms are
 // identical for the same ε, and the KL terms differ by a zero-mean amount.
 TEST(Iwae, OneSampleAgreesWithTheAnalyticVaeInExpectation) {
-  const vae::ModelConfig cfg = mlp_config({5});
+  const vae::ModelConfig cfg = vae_test::mlp_config({5});
   const int B = 4;
   vae::Vae<double> model(cfg, B, 1);
   vae::Rng rng(10);
@@ -213,7 +201,7 @@ TEST(Iwae, OneSampleAgreesWithTheAnalyticVaeInExpectation) {
 // Jensen: −log (1/K) Σ w_k ≤ (1/K) Σ −log w_k for the same samples; and the weights are a
 // probability vector.
 TEST(Iwae, BoundIsNoLooserThanTheAverageOfItsSamples) {
-  const vae::ModelConfig cfg = mlp_config({5});
+  const vae::ModelConfig cfg = vae_test::mlp_config({5});
   const int B = 5, K = 6;
   vae::Vae<double> model(cfg, B, K);
   vae::Rng rng(12);

@@ -20,18 +20,10 @@ namespace {
 
 constexpr double kLog2Pi = 1.8378770664093454835606594728112;
 
-// A small VampPrior model on 2×3 "images": MLP (or gated layers) with a tanh activation, so no
-// finite-difference step crosses a kink.
+// A small VampPrior model: the shared small MLP (tests/layer_specs.h), or gated layers.
 vae::ModelConfig vamp_config(std::vector<int> hidden, int pseudo_inputs,
                              vae::Likelihood likelihood = vae::Likelihood::Bernoulli) {
-  vae::ModelConfig c;
-  c.input_dim = 6;
-  c.height = 2;
-  c.width = 3;
-  c.channels = 1;
-  c.hidden = std::move(hidden);
-  c.latent = 3;
-  c.activation = vae::Activation::Tanh;
+  vae::ModelConfig c = vae_test::mlp_config(std::move(hidden));
   c.likelihood = likelihood;
   c.sigma = 0.7;
   c.prior = vae::Prior::Vamp;
