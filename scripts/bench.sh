@@ -26,7 +26,9 @@
 #   all      all of the above
 # Each one runs at each thread count ($VAE_BENCH_THREADS, default "1 $(nproc)"); the table shows
 # each implementation at its best thread count, taking at a thread count the median of its rounds.
-# examples/s are the training loop's own figures, total examples over total training time on both
+# vae.cpp trains with --val-split 0, on every training image as the peers do, so that its
+# metrics.jsonl gives the test loss each epoch beside the peer's. examples/s are the training
+# loop's own figures, total examples over total training time on both
 # sides (vae: from metrics.jsonl; peer: its JSON line), which leave out loading and the test-set
 # pass. The ceiling is the examples/s that the model's GEMMs
 # alone reach at the same shapes and on the vae row's thread count (bench_train's BM_GemmCeiling
@@ -171,7 +173,7 @@ for c in "${cases[@]}"; do
       echo "$c pytorch $t $r $res" >>"$runs"
 
       out="$tmp/run-$c-$t-$r"
-      FASHION_MNIST_DIR=$data "./$build/vae" train --data fashion-mnist --epochs "$epochs" \
+      FASHION_MNIST_DIR=$data "./$build/vae" train --data fashion-mnist --val-split 0 --epochs "$epochs" \
         --threads "$t" --batch-size "$batch" "${vae_args[@]}" --out "$out" >/dev/null
       res=$(report vae "$out/metrics.jsonl")
       printf '%-8s %-8s %-7s %-6s %12s %10s\n' "$c" vae.cpp "$t" "$r" $res
@@ -179,7 +181,7 @@ for c in "${cases[@]}"; do
       ceiling_now "$c" "$t" "$r"
       rm -rf "$out"
       [[ $native == 1 ]] || continue
-      FASHION_MNIST_DIR=$data "./$build-native/vae" train --data fashion-mnist --epochs "$epochs" \
+      FASHION_MNIST_DIR=$data "./$build-native/vae" train --data fashion-mnist --val-split 0 --epochs "$epochs" \
         --threads "$t" --batch-size "$batch" "${vae_args[@]}" --out "$out" >/dev/null
       res=$(report vae "$out/metrics.jsonl")
       printf '%-8s %-8s %-7s %-6s %12s %10s\n' "$c" native "$t" "$r" $res
