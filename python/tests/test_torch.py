@@ -109,6 +109,40 @@ class TorchModuleTest(unittest.TestCase):
         self.assertEqual(vt.load(path).config["arch"], "conv")
         compare(self, path, "conv preset bernoulli")
 
+    @unittest.skipUnless(VAE_BIN, "VAE_BIN (the vae command) not set")
+    def test_vamp_prior(self):
+        path = train_checkpoint(self.tmp.name, ["--hidden", "16", "--latent", "2", "--prior", "vamp",
+                                                "--pseudo-inputs", "7", "--scale", "none"], False)
+        model = vt.load(path)
+        self.assertEqual(tuple(model.prior.pseudo_inputs.shape), (7, 6))
+        compare(self, path, "mlp bernoulli, vamp prior")
+        # −log p(x) by importance sampling on both sides, 20000 samples each: the two estimates
+        # of one number agree within their standard errors (torch's, by the delta method)
+        x = np.random.default_rng(2).uniform(0, 1, size=(3, 6)).astype(np.float32)
+        k = 20000
+        with torch.no_grad():
+            logw = model.iw_log_weights(torch.from_numpy(x), k=k,
+                                        generator=torch.Generator().manual_seed(0)).double()
+        w = torch.exp(logw - logw.max(1, keepdim=True).values)
+        se = (w.std(1) / (w.mean(1) * np.sqrt(k))).numpy()
+        mine = (np.log(k) - torch.logsumexp(logw, 1)).numpy()
+        want = vae.load(path).score(x, importance_samples=k, seed=11)
+        print(f"\nvamp IW: torch {mine} vae.cpp {want} standard error {se}", file=sys.stderr)
+        np.testing.assert_array_less(np.abs(mine - want), 4 * np.sqrt(2) * se + 1e-4)
+        with torch.no_grad():
+            # log p(z) is a density: on a fine grid over a wide square it integrates to 1
+            mu, logvar = model.encode(model.prior.pseudo_inputs)
+            half = float((mu.abs() + 8 * torch.exp(0.5 * logvar)).max())
+            axis = torch.linspace(-half, half, 801, dtype=torch.float64)
+            grid = torch.cartesian_prod(axis, axis).float()
+            mass = float(torch.exp(model.log_prior(grid).double()).sum()) * float(axis[1] - axis[0]) ** 2
+            self.assertAlmostEqual(mass, 1.0, delta=2e-3)
+            # sample_prior draws the mixture: the draws' mean is (1/K) Σ_k μ_k within 4 SE
+            z = model.sample_prior(40000, torch.Generator().manual_seed(1)).double()
+            se = z.std(0) / np.sqrt(z.shape[0])
+            np.testing.assert_array_less((z.mean(0) - mu.double().mean(0)).abs().numpy(),
+                                         (4 * se).numpy())
+
     def test_strict_load_names_a_missing_tensor(self):
         path = os.path.join(FIXTURES, "v1", "mlp_gaussian_learned.safetensors")
         tensors, meta = safetensors.load(path)
@@ -211,6 +245,17 @@ class TorchImportTest(unittest.TestCase):
                              "padding": 1}]}
         model, path = self.import_model(desc, x, y)
         self.same_outputs(model, path, x, y.numpy(), "custom conv, conditional")
+
+
+    def test_vamp_trained_in_torch_imports(self):
+        x = torch.rand(48, 6)
+        desc = {"input_dim": 6, "hidden": [10], "latent": 2, "prior": "vamp", "pseudo_inputs": 5}
+        model, path = self.import_model(desc, x, None)
+        self.same_outputs(model, path, x, None, "mlp bernoulli, vamp prior")
+        tensors, meta = safetensors.load(path)
+        np.testing.assert_array_equal(tensors["prior.pseudo_inputs"],
+                                      model.prior.pseudo_inputs.detach().numpy())
+        self.assertEqual(json.loads(meta["model"])["prior"], "vamp")
 
 
 class SafetensorsTest(unittest.TestCase):

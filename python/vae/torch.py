@@ -4,11 +4,13 @@
     model = vt.load("runs/mnist/best.safetensors")   # a VAE, weights loaded (strict)
     mu, logvar = model.encode(model.scale(x))           # x (B, D) in data units
     x_hat = model.unscale(model.mean(model.decode(mu))) # (B, D) decoder means, data units
+    nll = model.iw_nll(model.scale(x), k=5000)          # (B,) −log p̂(x), nats (model units)
 
     model = vt.VAE(vt.config_from_description(desc))    # a fresh model to train in PyTorch
     vt.save_weights(model, "state.safetensors")         # then: vae import --weights ...
 
-Legend: B batch, D data size (C·H·W for images), Z latent size, Y classes.
+Legend: B batch, D data size (C·H·W for images), Z latent size, Y classes, K the VampPrior's
+pseudo-inputs, S importance samples.
 
 The module mirrors src/model/plan.cpp: parameter names are vae.cpp's ("encoder.0.weight",
 "encoder.mu.bias", "decoder.out.weight", "decoder.logsigma"), layouts are PyTorch's (a layer's
@@ -20,6 +22,8 @@ index is its place in its list, reshape layers included; the decoder's last laye
   decoder  [z, one-hot(y)] into its first (dense or gated dense) layer; the activation after
            every layer but the last ("out"), which gives Bernoulli logits or the Gaussian mean
            (B, D)
+  prior    p(z): N(0, I), or with "prior": "vamp" the VampPrior (src/model/priors/vamp.h):
+           (1/K) Σ_k q(z | u_k) over the parameter "prior.pseudo_inputs" u (K, D), model units
 The model works in model units; scale() / unscale() apply the checkpoint's data scaling
 (x_model = (x − offset) · factor, clamped to [0, 1] when the checkpoint says so).
 """
@@ -72,6 +76,10 @@ def _normalise(cfg):
         cfg["encoder_layers"], cfg["decoder_layers"] = _conv_preset(cfg)
     cfg.setdefault("num_classes", 0)
     cfg.setdefault("learn_sigma", False)
+    # a checkpoint says "standard_normal" (the prior row's json_name), a description "standard"
+    cfg["prior"] = {"standard_normal": "standard"}.get(cfg.get("prior"), cfg.get("prior", "standard"))
+    if cfg["prior"] == "vamp":
+        cfg.setdefault("pseudo_inputs", 500)
     return cfg
 
 
@@ -84,7 +92,8 @@ def config_from_metadata(metadata):
 
 def config_from_description(desc):
     """A model config from the JSON `vae import --config` reads (a dict): a model description
-    (encoder/decoder lists or hidden, latent, activation, likelihood, sigma) with the data's
+    (encoder/decoder lists or hidden, latent, activation, likelihood, sigma, prior,
+    pseudo_inputs) with the data's
     shape: "input_dim" or "image": [C, H, W], and "num_classes" (0: not conditional);
     "arch": "conv" asks for the conv preset."""
     cfg = {"hidden": [400], "latent": 20, "activation": "relu", "likelihood": "bernoulli",
@@ -95,7 +104,7 @@ def config_from_description(desc):
         cfg["input_dim"] = cfg["channels"] * cfg["height"] * cfg["width"]
     else:
         cfg["input_dim"] = desc["input_dim"]
-    for key in ("hidden", "latent", "activation", "likelihood"):
+    for key in ("hidden", "latent", "activation", "likelihood", "prior", "pseudo_inputs"):
         if key in desc:
             cfg[key] = desc[key]
     if desc.get("sigma") == "learned":
@@ -119,6 +128,8 @@ def description(cfg):
         d["input_dim"] = cfg["input_dim"]
     if cfg["likelihood"] == "gaussian":
         d["sigma"] = "learned" if cfg.get("learn_sigma") else cfg["sigma"]
+    if cfg.get("prior", "standard") != "standard":
+        d["prior"], d["pseudo_inputs"] = cfg["prior"], cfg["pseudo_inputs"]
     arch = cfg.get("arch", "mlp")
     if arch == "mlp":
         d["hidden"] = list(cfg["hidden"])
@@ -203,6 +214,11 @@ class _Stack(nn.Module):
         return x
 
 
+def _log_normal(z, mu, logvar):
+    """log N(z; μ, diag(exp(log σ²))) summed over the last axis."""
+    return -0.5 * ((z - mu) ** 2 * torch.exp(-logvar) + logvar + float(np.log(2 * np.pi))).sum(-1)
+
+
 class VAE(nn.Module):
     """The vae.cpp model for a config dict (config_from_metadata, config_from_description)."""
 
@@ -223,6 +239,14 @@ class VAE(nn.Module):
         self.decoder = _Stack(cfg["decoder_layers"], (Z, 1, 1), Y, cfg["activation"], "out")
         if cfg["likelihood"] == "gaussian" and cfg.get("learn_sigma"):
             self.decoder.logsigma = nn.Parameter(torch.zeros(D))
+        if cfg["prior"] == "vamp":
+            if Y:
+                raise ValueError("prior: the VampPrior needs an unconditional model")
+            # u_kd ~ N(0.05, 0.01²), as vae.cpp initialises them (src/model/priors/priors.h)
+            self.prior = nn.Module()
+            self.prior.pseudo_inputs = nn.Parameter(0.05 + 0.01 * torch.randn(cfg["pseudo_inputs"], D))
+        elif cfg["prior"] != "standard":
+            raise ValueError(f"prior: unknown prior '{cfg['prior']}'")
         self.register_buffer("data_offset", torch.zeros(0), persistent=False)
         self.register_buffer("data_factor", torch.zeros(0), persistent=False)
         self.clamp01 = False
@@ -260,17 +284,64 @@ class VAE(nn.Module):
         eps = torch.randn_like(mu) if eps is None else eps
         return self.decode(mu + torch.exp(0.5 * logvar) * eps, y), mu, logvar
 
-    def negative_elbo(self, x, y=None, eps=None):
-        """Per example (B,): −log p(x|z) + KL(q(z|x) ‖ N(0, I)), nats, as vae.cpp's objective."""
-        out, mu, logvar = self(x, y, eps)
+    def recon_nll(self, out, x):
+        """−log p(x|z) per example (B,) from the decoder's output, nats."""
         if self.config["likelihood"] == "bernoulli":
             nll = nn.functional.softplus(out) - x * out
         else:
             s = self.decoder.logsigma if self.config.get("learn_sigma") else \
                 torch.tensor(float(np.log(self.config["sigma"])))
             nll = 0.5 * (x - out) ** 2 * torch.exp(-2 * s) + s + 0.5 * np.log(2 * np.pi)
-        kl = 0.5 * (torch.exp(logvar) + mu ** 2 - 1 - logvar)
-        return nll.sum(1) + kl.sum(1)
+        return nll.sum(1)
+
+    def log_prior(self, z):
+        """log p(z) per row (B,) for z (B, Z): N(0, I), or the VampPrior's mixture
+        log (1/K) Σ_k N(z; μ_k, σ²_k) with (μ_k, log σ²_k) = encode(u_k)."""
+        if self.config["prior"] == "standard":
+            return _log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
+        mu, logvar = self.encode(self.prior.pseudo_inputs)  # (K, Z) each
+        logq = _log_normal(z[:, None, :], mu[None], logvar[None])  # (B, K)
+        return torch.logsumexp(logq, 1) - float(np.log(mu.shape[0]))
+
+    def sample_prior(self, n, generator=None):
+        """n draws z (n, Z) from p(z): N(0, I), or k ~ U{1..K} then N(μ_k, σ²_k)."""
+        Z = self.config["latent"]
+        eps = torch.randn(n, Z, generator=generator)
+        if self.config["prior"] == "standard":
+            return eps
+        mu, logvar = self.encode(self.prior.pseudo_inputs)
+        k = torch.randint(mu.shape[0], (n,), generator=generator)
+        return mu[k] + torch.exp(0.5 * logvar[k]) * eps
+
+    def negative_elbo(self, x, y=None, eps=None):
+        """Per example (B,): −log p(x|z) + KL, nats, as vae.cpp's objective: the KL in closed
+        form against N(0, I), or for the VampPrior log q(z|x) − log p(z) at the drawn z."""
+        mu, logvar = self.encode(x, y)
+        eps = torch.randn_like(mu) if eps is None else eps
+        z = mu + torch.exp(0.5 * logvar) * eps
+        nll = self.recon_nll(self.decode(z, y), x)
+        if self.config["prior"] == "standard":
+            return nll + (0.5 * (torch.exp(logvar) + mu ** 2 - 1 - logvar)).sum(1)
+        return nll + _log_normal(z, mu, logvar) - self.log_prior(z)
+
+    def iw_log_weights(self, x, y=None, k=5000, generator=None):
+        """log w (B, S) with S = k: log p(x|z_s) + log p(z_s) − log q(z_s|x) for k draws
+        z_s ~ q(z|x) per example."""
+        mu, logvar = self.encode(x, y)
+        rows = []
+        for b in range(x.shape[0]):
+            eps = torch.randn(k, mu.shape[1], generator=generator)
+            z = mu[b] + torch.exp(0.5 * logvar[b]) * eps  # (S, Z)
+            yb = None if y is None else torch.as_tensor(y).reshape(-1)[b]
+            rows.append(-self.recon_nll(self.decode(z, yb), x[b].expand(k, -1))
+                        + self.log_prior(z) - _log_normal(z, mu[b], logvar[b]))
+        return torch.stack(rows)
+
+    def iw_nll(self, x, y=None, k=5000, generator=None):
+        """−log p̂(x) per example (B,), nats: the importance-weighted estimate
+        −log (1/k) Σ_s p(x|z_s) p(z_s) / q(z_s|x), as `vae eval --iw k`."""
+        logw = self.iw_log_weights(x, y, k, generator)
+        return float(np.log(k)) - torch.logsumexp(logw, 1)
 
     def scale(self, x):
         """Data units → model units (the checkpoint's scaling; identity when it has none)."""
