@@ -1,7 +1,8 @@
 """vae.torch (python/vae/torch.py): a checkpoint as a torch.nn.Module gives what vae.cpp gives
 (the C API, through the vae package) for the same inputs: μ, log σ² and the decoder means within
 1e-5, for an MLP, the conv preset, a gated dense MLP, a custom conv model (conditional) and a
-Gaussian with learned σ (conditional, standardised). The MLP, conv-preset and gated checkpoints
+Gaussian with learned σ (conditional, standardised), and for a VampPrior MLP also −log p(x) by
+importance sampling on both sides. The MLP, conv-preset, gated and VampPrior checkpoints
 are trained for one epoch by the `vae` command named by $VAE_BIN; those tests skip without it. Everything skips without
 python3-torch. The maximum differences are printed."""
 import json
