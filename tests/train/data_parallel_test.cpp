@@ -152,6 +152,21 @@ TEST(DataParallel, ReplicasShareTheModelsParameters) {
     ASSERT_NEAR(model.grads()[i], ref.grads()[i], 1e-11 * (1 + std::fabs(ref.grads()[i]))) << i;
 }
 
+// A DataParallel step's figures (`got`) and its reduced gradient against one model's step on
+// the same batch (want, want_obj, ref's gradient).
+void expect_one_model_step(const vae::DataParallel<double>::StepResult& got,
+                           const vae::LossParts& want, double want_obj,
+                           vae::DataParallel<double>& dp, const vae::Vae<double>& model,
+                           const vae::Vae<double>& ref) {
+  ASSERT_TRUE(got.finite);
+  expect_near_rel(got.loss.recon, want.recon, "recon");
+  expect_near_rel(got.loss.kl, want.kl, "kl");
+  expect_near_rel(got.objective, want_obj, "objective");
+  dp.reduce();
+  for (size_t i = 0; i < ref.num_params(); ++i)
+    ASSERT_NEAR(model.grads()[i], ref.grads()[i], 1e-11 * (1 + std::fabs(ref.grads()[i]))) << i;
+}
+
 // One process's view of a distributed step (PartSharing): it runs part 1 of 3 alone, with a
 // replica for that part only, and receives parts 0 and 2 through share(); the reduced gradient
 // and the batch's figures equal the one-model step's.
@@ -198,13 +213,7 @@ TEST(DataParallel, PartsRunElsewhereArriveThroughShareWithoutReplicas) {
   const double want_obj = ref.backward(b.x.data(), B);
   const auto got = dp.step(b.x.data(), b.eps.data(), B, 1, nullptr, false);
   EXPECT_EQ(shared, (std::vector<int>{0, 1, 2}));  // every part, in part order
-  ASSERT_TRUE(got.finite);
-  expect_near_rel(got.loss.recon, want.recon, "recon");
-  expect_near_rel(got.loss.kl, want.kl, "kl");
-  expect_near_rel(got.objective, want_obj, "objective");
-  dp.reduce();
-  for (size_t i = 0; i < n; ++i)
-    ASSERT_NEAR(model.grads()[i], ref.grads()[i], 1e-11 * (1 + std::fabs(ref.grads()[i]))) << i;
+  expect_one_model_step(got, want, want_obj, dp, model, ref);
 }
 
 TEST(DataParallel, GradientBucketsGroupAdjacentSlicesUpToTheLimit) {
@@ -328,20 +337,15 @@ void check_overlapped_exchange(const vae::ModelConfig& cfg, int B, int P, size_t
     for (size_t i = 0; i < log.size(); ++i) {
       if (log[i] != 'p') continue;
       const size_t in_seq = k++;
-      if (static_cast<int>(in_seq / (base.buckets.size() + 1)) != here || in_seq % (base.buckets.size() + 1) == base.buckets.size()) continue;
+      const size_t items = base.buckets.size() + 1;  // per part: its buckets, its figures
+      if (static_cast<int>(in_seq / items) != here || in_seq % items == items - 1) continue;
       if (first == std::string::npos) first = i;
       last = i;
     }
     EXPECT_NE(log.substr(first, last - first).find('t'), std::string::npos) << log;
     EXPECT_EQ(log.back(), 'w');
 
-    ASSERT_TRUE(got.finite);
-    expect_near_rel(got.loss.recon, want.recon, "recon");
-    expect_near_rel(got.loss.kl, want.kl, "kl");
-    expect_near_rel(got.objective, want_obj, "objective");
-    dp.reduce();
-    for (size_t i = 0; i < n; ++i)
-      ASSERT_NEAR(model.grads()[i], ref.grads()[i], 1e-11 * (1 + std::fabs(ref.grads()[i]))) << i;
+    expect_one_model_step(got, want, want_obj, dp, model, ref);
   }
 }
 
