@@ -49,6 +49,7 @@
 // buffer, their gradients in another. Nothing is allocated after construction.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -202,6 +203,26 @@ struct LossParts {
   double total() const { return recon + kl; }
 };
 
+/// A contiguous slice [lo, hi) of the flat gradient buffer (Vae::grads()), in elements.
+struct GradRange {
+  size_t lo = 0, hi = 0;
+  bool operator==(const GradRange& o) const { return lo == o.lo && hi == o.hi; }
+};
+
+/// Told by Vae::backward as slices of the gradient become final (Vae::set_backward_hook), so that
+/// a caller that sends gradients elsewhere can start on the slices that are done while the rest
+/// of the backward pass runs (distributed training overlaps its exchange so:
+/// src/train/data_parallel.h).
+class BackwardHook {
+ public:
+  virtual ~BackwardHook() = default;
+  /// Slice i of Vae::backward_ranges(), `range` = backward_ranges()[i], is final for this
+  /// backward call: nothing later in the call writes it (a later backward call without zero_grad
+  /// adds to it again). Called once per slice per backward, i = 0, 1, ... in order, on the thread
+  /// that runs backward, before backward returns.
+  virtual void gradient_ready(size_t i, GradRange range) = 0;
+};
+
 /// What a Vae allocates besides its parameters and activations.
 enum class VaeBuffers {
   Training,     ///< parameter gradients and activation gradients too: forward, backward, Adam
@@ -272,6 +293,17 @@ class Vae {
   /// Zeroes the parameter gradients (one fill of the flat buffer).
   void zero_grad();
 
+  /// The slices of the gradient in the order backward() finishes them, one per layer with
+  /// parameters: the likelihood's own parameters (after the reconstruction term), the decoder's
+  /// layers from the output layer back, the μ head, the log σ² head, the encoder's layers from
+  /// the last back (with the VampPrior only after its pseudo-input pass, which adds to them too),
+  /// then the prior's own (the pseudo-inputs). Together they cover [0, num_params()) once.
+  const std::vector<GradRange>& backward_ranges() const { return backward_ranges_; }
+  /// Every later backward() calls hook->gradient_ready as each slice of backward_ranges() becomes
+  /// final (BackwardHook). nullptr (the default): no calls, and no cost but a test per slice.
+  /// The hook must outlive its use.
+  void set_backward_hook(BackwardHook* hook) { hook_ = hook; }
+
   /// The label used for a conditional model when a call passes labels = nullptr (default 0).
   void set_default_label(int label);
 
@@ -311,6 +343,7 @@ class Vae {
   struct Layer {
     PlannedLayer plan;     // kind, per-example geometry, one-hot width, activation
     size_t p = 0;          // offset into params_ (and grads_) of the layer's first parameter
+    size_t np = 0;         // its parameters: [p, p + np) (0 for a view)
     size_t in = 0;         // offset into acts_ of the input (kX: the data x)
     size_t cat = 0;        // offset of the concatenated input [in, one-hot] when cond > 0
     size_t a = 0, h = 0;   // pre-activation a and output h = f(a) (h = a when !act)
@@ -335,6 +368,7 @@ class Vae {
   void place_pseudo_pass(const std::vector<PlannedLayer>& encoder, const PlannedLayer& mu,
                          const PlannedLayer& logvar);
   void allocate_buffers(bool training);
+  void list_backward_ranges();
 
   const T* input_of(const Layer& l, const T* x) const;
   void one_hot_forward(const Layer& l, const T* x, int rows, const int32_t* labels, int period);
@@ -343,6 +377,9 @@ class Vae {
   void kind_backward(const Layer& l, const T* x, int rows);
   void one_hot_backward(const Layer& l, int rows);
   void layer_backward(const Layer& l, const T* x, int rows);
+  void stack_backward(const std::vector<Layer>& stack, const T* x, int rows, bool final);
+  void gradient_final(size_t lo, size_t hi);
+  void layer_final(const Layer& l) { gradient_final(l.p, l.p + l.np); }
   void encoder_forward(const T* x, int B, const int32_t* labels, int period);
   void decoder_forward(int rows, const int32_t* labels, int period);
   void pseudo_forward();
@@ -393,6 +430,9 @@ class Vae {
   double iw_objective_ = 0;
   int last_batch_ = 0, last_samples_ = 0;  // B and K of the last forward (K = 0: plain forward)
   int32_t default_label_ = 0;
+  std::vector<GradRange> backward_ranges_;  // backward_ranges()
+  BackwardHook* hook_ = nullptr;            // set_backward_hook
+  size_t next_range_ = 0;                   // the slice backward() reports next
 };
 
 extern template class Vae<float>;

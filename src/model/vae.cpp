@@ -46,6 +46,7 @@ Vae<T>::Vae(const ModelConfig& cfg, int max_batch, int max_samples, VaeBuffers b
   if (prior_row(cfg_.prior).pseudo_inputs)
     place_pseudo_pass(plan.encoder, plan.mu_head, plan.logvar_head);
   allocate_buffers(training);
+  list_backward_ranges();
 }
 
 template <class T>
@@ -89,6 +90,21 @@ size_t Vae<T>::first_param(const PlannedLayer& pl) const {
   return params.empty() ? 0 : param_offset(pl.name + "." + params.front().suffix);
 }
 
+namespace {
+
+// How many parameters the layer has (all its tensors, which lie one after the other).
+size_t layer_param_count(const PlannedLayer& pl) {
+  size_t n = 0;
+  for (const LayerParam& p : pl.spec.kind->params(pl)) {
+    size_t numel = 1;
+    for (int64_t d : p.shape) numel *= static_cast<size_t>(d);
+    n += numel;
+  }
+  return n;
+}
+
+}  // namespace
+
 // The layer with its parameters found and its tensors laid out after the input at `in`: the
 // concatenated input [in, one-hot] when conditional, the pre-activation a, the output h = f(a),
 // and what its kind saves for backward. Grows the scratch buffer to what the layer needs.
@@ -103,6 +119,7 @@ typename Vae<T>::Layer Vae<T>::place_layer(const PlannedLayer& pl, size_t in, Ro
     return l;
   }
   l.p = first_param(pl);
+  l.np = layer_param_count(pl);
   if (pl.cond) l.cat = add_slot(pl.in_size() + pl.cond, rows);
   l.a = add_slot(pl.out_size(), rows);
   l.h = pl.act ? add_slot(pl.out_size(), rows) : l.a;
@@ -131,6 +148,7 @@ void Vae<T>::place_heads(const PlannedLayer& mu, const PlannedLayer& logvar, siz
   mu_head = place_layer(mu, features, rows);
   lv_head.plan = logvar;
   lv_head.p = first_param(logvar);
+  lv_head.np = layer_param_count(logvar);
   lv_head.in = features;
   lv_head.cat = mu_head.cat;
   lv_head.a = lv_head.h = add_slot(cfg_.latent, rows);
@@ -166,6 +184,23 @@ void Vae<T>::allocate_buffers(bool training) {
     prior_dlogp_.assign(rows, T(0));
     prior_resp_.assign(rows * cfg_.pseudo_inputs, T(0));
   }
+}
+
+// backward_ranges(): the order backward() reports them in (gradient_final's calls).
+template <class T>
+void Vae<T>::list_backward_ranges() {
+  const auto add = [&](size_t lo, size_t hi) {
+    if (hi > lo) backward_ranges_.push_back({lo, hi});
+  };
+  const auto add_stack = [&](const std::vector<Layer>& stack) {
+    for (size_t l = stack.size(); l-- > 0;) add(stack[l].p, stack[l].p + stack[l].np);
+  };
+  add(lk_params_, num_params_);
+  add_stack(dec_);
+  add(mu_head_.p, mu_head_.p + mu_head_.np);
+  add(lv_head_.p, lv_head_.p + lv_head_.np);
+  add_stack(enc_);
+  add(prior_params_, lk_params_);
 }
 
 template <class T>
@@ -433,9 +468,31 @@ void Vae<T>::layer_backward(const Layer& l, const T* x, int rows) {
   one_hot_backward(l, rows);
 }
 
+// The layers of a stack in reverse; with `final`, each layer's parameter gradient is reported
+// final after its backward (a hook's slice).
+template <class T>
+void Vae<T>::stack_backward(const std::vector<Layer>& stack, const T* x, int rows, bool final) {
+  for (size_t l = stack.size(); l-- > 0;) {
+    layer_backward(stack[l], x, rows);
+    if (final) layer_final(stack[l]);
+  }
+}
+
+// Slice [lo, hi) of grads_ is final for this backward call: the next of backward_ranges_ (an
+// empty slice is none), told to the hook if there is one.
+template <class T>
+void Vae<T>::gradient_final(size_t lo, size_t hi) {
+  if (hi == lo) return;
+  VAE_ASSERT(next_range_ < backward_ranges_.size() &&
+             backward_ranges_[next_range_] == (GradRange{lo, hi}));
+  if (hook_) hook_->gradient_ready(next_range_, backward_ranges_[next_range_]);
+  ++next_range_;
+}
+
 template <class T>
 double Vae<T>::backward(const T* x, int B, double beta, double free_bits, KlEstimator kl) {
   VAE_ASSERT(B == last_batch_ && !forward_only());
+  next_range_ = 0;
   clear_activation_grads(B, std::max(last_samples_, 1));
   const T scale = T(1) / static_cast<T>(B);  // the one place the batch mean enters
   double objective;
@@ -446,8 +503,9 @@ double Vae<T>::backward(const T* x, int B, double beta, double free_bits, KlEsti
     objective = elbo_backward(x, B, scale, beta, free_bits, kl);
   }
   heads_backward(x, B);
-  for (size_t l = enc_.size(); l-- > 0;) layer_backward(enc_[l], x, B);
+  stack_backward(enc_, x, B, !pseudo_);  // the VampPrior's pass adds to them below
   if (pseudo_) pseudo_backward();
+  VAE_ASSERT(next_range_ == backward_ranges_.size());
   return objective;
 }
 
@@ -478,7 +536,8 @@ double Vae<T>::iw_backward(const T* x, int B, T scale) {
     recon_backward(dA + logits_ + row, A + logits_ + row, x + static_cast<size_t>(r % B) * D,
                    static_cast<T>(scale * iw_weight_[r]), 1);
   }
-  for (size_t l = dec_.size(); l-- > 0;) layer_backward(dec_[l], nullptr, K * B);
+  gradient_final(lk_params_, num_params_);
+  stack_backward(dec_, nullptr, K * B, true);
   if (pseudo_) {
     std::vector<T>& weight = prior_dlogp_;  // (K·B) each row's weight, scale · w̃_r
     for (int r = 0; r < K * B; ++r) weight[r] = static_cast<T>(scale * iw_weight_[r]);
@@ -504,7 +563,8 @@ double Vae<T>::elbo_backward(const T* x, int B, T scale, double beta, double fre
   const T* A = acts_.data();
   T* dA = dacts_.data();
   recon_backward(dA + logits_, A + logits_, x, scale, B);
-  for (size_t l = dec_.size(); l-- > 0;) layer_backward(dec_[l], nullptr, B);  // → dz
+  gradient_final(lk_params_, num_params_);
+  stack_backward(dec_, nullptr, B, true);  // → dz
   const double kl_objective = kl_backward(B, scale, beta, free_bits, kl);
   // z = μ + σ ⊙ ε: dz flows into dμ and dlog σ²
   reparam_backward(dA + mu_, dA + logvar_, dA + z_, A + logvar_, A + eps_, nz);
@@ -571,12 +631,15 @@ template <class T>
 void Vae<T>::pseudo_backward() {
   const int K = cfg_.pseudo_inputs;
   kind_backward(umu_head_, nullptr, K);
+  layer_final(mu_head_);  // the pass on x added its part before
   kind_backward(ulv_head_, nullptr, K);
-  for (size_t l = uenc_.size(); l-- > 0;) layer_backward(uenc_[l], nullptr, K);
+  layer_final(lv_head_);
+  stack_backward(uenc_, nullptr, K, true);  // uenc_'s parameters are enc_'s
   const T* du = dacts_.data() + u_;  // (K_u, D)
   T* g = grads_.data() + prior_params_;
   const size_t n = static_cast<size_t>(K) * cfg_.input_dim;
   for (size_t i = 0; i < n; ++i) g[i] += du[i];
+  gradient_final(prior_params_, lk_params_);
 }
 
 // The heads: both add into the gradient of the encoder's features (x itself when there are no
@@ -585,7 +648,9 @@ void Vae<T>::pseudo_backward() {
 template <class T>
 void Vae<T>::heads_backward(const T* x, int B) {
   kind_backward(mu_head_, x, B);
+  if (!pseudo_) layer_final(mu_head_);
   kind_backward(lv_head_, x, B);
+  if (!pseudo_) layer_final(lv_head_);
   one_hot_backward(mu_head_, B);
 }
 

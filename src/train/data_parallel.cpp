@@ -10,6 +10,26 @@
 
 namespace vae {
 
+std::vector<GradRange> gradient_buckets(const std::vector<GradRange>& ranges, size_t max_elems,
+                                        std::vector<int>* bucket_end) {
+  std::vector<GradRange> buckets;
+  bucket_end->assign(ranges.size(), -1);
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    const GradRange r = ranges[i];
+    GradRange* last = buckets.empty() ? nullptr : &buckets.back();
+    const bool below = last && r.hi == last->lo, above = last && r.lo == last->hi;
+    if ((below || above) && last->hi - last->lo + (r.hi - r.lo) <= max_elems) {
+      (*bucket_end)[i - 1] = -1;  // the bucket grows: slice i completes it now
+      if (below) last->lo = r.lo;
+      else last->hi = r.hi;
+    } else {
+      buckets.push_back(r);
+    }
+    (*bucket_end)[i] = static_cast<int>(buckets.size()) - 1;
+  }
+  return buckets;
+}
+
 template <class T>
 DataParallel<T>::DataParallel(Vae<T>& model, int parts, int max_batch, int max_samples,
                               const PartSharing<T>* sharing)
@@ -26,6 +46,14 @@ DataParallel<T>::DataParallel(Vae<T>& model, int parts, int max_batch, int max_s
   if (sharing) {
     sharing_ = *sharing;
     VAE_ASSERT(0 <= sharing_.first && sharing_.first < sharing_.last && sharing_.last <= parts_);
+    if (overlaps()) {
+      buckets_ = gradient_buckets(model.backward_ranges(),
+                                  std::max<size_t>(1, sharing_.bucket_bytes / sizeof(T)),
+                                  &bucket_end_);
+      for (int p = 0; p < parts_; ++p) hooks_.emplace_back(this, p);
+      ready_ = std::make_unique<std::atomic<int>[]>(static_cast<size_t>(parts_));
+      fields_.resize(static_cast<size_t>(parts_));
+    }
   } else {
     sharing_.first = 0;
     sharing_.last = parts_;
@@ -110,6 +138,78 @@ void DataParallel<T>::share_parts(int B) {
   }
 }
 
+// The next transfer of the sequence is posted while it may go (a part run elsewhere: always;
+// one run here: once ready_ says so); then the posted ones may move.
+template <class T>
+void DataParallel<T>::post_ready() {
+  const int items = static_cast<int>(buckets_.size()) + 1;  // the buckets, then the figures
+  while (next_part_ < parts_) {
+    const int p = next_part_, item = next_item_;
+    const bool rows = row0(p + 1, step_rows_) > row0(p, step_rows_);
+    if (rows && runs_here(p) && ready_[static_cast<size_t>(p)].load(std::memory_order_acquire) <= item)
+      break;
+    if (rows && item + 1 < items) {
+      const GradRange b = buckets_[static_cast<size_t>(item)];
+      sharing_.exchange->post(p, part_grads(p) + b.lo, (b.hi - b.lo) * sizeof(T));
+    } else if (rows) {
+      sharing_.exchange->post(p, fields_[static_cast<size_t>(p)].data(),
+                              sizeof(fields_[0]));
+    }
+    if (!rows || ++next_item_ == items) {
+      ++next_part_;
+      next_item_ = 0;
+    }
+  }
+  sharing_.exchange->progress();
+}
+
+template <class T>
+void DataParallel<T>::start_exchange(int B) {
+  step_rows_ = B;
+  next_part_ = next_item_ = 0;
+  poster_ = std::this_thread::get_id();
+  for (int p = 0; p < parts_; ++p) ready_[static_cast<size_t>(p)].store(0);
+  post_ready();  // the parts before this process's first: nothing to wait for
+}
+
+// Slice i of part p's backward is final: so is a bucket when the slice completes one.
+template <class T>
+void DataParallel<T>::range_ready(int p, size_t i) {
+  const int b = bucket_end_[i];
+  if (b >= 0) ready_[static_cast<size_t>(p)].store(b + 1, std::memory_order_release);
+  if (std::this_thread::get_id() == poster_) post_ready();
+}
+
+// Part p ran here: its figures, and every bucket (a part whose loss was not finite had no
+// backward: its gradient is the zeros it started from), may go.
+template <class T>
+void DataParallel<T>::part_done(int p) {
+  const StepResult& r = results_[static_cast<size_t>(p)];
+  fields_[static_cast<size_t>(p)] = {r.loss.recon, r.loss.kl, r.iw, r.objective, r.finite ? 1.0 : 0.0};
+  ready_[static_cast<size_t>(p)].store(static_cast<int>(buckets_.size()) + 1,
+                                       std::memory_order_release);
+  if (std::this_thread::get_id() == poster_) post_ready();
+}
+
+// After this process's parts: the rest of the sequence, the wait, and the other parts' figures.
+template <class T>
+void DataParallel<T>::finish_exchange() {
+  post_ready();
+  VAE_ASSERT(next_part_ == parts_);
+  sharing_.exchange->wait();
+  for (int p = 0; p < parts_; ++p) {
+    if (runs_here(p)) continue;
+    const auto& f = fields_[static_cast<size_t>(p)];
+    StepResult& r = results_[static_cast<size_t>(p)];
+    r.loss.recon = f[0];
+    r.loss.kl = f[1];
+    r.iw = f[2];
+    r.objective = f[3];
+    r.finite = f[4] != 0;
+    zeroed_[static_cast<size_t>(p)] = 0;  // its gradient here is what arrived
+  }
+}
+
 template <class T>
 typename DataParallel<T>::StepResult DataParallel<T>::step(const T* x, const T* eps, int B, int K,
                                                            const int32_t* labels, bool iwae,
@@ -125,6 +225,7 @@ typename DataParallel<T>::StepResult DataParallel<T>::step(const T* x, const T* 
     const int b0 = row0(p, B), Bp = row0(p + 1, B) - b0;
     if (Bp == 0) return;
     Vae<T>& m = p == 0 ? model_ : *replicas_[static_cast<size_t>(p - 1)];
+    if (overlaps()) m.set_backward_hook(&hooks_[static_cast<size_t>(p)]);
     const T* xp = x + static_cast<size_t>(b0) * D;
     const int32_t* lp = labels ? labels + b0 : nullptr;
     if (!zeroed_[static_cast<size_t>(p)]) m.zero_grad();
@@ -150,13 +251,21 @@ typename DataParallel<T>::StepResult DataParallel<T>::step(const T* x, const T* 
       if (r.finite) r.objective = m.backward(xp, Bp, beta, free_bits);
       zeroed_[static_cast<size_t>(p)] = !r.finite;  // no backward: still zero
     }
+    if (overlaps()) {
+      m.set_backward_hook(nullptr);
+      part_done(p);
+    }
   };
 
+  if (overlaps()) start_exchange(B);
   if (parts_ == 1)
     run_part(0);
   else
     each(sharing_.last - sharing_.first, [&](int i) { run_part(sharing_.first + i); });
-  if (shared_) share_parts(B);
+  if (overlaps())
+    finish_exchange();
+  else if (shared_)
+    share_parts(B);
   StepResult out;
   grads_.clear();
   weights_.clear();

@@ -24,11 +24,25 @@
 //     before the update (no clipping, no hook);
 //   - reduce() stores the reduced gradient in model.grads() and returns Σ g²; then
 //     update(adam, scale) applies Adam to it (clipping folds in as the scale).
+//
+// Distributed, the parts' gradients either travel after this process's last part (blocking,
+// PartSharing::share) or overlap the backward passes (PartSharing::exchange): the gradient is
+// cut into buckets of whole slices of Vae::backward_ranges() (gradient_buckets), and every
+// process walks one sequence of transfers, the same everywhere —
+//   for each part p with rows, in part order: its buckets in backward order, then its figures —
+// posting each as soon as it can: at once for a part run elsewhere (it receives), and for a part
+// run here when the part's backward has made the bucket final (a BackwardHook on its replica),
+// its figures when the part is done. Between layers the hook lets the posted transfers move.
+// After its own parts the process posts what is left and waits for all. The sum over the parts
+// is then formed exactly as without overlap, so the result is the same bit for bit.
 #pragma once
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "core/pool.h"
@@ -51,15 +65,47 @@ inline int data_parallel_parts(int threads, int batch) {
 /// objective, finite (1 or 0).
 constexpr int kSharedResultFields = 5;
 
+/// Bytes of gradient per transfer when the exchange overlaps the backward pass: slices of
+/// Vae::backward_ranges() that follow one another in memory are grouped, in backward order, while
+/// the group stays within this size (a larger slice is a bucket alone). Smaller buckets start
+/// sooner; larger ones cost fewer messages.
+constexpr size_t kGradientBucketBytes = size_t{1} << 20;
+
+/// The buckets of a gradient whose slices backward finishes in the order `ranges` (a model's
+/// backward_ranges()): consecutive slices adjacent in memory, merged while a bucket holds at
+/// most max_elems values (at least one slice each). In bucket_end (ranges.size()), the bucket
+/// that slice i completes, or −1 when a later slice completes it.
+std::vector<GradRange> gradient_buckets(const std::vector<GradRange>& ranges, size_t max_elems,
+                                        std::vector<int>* bucket_end);
+
+/// How the parts' gradients travel between processes while the backward passes run
+/// (PartSharing::exchange; distributed: train/distributed.h's BroadcastQueue).
+class PartExchange {
+ public:
+  virtual ~PartExchange() = default;
+  /// Starts moving `bytes` at `data` of part p from the process that runs it to the same place
+  /// on every other; returns at once. Every process posts the same (p, bytes) in the same order.
+  virtual void post(int part, void* data, size_t bytes) = 0;
+  /// Lets the posted transfers move; returns at once.
+  virtual void progress() = 0;
+  /// Returns when every posted transfer has arrived.
+  virtual void wait() = 0;
+};
+
 /// Parts run by other processes (distributed training, train/distributed.h). This process runs
-/// only parts [first, last), on `workers` threads; then share(p, grads, n, fields) is called on
-/// every process for every part with rows, in part order, and must leave in grads (n values)
-/// and fields (kSharedResultFields) what the process that ran part p computed.
+/// only parts [first, last), on `workers` threads. Without `exchange`, share(p, grads, n, fields)
+/// is then called on every process for every part with rows, in part order, and must leave in
+/// grads (n values) and fields (kSharedResultFields) what the process that ran part p computed.
+/// With `exchange`, the transfers overlap the backward passes instead (file comment), in buckets
+/// of at most bucket_bytes; share is not called. Only the thread that calls step() calls
+/// `exchange`.
 template <class T>
 struct PartSharing {
   int first = 0, last = 0;
   int workers = 1;
   std::function<void(int part, T* grads, size_t n, double* fields)> share;
+  PartExchange* exchange = nullptr;
+  size_t bucket_bytes = kGradientBucketBytes;
 };
 
 template <class T>
@@ -119,6 +165,22 @@ class DataParallel {
   template <class F>
   void each(int n, F&& f);  // f(i) for i in [0, n), spread over the workers
   void share_parts(int B);  // sharing_.share for every part with rows (distributed)
+  // The overlapped exchange (sharing_.exchange, file comment).
+  class PartHook final : public BackwardHook {  // on part p's replica during its backward
+   public:
+    PartHook(DataParallel* dp, int part) : dp_(dp), part_(part) {}
+    void gradient_ready(size_t i, GradRange) override { dp_->range_ready(part_, i); }
+
+   private:
+    DataParallel* dp_;
+    int part_;
+  };
+  bool overlaps() const { return sharing_.exchange != nullptr; }
+  void start_exchange(int B);
+  void range_ready(int p, size_t i);
+  void part_done(int p);
+  void post_ready();
+  void finish_exchange();
   bool runs_here(int p) const { return p >= sharing_.first && p < sharing_.last; }
   T* part_grads(int p) {
     if (p == 0) return model_.grads();
@@ -138,6 +200,18 @@ class DataParallel {
   std::vector<T> weights_;                          // (≤ P) their w_p = B_p / B
   std::vector<double> grad_sq_;                     // (P) per parameter range
   PartSharing<T> sharing_;                          // parts [first, last) run here
+  // The overlapped exchange: the gradient's buckets in backward order; per slice of
+  // backward_ranges() the bucket it completes (−1: none); per part its hook, how many of its
+  // transfers may go (its buckets made final; all nb + 1 with its figures, once it is done) and
+  // its figures; the next transfer of the sequence (part, item: bucket, or nb for the figures);
+  // the rows of the step's batch; and the thread that calls step(), the only one that posts.
+  std::vector<GradRange> buckets_;                      // (nb)
+  std::vector<int> bucket_end_;                         // (slices)
+  std::vector<PartHook> hooks_;                         // (P)
+  std::unique_ptr<std::atomic<int>[]> ready_;           // (P)
+  std::vector<std::array<double, kSharedResultFields>> fields_;  // (P)
+  int next_part_ = 0, next_item_ = 0, step_rows_ = 0;
+  std::thread::id poster_;
   bool shared_ = false;                             // sharing_ was given
   int workers_;                                     // threads of the pool (P without sharing)
   std::unique_ptr<WorkerPool> pool_;                // workers_ > 1 only

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,7 +81,19 @@ double distributed_timeout_seconds() {
   return 20.0;
 }
 
+bool distributed_overlap() {
+  const char* v = std::getenv("VAE_MPI_OVERLAP");
+  return !(v && std::strcmp(v, "0") == 0);
+}
+
 #ifndef VAE_MPI
+
+struct BroadcastQueue::Requests {};
+BroadcastQueue::BroadcastQueue() = default;
+BroadcastQueue::~BroadcastQueue() = default;
+void BroadcastQueue::post(void*, size_t, int) {}
+void BroadcastQueue::progress() {}
+void BroadcastQueue::wait() {}
 
 bool distributed_built() { return false; }
 void distributed_init(int*, char***) {}
@@ -176,7 +189,9 @@ bool distributed_built() { return true; }
 
 void distributed_init(int* argc, char*** argv) {
   if (started || !launched_by_mpi()) return;
-  if (MPI_Init(argc, argv) != MPI_SUCCESS) return;
+  // Only the main thread calls MPI (the training steps' worker threads never do).
+  int provided = 0;
+  if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) return;
   started = true;
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
@@ -206,6 +221,46 @@ void broadcast_bytes(void* data, size_t bytes, int root) {
     check(MPI_Bcast(p + done, n, MPI_BYTE, root, MPI_COMM_WORLD), "a broadcast");
     done += static_cast<size_t>(n);
   }
+}
+
+struct BroadcastQueue::Requests {
+  std::vector<MPI_Request> posted;
+};
+
+BroadcastQueue::BroadcastQueue() : requests_(std::make_unique<Requests>()) {}
+BroadcastQueue::~BroadcastQueue() = default;
+
+void BroadcastQueue::post(void* data, size_t bytes, int root) {
+  if (size_ == 1 || bytes == 0) return;
+  const Waiting w;
+  auto* p = static_cast<char*>(data);
+  for (size_t done = 0; done < bytes;) {  // int counts: pieces of at most 1 GiB
+    const int n = static_cast<int>(std::min<size_t>(bytes - done, size_t{1} << 30));
+    MPI_Request r;
+    check(MPI_Ibcast(p + done, n, MPI_BYTE, root, MPI_COMM_WORLD, &r), "a broadcast");
+    requests_->posted.push_back(r);
+    done += static_cast<size_t>(n);
+  }
+}
+
+void BroadcastQueue::progress() {
+  std::vector<MPI_Request>& posted = requests_->posted;
+  if (posted.empty()) return;
+  const Waiting w;
+  int all_done = 0;
+  check(MPI_Testall(static_cast<int>(posted.size()), posted.data(), &all_done,
+                    MPI_STATUSES_IGNORE),
+        "a broadcast");
+  if (all_done) posted.clear();
+}
+
+void BroadcastQueue::wait() {
+  std::vector<MPI_Request>& posted = requests_->posted;
+  if (posted.empty()) return;
+  const Waiting w;
+  check(MPI_Waitall(static_cast<int>(posted.size()), posted.data(), MPI_STATUSES_IGNORE),
+        "a broadcast");
+  posted.clear();
 }
 
 bool any_rank(bool flag) {

@@ -12,7 +12,9 @@
 //   g = Σ_{s=0}^{S−1} w_s g_s,   w_s = B_s / B
 // the very sum (same operands, same order) for any N: N = 1, 2, 3 ... give the same parameters
 // bit for bit. The cost of this: each rank receives (S − S_r) whole gradients per step (S_r its
-// own shards) instead of a ring all-reduce's 2(N−1)/N of one.
+// own shards) instead of a ring all-reduce's 2(N−1)/N of one. The broadcasts overlap the
+// backward passes (BroadcastQueue; the sequence in train/data_parallel.h) unless
+// distributed_overlap() is false.
 //
 // Everything else of a step is computed identically on every rank (Adam, the norm, the
 // non-finite checks), so the ranks agree on every decision without a message: NaN recovery,
@@ -27,6 +29,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 
 namespace vae {
@@ -100,6 +103,34 @@ void broadcast_bytes(void* data, size_t bytes, int root);
 bool any_rank(bool flag);
 /// The smallest of the ranks' `value`.
 long long min_over_ranks(long long value);
+
+/// Non-blocking broadcasts (MPI_Ibcast), to overlap an exchange with computation: post() starts
+/// one and returns at once; progress() lets the posted ones move (Open MPI moves a non-blocking
+/// collective's data only while a rank is inside an MPI call: call it often, e.g. between the
+/// layers of a backward pass); wait() returns when every posted one has completed, under the
+/// watchdog as the collectives above. Every rank must post the same broadcasts (bytes, root) in
+/// the same order, and wait before any other collective; a posted buffer must not be touched
+/// until wait() returns (the root's must hold its final bytes when posted). The time inside these
+/// calls counts in collective_seconds. Without a job (one rank) every call returns at once.
+class BroadcastQueue {
+ public:
+  BroadcastQueue();
+  ~BroadcastQueue();
+  BroadcastQueue(const BroadcastQueue&) = delete;
+  BroadcastQueue& operator=(const BroadcastQueue&) = delete;
+  void post(void* data, size_t bytes, int root);
+  void progress();
+  void wait();
+
+ private:
+  struct Requests;  // the MPI requests posted and not yet known complete
+  std::unique_ptr<Requests> requests_;
+};
+
+/// Whether distributed training overlaps the shards' exchange with the backward pass
+/// (train/data_parallel.h): true unless VAE_MPI_OVERLAP is "0" (to measure what overlap buys,
+/// scripts/bench-mpi.sh).
+bool distributed_overlap();
 
 /// Before training: every rank reports whether it is ready (`error` empty) or what stopped it;
 /// the wait for the slowest rank is not limited by the watchdog.

@@ -229,14 +229,32 @@ int step_parts(const TrainOptions& opts) {
   return rank_shards(opts.batch_size, opts.free_bits > 0);
 }
 
-// Distributed: this rank's shards, run on its threads; each shard's gradient and figures then
-// broadcast from the rank that ran it (train/distributed.h).
-PartSharing<float> rank_sharing(int shards) {
+// Distributed with overlap: each transfer of shard p is a broadcast from the rank that runs it,
+// posted while the backward passes run (train/data_parallel.h).
+class ShardExchange final : public PartExchange {
+ public:
+  explicit ShardExchange(int shards) : shards_(shards) {}
+  void post(int part, void* data, size_t bytes) override {
+    queue_.post(data, bytes, shard_owner(part, shards_, world_size()));
+  }
+  void progress() override { queue_.progress(); }
+  void wait() override { queue_.wait(); }
+
+ private:
+  int shards_;
+  BroadcastQueue queue_;
+};
+
+// Distributed: this rank's shards, run on its threads; each shard's gradient and figures
+// broadcast from the rank that ran it (train/distributed.h): through `exchange` during the
+// backward passes, or without it (nullptr) after this rank's last shard.
+PartSharing<float> rank_sharing(int shards, PartExchange* exchange) {
   PartSharing<float> s;
   const int N = world_size(), r = world_rank();
   s.first = first_shard(r, shards, N);
   s.last = first_shard(r + 1, shards, N);
   s.workers = num_threads();
+  s.exchange = exchange;
   s.share = [shards, N](int p, float* grads, size_t n, double* fields) {
     const int owner = shard_owner(p, shards, N);
     broadcast_bytes(grads, n * sizeof(float), owner);
@@ -304,6 +322,7 @@ class TrainingRun {
   const size_t P_;
   const int parts_;
   const bool writes_;  // this process writes the run's files (rank 0, or not distributed)
+  ShardExchange exchange_;            // distributed with overlap: the shards' transfers
   const PartSharing<float> sharing_;  // distributed: this rank's shards
   DataParallel<float> steps_;
   Adam<float> adam_;
@@ -342,7 +361,10 @@ TrainingRun::TrainingRun(const std::string& out_dir, const ModelConfig& model_cf
       // an MPI job (train/distributed.h).
       parts_(step_parts(opts)),
       writes_(is_root_rank()),
-      sharing_(distributed() ? rank_sharing(parts_) : PartSharing<float>{}),
+      exchange_(parts_),
+      sharing_(distributed()
+                   ? rank_sharing(parts_, distributed_overlap() ? &exchange_ : nullptr)
+                   : PartSharing<float>{}),
       steps_(model_, parts_, opts.batch_size, K_, distributed() ? &sharing_ : nullptr),
       adam_(P_, AdamConfig{opts.lr, 0.9, 0.999, 1e-8, opts.weight_decay}),
       rng_(opts.seed),

@@ -1,5 +1,5 @@
 // `vae train` under mpiexec (src/train/distributed.h): the same parameters bit for bit for any
-// rank count, rank 0 alone writes and prints, a rank that cannot start stops all, NaN recovery
+// rank count, with the exchange overlapped with the backward pass or not, rank 0 alone writes and prints, a rank that cannot start stops all, NaN recovery
 // agreed by all ranks, and a killed rank stops the others. Built only when the build has MPI and
 // no sanitizer (tests/CMakeLists.txt); each test skips when mpiexec is absent.
 #include <signal.h>
@@ -109,6 +109,17 @@ TEST(MpiCli, SameParametersForAnyRankCountAsThreeThreadsInOneProcess) {
   }
   expect_same_state(tmp.file("np1/last.safetensors"), tmp.file("np2/last.safetensors"));
   expect_same_state(tmp.file("np1/last.safetensors"), tmp.file("np3/last.safetensors"));
+  // The exchange after each rank's last shard instead of overlapped with the backward pass
+  // (VAE_MPI_OVERLAP=0): the same parameters.
+  {
+    const auto args = train_args(data, tmp.file("np3-after"), 2);
+    vae_test::TempDir session;
+    std::vector<std::string> env = mpi_env(session.path());
+    env.push_back("VAE_MPI_OVERLAP=0");
+    const RunResult r = run_binary(VAE_MPIEXEC, mpiexec_args({{3, args}}), env);
+    ASSERT_EQ(r.code, 0) << describe(args, r);
+    expect_same_state(tmp.file("np1/last.safetensors"), tmp.file("np3-after/last.safetensors"));
+  }
   // The reference computed another way: one process, no MPI, its three threads each running a
   // part of 32 rows (train/data_parallel.h), the parts summed in order as the shards are.
   auto plain = train_args(data, tmp.file("threads"), 2);

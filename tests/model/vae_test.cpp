@@ -1,6 +1,7 @@
 // The whole model: the negative ELBO's gradient with respect to every parameter against finite
 // differences (double precision, ε pinned), for each activation and a two-layer stack; the
-// parameter layout; float against double; encode/decode against the training forward.
+// parameter layout; float against double; encode/decode against the training forward; the
+// backward hook's slices (final when reported, covering the gradient once).
 #include "vae/model.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "gradcheck.h"
+#include "layer_specs.h"
 #include "vae/error.h"
 
 namespace {
@@ -81,6 +83,94 @@ INSTANTIATE_TEST_SUITE_P(
       for (int h : info.param.hidden) name += "_" + std::to_string(h);
       return name;
     });
+
+// Records every slice backward() reports, with a copy of its values at that moment.
+class SliceRecorder final : public vae::BackwardHook {
+ public:
+  explicit SliceRecorder(const vae::Vae<double>& model) : model_(model) {}
+  void gradient_ready(size_t i, vae::GradRange range) override {
+    indices.push_back(i);
+    ranges.push_back(range);
+    values.emplace_back(model_.grads() + range.lo, model_.grads() + range.hi);
+  }
+  std::vector<size_t> indices;
+  std::vector<vae::GradRange> ranges;
+  std::vector<std::vector<double>> values;
+
+ private:
+  const vae::Vae<double>& model_;
+};
+
+// backward_ranges() covers the gradient once; one backward (K = 1: the ELBO, else the IW bound)
+// reports them in that order, each holding then the value it ends with — and a nonzero one, so
+// that a slice reported before its last write would show; without the hook nothing is reported.
+void check_backward_hook(const vae::ModelConfig& cfg, int K) {
+  SCOPED_TRACE(cfg.describe() + ", K " + std::to_string(K));
+  const int B = 4;
+  vae::Vae<double> model(cfg, B, K);
+  vae::Rng rng(21);
+  model.init_params(rng);
+  std::vector<int> cover(model.num_params(), 0);
+  for (const vae::GradRange& r : model.backward_ranges())
+    for (size_t j = r.lo; j < r.hi; ++j) ++cover[j];
+  for (size_t j = 0; j < cover.size(); ++j) ASSERT_EQ(cover[j], 1) << "parameter " << j;
+
+  std::vector<double> x(B * cfg.input_dim), eps(static_cast<size_t>(K) * B * cfg.latent);
+  vae_test::fill_uniform(x, rng, 0, 1);
+  rng.normal_fill(eps.data(), eps.size());
+  const std::vector<int32_t> labels = {0, 1, 2, 1};
+  const int32_t* y = cfg.num_classes ? labels.data() : nullptr;
+  SliceRecorder rec(model);
+  model.set_backward_hook(&rec);
+  const auto pass = [&] {
+    model.zero_grad();
+    if (K > 1) model.forward_iw(x.data(), eps.data(), B, K, y);
+    else model.forward(x.data(), eps.data(), B, y);
+    model.backward(x.data(), B);
+  };
+  pass();
+  ASSERT_EQ(rec.ranges, model.backward_ranges());
+  for (size_t i = 0; i < rec.ranges.size(); ++i) {
+    EXPECT_EQ(rec.indices[i], i);
+    const vae::GradRange r = rec.ranges[i];
+    bool nonzero = false;
+    for (size_t j = r.lo; j < r.hi; ++j) {
+      ASSERT_EQ(rec.values[i][j - r.lo], model.grads()[j]) << "slice " << i << ", parameter " << j;
+      nonzero = nonzero || model.grads()[j] != 0;
+    }
+    EXPECT_TRUE(nonzero) << "slice " << i;
+  }
+  model.set_backward_hook(nullptr);
+  pass();
+  EXPECT_EQ(rec.ranges.size(), model.backward_ranges().size());
+}
+
+TEST(Vae, BackwardHookReportsEverySliceOnceWhenItIsFinal) {
+  vae::ModelConfig mlp = tiny_config(vae::Activation::Tanh, {5, 4});
+  vae::ModelConfig learned = tiny_config(vae::Activation::Tanh, {5}, vae::Likelihood::GaussianLearnedSigma);
+  vae::ModelConfig conditional = tiny_config(vae::Activation::Tanh, {5});
+  conditional.num_classes = 3;
+  vae::ModelConfig vamp = tiny_config(vae::Activation::Tanh, {5}, vae::Likelihood::GaussianLearnedSigma);
+  vamp.prior = vae::Prior::Vamp;
+  vamp.pseudo_inputs = 3;
+  const vae::ModelConfig conv = vae_test::custom_config(
+      6, 2, vae::Activation::Tanh, {vae::conv_layer(3, 3, 2, 1), vae::dense_layer(5)},
+      {vae::dense_layer(12), vae::reshape_layer(3, 2, 2), vae::conv_transpose_layer(1, 4, 2, 0)});
+  for (const vae::ModelConfig& cfg : {mlp, learned, conditional, vamp, conv}) {
+    check_backward_hook(cfg, 1);
+    check_backward_hook(cfg, 3);
+  }
+  // The default model's slices, in backward order: the decoder's output layer, its hidden
+  // layer, the two heads, the encoder's layer.
+  const vae::Vae<float> def(vae::ModelConfig{}, 1);
+  const size_t enc = 784 * 400 + 400, head = 400 * 20 + 20, dec0 = 20 * 400 + 400;
+  const std::vector<vae::GradRange> want = {{enc + 2 * head + dec0, def.num_params()},
+                                            {enc + 2 * head, enc + 2 * head + dec0},
+                                            {enc, enc + head},
+                                            {enc + head, enc + 2 * head},
+                                            {0, enc}};
+  EXPECT_EQ(def.backward_ranges(), want);
+}
 
 TEST(Vae, ParamTableOfTheDefaultModel) {
   const vae::ModelConfig cfg;  // 784-400-20

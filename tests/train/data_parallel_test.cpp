@@ -1,13 +1,19 @@
 // DataParallel (src/train/data_parallel.h): a step split over P parts gives the one-model
 // step's losses, objective and gradient (double precision, to rounding), for uneven splits,
 // batches smaller than P, conditional models, conv models and the IWAE objective; the update
-// keeps every replica's parameters equal to the model's, so later steps agree too.
+// keeps every replica's parameters equal to the model's, so later steps agree too. Distributed
+// views: parts run elsewhere arrive through share(), or through an exchange that overlaps the
+// backward pass (the same transfers in the same order for every process, each bucket posted
+// when final), with the one-model result.
 #include "train/data_parallel.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "layer_specs.h"
@@ -146,6 +152,21 @@ TEST(DataParallel, ReplicasShareTheModelsParameters) {
     ASSERT_NEAR(model.grads()[i], ref.grads()[i], 1e-11 * (1 + std::fabs(ref.grads()[i]))) << i;
 }
 
+// A DataParallel step's figures (`got`) and its reduced gradient against one model's step on
+// the same batch (want, want_obj, ref's gradient).
+void expect_one_model_step(const vae::DataParallel<double>::StepResult& got,
+                           const vae::LossParts& want, double want_obj,
+                           vae::DataParallel<double>& dp, const vae::Vae<double>& model,
+                           const vae::Vae<double>& ref) {
+  ASSERT_TRUE(got.finite);
+  expect_near_rel(got.loss.recon, want.recon, "recon");
+  expect_near_rel(got.loss.kl, want.kl, "kl");
+  expect_near_rel(got.objective, want_obj, "objective");
+  dp.reduce();
+  for (size_t i = 0; i < ref.num_params(); ++i)
+    ASSERT_NEAR(model.grads()[i], ref.grads()[i], 1e-11 * (1 + std::fabs(ref.grads()[i]))) << i;
+}
+
 // One process's view of a distributed step (PartSharing): it runs part 1 of 3 alone, with a
 // replica for that part only, and receives parts 0 and 2 through share(); the reduced gradient
 // and the batch's figures equal the one-model step's.
@@ -192,13 +213,145 @@ TEST(DataParallel, PartsRunElsewhereArriveThroughShareWithoutReplicas) {
   const double want_obj = ref.backward(b.x.data(), B);
   const auto got = dp.step(b.x.data(), b.eps.data(), B, 1, nullptr, false);
   EXPECT_EQ(shared, (std::vector<int>{0, 1, 2}));  // every part, in part order
-  ASSERT_TRUE(got.finite);
-  expect_near_rel(got.loss.recon, want.recon, "recon");
-  expect_near_rel(got.loss.kl, want.kl, "kl");
-  expect_near_rel(got.objective, want_obj, "objective");
-  dp.reduce();
-  for (size_t i = 0; i < n; ++i)
-    ASSERT_NEAR(model.grads()[i], ref.grads()[i], 1e-11 * (1 + std::fabs(ref.grads()[i]))) << i;
+  expect_one_model_step(got, want, want_obj, dp, model, ref);
+}
+
+TEST(DataParallel, GradientBucketsGroupAdjacentSlicesUpToTheLimit) {
+  // Slices as backward finishes them: downwards through memory, then one elsewhere.
+  const std::vector<vae::GradRange> slices = {{90, 100}, {60, 90}, {50, 60}, {0, 50}, {200, 210}};
+  std::vector<int> end;
+  const std::vector<vae::GradRange> buckets = vae::gradient_buckets(slices, 40, &end);
+  const std::vector<vae::GradRange> want = {{60, 100}, {50, 60}, {0, 50}, {200, 210}};
+  EXPECT_EQ(buckets, want);
+  EXPECT_EQ(end, (std::vector<int>{-1, 0, 1, 2, 3}));
+  // A limit below every slice: one bucket per slice.
+  EXPECT_EQ(vae::gradient_buckets(slices, 1, &end).size(), slices.size());
+  EXPECT_EQ(end, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+// A process's side of the overlapped exchange: it logs every post and progress call; a part run
+// here is copied when posted (what would be sent then), a part run elsewhere is filled at wait()
+// with that part's gradient and figures (what would have arrived).
+struct LoggedExchange final : vae::PartExchange {
+  struct Post {
+    int part;
+    size_t bytes;
+    void* data;
+    std::vector<char> sent;
+  };
+  void post(int part, void* data, size_t bytes) override {
+    const char* c = static_cast<const char*>(data);
+    posts.push_back({part, bytes, data, std::vector<char>(c, c + bytes)});
+    log.push_back('p');
+  }
+  void progress() override { log.push_back('t'); }
+  void wait() override {
+    log.push_back('w');
+    std::vector<size_t> item(grads.size(), 0);
+    for (const Post& p : posts) {
+      if (p.part == here) continue;
+      const size_t i = item[static_cast<size_t>(p.part)]++;
+      const double* from = i < buckets.size() ? grads[static_cast<size_t>(p.part)].data() + buckets[i].lo
+                                              : fields[static_cast<size_t>(p.part)].data();
+      std::memcpy(p.data, from, p.bytes);
+    }
+  }
+  int here = 0;
+  std::vector<vae::GradRange> buckets;
+  std::vector<std::vector<double>> grads, fields;  // (P) what each part's process computes
+  std::vector<Post> posts;
+  std::string log;
+};
+
+// Every process's view of a P-part step whose exchange overlaps the backward pass: each runs
+// one part; all post the same transfers in the same order (part by part: its buckets, then its
+// figures); a bucket of the part run here holds its final values when posted, and its posts are
+// spread over the backward pass (progress calls between them); the step equals one model's.
+void check_overlapped_exchange(const vae::ModelConfig& cfg, int B, int P, size_t bucket_bytes) {
+  SCOPED_TRACE(cfg.describe());
+  const int rows = B / P;  // B a multiple of P here
+  vae::Vae<double> ref(cfg, B);
+  vae::Rng init(6);
+  ref.init_params(init);
+  const size_t n = ref.num_params();
+  const Batch b = make_batch(cfg, B, 1, 12);
+  LoggedExchange base;
+  for (int p = 0; p < P; ++p) {  // what each part's process computes
+    vae::Vae<double> one(cfg, rows);
+    std::copy(ref.params(), ref.params() + n, one.params());
+    one.zero_grad();
+    const size_t x0 = static_cast<size_t>(p) * rows * cfg.input_dim, e0 = static_cast<size_t>(p) * rows * cfg.latent;
+    const vae::LossParts l = one.forward(b.x.data() + x0, b.eps.data() + e0, rows);
+    const double obj = one.backward(b.x.data() + x0, rows);
+    base.grads.emplace_back(one.grads(), one.grads() + n);
+    base.fields.push_back({l.recon, l.kl, 0.0, obj, 1.0});
+  }
+  std::vector<int> end;
+  base.buckets = vae::gradient_buckets(ref.backward_ranges(), bucket_bytes / sizeof(double), &end);
+  ASSERT_GT(base.buckets.size(), 2u);
+  ref.zero_grad();
+  const vae::LossParts want = ref.forward(b.x.data(), b.eps.data(), B);
+  const double want_obj = ref.backward(b.x.data(), B);
+
+  std::vector<std::pair<int, size_t>> first_order;
+  for (int here = 0; here < P; ++here) {
+    SCOPED_TRACE("part " + std::to_string(here) + " here");
+    vae::Vae<double> model(cfg, B);
+    std::copy(ref.params(), ref.params() + n, model.params());
+    LoggedExchange ex = base;
+    ex.here = here;
+    vae::PartSharing<double> sharing;
+    sharing.first = here;
+    sharing.last = here + 1;
+    sharing.exchange = &ex;
+    sharing.bucket_bytes = bucket_bytes;
+    sharing.share = [](int, double*, size_t, double*) { FAIL() << "share() called with an exchange"; };
+    vae::DataParallel<double> dp(model, P, B, 1, &sharing);
+    const auto got = dp.step(b.x.data(), b.eps.data(), B, 1, nullptr, false);
+
+    // The same sequence for every process: part by part, its buckets then its figures.
+    std::vector<std::pair<int, size_t>> order;
+    for (const auto& p : ex.posts) order.emplace_back(p.part, p.bytes);
+    ASSERT_EQ(order.size(), static_cast<size_t>(P) * (base.buckets.size() + 1));
+    for (size_t i = 0; i < order.size(); ++i) {
+      const size_t item = i % (base.buckets.size() + 1);
+      EXPECT_EQ(order[i].first, static_cast<int>(i / (base.buckets.size() + 1)));
+      const vae::GradRange r = item < base.buckets.size() ? base.buckets[item] : vae::GradRange{0, 5};
+      EXPECT_EQ(order[i].second, (r.hi - r.lo) * sizeof(double)) << "transfer " << i;
+    }
+    if (here == 0) first_order = order;
+    EXPECT_EQ(order, first_order);
+    // The part run here: each bucket as sent is its final gradient.
+    size_t item = 0;
+    for (const auto& p : ex.posts) {
+      if (p.part != here || item == base.buckets.size()) continue;
+      const vae::GradRange r = base.buckets[item++];
+      std::vector<double> sent(r.hi - r.lo);
+      std::memcpy(sent.data(), p.sent.data(), p.bytes);
+      for (size_t j = r.lo; j < r.hi; ++j)
+        ASSERT_NEAR(sent[j - r.lo], base.grads[static_cast<size_t>(here)][j], 1e-12 * (1 + std::fabs(base.grads[static_cast<size_t>(here)][j]))) << j;
+    }
+    // Its posts spread over its backward: a progress call between its first and last bucket.
+    const std::string log = ex.log;
+    size_t k = 0, first = std::string::npos, last = 0;
+    for (size_t i = 0; i < log.size(); ++i) {
+      if (log[i] != 'p') continue;
+      const size_t in_seq = k++;
+      const size_t items = base.buckets.size() + 1;  // per part: its buckets, its figures
+      if (static_cast<int>(in_seq / items) != here || in_seq % items == items - 1) continue;
+      if (first == std::string::npos) first = i;
+      last = i;
+    }
+    EXPECT_NE(log.substr(first, last - first).find('t'), std::string::npos) << log;
+    EXPECT_EQ(log.back(), 'w');
+
+    expect_one_model_step(got, want, want_obj, dp, model, ref);
+  }
+}
+
+TEST(DataParallel, AnOverlappedExchangePostsOneSequenceEverywhereAndGivesTheOneModelStep) {
+  check_overlapped_exchange(mlp_config(), 9, 3, 64);
+  check_overlapped_exchange(conv_config(), 8, 2, 128);
 }
 
 TEST(Adam, UpdateReducedEqualsReducingThenStepping) {
