@@ -32,6 +32,21 @@ uint64_t stream_seed(uint64_t seed, size_t i) {
   return seed ^ (0x9e3779b97f4a7c15ull * (static_cast<uint64_t>(i) + 1));
 }
 
+// Adds the log w (R) of pairs base .. base+R−1 (pair p is example p / k of the range) to each
+// example's running log-sum-exp: running max m and s = Σ exp(log w − m).
+void accumulate_log_weights(std::vector<double>& run_max, std::vector<double>& run_sum,
+                            const double* log_w, size_t base, int k, int R) {
+  for (int r = 0; r < R; ++r) {
+    const size_t li = (base + r) / k;
+    if (log_w[r] > run_max[li]) {
+      run_sum[li] = run_sum[li] * std::exp(run_max[li] - log_w[r]) + 1.0;
+      run_max[li] = log_w[r];
+    } else {
+      run_sum[li] += std::exp(log_w[r] - run_max[li]);
+    }
+  }
+}
+
 // Fills per_example[i0, i1) with log (1/K) Σ_k w_k. `finished` counts completed examples for the
 // progress report.
 void iw_range(const Vae<float>& source, const Dataset& data, const float* mu, const float* logvar,
@@ -101,15 +116,7 @@ void iw_range(const Vae<float>& source, const Dataset& data, const float* mu, co
                                   0.5 * ee + 0.5 * lv;
       }
     }
-    for (int r = 0; r < R; ++r) {
-      const size_t li = (base + r) / k;
-      if (log_w[r] > run_max[li]) {
-        run_sum[li] = run_sum[li] * std::exp(run_max[li] - log_w[r]) + 1.0;
-        run_max[li] = log_w[r];
-      } else {
-        run_sum[li] += std::exp(log_w[r] - run_max[li]);
-      }
-    }
+    accumulate_log_weights(run_max, run_sum, log_w.data(), base, k, R);
     const size_t now_done = std::min(n, (base + R) / k);
     finished += now_done - done;
     done = now_done;

@@ -12,8 +12,8 @@
 #include <cmath>
 #include <vector>
 
+#include "eval/bound_rises.h"
 #include "eval/gaussian3.h"
-#include "optim/adam.h"
 #include "vae/eval.h"
 #include "vae/model.h"
 
@@ -115,21 +115,11 @@ struct LinearHvae {
   }
 };
 
-vae::Dataset points(size_t n, uint64_t seed) {
-  vae::Dataset data;
-  data.n = n;
-  data.d = 3;
-  data.x.resize(n * 3);
-  vae::Rng rng(seed);
-  for (float& v : data.x) v = static_cast<float>(4 * rng.uniform() - 2);
-  return data;
-}
-
 TEST(ImportanceWeightedHierarchy, ExactPosteriorGivesTheExactLikelihoodForAnyK) {
   const LinearHvae lh;
   vae::Vae<float> model(lh.config(), 8);
   lh.load(model);
-  const vae::Dataset data = points(20, 3);
+  const vae::Dataset data = vae_test::points3(20, 3, 2.0);
   for (int k : {1, 7}) {
     const vae::IwResult r = vae::evaluate_iw(model, data, k, 3, {}, 5);  // passes split examples
     for (size_t i = 0; i < data.n; ++i)
@@ -151,7 +141,7 @@ TEST(ImportanceWeightedHierarchy, ConvergesToTheExactLikelihoodFromAPoorerPoster
   const LinearHvae lh;
   vae::Vae<float> model(lh.config(), 8);
   lh.load(model, /*poor=*/true);
-  const vae::Dataset data = points(10, 5);
+  const vae::Dataset data = vae_test::points3(10, 5, 2.0);
   double exact = 0;
   for (size_t i = 0; i < data.n; ++i) exact += lh.exact_log_px(data.row(i)) / data.n;
   EXPECT_GT(exact - vae::evaluate_iw(model, data, 1, 6).log_likelihood, 0.2);
@@ -194,7 +184,7 @@ TEST(ImportanceWeightedHierarchy, EncodeGivesBothLayersPosteriorMeans) {
   const LinearHvae lh;
   vae::Vae<float> model(lh.config(), 2);
   lh.load(model);
-  const vae::Dataset data = points(5, 7);
+  const vae::Dataset data = vae_test::points3(5, 7, 2.0);
   std::vector<float> mu(5 * 2), logvar(5 * 2);
   model.encode(data.x.data(), 5, mu.data(), logvar.data());
   const double r = lh.Sigma[0][1] / lh.Sigma[1][1];
@@ -215,14 +205,8 @@ TEST(ImportanceWeightedHierarchy, EncodeGivesBothLayersPosteriorMeans) {
 // paired per-example differences.
 TEST(ImportanceWeightedHierarchy, BoundRisesWithKOnATrainedModel) {
   const int D = 16, N = 400, B = 40;
-  vae::ModelConfig cfg;
-  cfg.input_dim = D;
-  cfg.height = cfg.width = 4;
-  cfg.channels = 1;
-  cfg.hidden = {8};
-  cfg.latent = 4;
+  vae::ModelConfig cfg = vae_test::small_image_config(4);
   cfg.top_latent = 2;
-  cfg.activation = vae::Activation::Tanh;
   vae::Rng rng(11);
   auto stripes = [&](size_t n) {
     vae::Dataset data;
@@ -243,28 +227,8 @@ TEST(ImportanceWeightedHierarchy, BoundRisesWithKOnATrainedModel) {
   const vae::Dataset train = stripes(N), test = stripes(1500);
   vae::Vae<float> model(cfg, B);
   model.init_params(rng);
-  vae::Adam<float> adam(model.num_params(), vae::AdamConfig{1e-2});
-  std::vector<float> eps(B * cfg.latent);
-  for (int step = 0; step < 300; ++step) {
-    const float* x = train.row(static_cast<size_t>(step * B) % N);
-    rng.normal_fill(eps.data(), eps.size());
-    model.zero_grad();
-    model.forward(x, eps.data(), B);
-    model.backward(x, B);
-    adam.step(model.params(), model.grads());
-  }
-  std::vector<std::vector<double>> iw;
-  for (int k : {1, 10, 100}) iw.push_back(vae::evaluate_iw(model, test, k, 12).per_example);
-  for (int s = 0; s < 2; ++s) {
-    double mean = 0, sq = 0;
-    for (size_t i = 0; i < test.n; ++i) {
-      const double gain = iw[s + 1][i] - iw[s][i];
-      mean += gain / test.n;
-      sq += gain * gain / test.n;
-    }
-    const double se = std::sqrt(std::max(0.0, sq - mean * mean) / (test.n - 1));
-    EXPECT_GT(mean, 3 * se) << "step " << s << ": mean gain " << mean << ", se " << se;
-  }
+  vae_test::train_briefly(model, train, B, 300, rng);
+  vae_test::expect_bound_rises(model, test, 12);
 }
 
 }  // namespace
