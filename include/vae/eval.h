@@ -28,6 +28,9 @@ struct ElboResult {
 ///   log w_k = log p(x|z_k) − ½‖z_k‖² + ½‖ε_k‖² + ½ Σ_j log σ²_j    (the ½ log 2π terms cancel)
 /// for the standard prior; any other (the VampPrior) puts its own log p(z_k) (Vae::log_prior):
 ///   log w_k = log p(x|z_k) + log p(z_k) + ½ Z log 2π + ½‖ε_k‖² + ½ Σ_j log σ²_j
+/// A hierarchical model (ModelConfig::top_latent > 0) draws each sample through both layers and
+/// takes its weight from the model (Vae::forward_iw, src/model/hierarchy.h):
+///   log w_k = log p(x|z1_k, z2_k) + log p(z1_k|z2_k) + log p(z2_k) − log q(z1_k|x, z2_k) − log q(z2_k|x)
 /// The bound tightens as K grows and equals the ELBO in expectation at K = 1. The sum over k is a
 /// log-sum-exp accumulated in double across chunks of samples.
 struct IwResult {

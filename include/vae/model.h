@@ -30,6 +30,13 @@
 //             ∂L_K/∂θ = −Σ_k w̃_k ∂log w_k/∂θ,  w̃_k = w_k / Σ_j w_j.
 //             With K = 1, L_1 is the VAE objective with the KL estimated at the sample (see
 //             KlEstimator); its expectation is the ELBO.
+//   hierarchy (top_latent = Z₂ > 0: two stochastic layers, the HVAE of Tomczak & Welling 2018)
+//             z = [z₁, z₂] (B,Z), z₁ its first Z₁ = Z − Z₂ values, z₂ the last Z₂; the encoder
+//             and heads above give q(z₂|x); two more stacks of the encoder's layers give
+//             q(z₁|x, z₂) from [x, z₂] and p(z₁|z₂) from z₂ ("encoder_z1.*", "prior_z1.*"); the
+//             decoder reads z = [z₁, z₂]; p(z₂) = N(0, I). The objective and the IW weights are
+//             in src/model/hierarchy.h. encode gives q(z₁|x, z₂ = μ₂) beside q(z₂|x), as the
+//             rows [μ₁, μ₂], [log σ²₁, log σ²₂]; log_prior and sample_prior are p(z₁|z₂) p(z₂).
 //
 // Architectures: "mlp" (dense layers of `hidden`, decoder mirrored — the default 784-400-20),
 // "conv" (set_conv_preset: two stride-2 convolutions, a dense bottleneck, and the mirror image
@@ -63,6 +70,7 @@
 namespace vae {
 
 struct LayerKind;  // one row of the layer table: everything about one kind (src/nn/layers/)
+struct ModelPlan;  // the layer plan of a config (src/model/plan.h)
 
 /// One layer of an encoder or decoder stack (ModelConfig::encoder / decoder). Its kind says which
 /// of the fields it reads; each kind's header under src/nn/layers/ (dense.h, gated_dense.h,
@@ -119,6 +127,9 @@ struct ModelConfig {
   Arch arch = Arch::Mlp;      ///< how the layer lists are given
   Prior prior = Prior::Standard;  ///< p(z) (include/vae/prior.h)
   int pseudo_inputs = 500;        ///< K, the VampPrior's pseudo-inputs (read only by that prior)
+  /// Z₂ > 0: a hierarchical VAE whose z = [z₁, z₂] keeps its top layer z₂ in the last Z₂ of the
+  /// `latent` values (the file comment; src/model/hierarchy.h); 0: one stochastic layer.
+  int top_latent = 0;
   /// conv/custom: the encoder's layers from x to the features the heads read, and the decoder's
   /// from z to the output (its last layer is the output layer: no activation, D values).
   std::vector<LayerSpec> encoder, decoder;
@@ -270,6 +281,8 @@ class Vae {
   LossParts forward_iw(const T* x, const T* eps, int B, int K, const int32_t* labels = nullptr);
   /// Σ over the rows of the last forward_iw of L_K (nats).
   double iw_objective() const { return iw_objective_; }
+  /// log w of each of the K·B sample rows of the last forward_iw (its layout) into log_w.
+  void iw_log_weights(double* log_w) const;
   /// Per-example parts of the last forward (K = 1): recon_rows, kl_rows (B each).
   void loss_rows(const T* x, int B, T* recon_rows, T* kl_rows) const;
   /// Accumulates ∂(mean objective)/∂θ into grads() — mean over the B rows of the last forward,
@@ -319,14 +332,16 @@ class Vae {
 
   /// n draws from the prior into z (n, Z): N(0, I) from rng.normal_fill; with the VampPrior
   /// z = μ_k + σ_k ⊙ ε, ε from rng.normal_fill, then k = rng.below(K_u) for each row in turn
-  /// (the pseudo-input pass runs first).
+  /// (the pseudo-input pass runs first); with a hierarchy z₂ = ε₂, z₁ = μ_p(z₂) + σ_p(z₂) ⊙ ε₁.
   void sample_prior(T* z, size_t n, Rng& rng);
   /// log p(z) of the model's prior for n ≤ max_batch·max_samples rows of z (n, Z) into logp (n):
-  /// Σ_j −½ (log 2π + z_j²), or the VampPrior's mixture (after its pseudo-input pass).
+  /// Σ_j −½ (log 2π + z_j²), or the VampPrior's mixture (after its pseudo-input pass), or with a
+  /// hierarchy log N(z₂; 0, I) + log p(z₁|z₂).
   void log_prior(const T* z, int n, T* logp);
 
   /// Posterior parameters for n rows of x (any n; processed in chunks of max_batch).
   /// mu, logvar: (n, Z). labels (n) for conditional models, or nullptr (the default label).
+  /// With a hierarchy the rows are [μ_q, μ₂], [log σ²_q, log σ²₂]: q(z₁|x, z₂ = μ₂), q(z₂|x).
   void encode(const T* x, size_t n, T* mu, T* logvar, const int32_t* labels = nullptr);
   /// Decoder means for n latent rows z (n, Z) → out (n, D): σ(logits) for Bernoulli, the mean
   /// itself for Gaussian. labels as for encode.
@@ -392,6 +407,20 @@ class Vae {
   double elbo_backward(const T* x, int B, T scale, double beta, double free_bits, KlEstimator kl);
   double kl_backward(int B, T scale, double beta, double free_bits, KlEstimator kl);
   void heads_backward(const T* x, int B);
+  void latent_forward(const T* x, const T* eps, int B, int K);
+  // The hierarchy's parts (src/model/hierarchy.cpp; math in model/hierarchy.h).
+  void place_hierarchy(const ModelPlan& plan);
+  void gaussian_stack_forward(const std::vector<Layer>& stack, const Layer& mu, const Layer& lv, int rows);
+  void gaussian_stack_backward(const std::vector<Layer>& stack, const Layer& mu, const Layer& lv, int rows);
+  void hier_latent_forward(const T* x, int B, int K);
+  double hier_kl_forward(T* kl_rows, int B, int rows) const;
+  void hier_kl_sample_forward(T* kl_rows, int B, int rows) const;
+  double hier_kl_backward(int B, T scale, double beta);
+  void hier_kl_sample_backward(int B, int rows, const double* weight, T scale);
+  void hier_latent_backward(int B, int K);
+  void hier_log_prior(const T* z, int n, T* logp);
+  void hier_sample_prior(T* z, size_t n);
+  void hier_encode(const T* x, int B, T* mu, T* logvar);
 
   ModelConfig cfg_;
   int max_batch_, max_samples_;
@@ -416,6 +445,15 @@ class Vae {
   size_t u_ = 0, umu_ = 0, ulv_ = 0;  // acts_ offsets
   std::vector<T> prior_logp_, prior_dlogp_;  // (max_batch·max_samples) log p(z_r), its weight
   std::vector<T> prior_resp_;  // (max_batch·max_samples, K_u) the mixture's responsibilities
+  // The hierarchy (hier_ only; src/model/hierarchy.cpp): acts_ offsets of the sample-row tensors
+  // ε₁ (·,Z₁), ε₂ (·,Z₂), z₂ (·,Z₂), [x, z₂] (·,D+Z₂), z₁ (·,Z₁); the stacks and heads of
+  // q(z₁|x, z₂) (μ, log σ² at qmu1_, qlv1_) and of p(z₁|z₂) (at pmu1_, plv1_).
+  bool hier_ = false;
+  int z1_width_ = 0, z2_width_ = 0;  // Z₁, Z₂
+  size_t eps1_ = 0, eps2_ = 0, z2_ = 0, xz2_ = 0, z1_ = 0;
+  std::vector<Layer> q1_stack_, p1_stack_;
+  Layer q1_mu_, q1_lv_, p1_mu_, p1_lv_;
+  size_t qmu1_ = 0, qlv1_ = 0, pmu1_ = 0, plv1_ = 0;
   struct Slot {
     size_t offset, width;
     Rows rows;

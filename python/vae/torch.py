@@ -87,6 +87,8 @@ def config_from_metadata(metadata):
     """The model config (a dict, ModelConfig's JSON) of a checkpoint's metadata."""
     if "model" not in metadata:
         raise ValueError("not a vae.cpp checkpoint (metadata has no 'model')")
+    if json.loads(metadata["model"]).get("top_latent", 0) > 0:
+        raise ValueError("top_latent: a two-layer model (top_latent > 0) has no PyTorch form here")
     return _normalise(json.loads(metadata["model"]))
 
 

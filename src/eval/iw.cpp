@@ -7,6 +7,9 @@
 // elementwise likelihood, both on its own core (BLAS single-threaded inside each worker,
 // ScopedSerialBlas). Example i's ε come from its own stream, Rng(stream_seed(seed, i)), so the
 // estimate does not depend on the number of workers or on `rows`.
+// A hierarchical model (top_latent > 0) has no single Gaussian q(z|x) per example: its worker
+// runs the whole model (Vae::forward_iw, one sample per pair) on `rows` pairs at a time and takes
+// each pair's log w from it (model/hierarchy.h).
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -29,6 +32,21 @@ uint64_t stream_seed(uint64_t seed, size_t i) {
   return seed ^ (0x9e3779b97f4a7c15ull * (static_cast<uint64_t>(i) + 1));
 }
 
+// Adds the log w (R) of pairs base .. base+R−1 (pair p is example p / k of the range) to each
+// example's running log-sum-exp: running max m and s = Σ exp(log w − m).
+void accumulate_log_weights(std::vector<double>& run_max, std::vector<double>& run_sum,
+                            const double* log_w, size_t base, int k, int R) {
+  for (int r = 0; r < R; ++r) {
+    const size_t li = (base + r) / k;
+    if (log_w[r] > run_max[li]) {
+      run_sum[li] = run_sum[li] * std::exp(run_max[li] - log_w[r]) + 1.0;
+      run_max[li] = log_w[r];
+    } else {
+      run_sum[li] += std::exp(log_w[r] - run_max[li]);
+    }
+  }
+}
+
 // Fills per_example[i0, i1) with log (1/K) Σ_k w_k. `finished` counts completed examples for the
 // progress report.
 void iw_range(const Vae<float>& source, const Dataset& data, const float* mu, const float* logvar,
@@ -36,11 +54,13 @@ void iw_range(const Vae<float>& source, const Dataset& data, const float* mu, co
               std::atomic<size_t>& finished, const std::function<void()>& on_pass) {
   const ModelConfig& cfg = source.config();
   const size_t Z = cfg.latent, D = cfg.input_dim;
+  const bool hier = cfg.top_latent > 0;
   // A forward-only model over the source's weights, sized for what the worker runs: decoder
   // passes of `rows` latent rows (tensors from z on hold max_batch·max_samples rows) and no
   // encoder pass (max_batch 1: the encoder's tensors hold one row; the posteriors were computed
   // before). No gradients of parameters or activations, no copy of the weights.
-  Vae<float> model(cfg, 1, rows, VaeBuffers::ForwardOnly);
+  // A hierarchical model's encoder runs on every pair: `rows` rows of one sample.
+  Vae<float> model(cfg, hier ? rows : 1, hier ? 1 : rows, VaeBuffers::ForwardOnly);
   model.share_params_read_only(source);
 
   // Pairs p = (i − i0)·K + j of this range, `rows` at a time. Each example's log-sum-exp runs
@@ -49,6 +69,8 @@ void iw_range(const Vae<float>& source, const Dataset& data, const float* mu, co
   std::vector<double> run_max(n, -std::numeric_limits<double>::infinity()), run_sum(n, 0.0);
   std::vector<float> eps(static_cast<size_t>(rows) * Z), z(static_cast<size_t>(rows) * Z);  // (R, Z)
   std::vector<float> nll(rows);                                                           // (R)
+  std::vector<float> x_rows(hier ? static_cast<size_t>(rows) * D : 0);  // (R, D) each pair's x
+  std::vector<double> log_w(rows);                                      // (R)
   const bool standard = cfg.prior == Prior::Standard;
   std::vector<float> logp(standard ? 0 : rows);  // (R) log p(z) of any other prior
   const double half_z_log_2pi = 0.5 * static_cast<double>(Z) * std::log(2 * M_PI);
@@ -63,34 +85,38 @@ void iw_range(const Vae<float>& source, const Dataset& data, const float* mu, co
       const size_t p = base + r, i = i0 + p / k;
       if (p % k == 0) rng.reseed(stream_seed(seed, i));  // example i's own ε stream
       rng.normal_fill(&eps[r * Z], Z);
+      if (hier) {
+        std::copy(data.row(i), data.row(i) + D, &x_rows[r * D]);
+        continue;
+      }
       for (size_t j = 0; j < Z; ++j)
         z[r * Z + j] = mu[i * Z + j] + std::exp(0.5f * logvar[i * Z + j]) * eps[r * Z + j];
       if (conditional) row_labels[r] = data.labels[i];
     }
-    const float* out =
-        model.decode_logits(z.data(), R, conditional ? row_labels.data() : nullptr);  // (R, D)
-    if (!standard) model.log_prior(z.data(), R, logp.data());
-    for (int r = 0; r < R; ++r) {
-      const size_t p = base + r, i = i0 + p / k, li = p / k;
-      model.recon_nll(out + static_cast<size_t>(r) * D, data.row(i), 1, &nll[r]);
-      double zz = 0, ee = 0, lv = 0;
-      for (size_t j = 0; j < Z; ++j) {
-        zz += static_cast<double>(z[r * Z + j]) * z[r * Z + j];
-        ee += static_cast<double>(eps[r * Z + j]) * eps[r * Z + j];
-        lv += logvar[i * Z + j];
-      }
-      // log w = log p(x|z) + log p(z) − log q(z|x), log q = Σ_j −½ (log 2π + log σ²_j + ε²_j);
-      // for N(0, I) the log 2π terms cancel: log p(z) − log q = −½ (Σ z² − Σ ε² − Σ log σ²).
-      const double log_w =
-          standard ? -static_cast<double>(nll[r]) - 0.5 * zz + 0.5 * ee + 0.5 * lv
-                   : -static_cast<double>(nll[r]) + logp[r] + half_z_log_2pi + 0.5 * ee + 0.5 * lv;
-      if (log_w > run_max[li]) {
-        run_sum[li] = run_sum[li] * std::exp(run_max[li] - log_w) + 1.0;
-        run_max[li] = log_w;
-      } else {
-        run_sum[li] += std::exp(log_w - run_max[li]);
+    if (hier) {
+      model.forward_iw(x_rows.data(), eps.data(), R, 1);
+      model.iw_log_weights(log_w.data());
+    } else {
+      const float* out =
+          model.decode_logits(z.data(), R, conditional ? row_labels.data() : nullptr);  // (R, D)
+      if (!standard) model.log_prior(z.data(), R, logp.data());
+      for (int r = 0; r < R; ++r) {
+        const size_t i = i0 + (base + r) / k;
+        model.recon_nll(out + static_cast<size_t>(r) * D, data.row(i), 1, &nll[r]);
+        double zz = 0, ee = 0, lv = 0;
+        for (size_t j = 0; j < Z; ++j) {
+          zz += static_cast<double>(z[r * Z + j]) * z[r * Z + j];
+          ee += static_cast<double>(eps[r * Z + j]) * eps[r * Z + j];
+          lv += logvar[i * Z + j];
+        }
+        // log w = log p(x|z) + log p(z) − log q(z|x), log q = Σ_j −½ (log 2π + log σ²_j + ε²_j);
+        // for N(0, I) the log 2π terms cancel: log p(z) − log q = −½ (Σ z² − Σ ε² − Σ log σ²).
+        log_w[r] = standard ? -static_cast<double>(nll[r]) - 0.5 * zz + 0.5 * ee + 0.5 * lv
+                            : -static_cast<double>(nll[r]) + logp[r] + half_z_log_2pi +
+                                  0.5 * ee + 0.5 * lv;
       }
     }
+    accumulate_log_weights(run_max, run_sum, log_w.data(), base, k, R);
     const size_t now_done = std::min(n, (base + R) / k);
     finished += now_done - done;
     done = now_done;
@@ -116,7 +142,7 @@ IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint6
   res.per_example.assign(N, 0.0);
   if (N == 0) return res;
   std::vector<float> mu(N * Z), logvar(N * Z);  // (N, Z) each
-  {
+  if (cfg.top_latent == 0) {  // a hierarchical model's worker encodes each pair itself
     Vae<float> encoder(cfg, 256, 1, VaeBuffers::ForwardOnly);
     encoder.share_params_read_only(source);
     encoder.encode(data.x.data(), N, mu.data(), logvar.data(), data.label_ptr(0));

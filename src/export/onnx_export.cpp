@@ -293,6 +293,9 @@ void write_model(const Checkpoint& ckpt, const std::vector<ParamInfo>& table,
 bool onnx_export_available() { return true; }
 
 OnnxFiles export_onnx(const Checkpoint& ckpt, const std::string& dir, bool logits) {
+  if (ckpt.model.top_latent > 0)
+    throw FieldError("top_latent", "a two-layer model has no ONNX form here (the encoder graph "
+                                   "gives one Gaussian, x -> mu, logvar; q(z1|x, z2) needs z2)");
   const ModelPlan plan = plan_model(ckpt.model);
   const std::vector<ParamInfo> table = param_table(ckpt.model);
   OnnxFiles files{dir + "/encoder.onnx", dir + "/decoder.onnx"};

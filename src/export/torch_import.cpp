@@ -82,6 +82,9 @@ ModelConfig parse_import_description(const std::string& text, const std::string&
 
 Checkpoint import_checkpoint(const ModelConfig& model, const std::string& weights_path) {
   model.validate();
+  if (model.top_latent > 0)
+    throw FieldError("top_latent", "vae import reads the one-layer models of python/vae/torch.py, "
+                                   "not a two-layer model");
   const SafeTensors st = read_safetensors(weights_path);
   const std::vector<ParamInfo> table = param_table(model);
   std::set<std::string> expected;

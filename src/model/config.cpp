@@ -6,6 +6,7 @@
 #include <set>
 
 #include "io/json_fields.h"
+#include "model/hierarchy.h"
 #include "model/likelihoods/likelihoods.h"
 #include "model/plan.h"
 #include "model/priors/priors.h"
@@ -62,6 +63,7 @@ void ModelConfig::validate() const {
   if (num_classes < 0 || num_classes > (1 << 16))
     throw FieldError("num_classes", "must be in 0..65536, got " + std::to_string(num_classes));
   validate_prior(*this);
+  validate_hierarchy(*this);
   if (channels > 0 && static_cast<long>(height) * width * channels != input_dim)
     throw Error("image geometry " + geometry_text(channels, height, width) +
                 " does not match input_dim " + std::to_string(input_dim));
@@ -82,6 +84,7 @@ std::string ModelConfig::to_json() const {
             {"arch", arch_name(arch)},
             {"decoder", "mirror"},    {"posterior", "diagonal_gaussian"}};
   prior_to_json(j, *this);
+  if (top_latent > 0) j["top_latent"] = top_latent;
   likelihood_to_json(j, likelihood, sigma);
   if (arch != Arch::Mlp) {
     j["encoder_layers"] = layers_to_json(encoder);
@@ -111,6 +114,7 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& o
     c.num_classes = json_int_or(j, "num_classes", c.num_classes);
     c.arch = parse_arch(j.value("arch", std::string("mlp")));
     prior_from_json(j, c);
+    c.top_latent = json_int_or(j, "top_latent", c.top_latent);
     if (c.arch != Arch::Mlp) {
       c.encoder = layers_from_json(j.at("encoder_layers"), "encoder");
       c.decoder = layers_from_json(j.at("decoder_layers"), "decoder");
@@ -139,13 +143,13 @@ ModelConfig parse_model_config(const std::string& text, const std::string& origi
   }
   try {
     if (!j.is_object()) throw Error("must be a JSON object with \"encoder\" and \"decoder\" lists");
-    static const std::set<std::string> keys = {"encoder", "decoder",    "hidden",
-                                               "latent",  "activation", "likelihood",
-                                               "sigma",   "prior",      "pseudo_inputs"};
+    static const std::set<std::string> keys = {
+        "encoder", "decoder", "hidden",        "latent",    "activation",
+        "likelihood", "sigma", "prior", "pseudo_inputs", "top_latent"};
     for (const auto& [key, value] : j.items())
       if (!keys.count(key))
         throw Error(key + ": unknown field (known: encoder, decoder, hidden, latent, activation, "
-                          "likelihood, sigma, prior, pseudo_inputs)");
+                          "likelihood, sigma, prior, pseudo_inputs, top_latent)");
     if (j.contains("hidden") && (j.contains("encoder") || j.contains("decoder")))
       throw Error("hidden: give either hidden (an MLP) or encoder and decoder lists, not both");
     if (j.contains("encoder") != j.contains("decoder"))
@@ -166,6 +170,7 @@ ModelConfig parse_model_config(const std::string& text, const std::string& origi
       c.hidden.clear();
     }
     if (j.contains("latent")) c.latent = json_config_int(j["latent"], "latent");
+    if (j.contains("top_latent")) c.top_latent = json_config_int(j["top_latent"], "top_latent");
     if (j.contains("activation")) {
       if (!j["activation"].is_string()) throw Error("activation: must be a string");
       c.activation = parse_activation(j["activation"].get<std::string>());
@@ -216,25 +221,28 @@ std::string ModelConfig::to_description() const {
   j["activation"] = activation_name(activation);
   likelihood_to_description(j, likelihood, sigma);
   prior_to_description(j, *this);
+  if (top_latent > 0) j["top_latent"] = top_latent;
   return j.dump(2) + "\n";
 }
 
 std::string ModelConfig::describe() const {
-  // A prior other than N(0, I) is named after the layers: "... mlp, vamp prior K=500".
+  // A prior other than N(0, I) is named after the layers: "... mlp, vamp prior K=500", then a
+  // hierarchy: ", two layers z1 40 + z2 40".
   const std::string prior_part =
       prior == Prior::Standard
           ? ""
           : std::string(", ") + prior_name(prior) + " prior" +
                 (prior_row(prior).pseudo_inputs ? " K=" + std::to_string(pseudo_inputs) : "");
+  const std::string tail = prior_part + hierarchy_description(*this);
   if (arch == Arch::Mlp) {
     std::string s = std::to_string(input_dim);
     for (int h : hidden) s += "-" + std::to_string(h);
-    return s + "-" + std::to_string(latent) + " mlp" + prior_part;
+    return s + "-" + std::to_string(latent) + " mlp" + tail;
   }
   const std::string in =
       channels > 0 ? geometry_text(channels, height, width) : std::to_string(input_dim);
   return in + layers_token(encoder) + " | z" + std::to_string(latent) + " |" +
-         layers_token(decoder) + " " + arch_name(arch) + prior_part;
+         layers_token(decoder) + " " + arch_name(arch) + tail;
 }
 
 // ---- Parameter layout -----------------------------------------------------------------------
@@ -256,6 +264,12 @@ std::vector<ParamInfo> param_table(const ModelConfig& cfg) {
   add_layer(plan.mu_head);
   add_layer(plan.logvar_head);
   for (const PlannedLayer& l : plan.decoder) add_layer(l);
+  for (const PlannedLayer& l : plan.q1) add_layer(l);
+  if (cfg.top_latent > 0)
+    for (const PlannedLayer* head : {&plan.q1_mu, &plan.q1_logvar}) add_layer(*head);
+  for (const PlannedLayer& l : plan.p1) add_layer(l);
+  if (cfg.top_latent > 0)
+    for (const PlannedLayer* head : {&plan.p1_mu, &plan.p1_logvar}) add_layer(*head);
   for (auto& [name, shape] : prior_params(cfg)) add(name, std::move(shape));
   for (const LikelihoodParam& p : likelihood_row(cfg.likelihood).params) add(p.name, {cfg.input_dim});
   return t;

@@ -73,22 +73,52 @@ std::vector<PlannedLayer> plan_stack(const std::vector<LayerSpec>& specs, const 
   return out;
 }
 
-// μ and log σ² read the encoder's features, with the one-hot when no encoder layer took it.
+// A dense μ and log σ² head pair "<prefix>.mu", "<prefix>.logvar": `features` values in (with a
+// one-hot of width cond appended), `width` out, no activation.
+void plan_head_pair(const std::string& prefix, int features, int cond, int width,
+                    PlannedLayer& mu, PlannedLayer& logvar) {
+  for (PlannedLayer* head : {&mu, &logvar}) {
+    head->spec = dense_layer(width);
+    head->in_c = features;
+    head->out_c = width;
+    head->cond = cond;
+    head->act = false;
+  }
+  mu.name = prefix + ".mu";
+  logvar.name = prefix + ".logvar";
+}
+
+// The width of a stack's output, or of its input `in` when it has no layers.
+int stack_width(const std::vector<PlannedLayer>& stack, int in) {
+  return stack.empty() ? in : static_cast<int>(stack.back().out_size());
+}
+
+// μ and log σ² read the encoder's features, with the one-hot when no encoder layer took it;
+// they give z₂'s Z₂ values in a hierarchical model.
 void plan_heads(const ModelConfig& cfg, ModelPlan& plan) {
   int cond = cfg.num_classes;
   for (const PlannedLayer& l : plan.encoder)
     if (l.cond) cond = 0;
-  const int features =
-      plan.encoder.empty() ? cfg.input_dim : static_cast<int>(plan.encoder.back().out_size());
-  for (PlannedLayer* head : {&plan.mu_head, &plan.logvar_head}) {
-    head->spec = dense_layer(cfg.latent);
-    head->in_c = features;
-    head->out_c = cfg.latent;
-    head->cond = cond;
-    head->act = false;
+  const int width = cfg.top_latent > 0 ? cfg.top_latent : cfg.latent;
+  plan_head_pair("encoder", stack_width(plan.encoder, cfg.input_dim), cond, width, plan.mu_head,
+                 plan.logvar_head);
+}
+
+// The hierarchy's two stacks of the encoder's layers, on [x, z₂] and on z₂, and their heads of
+// Z₁ values. Their layers must read flat input: FieldError("top_latent", …) otherwise.
+void plan_hierarchy(const ModelConfig& cfg, const std::vector<LayerSpec>& enc, ModelPlan& plan) {
+  const int z1 = cfg.latent - cfg.top_latent, z2 = cfg.top_latent;
+  try {
+    plan.q1 = plan_stack(enc, "encoder_z1", {cfg.input_dim + z2, 1, 1, false}, 0, false);
+    plan.p1 = plan_stack(enc, "prior_z1", {z2, 1, 1, false}, 0, false);
+  } catch (const Error& e) {
+    throw FieldError("top_latent", std::string("the encoder's layers are repeated on the flat "
+                                               "[x, z2] and z2, which they cannot read: ") +
+                                       e.what());
   }
-  plan.mu_head.name = "encoder.mu";
-  plan.logvar_head.name = "encoder.logvar";
+  plan_head_pair("encoder_z1", stack_width(plan.q1, cfg.input_dim + z2), 0, z1, plan.q1_mu,
+                 plan.q1_logvar);
+  plan_head_pair("prior_z1", stack_width(plan.p1, z2), 0, z1, plan.p1_mu, plan.p1_logvar);
 }
 
 // The decoder's last layer gives the output: no activation, and exactly the data's size (and
@@ -126,6 +156,7 @@ ModelPlan plan_model(const ModelConfig& cfg) {
   if (dec.empty()) throw FieldError("decoder", "needs at least its output layer");
   plan.decoder = plan_stack(dec, "decoder", {cfg.latent, 1, 1, false}, cfg.num_classes, true);
   plan_output_layer(cfg, plan.decoder.back());
+  if (cfg.top_latent > 0) plan_hierarchy(cfg, enc, plan);
   return plan;
 }
 

@@ -16,6 +16,11 @@ struct ModelPlan {
   /// encoder's output, or D without one), Z out; the one-hot is appended to their input when no
   /// encoder layer took it.
   PlannedLayer mu_head, logvar_head;
+  /// A hierarchical model (top_latent > 0; src/model/hierarchy.h): the heads above give Z₂
+  /// values; these stacks repeat the encoder's layers — "encoder_z1" on [x, z₂] (D + Z₂ flat
+  /// values), "prior_z1" on z₂ — each with dense μ and log σ² heads of Z₁ values. Empty else.
+  std::vector<PlannedLayer> q1, p1;
+  PlannedLayer q1_mu, q1_logvar, p1_mu, p1_logvar;
 };
 
 /// Throws vae::FieldError naming the field ("decoder[3].kernel: ...", "decoder: gives ...")

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "model/hierarchy.h"
 #include "model/likelihoods/likelihoods.h"
 #include "model/losses.h"
 #include "model/plan.h"
@@ -45,6 +46,7 @@ Vae<T>::Vae(const ModelConfig& cfg, int max_batch, int max_samples, VaeBuffers b
   prior_params_ = lk_params_;  // the prior's own, if any, come just before the likelihood's
   if (prior_row(cfg_.prior).pseudo_inputs)
     place_pseudo_pass(plan.encoder, plan.mu_head, plan.logvar_head);
+  if (cfg_.top_latent > 0) place_hierarchy(plan);
   allocate_buffers(training);
   list_backward_ranges();
 }
@@ -151,7 +153,7 @@ void Vae<T>::place_heads(const PlannedLayer& mu, const PlannedLayer& logvar, siz
   lv_head.np = layer_param_count(logvar);
   lv_head.in = features;
   lv_head.cat = mu_head.cat;
-  lv_head.a = lv_head.h = add_slot(cfg_.latent, rows);
+  lv_head.a = lv_head.h = add_slot(logvar.out_size(), rows);
 }
 
 // The VampPrior's pseudo-input pass: u (K_u, D), a copy of the parameters that the first layer
@@ -195,8 +197,17 @@ void Vae<T>::list_backward_ranges() {
   const auto add_stack = [&](const std::vector<Layer>& stack) {
     for (size_t l = stack.size(); l-- > 0;) add(stack[l].p, stack[l].p + stack[l].np);
   };
+  const auto add_heads_stack = [&](const Layer& mu, const Layer& lv, const std::vector<Layer>& stack) {
+    add(mu.p, mu.p + mu.np);
+    add(lv.p, lv.p + lv.np);
+    add_stack(stack);
+  };
   add(lk_params_, num_params_);
   add_stack(dec_);
+  if (hier_) {  // hier_latent_backward's order
+    add_heads_stack(p1_mu_, p1_lv_, p1_stack_);
+    add_heads_stack(q1_mu_, q1_lv_, q1_stack_);
+  }
   add(mu_head_.p, mu_head_.p + mu_head_.np);
   add(lv_head_.p, lv_head_.p + lv_head_.np);
   add_stack(enc_);
@@ -287,21 +298,35 @@ template <class T>
 LossParts Vae<T>::forward(const T* x, const T* eps, int B, const int32_t* labels) {
   VAE_ASSERT(B >= 1 && B <= max_batch_);
   const int Z = cfg_.latent;
-  const size_t nz = static_cast<size_t>(B) * Z;
   const int period = labels ? B : 1;
   if (!labels) labels = &default_label_;
   T* A = acts_.data();
   encoder_forward(x, B, labels, period);
-  std::memcpy(A + eps_, eps, sizeof(T) * nz);                     // ε kept for backward
-  reparam_forward(A + z_, A + mu_, A + logvar_, A + eps_, nz);     // z = μ + σ ⊙ ε
+  latent_forward(x, eps, B, 1);  // z (B, Z)
   decoder_forward(B, labels, period);
   last_batch_ = B;
   last_samples_ = 0;
   LossParts loss;
   loss.recon = last_recon_ = recon_nll(A + logits_, x, B, nullptr);
-  loss.kl = pseudo_ ? vamp_kl_forward(iw_kl_.data(), B, B)
-                    : gaussian_kl_forward<T>(nullptr, A + mu_, A + logvar_, B, Z);
+  loss.kl = hier_     ? hier_kl_forward(nullptr, B, B)
+            : pseudo_ ? vamp_kl_forward(iw_kl_.data(), B, B)
+                      : gaussian_kl_forward<T>(nullptr, A + mu_, A + logvar_, B, Z);
   return loss;
+}
+
+// z (K·B, Z) from ε (K·B, Z), kept for backward, after the encoder's pass: z_k = μ + σ ⊙ ε_k,
+// rows k·B .. k·B+B−1 — or the hierarchy's two layers (model/hierarchy.h).
+template <class T>
+void Vae<T>::latent_forward(const T* x, const T* eps, int B, int K) {
+  const size_t nz = static_cast<size_t>(B) * cfg_.latent;
+  T* A = acts_.data();
+  std::memcpy(A + eps_, eps, sizeof(T) * nz * K);
+  if (hier_) {
+    hier_latent_forward(x, B, K);
+    return;
+  }
+  for (int k = 0; k < K; ++k)
+    reparam_forward(A + z_ + k * nz, A + mu_, A + logvar_, A + eps_ + k * nz, nz);
 }
 
 // The pseudo-input pass: u (K_u, D) from the parameters through the encoder's stack and heads
@@ -348,20 +373,20 @@ LossParts Vae<T>::forward_iw(const T* x, const T* eps, int B, int K, const int32
   if (!labels) labels = &default_label_;
   T* A = acts_.data();
   encoder_forward(x, B, labels, period);
-  std::memcpy(A + eps_, eps, sizeof(T) * nz * K);
-  for (int k = 0; k < K; ++k)  // z_k = μ + σ ⊙ ε_k, rows k·B .. k·B+B−1
-    reparam_forward(A + z_ + k * nz, A + mu_, A + logvar_, A + eps_ + k * nz, nz);
+  latent_forward(x, eps, B, K);
   decoder_forward(K * B, labels, period);
   LossParts loss;
   for (int k = 0; k < K; ++k) {
     loss.recon += recon_nll(A + logits_ + static_cast<size_t>(k) * B * D, x, B, &iw_recon_[k * B]);
-    if (!pseudo_)
+    if (!pseudo_ && !hier_)
       gaussian_kl_sample_forward(&iw_kl_[k * B], A + z_ + k * nz, A + eps_ + k * nz, A + logvar_,
                                  B, Z);
   }
   loss.recon /= K;
-  loss.kl = pseudo_ ? vamp_kl_forward(iw_kl_.data(), B, K * B) / K
-                    : gaussian_kl_forward<T>(nullptr, A + mu_, A + logvar_, B, Z);
+  if (hier_) hier_kl_sample_forward(iw_kl_.data(), B, K * B);
+  loss.kl = hier_     ? hier_kl_forward(nullptr, B, K * B) / K
+            : pseudo_ ? vamp_kl_forward(iw_kl_.data(), B, K * B) / K
+                      : gaussian_kl_forward<T>(nullptr, A + mu_, A + logvar_, B, Z);
 
   // log w_k = −recon_k − KL̂_k;  L_K = −(m + log Σ_k e^{log w_k − m} − log K), m = max_k log w_k;
   // w̃_k = e^{log w_k − m} / Σ_j e^{log w_j − m}. All in double.
@@ -389,6 +414,13 @@ LossParts Vae<T>::forward_iw(const T* x, const T* eps, int B, int K, const int32
 }
 
 template <class T>
+void Vae<T>::iw_log_weights(double* log_w) const {
+  VAE_ASSERT(last_samples_ > 0);
+  for (int r = 0; r < last_samples_ * last_batch_; ++r)
+    log_w[r] = -static_cast<double>(iw_recon_[r]) - static_cast<double>(iw_kl_[r]);
+}
+
+template <class T>
 double Vae<T>::recon_nll(const T* out, const T* x, int B, T* rows) const {
   return likelihood_row(cfg_.likelihood).math<T>().nll_forward(
       rows, out, x, pdata() + lk_params_, static_cast<T>(cfg_.sigma), B, cfg_.input_dim);
@@ -399,7 +431,9 @@ void Vae<T>::loss_rows(const T* x, int B, T* recon_rows, T* kl_rows) const {
   VAE_ASSERT(B == last_batch_ && last_samples_ == 0);
   const T* A = acts_.data();
   recon_nll(A + logits_, x, B, recon_rows);
-  if (pseudo_)
+  if (hier_)
+    hier_kl_forward(kl_rows, B, B);
+  else if (pseudo_)
     std::copy(iw_kl_.begin(), iw_kl_.begin() + B, kl_rows);  // forward's KL̂ rows
   else
     gaussian_kl_forward<T>(kl_rows, A + mu_, A + logvar_, B, cfg_.latent);
@@ -538,6 +572,11 @@ double Vae<T>::iw_backward(const T* x, int B, T scale) {
   }
   gradient_final(lk_params_, num_params_);
   stack_backward(dec_, nullptr, K * B, true);
+  if (hier_) {
+    hier_kl_sample_backward(B, K * B, iw_weight_.data(), scale);
+    hier_latent_backward(B, K);
+    return iw_objective_ / B;
+  }
   if (pseudo_) {
     std::vector<T>& weight = prior_dlogp_;  // (K·B) each row's weight, scale · w̃_r
     for (int r = 0; r < K * B; ++r) weight[r] = static_cast<T>(scale * iw_weight_[r]);
@@ -565,6 +604,12 @@ double Vae<T>::elbo_backward(const T* x, int B, T scale, double beta, double fre
   recon_backward(dA + logits_, A + logits_, x, scale, B);
   gradient_final(lk_params_, num_params_);
   stack_backward(dec_, nullptr, B, true);  // → dz
+  if (hier_) {  // the closed-form KL terms, then the two layers back to dμ₂, dlog σ²₂
+    VAE_ASSERT(free_bits == 0.0 && kl == KlEstimator::Analytic);
+    const double kl_objective = hier_kl_backward(B, scale, beta);
+    hier_latent_backward(B, 1);
+    return last_recon_ / B + kl_objective;
+  }
   const double kl_objective = kl_backward(B, scale, beta, free_bits, kl);
   // z = μ + σ ⊙ ε: dz flows into dμ and dlog σ²
   reparam_backward(dA + mu_, dA + logvar_, dA + z_, A + logvar_, A + eps_, nz);
@@ -660,6 +705,11 @@ template <class T>
 void Vae<T>::log_prior(const T* z, int n, T* logp) {
   VAE_ASSERT(n >= 1 && n <= max_batch_ * max_samples_);
   const int Z = cfg_.latent;
+  if (hier_) {
+    hier_log_prior(z, n, logp);
+    last_batch_ = 0;
+    return;
+  }
   if (!pseudo_) {
     standard_log_prior_forward(logp, z, n, Z);
     return;
@@ -674,6 +724,11 @@ template <class T>
 void Vae<T>::sample_prior(T* z, size_t n, Rng& rng) {
   const int Z = cfg_.latent;
   rng.normal_fill(z, n * Z);  // ε (n, Z)
+  if (hier_) {
+    hier_sample_prior(z, n);
+    last_batch_ = 0;
+    return;
+  }
   if (!pseudo_) return;
   pseudo_forward();
   const T* A = acts_.data();
@@ -693,6 +748,10 @@ void Vae<T>::encode(const T* x, size_t n, T* mu, T* logvar, const int32_t* label
       encoder_forward(x + start * D, B, labels + start, B);
     else
       encoder_forward(x + start * D, B, &default_label_, 1);
+    if (hier_) {
+      hier_encode(x + start * D, B, mu + start * Z, logvar + start * Z);
+      continue;
+    }
     std::memcpy(mu + start * Z, acts_.data() + mu_, sizeof(T) * B * Z);
     std::memcpy(logvar + start * Z, acts_.data() + logvar_, sizeof(T) * B * Z);
   }

@@ -75,21 +75,11 @@ struct Ppca {
   }
 };
 
-vae::Dataset points(size_t n) {
-  vae::Dataset d;
-  d.n = n;
-  d.d = 3;
-  d.x.resize(n * 3);
-  vae::Rng rng(12);
-  for (float& v : d.x) v = static_cast<float>(2 * rng.uniform() - 1);
-  return d;
-}
-
 TEST(ImportanceWeighted, ExactPosteriorGivesTheExactLikelihoodForAnyK) {
   const Ppca ppca;
   vae::Vae<float> model(ppca.cfg, 8);
   ppca.load(model, true);
-  const vae::Dataset data = points(20);
+  const vae::Dataset data = vae_test::points3(20, 12, 1.0);
   for (int k : {1, 7}) {
     const vae::IwResult r = vae::evaluate_iw(model, data, k, 3, {}, 5);  // 5 rows: passes split examples
     for (size_t i = 0; i < data.n; ++i)
@@ -101,7 +91,7 @@ TEST(ImportanceWeighted, ConvergesToTheExactLikelihoodFromAPoorPosterior) {
   const Ppca ppca;
   vae::Vae<float> model(ppca.cfg, 8);
   ppca.load(model, false);
-  const vae::Dataset data = points(10);
+  const vae::Dataset data = vae_test::points3(10, 12, 1.0);
   double exact = 0;
   for (size_t i = 0; i < data.n; ++i) exact += ppca.exact_log_px(data.row(i));
   exact /= data.n;
@@ -182,7 +172,7 @@ TEST(ImportanceWeighted, ReportsProgressAndStandardError) {
   const Ppca ppca;
   vae::Vae<float> model(ppca.cfg, 8);
   ppca.load(model, false);
-  const vae::Dataset data = points(30);
+  const vae::Dataset data = vae_test::points3(30, 12, 1.0);
   size_t last = 0, calls = 0;
   const vae::IwResult r = vae::evaluate_iw(model, data, 10, 1, [&](size_t done, size_t total) {
     EXPECT_EQ(total, 30u);

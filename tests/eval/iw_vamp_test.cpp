@@ -9,7 +9,7 @@
 #include <cmath>
 #include <vector>
 
-#include "optim/adam.h"
+#include "eval/bound_rises.h"
 #include "eval/gaussian3.h"
 #include "vae/eval.h"
 #include "vae/model.h"
@@ -84,16 +84,6 @@ struct LinearGaussian {
   }
 };
 
-vae::Dataset points(size_t n, uint64_t seed) {
-  vae::Dataset d;
-  d.n = n;
-  d.d = 3;
-  d.x.resize(n * 3);
-  vae::Rng rng(seed);
-  for (float& v : d.x) v = static_cast<float>(3 * rng.uniform() - 1.5);
-  return d;
-}
-
 // Every example's estimate with K = 5000 against its exact log p(x). The tolerance comes from
 // the estimator's own spread: the same estimate under 4 seeds, whose per-example standard
 // deviation of the mean bounds the noise (4 of them, plus float rounding); that spread is small
@@ -118,7 +108,7 @@ TEST(ImportanceWeightedVamp, PseudoInputsEncodingToOneGaussianGiveItsExactLikeli
   const LinearGaussian lg(0.8, -1.2, 0.4, 2.5);
   vae::Vae<float> model(lg.config(vae::Prior::Vamp), 8);
   lg.load(model);
-  const vae::Dataset data = points(12, 3);
+  const vae::Dataset data = vae_test::points3(12, 3, 1.5);
   expect_exact(model, lg, data);
   // The figure depends on m and S: the standard prior's exact figures are far from these.
   const LinearGaussian other(0.0, 0.0, 1.0, 1.0);
@@ -135,7 +125,7 @@ TEST(ImportanceWeightedVamp, StandardNormalComponentsGiveTheStandardPriorsFigure
   vae::Vae<float> vamp(lg.config(vae::Prior::Vamp), 8), standard(lg.config(vae::Prior::Standard), 8);
   lg.load(vamp);
   lg.load(standard);
-  const vae::Dataset data = points(10, 4);
+  const vae::Dataset data = vae_test::points3(10, 4, 1.5);
   const vae::IwResult a = vae::evaluate_iw(vamp, data, 2000, 5);
   const vae::IwResult b = vae::evaluate_iw(standard, data, 2000, 5);
   for (size_t i = 0; i < data.n; ++i) EXPECT_NEAR(a.per_example[i], b.per_example[i], 2e-4) << i;
@@ -158,13 +148,7 @@ TEST(ImportanceWeightedVamp, StandardNormalComponentsGiveTheStandardPriorsFigure
 // examples, each step by more than 3 standard errors of the paired per-example differences.
 TEST(ImportanceWeightedVamp, BoundRisesWithKOnATrainedModel) {
   const int D = 16, N = 400, B = 40;
-  vae::ModelConfig cfg;
-  cfg.input_dim = D;
-  cfg.height = cfg.width = 4;
-  cfg.channels = 1;
-  cfg.hidden = {8};
-  cfg.latent = 3;
-  cfg.activation = vae::Activation::Tanh;
+  vae::ModelConfig cfg = vae_test::small_image_config(3);
   cfg.prior = vae::Prior::Vamp;
   cfg.pseudo_inputs = 6;
   vae::Rng rng(8);
@@ -184,29 +168,8 @@ TEST(ImportanceWeightedVamp, BoundRisesWithKOnATrainedModel) {
   const vae::Dataset train = make(N), test = make(2000);
   vae::Vae<float> model(cfg, B);
   model.init_params(rng);
-  vae::Adam<float> adam(model.num_params(), vae::AdamConfig{1e-2});
-  std::vector<float> eps(B * cfg.latent);
-  for (int step = 0; step < 300; ++step) {
-    const size_t b0 = static_cast<size_t>(step * B) % N;
-    rng.normal_fill(eps.data(), eps.size());
-    model.zero_grad();
-    model.forward(train.row(b0), eps.data(), B);
-    model.backward(train.row(b0), B);
-    adam.step(model.params(), model.grads());
-  }
-  std::vector<std::vector<double>> iw;
-  for (int k : {1, 10, 100}) iw.push_back(vae::evaluate_iw(model, test, k, 9).per_example);
-  for (int s = 0; s < 2; ++s) {
-    double sum = 0, sq = 0;
-    for (size_t i = 0; i < test.n; ++i) {
-      const double d = iw[s + 1][i] - iw[s][i];
-      sum += d;
-      sq += d * d;
-    }
-    const double mean = sum / test.n;
-    const double se = std::sqrt(std::max(0.0, sq / test.n - mean * mean) / (test.n - 1));
-    EXPECT_GT(mean, 3 * se) << "step " << s << ": mean gain " << mean << ", se " << se;
-  }
+  vae_test::train_briefly(model, train, B, 300, rng);
+  vae_test::expect_bound_rises(model, test, 9);
 }
 
 }  // namespace

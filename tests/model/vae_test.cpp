@@ -156,7 +156,9 @@ TEST(Vae, BackwardHookReportsEverySliceOnceWhenItIsFinal) {
   const vae::ModelConfig conv = vae_test::custom_config(
       6, 2, vae::Activation::Tanh, {vae::conv_layer(3, 3, 2, 1), vae::dense_layer(5)},
       {vae::dense_layer(12), vae::reshape_layer(3, 2, 2), vae::conv_transpose_layer(1, 4, 2, 0)});
-  for (const vae::ModelConfig& cfg : {mlp, learned, conditional, vamp, conv}) {
+  vae::ModelConfig hierarchy = tiny_config(vae::Activation::Tanh, {5}, vae::Likelihood::GaussianLearnedSigma);
+  hierarchy.top_latent = 1;  // two stochastic layers: z1 (2) below z2 (1)
+  for (const vae::ModelConfig& cfg : {mlp, learned, conditional, vamp, conv, hierarchy}) {
     check_backward_hook(cfg, 1);
     check_backward_hook(cfg, 3);
   }

@@ -278,7 +278,7 @@ std::vector<TrainFlag> make_train_flags() {
       // ---- Model ----
       member_row("--config", "config", VAE_SETUP(config), kRefused, not_default,
                  "a JSON model description (encoder and decoder layer lists, latent, activation, "
-                 "likelihood, sigma, prior, pseudo_inputs; see docs/models.md) and optionally training options by "
+                 "likelihood, sigma, prior, pseudo_inputs, top_latent; see docs/models.md) and optionally training options by "
                  "name (\"train\": {\"batch_size\": 100}); flags given beside it override it"),
       model_row("--arch", "arch", arch_text, set_arch, model_flag_not_default,
                 "mlp (dense layers of --hidden, decoder mirrored) or conv (preset: conv 32 and 64 "
@@ -308,6 +308,11 @@ std::vector<TrainFlag> make_train_flags() {
                 "drawn z; unconditional models only)"),
       member_row("--pseudo-inputs", "pseudo_inputs", VAE_SETUP(model.pseudo_inputs), kRefused,
                  vamp_flag, "the VampPrior's number of pseudo-inputs K (1..10000)"),
+      member_row("--top-latent", "top_latent", VAE_SETUP(model.top_latent), kRefused,
+                 not_default,
+                 "Z2 > 0: a hierarchical VAE with two stochastic layers, z = [z1, z2], the top "
+                 "layer z2 the last Z2 of the --latent values; q(z1|x, z2) and p(z1|z2) repeat "
+                 "the encoder's layers (0 = one stochastic layer)"),
       // ---- Training ----
       member_row("--epochs", "epochs", VAE_SETUP(train.epochs), kAllowed, always, "total epochs"),
       member_row("--batch-size", "batch_size", VAE_SETUP(train.batch_size), kRefused, always,

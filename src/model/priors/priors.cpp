@@ -113,6 +113,9 @@ void check_prior_training(const ModelConfig& cfg, double free_bits) {
                                       prior_name(cfg.prior) +
                                       "' (whose KL term is estimated at the drawn z: no per-"
                                       "dimension KL to floor)");
+  if (free_bits > 0 && cfg.top_latent > 0)
+    throw FieldError("free_bits", "needs one stochastic layer (top_latent 0): a two-layer "
+                                  "model's KL of z1 is to p(z1|z2), not per-dimension N(0, 1)");
 }
 
 }  // namespace vae

@@ -71,7 +71,7 @@ void prior_from_description(const nlohmann::json& j, ModelConfig& cfg);
 void validate_prior(const ModelConfig& cfg);
 
 /// What training with the prior excludes: free bits (a floor on each dimension's closed-form
-/// KL) need the standard prior. Throws FieldError("free_bits", …).
+/// KL) need the standard prior and one stochastic layer. Throws FieldError("free_bits", …).
 void check_prior_training(const ModelConfig& cfg, double free_bits);
 
 }  // namespace vae
