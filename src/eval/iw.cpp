@@ -29,10 +29,55 @@ uint64_t stream_seed(uint64_t seed, size_t i) {
   return seed ^ (0x9e3779b97f4a7c15ull * (static_cast<uint64_t>(i) + 1));
 }
 
+// The posteriors q(z|x_i) = N(μ_i, σ_i²) of the examples, and what all K samples of an example
+// share: σ_i = exp(½ log σ²_i), computed once per example rather than once per sample.
+struct Posteriors {
+  std::vector<float> mu, sigma;    // (N, Z) each
+  std::vector<double> logvar_sum;  // (N) Σ_j log σ²_ij
+};
+
+Posteriors posteriors(const Vae<float>& source, const Dataset& data) {
+  const size_t Z = static_cast<size_t>(source.config().latent), N = data.n;
+  Posteriors q;
+  q.mu.resize(N * Z);
+  q.sigma.resize(N * Z);  // holds log σ² until converted below
+  {
+    Vae<float> encoder(source.config(), 256, 1, VaeBuffers::ForwardOnly);
+    encoder.share_params_read_only(source);
+    encoder.encode(data.x.data(), N, q.mu.data(), q.sigma.data(), data.label_ptr(0));
+  }
+  q.logvar_sum.assign(N, 0.0);
+  for (size_t i = 0; i < N; ++i)
+    for (size_t j = 0; j < Z; ++j) {
+      float& s = q.sigma[i * Z + j];
+      q.logvar_sum[i] += s;
+      s = std::exp(0.5f * s);
+    }
+  return q;
+}
+
+// log (1/K) Σ_k w_k of each example of a range, accumulated across passes: running max m_i and
+// s_i = Σ exp(log w − m_i), in double.
+struct LogMeanExp {
+  std::vector<double> max, sum;  // (n) each
+  explicit LogMeanExp(size_t n) : max(n, -std::numeric_limits<double>::infinity()), sum(n, 0.0) {}
+  void add(size_t i, double log_w) {
+    if (log_w > max[i]) {
+      sum[i] = sum[i] * std::exp(max[i] - log_w) + 1.0;
+      max[i] = log_w;
+    } else {
+      sum[i] += std::exp(log_w - max[i]);
+    }
+  }
+  double value(size_t i, int k) const {
+    return max[i] + std::log(sum[i]) - std::log(static_cast<double>(k));
+  }
+};
+
 // Fills per_example[i0, i1) with log (1/K) Σ_k w_k. `finished` counts completed examples for the
 // progress report.
-void iw_range(const Vae<float>& source, const Dataset& data, const float* mu, const float* logvar,
-              int k, uint64_t seed, int rows, size_t i0, size_t i1, std::vector<double>& per_example,
+void iw_range(const Vae<float>& source, const Dataset& data, const Posteriors& q, int k,
+              uint64_t seed, int rows, size_t i0, size_t i1, std::vector<double>& per_example,
               std::atomic<size_t>& finished, const std::function<void()>& on_pass) {
   const ModelConfig& cfg = source.config();
   const size_t Z = cfg.latent, D = cfg.input_dim;
@@ -43,10 +88,9 @@ void iw_range(const Vae<float>& source, const Dataset& data, const float* mu, co
   Vae<float> model(cfg, 1, rows, VaeBuffers::ForwardOnly);
   model.share_params_read_only(source);
 
-  // Pairs p = (i − i0)·K + j of this range, `rows` at a time. Each example's log-sum-exp runs
-  // across passes: running max m_i and s_i = Σ exp(log w − m_i), in double.
+  // Pairs p = (i − i0)·K + j of this range, `rows` at a time.
   const size_t n = i1 - i0;
-  std::vector<double> run_max(n, -std::numeric_limits<double>::infinity()), run_sum(n, 0.0);
+  LogMeanExp lme(n);
   std::vector<float> eps(static_cast<size_t>(rows) * Z), z(static_cast<size_t>(rows) * Z);  // (R, Z)
   std::vector<float> nll(rows);                                                           // (R)
   const bool standard = cfg.prior == Prior::Standard;
@@ -59,45 +103,39 @@ void iw_range(const Vae<float>& source, const Dataset& data, const float* mu, co
   size_t done = 0;
   for (size_t base = 0; base < total; base += rows) {
     const int R = static_cast<int>(std::min<size_t>(rows, total - base));
+    // z = μ_i + σ_i ⊙ ε of each row, example i's ε from its own stream.
     for (int r = 0; r < R; ++r) {
       const size_t p = base + r, i = i0 + p / k;
-      if (p % k == 0) rng.reseed(stream_seed(seed, i));  // example i's own ε stream
+      if (p % k == 0) rng.reseed(stream_seed(seed, i));
       rng.normal_fill(&eps[r * Z], Z);
       for (size_t j = 0; j < Z; ++j)
-        z[r * Z + j] = mu[i * Z + j] + std::exp(0.5f * logvar[i * Z + j]) * eps[r * Z + j];
+        z[r * Z + j] = q.mu[i * Z + j] + q.sigma[i * Z + j] * eps[r * Z + j];
       if (conditional) row_labels[r] = data.labels[i];
     }
     const float* out =
         model.decode_logits(z.data(), R, conditional ? row_labels.data() : nullptr);  // (R, D)
     if (!standard) model.log_prior(z.data(), R, logp.data());
     for (int r = 0; r < R; ++r) {
-      const size_t p = base + r, i = i0 + p / k, li = p / k;
+      const size_t p = base + r, i = i0 + p / k;
       model.recon_nll(out + static_cast<size_t>(r) * D, data.row(i), 1, &nll[r]);
-      double zz = 0, ee = 0, lv = 0;
+      double zz = 0, ee = 0;
       for (size_t j = 0; j < Z; ++j) {
         zz += static_cast<double>(z[r * Z + j]) * z[r * Z + j];
         ee += static_cast<double>(eps[r * Z + j]) * eps[r * Z + j];
-        lv += logvar[i * Z + j];
       }
       // log w = log p(x|z) + log p(z) − log q(z|x), log q = Σ_j −½ (log 2π + log σ²_j + ε²_j);
       // for N(0, I) the log 2π terms cancel: log p(z) − log q = −½ (Σ z² − Σ ε² − Σ log σ²).
-      const double log_w =
-          standard ? -static_cast<double>(nll[r]) - 0.5 * zz + 0.5 * ee + 0.5 * lv
-                   : -static_cast<double>(nll[r]) + logp[r] + half_z_log_2pi + 0.5 * ee + 0.5 * lv;
-      if (log_w > run_max[li]) {
-        run_sum[li] = run_sum[li] * std::exp(run_max[li] - log_w) + 1.0;
-        run_max[li] = log_w;
-      } else {
-        run_sum[li] += std::exp(log_w - run_max[li]);
-      }
+      const double lv = q.logvar_sum[i];
+      lme.add(p / k, standard ? -static_cast<double>(nll[r]) - 0.5 * zz + 0.5 * ee + 0.5 * lv
+                              : -static_cast<double>(nll[r]) + logp[r] + half_z_log_2pi + 0.5 * ee +
+                                    0.5 * lv);
     }
     const size_t now_done = std::min(n, (base + R) / k);
     finished += now_done - done;
     done = now_done;
     if (on_pass) on_pass();
   }
-  const double log_k = std::log(static_cast<double>(k));
-  for (size_t li = 0; li < n; ++li) per_example[i0 + li] = run_max[li] + std::log(run_sum[li]) - log_k;
+  for (size_t li = 0; li < n; ++li) per_example[i0 + li] = lme.value(li, k);
 }
 
 }  // namespace
@@ -107,7 +145,7 @@ IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint6
                      bool over_ranks) {
   VAE_ASSERT(k >= 1 && rows >= 1);
   const ModelConfig& cfg = source.config();
-  const size_t Z = cfg.latent, N = data.n;
+  const size_t N = data.n;
   VAE_ASSERT(data.d == static_cast<size_t>(cfg.input_dim));
 
   IwResult res;
@@ -115,12 +153,7 @@ IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint6
   res.n = N;
   res.per_example.assign(N, 0.0);
   if (N == 0) return res;
-  std::vector<float> mu(N * Z), logvar(N * Z);  // (N, Z) each
-  {
-    Vae<float> encoder(cfg, 256, 1, VaeBuffers::ForwardOnly);
-    encoder.share_params_read_only(source);
-    encoder.encode(data.x.data(), N, mu.data(), logvar.data(), data.label_ptr(0));
-  }
+  const Posteriors q = posteriors(source, data);
 
   // This rank's examples [lo, hi): all of them in one process.
   const ItemRange mine = own_items(N, 1, over_ranks);
@@ -140,8 +173,8 @@ IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint6
   WorkerPool pool(workers);
   pool.run([&](int w) {
     const size_t i0 = lo + M * w / workers, i1 = lo + M * (w + 1) / workers;
-    iw_range(source, data, mu.data(), logvar.data(), k, seed, rows, i0, i1, res.per_example,
-             finished, w == 0 ? std::function<void()>(report) : nullptr);
+    iw_range(source, data, q, k, seed, rows, i0, i1, res.per_example, finished,
+             w == 0 ? std::function<void()>(report) : nullptr);
   });
   if (progress && reported != M) progress(M, M);
   // Every rank's estimates on every rank, rank by rank.
