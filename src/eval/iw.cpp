@@ -2,11 +2,12 @@
 //
 // Work split: the (example i, sample j) pairs are cut into one contiguous range of examples per
 // worker (num_threads() of them); each worker owns a forward-only model over the source's weights
-// (no gradients, no copy of the weights) whose decoder is sized for `rows` latent rows (its
-// encoder for one) and runs its range in passes of `rows` pairs: one decoder GEMM batch, then the
-// elementwise likelihood, both on its own core (BLAS single-threaded inside each worker,
-// ScopedSerialBlas). Example i's ε come from its own stream, Rng(stream_seed(seed, i)), so the
-// estimate does not depend on the number of workers or on `rows`.
+// (no gradients, no copy of the weights) whose decoder is sized for `rows` latent rows, or for
+// the pairs of its range when fewer (its encoder for one), and runs its range in passes of
+// `rows` pairs: one decoder GEMM batch, then the elementwise likelihood, both on its own core
+// (BLAS single-threaded inside each worker, ScopedSerialBlas). Example i's ε come from its own
+// stream, Rng(stream_seed(seed, i)), so the estimate does not depend on the number of workers or
+// on `rows`.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -81,6 +82,9 @@ void iw_range(const Vae<float>& source, const Dataset& data, const Posteriors& q
               std::atomic<size_t>& finished, const std::function<void()>& on_pass) {
   const ModelConfig& cfg = source.config();
   const size_t Z = cfg.latent, D = cfg.input_dim;
+  // Pairs p = (i − i0)·K + j of this range, `rows` at a time (no more than the range holds).
+  const size_t n = i1 - i0, total = n * static_cast<size_t>(k);
+  rows = static_cast<int>(std::min<size_t>(rows, total));
   // A forward-only model over the source's weights, sized for what the worker runs: decoder
   // passes of `rows` latent rows (tensors from z on hold max_batch·max_samples rows) and no
   // encoder pass (max_batch 1: the encoder's tensors hold one row; the posteriors were computed
@@ -88,8 +92,6 @@ void iw_range(const Vae<float>& source, const Dataset& data, const Posteriors& q
   Vae<float> model(cfg, 1, rows, VaeBuffers::ForwardOnly);
   model.share_params_read_only(source);
 
-  // Pairs p = (i − i0)·K + j of this range, `rows` at a time.
-  const size_t n = i1 - i0;
   LogMeanExp lme(n);
   std::vector<float> eps(static_cast<size_t>(rows) * Z), z(static_cast<size_t>(rows) * Z);  // (R, Z)
   std::vector<float> nll(rows);                                                           // (R)
@@ -99,7 +101,6 @@ void iw_range(const Vae<float>& source, const Dataset& data, const Posteriors& q
   const bool conditional = cfg.num_classes > 0 && !data.labels.empty();
   std::vector<int32_t> row_labels(conditional ? rows : 0);  // (R) the label of each latent row
   Rng rng;
-  const size_t total = n * static_cast<size_t>(k);
   size_t done = 0;
   for (size_t base = 0; base < total; base += rows) {
     const int R = static_cast<int>(std::min<size_t>(rows, total - base));
