@@ -19,6 +19,8 @@
 #include "optim/adam.h"
 #include "train/data_parallel.h"
 #include "vae/checkpoint.h"
+#include "vae/dataset.h"
+#include "vae/eval.h"
 #include "vae/infer.h"
 #include "vae/model.h"
 #include "vae/rng.h"
@@ -181,6 +183,31 @@ void BM_IwGemmCeiling(benchmark::State& state) {
   state.counters["threads"] = T;
 }
 BENCHMARK(BM_IwGemmCeiling)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// `vae eval --iw 5000` itself (vae::evaluate_iw) on the default model: eight images per thread
+// (uniform grey levels; 40,000 latent samples, so the workers' set-up is a small part), in decoder passes of range(0) latent rows, on the threads as the command
+// runs it: ε, z, the decoder, the likelihood and the log-sum-exp. items_per_second counts latent
+// samples, as BM_IwGemmCeiling's does: the ratio of the two is evaluate_iw's % of its ceiling.
+void BM_IwEvaluate(benchmark::State& state) {
+  vae::set_num_threads(bench_threads());
+  const int rows = static_cast<int>(state.range(0)), K = 5000;
+  vae::ModelConfig cfg;  // 784-400-20
+  vae::Vae<float> model(cfg, 1);
+  vae::Rng rng(4);
+  model.init_params(rng);
+  vae::Dataset data;
+  data.n = 8 * static_cast<size_t>(vae::num_threads());
+  data.d = static_cast<size_t>(cfg.input_dim);
+  data.x.resize(data.n * data.d);
+  for (float& v : data.x) v = rng.uniform_float();
+  for (auto _ : state) {
+    const vae::IwResult r = vae::evaluate_iw(model, data, K, vae::kEvalSeed, {}, rows);
+    benchmark::DoNotOptimize(r.log_likelihood);
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(data.n) * K);
+  state.counters["threads"] = vae::num_threads();
+}
+BENCHMARK(BM_IwEvaluate)->Arg(128)->Arg(256)->Arg(1024)->Arg(4096)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The FP32 peak of the machine on the threads: each thread runs the register-only FMA loop of
 // fma_peak.h at once. FLOP/s is the yardstick of every "% of peak" (scripts/bench.sh's table).

@@ -1,4 +1,6 @@
 // The float hot loops outside GEMM, compiled once per instruction set and chosen at run time.
+// Optimiser (Adam, the gradient norm), activations (ReLU) and likelihoods (Bernoulli and fixed-σ
+// Gaussian: the per-row sums of the forward, the backward, the decoder mean).
 //
 // The build targets baseline x86-64 (no -march=native unless VAE_NATIVE=ON); the loops that
 // matter are compiled three times from one source (core/kernels_impl.h): for baseline x86-64
@@ -37,6 +39,22 @@ struct Table {
   /// y = max(a, 0) and da += (a > 0 ? dy : 0), over n elements.
   void (*relu_forward)(float* y, const float* a, size_t n);
   void (*relu_backward)(float* da, const float* dy, const float* a, size_t n);
+
+  // The likelihoods' float loops (formulas in model/losses.h, whose double versions are the
+  // reference). Row sums run in 16 float lanes, folded in a fixed order.
+  /// One row of the Bernoulli NLL: Σ_j softplus(l_j) − x_j·l_j over n values.
+  float (*bernoulli_nll_row)(const float* logits, const float* x, size_t n);
+  /// dlogits += scale · (σ(l) − x), over n elements.
+  void (*bernoulli_nll_backward)(float* dlogits, const float* logits, const float* x, float scale,
+                                 size_t n);
+  /// y = σ(l) over n elements (the Bernoulli decoder mean, the gate of a gated layer); y may
+  /// alias l.
+  void (*sigmoid)(float* y, const float* l, size_t n);
+  /// One row of the Gaussian NLL's squares: Σ_j (x_j − m_j)² over n values.
+  float (*squared_error_row)(const float* mean, const float* x, size_t n);
+  /// dmean += k · (m − x), over n elements (k = scale / σ²).
+  void (*squared_error_backward)(float* dmean, const float* mean, const float* x, float k,
+                                 size_t n);
 };
 
 /// The widest table this CPU runs (chosen on first call).

@@ -6,7 +6,15 @@ namespace avx2 {
 #include "core/kernels_impl.h"
 }  // namespace avx2
 
-const Table kAvx2 = {"avx2", avx2::adam_reduced, avx2::sum_squares, avx2::relu_forward,
-                  avx2::relu_backward};
+const Table kAvx2 = {"avx2",
+                     avx2::adam_reduced,
+                     avx2::sum_squares,
+                     avx2::relu_forward,
+                     avx2::relu_backward,
+                     avx2::bernoulli_nll_row,
+                     avx2::bernoulli_nll_backward,
+                     avx2::sigmoid,
+                     avx2::squared_error_row,
+                     avx2::squared_error_backward};
 
 }  // namespace vae::kernels

@@ -1,6 +1,9 @@
 // The loops of core/kernels.h, included once by each kernels_<isa>.cpp inside its own
 // namespace and compiled with that file's instruction set. Plain loops that the compiler
 // vectorises for the target; no library calls (see kernels.h). No include guard: by design.
+
+// exp_nonpositive, log1p_unit, softplus, sigmoid in float: this namespace's own copy.
+#include "core/fastmath_impl.h"
 //
 // Adam (optim/adam.h): m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ·d − lr_t·m / (√v·c + ε),
 // lr_t = lr/(1−β₁ᵗ), c = 1/√(1−β₂ᵗ), d = 1 − lr·λ (AdamW; 1 without weight decay).
@@ -55,4 +58,46 @@ void relu_forward(float* y, const float* a, size_t n) {
 
 void relu_backward(float* da, const float* dy, const float* a, size_t n) {
   for (size_t i = 0; i < n; ++i) da[i] += a[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+// ---- Likelihoods (model/losses.h) ----------------------------------------------------------
+
+// Σ_j f(a_j, b_j) in kLanes float partial sums (lane j takes elements ≡ j mod kLanes), folded
+// pairwise in a fixed order, then the tail: the same operations for every vector width.
+template <class F>
+inline float lane_sum(const float* a, const float* b, size_t n, F f) {
+  constexpr size_t kLanes = 16;
+  float acc[kLanes] = {};
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (size_t j = 0; j < kLanes; ++j) acc[j] += f(a[i + j], b[i + j]);
+  for (size_t w = kLanes / 2; w > 0; w /= 2)
+    for (size_t j = 0; j < w; ++j) acc[j] += acc[j + w];
+  float tail = 0;
+  for (; i < n; ++i) tail += f(a[i], b[i]);
+  return acc[0] + tail;
+}
+
+//   −log p(x|l) = softplus(l) − x·l
+float bernoulli_nll_row(const float* logits, const float* x, size_t n) {
+  return lane_sum(logits, x, n, [](float l, float xj) { return softplus(l) - xj * l; });
+}
+
+//   ∂/∂l = σ(l) − x
+void bernoulli_nll_backward(float* dlogits, const float* logits, const float* x, float scale,
+                            size_t n) {
+  for (size_t i = 0; i < n; ++i) dlogits[i] += scale * (sigmoid(logits[i]) - x[i]);
+}
+
+void sigmoid(float* y, const float* l, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] = sigmoid(l[i]);
+}
+
+float squared_error_row(const float* mean, const float* x, size_t n) {
+  return lane_sum(mean, x, n, [](float m, float xj) { return (xj - m) * (xj - m); });
+}
+
+//   ∂/∂m ½ ((x − m)/σ)² = (m − x)/σ²
+void squared_error_backward(float* dmean, const float* mean, const float* x, float k, size_t n) {
+  for (size_t i = 0; i < n; ++i) dmean[i] += k * (mean[i] - x[i]);
 }

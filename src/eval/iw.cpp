@@ -2,11 +2,12 @@
 //
 // Work split: the (example i, sample j) pairs are cut into one contiguous range of examples per
 // worker (num_threads() of them); each worker owns a forward-only model over the source's weights
-// (no gradients, no copy of the weights) whose decoder is sized for `rows` latent rows (its
-// encoder for one) and runs its range in passes of `rows` pairs: one decoder GEMM batch, then the
-// elementwise likelihood, both on its own core (BLAS single-threaded inside each worker,
-// ScopedSerialBlas). Example i's ε come from its own stream, Rng(stream_seed(seed, i)), so the
-// estimate does not depend on the number of workers or on `rows`.
+// (no gradients, no copy of the weights) whose decoder is sized for `rows` latent rows, or for
+// the pairs of its range when fewer (its encoder for one), and runs its range in passes of
+// `rows` pairs: one decoder GEMM batch, then the elementwise likelihood, both on its own core
+// (BLAS single-threaded inside each worker, ScopedSerialBlas). Example i's ε come from its own
+// stream, Rng(stream_seed(seed, i)), so the estimate does not depend on the number of workers or
+// on `rows`.
 // A hierarchical model (top_latent > 0) has no single Gaussian q(z|x) per example: its worker
 // runs the whole model (Vae::forward_iw, one sample per pair) on `rows` pairs at a time and takes
 // each pair's log w from it (model/hierarchy.h).
@@ -32,98 +33,127 @@ uint64_t stream_seed(uint64_t seed, size_t i) {
   return seed ^ (0x9e3779b97f4a7c15ull * (static_cast<uint64_t>(i) + 1));
 }
 
-// Adds the log w (R) of pairs base .. base+R−1 (pair p is example p / k of the range) to each
-// example's running log-sum-exp: running max m and s = Σ exp(log w − m).
-void accumulate_log_weights(std::vector<double>& run_max, std::vector<double>& run_sum,
-                            const double* log_w, size_t base, int k, int R) {
-  for (int r = 0; r < R; ++r) {
-    const size_t li = (base + r) / k;
-    if (log_w[r] > run_max[li]) {
-      run_sum[li] = run_sum[li] * std::exp(run_max[li] - log_w[r]) + 1.0;
-      run_max[li] = log_w[r];
+// The posteriors q(z|x_i) = N(μ_i, σ_i²) of the examples, and what all K samples of an example
+// share: σ_i = exp(½ log σ²_i), computed once per example rather than once per sample.
+struct Posteriors {
+  std::vector<float> mu, sigma;    // (N, Z) each
+  std::vector<double> logvar_sum;  // (N) Σ_j log σ²_ij
+};
+
+Posteriors posteriors(const Vae<float>& source, const Dataset& data) {
+  const size_t Z = static_cast<size_t>(source.config().latent), N = data.n;
+  Posteriors q;
+  q.mu.resize(N * Z);
+  q.sigma.resize(N * Z);  // holds log σ² until converted below
+  {
+    Vae<float> encoder(source.config(), 256, 1, VaeBuffers::ForwardOnly);
+    encoder.share_params_read_only(source);
+    encoder.encode(data.x.data(), N, q.mu.data(), q.sigma.data(), data.label_ptr(0));
+  }
+  q.logvar_sum.assign(N, 0.0);
+  for (size_t i = 0; i < N; ++i)
+    for (size_t j = 0; j < Z; ++j) {
+      float& s = q.sigma[i * Z + j];
+      q.logvar_sum[i] += s;
+      s = std::exp(0.5f * s);
+    }
+  return q;
+}
+
+// log (1/K) Σ_k w_k of each example of a range, accumulated across passes: running max m_i and
+// s_i = Σ exp(log w − m_i), in double.
+struct LogMeanExp {
+  std::vector<double> max, sum;  // (n) each
+  explicit LogMeanExp(size_t n) : max(n, -std::numeric_limits<double>::infinity()), sum(n, 0.0) {}
+  void add(size_t i, double log_w) {
+    if (log_w > max[i]) {
+      sum[i] = sum[i] * std::exp(max[i] - log_w) + 1.0;
+      max[i] = log_w;
     } else {
-      run_sum[li] += std::exp(log_w[r] - run_max[li]);
+      sum[i] += std::exp(log_w - max[i]);
     }
   }
-}
+  double value(size_t i, int k) const {
+    return max[i] + std::log(sum[i]) - std::log(static_cast<double>(k));
+  }
+};
 
 // Fills per_example[i0, i1) with log (1/K) Σ_k w_k. `finished` counts completed examples for the
 // progress report.
-void iw_range(const Vae<float>& source, const Dataset& data, const float* mu, const float* logvar,
-              int k, uint64_t seed, int rows, size_t i0, size_t i1, std::vector<double>& per_example,
+void iw_range(const Vae<float>& source, const Dataset& data, const Posteriors& q, int k,
+              uint64_t seed, int rows, size_t i0, size_t i1, std::vector<double>& per_example,
               std::atomic<size_t>& finished, const std::function<void()>& on_pass) {
   const ModelConfig& cfg = source.config();
   const size_t Z = cfg.latent, D = cfg.input_dim;
-  const bool hier = cfg.top_latent > 0;
+  // Pairs p = (i − i0)·K + j of this range, `rows` at a time (no more than the range holds).
+  const size_t n = i1 - i0, total = n * static_cast<size_t>(k);
+  rows = static_cast<int>(std::min<size_t>(rows, total));
   // A forward-only model over the source's weights, sized for what the worker runs: decoder
   // passes of `rows` latent rows (tensors from z on hold max_batch·max_samples rows) and no
   // encoder pass (max_batch 1: the encoder's tensors hold one row; the posteriors were computed
   // before). No gradients of parameters or activations, no copy of the weights.
   // A hierarchical model's encoder runs on every pair: `rows` rows of one sample.
+  const bool hier = cfg.top_latent > 0;
   Vae<float> model(cfg, hier ? rows : 1, hier ? 1 : rows, VaeBuffers::ForwardOnly);
   model.share_params_read_only(source);
 
-  // Pairs p = (i − i0)·K + j of this range, `rows` at a time. Each example's log-sum-exp runs
-  // across passes: running max m_i and s_i = Σ exp(log w − m_i), in double.
-  const size_t n = i1 - i0;
-  std::vector<double> run_max(n, -std::numeric_limits<double>::infinity()), run_sum(n, 0.0);
+  LogMeanExp lme(n);
   std::vector<float> eps(static_cast<size_t>(rows) * Z), z(static_cast<size_t>(rows) * Z);  // (R, Z)
   std::vector<float> nll(rows);                                                           // (R)
   std::vector<float> x_rows(hier ? static_cast<size_t>(rows) * D : 0);  // (R, D) each pair's x
-  std::vector<double> log_w(rows);                                      // (R)
+  std::vector<double> log_w(hier ? rows : 0);                           // (R)
   const bool standard = cfg.prior == Prior::Standard;
   std::vector<float> logp(standard ? 0 : rows);  // (R) log p(z) of any other prior
   const double half_z_log_2pi = 0.5 * static_cast<double>(Z) * std::log(2 * M_PI);
   const bool conditional = cfg.num_classes > 0 && !data.labels.empty();
   std::vector<int32_t> row_labels(conditional ? rows : 0);  // (R) the label of each latent row
   Rng rng;
-  const size_t total = n * static_cast<size_t>(k);
   size_t done = 0;
   for (size_t base = 0; base < total; base += rows) {
     const int R = static_cast<int>(std::min<size_t>(rows, total - base));
+    // z = μ_i + σ_i ⊙ ε of each row, example i's ε from its own stream.
     for (int r = 0; r < R; ++r) {
       const size_t p = base + r, i = i0 + p / k;
-      if (p % k == 0) rng.reseed(stream_seed(seed, i));  // example i's own ε stream
+      if (p % k == 0) rng.reseed(stream_seed(seed, i));
       rng.normal_fill(&eps[r * Z], Z);
       if (hier) {
         std::copy(data.row(i), data.row(i) + D, &x_rows[r * D]);
         continue;
       }
       for (size_t j = 0; j < Z; ++j)
-        z[r * Z + j] = mu[i * Z + j] + std::exp(0.5f * logvar[i * Z + j]) * eps[r * Z + j];
+        z[r * Z + j] = q.mu[i * Z + j] + q.sigma[i * Z + j] * eps[r * Z + j];
       if (conditional) row_labels[r] = data.labels[i];
     }
-    if (hier) {
+    if (hier) {  // the whole model on each pair's x: its log w (model/hierarchy.h)
       model.forward_iw(x_rows.data(), eps.data(), R, 1);
       model.iw_log_weights(log_w.data());
+      for (int r = 0; r < R; ++r) lme.add((base + r) / k, log_w[r]);
     } else {
       const float* out =
           model.decode_logits(z.data(), R, conditional ? row_labels.data() : nullptr);  // (R, D)
       if (!standard) model.log_prior(z.data(), R, logp.data());
       for (int r = 0; r < R; ++r) {
-        const size_t i = i0 + (base + r) / k;
+        const size_t p = base + r, i = i0 + p / k;
         model.recon_nll(out + static_cast<size_t>(r) * D, data.row(i), 1, &nll[r]);
-        double zz = 0, ee = 0, lv = 0;
+        double zz = 0, ee = 0;
         for (size_t j = 0; j < Z; ++j) {
           zz += static_cast<double>(z[r * Z + j]) * z[r * Z + j];
           ee += static_cast<double>(eps[r * Z + j]) * eps[r * Z + j];
-          lv += logvar[i * Z + j];
         }
         // log w = log p(x|z) + log p(z) − log q(z|x), log q = Σ_j −½ (log 2π + log σ²_j + ε²_j);
         // for N(0, I) the log 2π terms cancel: log p(z) − log q = −½ (Σ z² − Σ ε² − Σ log σ²).
-        log_w[r] = standard ? -static_cast<double>(nll[r]) - 0.5 * zz + 0.5 * ee + 0.5 * lv
-                            : -static_cast<double>(nll[r]) + logp[r] + half_z_log_2pi +
-                                  0.5 * ee + 0.5 * lv;
+        const double lv = q.logvar_sum[i];
+        lme.add(p / k, standard ? -static_cast<double>(nll[r]) - 0.5 * zz + 0.5 * ee + 0.5 * lv
+                                : -static_cast<double>(nll[r]) + logp[r] + half_z_log_2pi + 0.5 * ee +
+                                      0.5 * lv);
       }
     }
-    accumulate_log_weights(run_max, run_sum, log_w.data(), base, k, R);
     const size_t now_done = std::min(n, (base + R) / k);
     finished += now_done - done;
     done = now_done;
     if (on_pass) on_pass();
   }
-  const double log_k = std::log(static_cast<double>(k));
-  for (size_t li = 0; li < n; ++li) per_example[i0 + li] = run_max[li] + std::log(run_sum[li]) - log_k;
+  for (size_t li = 0; li < n; ++li) per_example[i0 + li] = lme.value(li, k);
 }
 
 }  // namespace
@@ -133,7 +163,7 @@ IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint6
                      bool over_ranks) {
   VAE_ASSERT(k >= 1 && rows >= 1);
   const ModelConfig& cfg = source.config();
-  const size_t Z = cfg.latent, N = data.n;
+  const size_t N = data.n;
   VAE_ASSERT(data.d == static_cast<size_t>(cfg.input_dim));
 
   IwResult res;
@@ -141,12 +171,8 @@ IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint6
   res.n = N;
   res.per_example.assign(N, 0.0);
   if (N == 0) return res;
-  std::vector<float> mu(N * Z), logvar(N * Z);  // (N, Z) each
-  if (cfg.top_latent == 0) {  // a hierarchical model's worker encodes each pair itself
-    Vae<float> encoder(cfg, 256, 1, VaeBuffers::ForwardOnly);
-    encoder.share_params_read_only(source);
-    encoder.encode(data.x.data(), N, mu.data(), logvar.data(), data.label_ptr(0));
-  }
+  // A hierarchical model's worker encodes each pair itself.
+  const Posteriors q = cfg.top_latent == 0 ? posteriors(source, data) : Posteriors{};
 
   // This rank's examples [lo, hi): all of them in one process.
   const ItemRange mine = own_items(N, 1, over_ranks);
@@ -166,8 +192,8 @@ IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint6
   WorkerPool pool(workers);
   pool.run([&](int w) {
     const size_t i0 = lo + M * w / workers, i1 = lo + M * (w + 1) / workers;
-    iw_range(source, data, mu.data(), logvar.data(), k, seed, rows, i0, i1, res.per_example,
-             finished, w == 0 ? std::function<void()>(report) : nullptr);
+    iw_range(source, data, q, k, seed, rows, i0, i1, res.per_example, finished,
+             w == 0 ? std::function<void()>(report) : nullptr);
   });
   if (progress && reported != M) progress(M, M);
   // Every rank's estimates on every rank, rank by rank.

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/fastmath.h"
+#include "core/kernels.h"
 
 namespace vae {
 
@@ -98,30 +99,62 @@ void gaussian_kl_backward_weighted(T* dmu, T* dlogvar, const T* mu, const T* log
     }
 }
 
-// softplus(l) = max(l, 0) + log(1 + e^−|l|) and σ(l) = [l ≥ 0 ? 1 : e^l] / (1 + e^−|l|) share
-// t = e^−|l| ∈ (0, 1]: the exponent is never positive, so nothing overflows for either sign.
-template <class T>
-static inline T softplus(T l) {
-  const T t = fastmath::exp_nonpositive(-std::fabs(l));
-  return (l > T(0) ? l : T(0)) + fastmath::log1p_unit(t);
+// ---- The likelihoods' loops: float through the CPU's kernel table (core/kernels.h), double
+// here (the reference formulas: the kernels are tested against them, and the gradient checks
+// run them). The row loops below are the same for both.
+
+namespace {
+
+//   Σ_j softplus(l_j) − x_j·l_j   (one row)
+double bernoulli_row(const double* l, const double* x, int D) {
+  double row = 0;
+  for (int j = 0; j < D; ++j) row += fastmath::softplus(l[j]) - x[j] * l[j];
+  return row;
+}
+float bernoulli_row(const float* l, const float* x, int D) {
+  return kernels::best().bernoulli_nll_row(l, x, static_cast<size_t>(D));
 }
 
-template <class T>
-static inline T sigmoid(T l) {
-  const T t = fastmath::exp_nonpositive(-std::fabs(l));
-  return (l >= T(0) ? T(1) : t) / (T(1) + t);
+//   dl += scale · (σ(l) − x)
+void bernoulli_backward(double* dl, const double* l, const double* x, double scale, size_t n) {
+  for (size_t i = 0; i < n; ++i) dl[i] += scale * (fastmath::sigmoid(l[i]) - x[i]);
 }
+void bernoulli_backward(float* dl, const float* l, const float* x, float scale, size_t n) {
+  kernels::best().bernoulli_nll_backward(dl, l, x, scale, n);
+}
+
+void sigmoid_all(double* y, const double* l, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] = fastmath::sigmoid(l[i]);
+}
+void sigmoid_all(float* y, const float* l, size_t n) { kernels::best().sigmoid(y, l, n); }
+
+//   Σ_j (x_j − m_j)²   (one row)
+double squared_error_row(const double* m, const double* x, int D) {
+  double sq = 0;
+  for (int j = 0; j < D; ++j) sq += (x[j] - m[j]) * (x[j] - m[j]);
+  return sq;
+}
+float squared_error_row(const float* m, const float* x, int D) {
+  return kernels::best().squared_error_row(m, x, static_cast<size_t>(D));
+}
+
+//   dm += k · (m − x)
+void squared_error_backward(double* dm, const double* m, const double* x, double k, size_t n) {
+  for (size_t i = 0; i < n; ++i) dm[i] += k * (m[i] - x[i]);
+}
+void squared_error_backward(float* dm, const float* m, const float* x, float k, size_t n) {
+  kernels::best().squared_error_backward(dm, m, x, k, n);
+}
+
+}  // namespace
 
 template <class T>
 double bernoulli_nll_forward(T* nll_rows, const T* logits, const T* x, int B, int D) {
   double total = 0;
   for (int r = 0; r < B; ++r) {
-    const T* l = logits + static_cast<size_t>(r) * D;
-    const T* xr = x + static_cast<size_t>(r) * D;
-    // Accumulate in T within a row (vectorises), in double across rows.
-    T row = 0;
-#pragma omp simd reduction(+ : row)
-    for (int j = 0; j < D; ++j) row += softplus(l[j]) - xr[j] * l[j];
+    // Summed in T within a row, in double across rows.
+    const T row =
+        bernoulli_row(logits + static_cast<size_t>(r) * D, x + static_cast<size_t>(r) * D, D);
     if (nll_rows) nll_rows[r] = row;
     total += row;
   }
@@ -130,8 +163,7 @@ double bernoulli_nll_forward(T* nll_rows, const T* logits, const T* x, int B, in
 
 template <class T>
 void bernoulli_nll_backward(T* dlogits, const T* logits, const T* x, T scale, size_t n) {
-#pragma omp simd
-  for (size_t i = 0; i < n; ++i) dlogits[i] += scale * (sigmoid(logits[i]) - x[i]);
+  bernoulli_backward(dlogits, logits, x, scale, n);
 }
 
 template <class T>
@@ -140,11 +172,8 @@ double gaussian_nll_forward(T* nll_rows, const T* mean, const T* x, T sigma, int
   const double constant = D * (std::log(static_cast<double>(sigma)) + kHalfLog2Pi);
   double total = 0;
   for (int r = 0; r < B; ++r) {
-    const T* m = mean + static_cast<size_t>(r) * D;
-    const T* xr = x + static_cast<size_t>(r) * D;
-    T sq = 0;
-#pragma omp simd reduction(+ : sq)
-    for (int j = 0; j < D; ++j) sq += (xr[j] - m[j]) * (xr[j] - m[j]);
+    const T sq =
+        squared_error_row(mean + static_cast<size_t>(r) * D, x + static_cast<size_t>(r) * D, D);
     const double row = 0.5 * static_cast<double>(sq) * inv_var + constant;
     if (nll_rows) nll_rows[r] = static_cast<T>(row);
     total += row;
@@ -154,9 +183,7 @@ double gaussian_nll_forward(T* nll_rows, const T* mean, const T* x, T sigma, int
 
 template <class T>
 void gaussian_nll_backward(T* dmean, const T* mean, const T* x, T sigma, T scale, size_t n) {
-  const T k = scale / (sigma * sigma);
-#pragma omp simd
-  for (size_t i = 0; i < n; ++i) dmean[i] += k * (mean[i] - x[i]);
+  squared_error_backward(dmean, mean, x, scale / (sigma * sigma), n);
 }
 
 template <class T>
@@ -196,8 +223,7 @@ void gaussian_learned_nll_backward(T* dmean, T* dlogsigma, const T* mean, const 
 
 template <class T>
 void sigmoid_forward(T* y, const T* l, size_t n) {
-#pragma omp simd
-  for (size_t i = 0; i < n; ++i) y[i] = sigmoid(l[i]);
+  sigmoid_all(y, l, n);
 }
 
 #define VAE_INSTANTIATE(T)                                                               \

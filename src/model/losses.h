@@ -6,6 +6,9 @@
 // Loss per example (nats):  L(x) = −log p(x|z) + KL(q(z|x) ‖ N(0, I)),  z = μ + σ ⊙ ε.
 // Forward functions return SUMS over the batch; the batch scaling (mean over examples) happens in
 // one place, the `scale` argument of each backward, set by Vae::backward to 1/B.
+//
+// In float, the Bernoulli and fixed-σ Gaussian loops (row sums, backward, sigmoid) run the CPU's
+// widest kernel table (core/kernels.h); in double they are the reference formulas written here.
 #pragma once
 
 #include <cstddef>

@@ -1,16 +1,20 @@
 // Every kernel table this CPU runs (core/kernels.h) against the reference loops (the formulas
 // written out here in float, element by element: to a float's rounding, as this file may be
-// compiled with contraction into FMA), and against each other exactly (the tables are compiled
-// without contraction and perform the same operations in the same order).
+// compiled with contraction into FMA; the likelihoods' against the double versions of
+// model/losses.h), and against each other exactly (the tables are compiled without contraction
+// and perform the same operations in the same order).
 #include "core/kernels.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <string>
 #include <vector>
 
+#include "model/losses.h"
 #include "vae/rng.h"
 
 namespace {
@@ -80,6 +84,65 @@ TEST(Kernels, SumSquaresAndReluMatchTheReferenceOnEveryTable) {
   }
 }
 
+std::vector<double> widened(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+
+// Logits over the whole range the likelihood sees: random in [−30, 30], then the edges (0, ±0,
+// large of either sign, past exp's −87.3 flush) at the front.
+std::vector<float> test_logits() {
+  auto l = random_floats(kN, 13, -30, 30);
+  const float edges[] = {0.0f, -0.0f, 1e-8f, -1e-8f, 88.0f, -88.0f, 200.0f, -200.0f, 1e4f, -1e4f};
+  std::copy(std::begin(edges), std::end(edges), l.begin());
+  return l;
+}
+
+TEST(Kernels, BernoulliMatchesTheReferenceOnEveryTable) {
+  const auto l = test_logits(), x = random_floats(kN, 14, 0, 1);
+  const auto ld = widened(l), xd = widened(x);
+  double scale_of_sum = 0;  // Σ |terms|: what a float's rounding of each term is relative to
+  for (size_t i = 0; i < kN; ++i)
+    scale_of_sum += std::fabs(vae::bernoulli_nll_forward<double>(nullptr, &ld[i], &xd[i], 1, 1));
+  const double ref_row = vae::bernoulli_nll_forward<double>(nullptr, ld.data(), xd.data(), 1, kN);
+  std::vector<double> ref_dl(kN, 0.25), ref_y(kN);
+  vae::bernoulli_nll_backward<double>(ref_dl.data(), ld.data(), xd.data(), 0.5, kN);
+  vae::sigmoid_forward<double>(ref_y.data(), ld.data(), kN);
+  for (const Table* t : vae::kernels::supported()) {
+    // Float sums of ~63 terms per lane: a few float roundings of Σ |terms| (ε = 6e-8).
+    EXPECT_NEAR(t->bernoulli_nll_row(l.data(), x.data(), kN), ref_row, 2e-6 * scale_of_sum)
+        << t->isa;
+    // A row shorter than the 16 lanes: the tail alone.
+    EXPECT_NEAR(t->bernoulli_nll_row(l.data() + 20, x.data() + 20, 7),
+                vae::bernoulli_nll_forward<double>(nullptr, &ld[20], &xd[20], 1, 7), 1e-4)
+        << t->isa;
+    std::vector<float> dl(kN, 0.25f), y(kN, -1.0f);
+    t->bernoulli_nll_backward(dl.data(), l.data(), x.data(), 0.5f, kN);
+    t->sigmoid(y.data(), l.data(), kN);
+    for (size_t i = 0; i < kN; ++i) {
+      ASSERT_NEAR(dl[i], ref_dl[i], 3e-7) << t->isa << " dlogits " << i << " at l = " << l[i];
+      ASSERT_NEAR(y[i], ref_y[i], 3e-7) << t->isa << " sigmoid " << i << " at l = " << l[i];
+    }
+    std::vector<float> alias = l;  // y may alias l
+    t->sigmoid(alias.data(), alias.data(), kN);
+    ASSERT_EQ(std::memcmp(alias.data(), y.data(), kN * sizeof(float)), 0) << t->isa;
+  }
+}
+
+TEST(Kernels, SquaredErrorMatchesTheReferenceOnEveryTable) {
+  const auto m = random_floats(kN, 15, -3, 3), x = random_floats(kN, 16, -3, 3);
+  const auto md = widened(m), xd = widened(x);
+  // The fixed-σ Gaussian at σ² = ½: its NLL row is Σ (x − m)² + D(log σ + ½ log 2π).
+  const double sigma = std::sqrt(0.5), constant = kN * (std::log(sigma) + vae::kHalfLog2Pi);
+  const double ref_sq =
+      vae::gaussian_nll_forward<double>(nullptr, md.data(), xd.data(), sigma, 1, kN) - constant;
+  std::vector<double> ref_dm(kN, 0.25);
+  vae::gaussian_nll_backward<double>(ref_dm.data(), md.data(), xd.data(), sigma, 0.5, kN);
+  for (const Table* t : vae::kernels::supported()) {
+    EXPECT_NEAR(t->squared_error_row(m.data(), x.data(), kN), ref_sq, 2e-6 * ref_sq) << t->isa;
+    std::vector<float> dm(kN, 0.25f);
+    t->squared_error_backward(dm.data(), m.data(), x.data(), 1.0f, kN);  // k = scale / σ² = 1
+    for (size_t i = 0; i < kN; ++i) ASSERT_NEAR(dm[i], ref_dm[i], 1e-6) << t->isa << " dmean " << i;
+  }
+}
+
 // The tables agree with each other bit for bit (fixed lane order, no contraction).
 TEST(Kernels, TablesAgreeExactly) {
   const auto tables = vae::kernels::supported();
@@ -95,11 +158,26 @@ TEST(Kernels, TablesAgreeExactly) {
     sums.push_back(t->adam_reduced(s, p.data(), m.data(), v.data(), grads, &w, 1, 3, kN, false));
     params.push_back(p);
   }
+  // The likelihoods' loops, each output appended to `outputs` of its table.
+  const auto l = test_logits(), x = random_floats(kN, 17, 0, 1);
+  std::vector<std::vector<float>> outputs;
+  for (const Table* t : tables) {
+    std::vector<float> out(3 * kN + 2, 0.5f);
+    out[0] = t->bernoulli_nll_row(l.data(), x.data(), kN);
+    out[1] = t->squared_error_row(l.data(), x.data(), kN);
+    t->bernoulli_nll_backward(&out[2], l.data(), x.data(), 0.125f, kN);
+    t->sigmoid(&out[2 + kN], l.data(), kN);
+    t->squared_error_backward(&out[2 + 2 * kN], l.data(), x.data(), 3.0f, kN);
+    outputs.push_back(out);
+  }
   for (size_t k = 1; k < tables.size(); ++k) {
     EXPECT_EQ(sums[2 * k], sums[0]) << tables[k]->isa;
     EXPECT_EQ(sums[2 * k + 1], sums[1]) << tables[k]->isa;
     EXPECT_EQ(std::memcmp(params[k].data(), params[0].data(), kN * sizeof(float)), 0)
         << tables[k]->isa;
+    EXPECT_EQ(std::memcmp(outputs[k].data(), outputs[0].data(), outputs[0].size() * sizeof(float)),
+              0)
+        << tables[k]->isa << " likelihood loops";
   }
 }
 
