@@ -2,9 +2,9 @@
 (the C API, through the vae package) for the same inputs: μ, log σ² and the decoder means within
 1e-5, for an MLP, the conv preset, a gated dense MLP, a custom conv model (conditional) and a
 Gaussian with learned σ (conditional, standardised), and for a VampPrior MLP also −log p(x) by
-importance sampling on both sides. The MLP, conv-preset, gated and VampPrior checkpoints
-are trained for one epoch by the `vae` command named by $VAE_BIN; those tests skip without it. Everything skips without
-python3-torch. The maximum differences are printed."""
+importance sampling on both sides; a two-layer model is refused by name. The MLP, conv-preset,
+gated, VampPrior and two-layer checkpoints are trained for one epoch by the `vae` command named by
+$VAE_BIN; those tests skip without it. Everything skips without python3-torch. The maximum differences are printed."""
 import json
 import os
 import subprocess
@@ -143,6 +143,13 @@ class TorchModuleTest(unittest.TestCase):
             se = z.std(0) / np.sqrt(z.shape[0])
             np.testing.assert_array_less((z.mean(0) - mu.double().mean(0)).abs().numpy(),
                                          (4 * se).numpy())
+
+    @unittest.skipUnless(VAE_BIN, "VAE_BIN (the vae command) not set")
+    def test_two_layer_model_is_refused_by_name(self):
+        path = train_checkpoint(self.tmp.name, ["--hidden", "8", "--latent", "3",
+                                                "--top-latent", "1"], False)
+        with self.assertRaisesRegex(ValueError, "^top_latent: "):
+            vt.load(path)
 
     def test_strict_load_names_a_missing_tensor(self):
         path = os.path.join(FIXTURES, "v1", "mlp_gaussian_learned.safetensors")
