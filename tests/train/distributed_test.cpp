@@ -63,7 +63,9 @@ TEST(Distributed, RankItemsCoverEveryItemOnceInWholeGroups) {
           ASSERT_LE(held.lo, held.hi);
           // A block starts on a group's first item and ends on one's or at the end.
           EXPECT_EQ(held.lo % group, 0u);
-          if (held.hi < count) EXPECT_EQ(held.hi % group, 0u);
+          if (held.hi < count) {
+            EXPECT_EQ(held.hi % group, 0u);
+          }
           next = held.hi;
         }
         EXPECT_EQ(next, count) << count << " " << group << " " << N;

@@ -377,7 +377,10 @@ std::vector<TrainFlag> make_train_flags() {
 
 }  // namespace
 
-std::string TrainFlag::default_text() const { return get(TrainSetup{}); }
+std::string TrainFlag::default_text() const {
+  static const TrainSetup defaults;  // built once (a temporary here trips GCC 12's
+  return get(defaults);              // -Wmaybe-uninitialized on its strings)
+}
 
 const std::vector<TrainFlag>& train_flags() {
   static const std::vector<TrainFlag> rows = make_train_flags();
