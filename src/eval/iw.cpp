@@ -33,25 +33,33 @@ uint64_t stream_seed(uint64_t seed, size_t i) {
   return seed ^ (0x9e3779b97f4a7c15ull * (static_cast<uint64_t>(i) + 1));
 }
 
-// The posteriors q(z|x_i) = N(μ_i, σ_i²) of the examples, and what all K samples of an example
-// share: σ_i = exp(½ log σ²_i), computed once per example rather than once per sample.
+// Rows per encoder pass, and so the unit in which ranks split the examples: a rank's range starts
+// at a multiple of it, so its passes hold the rows one process's passes hold, and a GEMM gives each
+// row the same bits.
+constexpr size_t kEncodeRows = 64;
+
+// The posteriors q(z|x_i) = N(μ_i, σ_i²) of examples [lo, hi) (this rank's), and what all K
+// samples of an example share: σ_i = exp(½ log σ²_i), computed once per example rather than once
+// per sample. Row i − lo holds example i.
 struct Posteriors {
-  std::vector<float> mu, sigma;    // (N, Z) each
-  std::vector<double> logvar_sum;  // (N) Σ_j log σ²_ij
+  size_t lo = 0;
+  std::vector<float> mu, sigma;    // (hi − lo, Z) each
+  std::vector<double> logvar_sum;  // (hi − lo) Σ_j log σ²_ij
 };
 
-Posteriors posteriors(const Vae<float>& source, const Dataset& data) {
-  const size_t Z = static_cast<size_t>(source.config().latent), N = data.n;
+Posteriors posteriors(const Vae<float>& source, const Dataset& data, size_t lo, size_t hi) {
+  const size_t Z = static_cast<size_t>(source.config().latent), D = data.d, n = hi - lo;
   Posteriors q;
-  q.mu.resize(N * Z);
-  q.sigma.resize(N * Z);  // holds log σ² until converted below
-  {
-    Vae<float> encoder(source.config(), 256, 1, VaeBuffers::ForwardOnly);
+  q.lo = lo;
+  q.mu.resize(n * Z);
+  q.sigma.resize(n * Z);  // holds log σ² until converted below
+  if (n > 0) {
+    Vae<float> encoder(source.config(), kEncodeRows, 1, VaeBuffers::ForwardOnly);
     encoder.share_params_read_only(source);
-    encoder.encode(data.x.data(), N, q.mu.data(), q.sigma.data(), data.label_ptr(0));
+    encoder.encode(data.x.data() + lo * D, n, q.mu.data(), q.sigma.data(), data.label_ptr(lo));
   }
-  q.logvar_sum.assign(N, 0.0);
-  for (size_t i = 0; i < N; ++i)
+  q.logvar_sum.assign(n, 0.0);
+  for (size_t i = 0; i < n; ++i)
     for (size_t j = 0; j < Z; ++j) {
       float& s = q.sigma[i * Z + j];
       q.logvar_sum[i] += s;
@@ -120,8 +128,8 @@ void iw_range(const Vae<float>& source, const Dataset& data, const Posteriors& q
         std::copy(data.row(i), data.row(i) + D, &x_rows[r * D]);
         continue;
       }
-      for (size_t j = 0; j < Z; ++j)
-        z[r * Z + j] = q.mu[i * Z + j] + q.sigma[i * Z + j] * eps[r * Z + j];
+      const size_t qi = (i - q.lo) * Z;  // example i's row of q
+      for (size_t j = 0; j < Z; ++j) z[r * Z + j] = q.mu[qi + j] + q.sigma[qi + j] * eps[r * Z + j];
       if (conditional) row_labels[r] = data.labels[i];
     }
     if (hier) {  // the whole model on each pair's x: its log w (model/hierarchy.h)
@@ -142,7 +150,7 @@ void iw_range(const Vae<float>& source, const Dataset& data, const Posteriors& q
         }
         // log w = log p(x|z) + log p(z) − log q(z|x), log q = Σ_j −½ (log 2π + log σ²_j + ε²_j);
         // for N(0, I) the log 2π terms cancel: log p(z) − log q = −½ (Σ z² − Σ ε² − Σ log σ²).
-        const double lv = q.logvar_sum[i];
+        const double lv = q.logvar_sum[i - q.lo];
         lme.add(p / k, standard ? -static_cast<double>(nll[r]) - 0.5 * zz + 0.5 * ee + 0.5 * lv
                                 : -static_cast<double>(nll[r]) + logp[r] + half_z_log_2pi + 0.5 * ee +
                                       0.5 * lv);
@@ -171,12 +179,11 @@ IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint6
   res.n = N;
   res.per_example.assign(N, 0.0);
   if (N == 0) return res;
-  // A hierarchical model's worker encodes each pair itself.
-  const Posteriors q = cfg.top_latent == 0 ? posteriors(source, data) : Posteriors{};
-
   // This rank's examples [lo, hi): all of them in one process.
-  const ItemRange mine = own_items(N, 1, over_ranks);
+  const ItemRange mine = own_items(N, kEncodeRows, over_ranks);
   const size_t lo = mine.lo, M = mine.hi - mine.lo;
+  // Their posteriors (a hierarchical model's worker encodes each pair itself).
+  const Posteriors q = cfg.top_latent == 0 ? posteriors(source, data, lo, mine.hi) : Posteriors{};
   // One worker per thread, each on a contiguous range of examples.
   const int workers = static_cast<int>(std::min<size_t>(std::max(1, num_threads()), std::max<size_t>(M, 1)));
   std::atomic<size_t> finished{0};
@@ -192,12 +199,13 @@ IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint6
   WorkerPool pool(workers);
   pool.run([&](int w) {
     const size_t i0 = lo + M * w / workers, i1 = lo + M * (w + 1) / workers;
+    if (i0 == i1) return;  // a rank with no block (fewer blocks than ranks)
     iw_range(source, data, q, k, seed, rows, i0, i1, res.per_example, finished,
              w == 0 ? std::function<void()>(report) : nullptr);
   });
   if (progress && reported != M) progress(M, M);
   // Every rank's estimates on every rank, rank by rank.
-  if (over_ranks) share_rank_items(res.per_example.data(), N, 1, sizeof(double));
+  if (over_ranks) share_rank_items(res.per_example.data(), N, kEncodeRows, sizeof(double));
 
   double sum = 0, sum_sq = 0;
   for (double v : res.per_example) {

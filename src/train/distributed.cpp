@@ -83,7 +83,9 @@ double distributed_timeout_seconds() {
 
 bool distributed_overlap() {
   const char* v = std::getenv("VAE_MPI_OVERLAP");
-  return !(v && std::strcmp(v, "0") == 0);
+  if (v && std::strcmp(v, "0") == 0) return false;
+  if (v && std::strcmp(v, "1") == 0) return true;
+  return !ranks_share_one_node();
 }
 
 #ifndef VAE_MPI
@@ -100,6 +102,7 @@ void distributed_init(int*, char***) {}
 void distributed_finalize() {}
 int world_rank() { return 0; }
 int world_size() { return 1; }
+bool ranks_share_one_node() { return true; }
 bool distributed() { return false; }
 void broadcast_bytes(void*, size_t, int) {}
 bool any_rank(bool flag) { return flag; }
@@ -117,6 +120,7 @@ namespace {
 
 bool started = false;  // distributed_init started MPI
 int rank_ = 0, size_ = 1;
+bool one_node_ = true;  // every rank on one machine (shares memory with rank 0)
 
 // The watchdog: a thread that ends the process when a collective has waited longer than the
 // limit (a rank was killed, or hangs). wait_start_ns is the steady-clock time a collective
@@ -177,6 +181,18 @@ void check(int rc, const char* what) {
               std::string(text, static_cast<size_t>(len)) + "); another rank has stopped");
 }
 
+// The number of ranks on this rank's machine (those that share memory with it).
+int node_size() {
+  MPI_Comm node = MPI_COMM_NULL;
+  if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) !=
+      MPI_SUCCESS)
+    return 1;
+  int n = 1;
+  MPI_Comm_size(node, &n);
+  MPI_Comm_free(&node);
+  return n;
+}
+
 bool launched_by_mpi() {
   for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
     if (std::getenv(v)) return true;
@@ -196,6 +212,7 @@ void distributed_init(int* argc, char*** argv) {
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  one_node_ = node_size() == size_;
   if (size_ > 1) watchdog = std::thread(watch, distributed_timeout_seconds());
 }
 
@@ -209,6 +226,7 @@ void distributed_finalize() {
 
 int world_rank() { return rank_; }
 int world_size() { return size_; }
+bool ranks_share_one_node() { return one_node_; }
 bool distributed() { return started; }
 
 void broadcast_bytes(void* data, size_t bytes, int root) {

@@ -109,16 +109,16 @@ TEST(MpiCli, SameParametersForAnyRankCountAsThreeThreadsInOneProcess) {
   }
   expect_same_state(tmp.file("np1/last.safetensors"), tmp.file("np2/last.safetensors"));
   expect_same_state(tmp.file("np1/last.safetensors"), tmp.file("np3/last.safetensors"));
-  // The exchange after each rank's last shard instead of overlapped with the backward pass
-  // (VAE_MPI_OVERLAP=0): the same parameters.
+  // The exchange overlapped with the backward pass (VAE_MPI_OVERLAP=1; on one machine the
+  // default exchanges after each rank's last shard): the same parameters.
   {
-    const auto args = train_args(data, tmp.file("np3-after"), 2);
+    const auto args = train_args(data, tmp.file("np3-overlap"), 2);
     vae_test::TempDir session;
     std::vector<std::string> env = mpi_env(session.path());
-    env.push_back("VAE_MPI_OVERLAP=0");
+    env.push_back("VAE_MPI_OVERLAP=1");
     const RunResult r = run_binary(VAE_MPIEXEC, mpiexec_args({{3, args}}), env);
     ASSERT_EQ(r.code, 0) << describe(args, r);
-    expect_same_state(tmp.file("np1/last.safetensors"), tmp.file("np3-after/last.safetensors"));
+    expect_same_state(tmp.file("np1/last.safetensors"), tmp.file("np3-overlap/last.safetensors"));
   }
   // The reference computed another way: one process, no MPI, its three threads each running a
   // part of 32 rows (train/data_parallel.h), the parts summed in order as the shards are.
@@ -251,6 +251,13 @@ TEST(MpiCli, EvalAndScoreSplitTheExamplesAndGiveOneProcesssFigures) {
   const RunResult three = train_np(3, eval);
   ASSERT_EQ(three.code, 0) << describe(eval, three);
   EXPECT_EQ(without_seconds(three.out), without_seconds(one.out));
+  // The 192 training images: three ranks encode and score 64 each.
+  auto train_iw = eval;
+  train_iw.insert(train_iw.end(), {"--split", "train"});
+  const RunResult one_train = vae_run(train_iw), three_train = train_np(3, train_iw);
+  ASSERT_EQ(one_train.code, 0) << describe(train_iw, one_train);
+  ASSERT_EQ(three_train.code, 0) << describe(train_iw, three_train);
+  EXPECT_EQ(without_seconds(three_train.out), without_seconds(one_train.out));
 
   const std::vector<std::string> score = {"score", ckpt, "--iw", "16", "--threads", "1", "--out",
                                           tmp.file("one.csv")};

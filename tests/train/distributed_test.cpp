@@ -120,5 +120,17 @@ TEST(Distributed, TimeoutComesFromTheEnvironment) {
   ::unsetenv("VAE_MPI_TIMEOUT");
 }
 
+// Overlap only pays where the copies do not run on the cores that compute: across machines.
+TEST(Distributed, OverlapByDefaultOnlyAcrossMachines) {
+  ::unsetenv("VAE_MPI_OVERLAP");
+  EXPECT_TRUE(ranks_share_one_node());  // a process without a launcher is one machine
+  EXPECT_FALSE(distributed_overlap());
+  ::setenv("VAE_MPI_OVERLAP", "1", 1);
+  EXPECT_TRUE(distributed_overlap());
+  ::setenv("VAE_MPI_OVERLAP", "0", 1);
+  EXPECT_FALSE(distributed_overlap());
+  ::unsetenv("VAE_MPI_OVERLAP");
+}
+
 }  // namespace
 }  // namespace vae
