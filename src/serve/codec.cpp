@@ -163,6 +163,7 @@ class FastJson {
 
   // C numbers, then ']' (the '[' already read).
   bool row(size_t cols, std::vector<float>* values) {
+    values->reserve(values->size() + cols);
     for (size_t j = 0; j < cols; ++j) {
       skip_ws();
       double d = 0;
@@ -233,6 +234,7 @@ class FastJson {
     const char* b = nullptr;
     bool integral = false;
     if (!token(&b, &integral)) return false;
+    if (!integral && short_decimal(b, p_, d)) return true;
     if (integral) {
       int64_t i = 0;
       if (std::from_chars(b, p_, i).ec == std::errc()) return *d = static_cast<double>(i), true;
@@ -240,6 +242,32 @@ class FastJson {
       if (*b != '-' && std::from_chars(b, p_, u).ec == std::errc()) return *d = static_cast<double>(u), true;
     }
     return std::from_chars(b, p_, *d).ec == std::errc();
+  }
+
+  // A token "-?D.F" (no exponent) of at most 15 digits in all, as the nearest double, without
+  // from_chars: it is m / 10^k for the integer m of its digits (m < 10^15 < 2^53) and k digits
+  // after the point (k <= 15 < 23). Both are exact doubles, so the one IEEE division rounds the
+  // exact quotient to the nearest double — the value from_chars gives (Clinger's fast path).
+  // False for any other token (more digits, an exponent), which goes to from_chars.
+  static bool short_decimal(const char* b, const char* e, double* d) {
+    static constexpr double kPow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                        1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    const bool negative = *b == '-';
+    uint64_t m = 0;
+    int digits = 0, after_point = 0;
+    bool fraction = false;
+    for (const char* q = b + negative; q < e; ++q) {
+      if (*q == '.') {
+        fraction = true;
+        continue;
+      }
+      if (!digit(*q) || ++digits > 15) return false;
+      m = m * 10 + static_cast<uint64_t>(*q - '0');
+      after_point += fraction;
+    }
+    const double v = static_cast<double>(m) / kPow10[after_point];
+    *d = negative ? -v : v;
+    return true;
   }
 
   bool integer(int64_t* v) {
