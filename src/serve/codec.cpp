@@ -231,10 +231,10 @@ class FastJson {
   // As nlohmann::json reads it, then as a double: integers through int64 or uint64 (beyond
   // both, as a floating-point number), others as the nearest double.
   bool number(double* d) {
+    if (short_decimal(d)) return true;
     const char* b = nullptr;
     bool integral = false;
     if (!token(&b, &integral)) return false;
-    if (!integral && short_decimal(b, p_, d)) return true;
     if (integral) {
       int64_t i = 0;
       if (std::from_chars(b, p_, i).ec == std::errc()) return *d = static_cast<double>(i), true;
@@ -244,29 +244,31 @@ class FastJson {
     return std::from_chars(b, p_, *d).ec == std::errc();
   }
 
-  // A token "-?D.F" (no exponent) of at most 15 digits in all, as the nearest double, without
-  // from_chars: it is m / 10^k for the integer m of its digits (m < 10^15 < 2^53) and k digits
-  // after the point (k <= 15 < 23). Both are exact doubles, so the one IEEE division rounds the
-  // exact quotient to the nearest double — the value from_chars gives (Clinger's fast path).
-  // False for any other token (more digits, an exponent), which goes to from_chars.
-  static bool short_decimal(const char* b, const char* e, double* d) {
+  // The common number, "-?(0|[1-9][0-9]*)\.[0-9]+" without exponent and of at most 15 digits
+  // in all, scanned and read in one pass, as the nearest double: it is m / 10^k for the integer
+  // m of its digits (m < 10^15 < 2^53) and k digits after the point (k <= 15 < 23). Both are
+  // exact doubles, so the one IEEE division rounds the exact quotient to the nearest double —
+  // the value from_chars gives (Clinger's fast path). False, with nothing consumed, for any
+  // other token (an integer, more digits, an exponent), which number() then reads in general.
+  bool short_decimal(double* d) {
     static constexpr double kPow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                         1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-    const bool negative = *b == '-';
-    uint64_t m = 0;
-    int digits = 0, after_point = 0;
-    bool fraction = false;
-    for (const char* q = b + negative; q < e; ++q) {
-      if (*q == '.') {
-        fraction = true;
-        continue;
-      }
-      if (!digit(*q) || ++digits > 15) return false;
-      m = m * 10 + static_cast<uint64_t>(*q - '0');
-      after_point += fraction;
-    }
+    const char* q = p_;
+    const bool negative = q < end_ && *q == '-';
+    q += negative;
+    if (q == end_ || !digit(*q)) return false;
+    uint64_t m = 0;  // wraps past 20 digits, but then the count refuses the token
+    int digits = 0;
+    if (*q == '0') ++q, digits = 1;
+    else for (; q < end_ && digit(*q); ++q, ++digits) m = m * 10 + static_cast<uint64_t>(*q - '0');
+    if (q == end_ || *q != '.') return false;
+    const char* fraction = ++q;
+    for (; q < end_ && digit(*q); ++q) m = m * 10 + static_cast<uint64_t>(*q - '0');
+    const int after_point = static_cast<int>(q - fraction);
+    if (after_point == 0 || digits + after_point > 15 || (q < end_ && (*q == 'e' || *q == 'E'))) return false;
     const double v = static_cast<double>(m) / kPow10[after_point];
     *d = negative ? -v : v;
+    p_ = q;
     return true;
   }
 
