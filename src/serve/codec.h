@@ -62,8 +62,9 @@ RequestBody decode_body(BodyFormat format, const std::string& body, const std::s
 
 /// The two JSON decoders decode_body chooses between (it tries the first, then the second), for
 /// the tests and the fuzzer that compare them. decode_json_fast reads the common shape — one
-/// object of plain keys whose values are numbers or arrays of them — in one pass with
-/// std::from_chars, to the values decode_json_full gives, and returns nullopt for anything else
+/// object of plain keys whose values are numbers or arrays of them — in one pass (decimals of
+/// up to 15 digits without exponent by one exact division, other numbers with std::from_chars),
+/// to the values decode_json_full gives, and returns nullopt for anything else
 /// (it never throws). decode_json_full builds an nlohmann::json document and throws BadRequest
 /// or Unprocessable naming the field. Neither checks the row count nor the labels' count.
 std::optional<RequestBody> decode_json_fast(const std::string& body, const std::string& input_key,

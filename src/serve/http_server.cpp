@@ -31,6 +31,35 @@ namespace {
 constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
 constexpr size_t kDrainLimitBytes = 1u << 20;  // read and dropped after an error answer
 constexpr size_t kBodyReadBytes = 256u << 10;   // most free room a body is read into at once
+constexpr size_t kKeptBufferBytes = 16u << 10;  // most read buffer a connection keeps between requests
+
+// http::string_body whose reader appends a body's bytes: string_body's resizes the string first,
+// which writes zeros over every byte it then copies over.
+struct AppendStringBody : http::string_body {
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+    void init(const boost::optional<uint64_t>& length, beast::error_code& ec) {
+      if (length) body_.reserve(static_cast<size_t>(*length));  // at most the body limit: checked before
+      ec = {};
+    }
+    template <class ConstBufferSequence>
+    size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+      size_t n = 0;
+      for (const auto b : beast::buffers_range_ref(buffers)) {
+        body_.append(static_cast<const char*>(b.data()), b.size());
+        n += b.size();
+      }
+      ec = {};
+      return n;
+    }
+    void finish(beast::error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
 }  // namespace
 
 struct HttpServer::Impl {
@@ -126,7 +155,7 @@ class Session : public std::enable_shared_from_this<Session> {
     close();
   }
 
-  void dispatch(http::request<http::string_body> msg) {
+  void dispatch(http::request<AppendStringBody> msg) {
     HttpRequest req;
     req.method = std::string(msg.method_string());
     const std::string target(msg.target());
@@ -188,7 +217,9 @@ class Session : public std::enable_shared_from_this<Session> {
     finish(bytes);
     if (ec) return close();
     if (!keep) return drain_and_close();
-    buffer_.shrink_to_fit();  // an idle connection keeps no body-sized buffer
+    // An idle connection keeps no body-sized buffer; one of a small request's size it keeps, so
+    // that the next request is read whole by one read instead of 512 bytes first.
+    if (buffer_.capacity() > kKeptBufferBytes) buffer_.shrink_to_fit();
     read_request();
   }
 
@@ -230,7 +261,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   HttpServer::Impl& srv_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<AppendStringBody>> parser_;
   std::string remote_, request_line_, route_;
   Clock::time_point started_;
   int status_ = 0;

@@ -219,6 +219,48 @@ TEST(ServeCodec, JsonFastPathEqualsTheFullParser) {
   }
 }
 
+// A float halfway point written exactly in at most 15 digits: (2^24 + odd) / 2^s, s in 0..6,
+// with s digits after the point. Read exactly it rounds to the even float; a double one ulp off
+// (a product with 10^-k instead of the quotient, say) rounds the other way.
+std::string float_halfway_decimal(std::mt19937_64& g) {
+  const double m = 16777216.0 + 2.0 * static_cast<double>(g() % (1u << 23)) + 1.0;  // 25 bits, odd
+  const int s = static_cast<int>(g() % 7);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s%.*f", g() % 2 ? "-" : "", s == 0 ? 1 : s, std::ldexp(m, -s));
+  return buf;
+}
+
+// Decimals without exponent of 1 to 17 digits, the point anywhere, signed or not (those of up
+// to 15 digits take the fast path's exact division, the longer ones from_chars), and float
+// halfway points: every value read as the full parser reads it, 200 rows of 100.
+TEST(ServeCodec, JsonFastPathShortDecimalsEqualTheFullParser) {
+  std::mt19937_64 g(11);
+  const size_t cols = 100;
+  for (int trial = 0; trial < 200; ++trial) {
+    std::string body = "{\"x\": [";
+    for (size_t j = 0; j < cols; ++j) {
+      if (j % 2) {
+        body += "," + float_halfway_decimal(g);
+        continue;
+      }
+      const int digits = 1 + static_cast<int>(g() % 17);
+      std::string number = g() % 2 ? "-" : "";
+      std::string d;
+      for (int i = 0; i < digits; ++i) d += static_cast<char>('0' + g() % 10);
+      const int point = 1 + static_cast<int>(g() % digits);  // digits before the point
+      if (d.size() > 1) d[0] = point > 1 && d[0] == '0' ? '1' : d[0];  // no leading zero: "01.5" is not JSON
+      number += d.substr(0, point);
+      if (point < digits) number += "." + d.substr(point);
+      else number += ".0";
+      body += (j ? "," : "") + number;
+    }
+    body += "]}";
+    const std::optional<vae::serve::RequestBody> fast = vae::serve::decode_json_fast(body, "x", cols, {});
+    ASSERT_TRUE(fast.has_value()) << body;
+    expect_same(*fast, vae::serve::decode_json_full(body, "x", cols, {}), body);
+  }
+}
+
 // What the fast path declines goes to the full parser, which decides: the same answer or the
 // same error as the full parser alone.
 TEST(ServeCodec, JsonFastPathDeclinesTheRest) {

@@ -2,9 +2,10 @@
 // reconstruct and score under /v1, /healthz, /readyz, /metrics, and the latent explorer at /.
 // Binds to loopback unless --host says otherwise; --port 0 picks a free port. Prints
 // "listening on http://HOST:PORT" on stdout once it accepts connections, one access-log line per
-// request on stderr. SIGTERM or SIGINT: stops accepting, answers the requests already read, exits
+// request on stderr (written in batches, at most 100 ms after the request). SIGTERM or SIGINT: stops accepting, answers the requests already read, exits
 // 0. SIGHUP: reads every checkpoint again and swaps them in at once (the old ones stay when one
 // cannot be read).
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -85,6 +86,40 @@ vae::Dataset explorer_data(const ServeArgs& a, const std::string& first_checkpoi
   return d;
 }
 
+// stderr, where the log goes, is unbuffered: one write(2) per line. Access-log lines (one per
+// request, from the I/O thread) are gathered instead and written together once 64 KiB have
+// gathered, by flush() every 100 ms (the signal thread) and at exit; any other message is
+// written at once, after the lines gathered before it.
+class ServeLog {
+ public:
+  void access(const std::string& line) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pending_ += line;
+    pending_ += '\n';
+    if (pending_.size() >= kFlushBytes) write_pending();
+  }
+  void message(const std::string& line) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pending_ += line;
+    pending_ += '\n';
+    write_pending();
+  }
+  void flush() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    write_pending();
+  }
+
+ private:
+  static constexpr size_t kFlushBytes = 64u << 10;
+  void write_pending() {
+    if (pending_.empty()) return;
+    std::fwrite(pending_.data(), 1, pending_.size(), stderr);
+    pending_.clear();
+  }
+  std::mutex mutex_;
+  std::string pending_;
+};
+
 // Signals arrive through a pipe: the handler (run by whichever thread the kernel picks, the
 // BLAS library's own threads included) only writes the signal's number into it, and
 // handle_signals reads them on a thread of its own.
@@ -106,23 +141,30 @@ void install_signal_handlers() {
   for (int s : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(s, &sa, nullptr);
 }
 
-// SIGHUP: reload; SIGTERM or SIGINT: stop the server, and return.
-void handle_signals(vae::serve::Service& service, vae::serve::HttpServer& server,
-                    const std::function<void(const std::string&)>& log) {
+// SIGHUP: reload; SIGTERM or SIGINT: stop the server, and return. Between signals, the access
+// log's gathered lines are written every 100 ms.
+void handle_signals(vae::serve::Service& service, vae::serve::HttpServer& server, ServeLog& log) {
   for (;;) {
+    pollfd p{g_signal_pipe[0], POLLIN, 0};
+    const int ready = ::poll(&p, 1, 100);
+    if (ready <= 0) {  // the 100 ms passed (or a signal interrupted the wait)
+      log.flush();
+      continue;
+    }
     unsigned char sig = 0;
     const ssize_t n = ::read(g_signal_pipe[0], &sig, 1);
     if (n < 0 && errno == EINTR) continue;
     if (n == 1 && sig == SIGHUP) {
       try {
         service.reload();
-        log("vae: SIGHUP: checkpoints reloaded");
+        log.message("vae: SIGHUP: checkpoints reloaded");
       } catch (const vae::Error& e) {
-        log(std::string("vae: SIGHUP: reload failed, still serving the old models: ") + e.what());
+        log.message(std::string("vae: SIGHUP: reload failed, still serving the old models: ") + e.what());
       }
       continue;
     }
-    log(std::string("vae: ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ": finishing requests in flight, then stopping");
+    log.message(std::string("vae: ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
+                ": finishing requests in flight, then stopping");
     server.stop();
     return;
   }
@@ -139,16 +181,12 @@ int run_serve(const ServeArgs& a) {
   vae::serve::Service service(sources, a.limits, std::move(data), names);
 
   install_signal_handlers();
-  auto log_mutex = std::make_shared<std::mutex>();
-  auto log = [log_mutex](const std::string& line) {
-    std::lock_guard<std::mutex> lock(*log_mutex);
-    std::fprintf(stderr, "%s\n", line.c_str());
-  };
+  ServeLog log;
   vae::serve::ServerOptions opt;
   opt.host = a.host;
   opt.port = a.port;
   opt.workers = workers;
-  if (!a.quiet) opt.access_log = log;
+  if (!a.quiet) opt.access_log = [&log](const std::string& line) { log.access(line); };
   vae::serve::HttpServer server(service, opt);
   std::printf("listening on http://%s:%d (%zu model%s, %d worker%s)\n", a.host.c_str(), server.port(),
               sources.size(), sources.size() == 1 ? "" : "s", workers, workers == 1 ? "" : "s");
@@ -156,6 +194,7 @@ int run_serve(const ServeArgs& a) {
   std::thread signals([&] { handle_signals(service, server, log); });
   server.run();
   signals.join();
+  log.flush();
   return 0;
 }
 

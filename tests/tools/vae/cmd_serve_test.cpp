@@ -90,6 +90,21 @@ TEST_F(ServeCommand, ServesReloadsAndStops) {
   EXPECT_NE(err.find("\"POST /v1/models/default/sample\" 200"), std::string::npos) << err;
 }
 
+// The access log is written in batches, but a request's line reaches stderr within 100 ms of
+// it while the service runs (waited for here up to 5 s), not only at the stop.
+TEST_F(ServeCommand, AccessLogLineWhileServing) {
+  const int port = start({a_});
+  ASSERT_GT(port, 0);
+  ASSERT_EQ(http_request(port, "GET", "/readyz").status, 200);
+  std::string err;
+  for (int i = 0; i < 500 && err.find("\"GET /readyz\" 200") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    err = vae_test::read_bytes(tmp_.file("err"));
+  }
+  EXPECT_NE(err.find("\"GET /readyz\" 200"), std::string::npos) << err;
+  EXPECT_EQ(stop(SIGTERM), 0);
+}
+
 TEST_F(ServeCommand, FailedReloadKeepsServing) {
   const int port = start({a_, "--quiet"});
   ASSERT_GT(port, 0);
