@@ -10,7 +10,8 @@
 //   b64json 64 examples as JSON, the answer JSON (what NPY saves at this size)
 // at 1, 8 and 32 concurrent clients. For each case: requests/s, examples/s, p50 and p99 latency.
 // The in-process figure is vae::Model::encode on batches of 64 from as many threads as the
-// server has workers; "served / in-process" compares examples/s at batch 64. Clients, the I/O
+// server has workers, measured again just before each batch case (so that a change in the
+// machine's load falls on both sides); "served / in-process" compares examples/s at batch 64. Clients, the I/O
 // thread and the workers share the machine's cores, as they would on one host: so each case
 // also gives the CPU time per request of the clients (their threads' own clocks) and of the
 // server (the process's CPU time less the clients'), and "per server CPU" compares examples
@@ -177,7 +178,7 @@ int main(int argc, char** argv) {
   vae::set_num_threads(1);
   const vae::Model lib = vae::Model::load(ckpt);
   double in_process_per_cpu = 0;
-  const double in_process = in_process_rate(lib, workers, seconds, &in_process_per_cpu);
+  double in_process = in_process_rate(lib, workers, seconds, &in_process_per_cpu);
 
   vae::serve::Service service({{"m", ckpt}}, {});
   vae::serve::ServerOptions opt;
@@ -192,9 +193,9 @@ int main(int argc, char** argv) {
   std::printf("model 784-400-20, %d workers, %.1f s per case\n", workers, seconds);
   std::printf("in-process encode, batch 64, %d threads: %.0f examples/s, %.0f per second of CPU\n\n", workers,
               in_process, in_process_per_cpu);
-  std::printf("| request | clients | requests/s | examples/s | p50 ms | p99 ms | served / in-process | "
-              "client CPU µs/req | server CPU µs/req | per server CPU | errors |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| request | clients | requests/s | examples/s | p50 ms | p99 ms | in-process examples/s | "
+              "served / in-process | client CPU µs/req | server CPU µs/req | per server CPU | errors |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   const char* const names[] = {"single", "b64", "b64json"};
   const char* const labels[] = {"single (JSON)", "batch 64 (NPY)", "batch 64 (JSON)"};
   for (Kind kind : {Kind::Single, Kind::Batch, Kind::BatchJson})
@@ -202,15 +203,17 @@ int main(int argc, char** argv) {
       const int k = static_cast<int>(kind);
       if ((!only.empty() && only != names[k]) || (only_clients && only_clients != clients)) continue;
       const bool batch = kind != Kind::Single;
+      if (batch) in_process = in_process_rate(lib, workers, seconds, &in_process_per_cpu);
       const CaseResult r = run_case(server.port(), clients, kind, seconds);
-      char frac[32] = "", per_cpu[32] = "";
+      char frac[32] = "", per_cpu[32] = "", beside[32] = "";
       if (batch) {
+        std::snprintf(beside, sizeof beside, "%.0f", in_process);
         std::snprintf(frac, sizeof frac, "%.0f%%", 100.0 * r.examples_per_s / in_process);
         std::snprintf(per_cpu, sizeof per_cpu, "%.0f%%", 100.0 * 64e6 / r.server_cpu_us / in_process_per_cpu);
       }
-      std::printf("| %s | %d | %.0f | %.0f | %.3f | %.3f | %s | %.0f | %.0f | %s | %ld |\n",
-                  labels[k], clients, r.rps, r.examples_per_s, r.p50_ms,
-                  r.p99_ms, frac, r.client_cpu_us, r.server_cpu_us, per_cpu, r.errors);
+      std::printf("| %s | %d | %.0f | %.0f | %.3f | %.3f | %s | %s | %.0f | %.0f | %s | %ld |\n",
+                  labels[k], clients, r.rps, r.examples_per_s, r.p50_ms, r.p99_ms, beside, frac,
+                  r.client_cpu_us, r.server_cpu_us, per_cpu, r.errors);
       std::fflush(stdout);
     }
   server.stop();
