@@ -3,8 +3,11 @@
 //   build/bench/bench_serve [SECONDS_PER_CASE [single|b64|b64json [CLIENTS]]]  (default 3, all)
 //
 // The default model (784-400-20 MLP, random weights: speed does not depend on the values) is
-// served in this process on a loopback port with one worker per core; clients are threads of
-// this process too, each with one kept-alive connection, sending POST /v1/models/m/encode:
+// served in this process on a loopback port with one worker per core; the clients are in this
+// process too, each with one kept-alive connection, sending POST /v1/models/m/encode and waiting
+// for the whole answer before the next (one thread drives all connections through epoll, as load
+// generators such as wrk do; VAE_BENCH_SERVE_CLIENTS=threads gives each client its own thread
+// and blocking calls instead):
 //   single  one example as JSON, the answer JSON
 //   b64     64 examples as NPY (application/x-npy), the answer NPY
 //   b64json 64 examples as JSON, the answer JSON (what NPY saves at this size)
@@ -17,7 +20,9 @@
 // server (the process's CPU time less the clients'), and "per server CPU" compares examples
 // per second of server CPU with the in-process examples per second of CPU — the fraction the
 // service would reach were its clients elsewhere.
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -25,6 +30,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cerrno>
 #include <string>
 #include <thread>
 #include <vector>
@@ -104,7 +111,8 @@ double process_cpu_seconds() {
 
 enum class Kind { Single, Batch, BatchJson };
 
-CaseResult run_case(int port, int clients, Kind kind, double seconds) {
+// The request of a case: POST /v1/models/m/encode with one example as JSON, or 64 as NPY or JSON.
+std::string encode_request(Kind kind) {
   const bool batch = kind != Kind::Single;
   const size_t rows = batch ? 64 : 1;
   const std::vector<float> x = pixels(rows);
@@ -121,20 +129,30 @@ CaseResult run_case(int port, int clients, Kind kind, double seconds) {
     }
     body += "]}";
   }
-  const std::string req = "POST /v1/models/m/encode HTTP/1.1\r\nHost: x\r\nContent-Type: " + type +
-                          "\r\nAccept: " + accept + "\r\nContent-Length: " + std::to_string(body.size()) +
-                          "\r\n\r\n" + body;
-  std::vector<std::vector<double>> lat(clients);
+  return "POST /v1/models/m/encode HTTP/1.1\r\nHost: x\r\nContent-Type: " + type +
+         "\r\nAccept: " + accept + "\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + body;
+}
+
+// What the clients of a case recorded: each answer's latency (ms) per client, their own CPU time.
+struct ClientLog {
+  std::vector<std::vector<double>> lat;
+  double cpu_seconds = 0;
+  long errors = 0;
+};
+
+// One thread per client, each with one kept-alive connection and blocking calls.
+ClientLog thread_clients(int port, int clients, const std::string& req, Clock::time_point end) {
+  ClientLog log;
+  log.lat.resize(clients);
   std::vector<double> client_cpu(clients, 0.0);
   std::atomic<long> errors{0};
-  const double cpu0 = process_cpu_seconds();
-  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c)
     threads.emplace_back([&, c] {
       ::pthread_setname_np(::pthread_self(), "client");  // for profilers: perf report --sort comm
       const double own0 = thread_cpu_seconds();
-      lat[c].reserve(1 << 16);
+      log.lat[c].reserve(1 << 16);
       const int fd = vae_test::connect_loopback(port);
       while (Clock::now() < end) {
         const auto t0 = Clock::now();
@@ -142,20 +160,137 @@ CaseResult run_case(int port, int clients, Kind kind, double seconds) {
           ++errors;
           break;
         }
-        lat[c].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        log.lat[c].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
       }
       ::close(fd);
       client_cpu[c] = thread_cpu_seconds() - own0;
     });
   for (auto& t : threads) t.join();
+  for (double t : client_cpu) log.cpu_seconds += t;
+  log.errors = errors.load();
+  return log;
+}
+
+// One connection of the event-loop client: its request's bytes sent so far, the answer's bytes
+// received so far, and when the request started.
+struct Connection {
+  int fd = -1;
+  size_t sent = 0;
+  std::string in;
+  Clock::time_point t0;
+};
+
+// The bytes of a whole answer at the start of `in` (head and Content-Length body), its status in
+// *status; 0 while incomplete.
+size_t whole_answer(const std::string& in, int* status) {
+  const size_t head_end = in.find("\r\n\r\n");
+  if (head_end == std::string::npos) return 0;
+  const size_t cl = in.find("Content-Length: ");
+  const size_t body = cl < head_end ? std::stoul(in.substr(cl + 16, 20)) : 0;
+  if (in.size() < head_end + 4 + body) return 0;
+  *status = in.size() > 12 ? std::atoi(in.c_str() + 9) : 0;
+  return head_end + 4 + body;
+}
+
+// Sends what is left of the request; false on a closed connection. Waits for writability
+// (EPOLLOUT) while the socket's buffer is full, for readability once all is sent.
+bool send_more(int ep, Connection& c, const std::string& req) {
+  while (c.sent < req.size()) {
+    const ssize_t n = ::send(c.fd, req.data() + c.sent, req.size() - c.sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EAGAIN) break;
+    if (n <= 0) return false;
+    c.sent += static_cast<size_t>(n);
+  }
+  epoll_event e{};
+  e.events = c.sent < req.size() ? EPOLLOUT : EPOLLIN;
+  e.data.ptr = &c;
+  return ::epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &e) == 0;
+}
+
+// Reads what has arrived; true when the answer is whole (its latency logged, the next request
+// started unless the time is up), false on an error or a closed connection.
+bool receive(int ep, Connection& c, const std::string& req, Clock::time_point end,
+             std::vector<double>& lat, bool* done) {
+  char chunk[65536];
+  for (;;) {
+    const ssize_t n = ::recv(c.fd, chunk, sizeof chunk, 0);
+    if (n < 0 && errno == EAGAIN) break;
+    if (n <= 0) return false;
+    c.in.append(chunk, static_cast<size_t>(n));
+  }
+  int status = 0;
+  const size_t used = whole_answer(c.in, &status);
+  if (used == 0) return true;
+  if (status != 200 || used != c.in.size()) return false;
+  const auto now = Clock::now();
+  lat.push_back(std::chrono::duration<double, std::milli>(now - c.t0).count());
+  c.in.clear();
+  if (now >= end) return *done = true;
+  c.sent = 0;
+  c.t0 = now;
+  return send_more(ep, c, req);
+}
+
+// One thread drives every client's connection through epoll, as load generators such as wrk
+// do: each connection sends its request, waits for the whole answer, and sends the next.
+ClientLog loop_clients(int port, int clients, const std::string& req, Clock::time_point end) {
+  ClientLog log;
+  log.lat.resize(1);
+  log.lat[0].reserve(1 << 20);
+  std::thread t([&] {
+    ::pthread_setname_np(::pthread_self(), "client");
+    const double own0 = thread_cpu_seconds();
+    const int ep = ::epoll_create1(0);
+    std::vector<Connection> conns(clients);
+    int open = 0;
+    for (Connection& c : conns) {
+      c.fd = vae_test::connect_loopback(port);
+      ::fcntl(c.fd, F_SETFL, ::fcntl(c.fd, F_GETFL) | O_NONBLOCK);
+      epoll_event e{};
+      e.data.ptr = &c;
+      ::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &e);
+      c.t0 = Clock::now();
+      if (send_more(ep, c, req)) ++open; else ++log.errors;
+    }
+    epoll_event ev[64];
+    while (open > 0) {
+      const int n = ::epoll_wait(ep, ev, 64, 1000);
+      if (n <= 0) break;  // no answer for a second: counted below as errors
+      for (int i = 0; i < n; ++i) {
+        Connection& c = *static_cast<Connection*>(ev[i].data.ptr);
+        bool done = false;
+        const bool ok = (ev[i].events & EPOLLOUT) ? send_more(ep, c, req)
+                                                  : receive(ep, c, req, end, log.lat[0], &done);
+        if (ok && !done) continue;
+        if (!ok) ++log.errors;
+        ::epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
+        --open;
+      }
+    }
+    log.errors += open;
+    for (Connection& c : conns) ::close(c.fd);
+    ::close(ep);
+    log.cpu_seconds = thread_cpu_seconds() - own0;
+  });
+  t.join();
+  return log;
+}
+
+CaseResult run_case(int port, int clients, Kind kind, double seconds, bool loop) {
+  const bool batch = kind != Kind::Single;
+  const std::string req = encode_request(kind);
+  const double cpu0 = process_cpu_seconds();
+  const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                       std::chrono::duration<double>(seconds));
+  const ClientLog log = loop ? loop_clients(port, clients, req, end)
+                             : thread_clients(port, clients, req, end);
   const double cpu = process_cpu_seconds() - cpu0;
-  double clients_cpu = 0;
-  for (double t : client_cpu) clients_cpu += t;
+  const double clients_cpu = log.cpu_seconds;
   std::vector<double> all;
-  for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
+  for (auto& l : log.lat) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());
   CaseResult r;
-  r.errors = errors.load();
+  r.errors = log.errors;
   if (all.empty()) return r;
   r.rps = all.size() / seconds;
   r.examples_per_s = r.rps * (batch ? 64 : 1);
@@ -172,6 +307,8 @@ int main(int argc, char** argv) {
   const double seconds = argc > 1 ? std::atof(argv[1]) : 3.0;
   const std::string only = argc > 2 ? argv[2] : "";
   const int only_clients = argc > 3 ? std::atoi(argv[3]) : 0;
+  const char* mode = std::getenv("VAE_BENCH_SERVE_CLIENTS");
+  const bool event_loop = !(mode && std::string(mode) == "threads");
   vae_test::TempDir tmp;
   const std::string ckpt = default_checkpoint(tmp.file("m.safetensors"));
   const int workers = vae::hardware_threads();
@@ -190,7 +327,8 @@ int main(int argc, char** argv) {
     server.run();
   });
 
-  std::printf("model 784-400-20, %d workers, %.1f s per case\n", workers, seconds);
+  std::printf("model 784-400-20, %d workers, %.1f s per case, clients: %s\n", workers, seconds,
+              event_loop ? "one event-loop thread" : "one thread each");
   std::printf("in-process encode, batch 64, %d threads: %.0f examples/s, %.0f per second of CPU\n\n", workers,
               in_process, in_process_per_cpu);
   std::printf("| request | clients | requests/s | examples/s | p50 ms | p99 ms | in-process examples/s | "
@@ -204,7 +342,7 @@ int main(int argc, char** argv) {
       if ((!only.empty() && only != names[k]) || (only_clients && only_clients != clients)) continue;
       const bool batch = kind != Kind::Single;
       if (batch) in_process = in_process_rate(lib, workers, seconds, &in_process_per_cpu);
-      const CaseResult r = run_case(server.port(), clients, kind, seconds);
+      const CaseResult r = run_case(server.port(), clients, kind, seconds, event_loop);
       char frac[32] = "", per_cpu[32] = "", beside[32] = "";
       if (batch) {
         std::snprintf(beside, sizeof beside, "%.0f", in_process);
