@@ -1,6 +1,7 @@
 // The hierarchical VAE with two stochastic layers (the HVAE of Tomczak & Welling 2018, "VAE with
-// a VampPrior", section 3.2): its configuration checks and the math of its objective. The model's
-// call list for it is in src/model/hierarchy.cpp (Vae members), beside src/model/vae.cpp.
+// a VampPrior", section 3.2): its configuration checks, the math of its objective, and its row of
+// the latent table (model/latent.h), whose structure (in hierarchy.cpp) holds the model's calls
+// for the two layers.
 //
 // Legend: B examples, K samples each, R = K·B sample rows (row r belongs to example r mod B),
 // D data size, Z = Z₁ + Z₂ the model's latent size, Z₁ = latent − top_latent, Z₂ = top_latent.
@@ -39,6 +40,7 @@
 #include <cstddef>
 #include <string>
 
+#include "model/latent.h"
 #include "vae/model.h"
 
 namespace vae {
@@ -46,6 +48,9 @@ namespace vae {
 /// ModelConfig::validate's part: top_latent in 0..latent − 1; with top_latent > 0 the standard
 /// prior (p(z₂) = N(0, I)) and an unconditional model. Throws FieldError("top_latent", …).
 void validate_hierarchy(const ModelConfig& cfg);
+
+/// Two stochastic layers (top_latent > 0): the latent table's row.
+LatentRow hierarchy_latent();
 
 /// describe()'s part: ", two layers z1 40 + z2 40", or "" for one stochastic layer.
 std::string hierarchy_description(const ModelConfig& cfg);
