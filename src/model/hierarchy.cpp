@@ -143,9 +143,11 @@ double gaussian_log_density(const T* z, const T* mu, const T* logvar, int Z) {
 
 namespace {
 
-// The sample-row tensors after the heads of q(z₂|x) (at mu, logvar): ε₁ (·,Z₁), ε₂ (·,Z₂),
-// z₂ (·,Z₂), [x, z₂] (·,D+Z₂), the stack and heads of q(z₁|x, z₂) (μ, log σ² at qmu1_, qlv1_),
-// z₁ (·,Z₁), and the stack and heads of p(z₁|z₂) (at pmu1_, plv1_).
+// After the heads of q(z₂|x) (at mu, logvar): the x-reading stack of q(z₁|x, z₂) (a conv
+// encoder's convolutions again) on B rows, its features f (B, F) at f_ (x itself, F = D, without
+// one); then the sample-row tensors ε₁ (·,Z₁), ε₂ (·,Z₂), z₂ (·,Z₂), [f, z₂] (·,F+Z₂), the stack
+// and heads of q(z₁|x, z₂) (μ, log σ² at qmu1_, qlv1_), z₁ (·,Z₁), and the stack and heads of
+// p(z₁|z₂) (at pmu1_, plv1_).
 template <class T>
 class HierLatent final : public LatentStructure<T> {
   using Base = LatentStructure<T>;
@@ -163,10 +165,15 @@ class HierLatent final : public LatentStructure<T> {
   void place(Model& m, const ModelPlan& plan) override {
     z2_width_ = cfg(m).top_latent;
     z1_width_ = cfg(m).latent - cfg(m).top_latent;
+    f_width_ = cfg(m).input_dim;
+    if (!plan.q1_x.empty()) {
+      f_ = Base::x_stack_place(m, plan.q1_x, q1x_stack_);
+      f_width_ = plan.q1_x.back().out_size();
+    }
     eps1_ = Base::add_slot(m, z1_width_, Rows::Samples);
     eps2_ = Base::add_slot(m, z2_width_, Rows::Samples);
     z2_ = Base::add_slot(m, z2_width_, Rows::Samples);
-    xz2_ = Base::add_slot(m, static_cast<size_t>(cfg(m).input_dim) + z2_width_, Rows::Samples);
+    xz2_ = Base::add_slot(m, f_width_ + z2_width_, Rows::Samples);
     const size_t q_features = Base::place_stack(m, plan.q1, xz2_, Rows::Samples, q1_stack_);
     Base::place_heads(m, plan.q1_mu, plan.q1_logvar, q_features, Rows::Samples, q1_mu_, q1_lv_);
     qmu1_ = q1_mu_.a;
@@ -182,6 +189,7 @@ class HierLatent final : public LatentStructure<T> {
   void ranges(const Model&, std::vector<GradRange>& out) const override {
     Base::add_stack_heads_ranges(out, p1_stack_, p1_mu_, p1_lv_);
     Base::add_stack_heads_ranges(out, q1_stack_, q1_mu_, q1_lv_);
+    Base::add_stack_ranges(out, q1x_stack_);
   }
 
   void sample_forward(Model& m, const T* x, int B, int K) override { latent_forward(m, x, B, K); }
@@ -196,17 +204,17 @@ class HierLatent final : public LatentStructure<T> {
   }
 
   // The closed-form KL terms, then the two layers back to dμ₂, dlog σ²₂.
-  double elbo_backward(Model& m, int B, T scale, double beta, double free_bits,
+  double elbo_backward(Model& m, const T* x, int B, T scale, double beta, double free_bits,
                        KlEstimator kl) override {
     VAE_ASSERT(free_bits == 0.0 && kl == KlEstimator::Analytic);
     const double kl_objective = pair_kl_backward(m, B, scale, beta);
-    latent_backward(m, B, 1);
+    latent_backward(m, x, B, 1);
     return kl_objective;
   }
 
-  void iw_backward(Model& m, int B, int K, const double* weight, T scale) override {
+  void iw_backward(Model& m, const T* x, int B, int K, const double* weight, T scale) override {
     kl_sample_backward(m, B, K * B, weight, scale);
-    latent_backward(m, B, K);
+    latent_backward(m, x, B, K);
   }
 
   // log p(z₁, z₂) = log N(z₂; 0, I) + log N(z₁; μ_p(z₂), σ²_p(z₂)) for n rows of z = [z₁, z₂].
@@ -247,15 +255,36 @@ class HierLatent final : public LatentStructure<T> {
   void encode(Model& m, const T* x, int B, T* mu, T* logvar) override {
     const int Z1 = z1_width_, Z2 = z2_width_;
     T* A = acts(m);
-    join_rows(A + xz2_, x, cfg(m).input_dim, B, A + at(m).mu, Z2, B);
+    join_rows(A + xz2_, features_forward(m, x, B), f_width_, B, A + at(m).mu, Z2, B);
     Base::stack_heads_forward(m, q1_stack_, q1_mu_, q1_lv_, B);
     join_rows(mu, A + qmu1_, Z1, B, A + at(m).mu, Z2, B);
     join_rows(logvar, A + qlv1_, Z1, B, A + at(m).logvar, Z2, B);
   }
 
  private:
+  // f (B, F): the x-reading stack of q(z₁|x, z₂) on x (B, D), or x itself without one.
+  const T* features_forward(Model& m, const T* x, int B) {
+    if (q1x_stack_.empty()) return x;
+    Base::x_stack_forward(m, q1x_stack_, x, B);
+    return acts(m) + f_;
+  }
+
+  // features_forward in reverse: df_b = Σ_k d[f, z₂]_{k·B+b} (the first F columns; every sample
+  // row of example b read the same f_b), then the stack into its parameters' gradients.
+  void features_backward(Model& m, const T* x, int B, int R) {
+    if (q1x_stack_.empty()) return;  // f = x: no gradient wanted
+    T* dA = dacts(m);
+    const size_t F = f_width_, W = F + z2_width_;
+    for (int r = 0; r < R; ++r) {
+      const T* src = dA + xz2_ + static_cast<size_t>(r) * W;
+      T* df = dA + f_ + static_cast<size_t>(r % B) * F;
+      for (size_t j = 0; j < F; ++j) df[j] += src[j];
+    }
+    Base::x_stack_backward(m, q1x_stack_, x, B);
+  }
+
   // z (R, Z) from ε (R, Z) after the encoder's pass on x (B, D), R = K·B: z₂ = μ₂ + σ₂ ⊙ ε₂,
-  // q(z₁|x, z₂) on [x, z₂], z₁ = μ_q + σ_q ⊙ ε₁, p(z₁|z₂) on z₂, z = [z₁, z₂].
+  // q(z₁|x, z₂) on [f, z₂], z₁ = μ_q + σ_q ⊙ ε₁, p(z₁|z₂) on z₂, z = [z₁, z₂].
   void latent_forward(Model& m, const T* x, int B, int K) {
     const int R = K * B, Z1 = z1_width_, Z2 = z2_width_;
     const size_t n2 = static_cast<size_t>(B) * Z2;
@@ -268,7 +297,7 @@ class HierLatent final : public LatentStructure<T> {
     }
     for (int k = 0; k < K; ++k)
       reparam_forward(A + z2_ + k * n2, A + t.mu, A + t.logvar, A + eps2_ + k * n2, n2);
-    join_rows(A + xz2_, x, cfg(m).input_dim, B, A + z2_, Z2, R);
+    join_rows(A + xz2_, features_forward(m, x, B), f_width_, B, A + z2_, Z2, R);
     Base::stack_heads_forward(m, q1_stack_, q1_mu_, q1_lv_, R);
     reparam_forward(A + z1_, A + qmu1_, A + qlv1_, A + eps1_, static_cast<size_t>(R) * Z1);
     Base::stack_heads_forward(m, p1_stack_, p1_mu_, p1_lv_, R);
@@ -342,9 +371,10 @@ class HierLatent final : public LatentStructure<T> {
   }
 
   // latent_forward in reverse: dz = [dz₁, dz₂] from the decoder, then p(z₁|z₂)'s stack (into
-  // dz₂), z₁'s reparameterisation and q(z₁|x, z₂)'s stack (into d[x, z₂], whose z₂ part joins
-  // dz₂), and z₂'s reparameterisation into dμ₂, dlog σ²₂.
-  void latent_backward(Model& m, int B, int K) {
+  // dz₂), z₁'s reparameterisation and q(z₁|x, z₂)'s stack (into d[f, z₂], whose z₂ part joins
+  // dz₂ and whose f part goes back through the x-reading stack), and z₂'s reparameterisation
+  // into dμ₂, dlog σ²₂.
+  void latent_backward(Model& m, const T* x, int B, int K) {
     const int R = K * B, Z1 = z1_width_, Z2 = z2_width_;
     const size_t n2 = static_cast<size_t>(B) * Z2;
     const typename Base::Tensors t = at(m);
@@ -360,13 +390,16 @@ class HierLatent final : public LatentStructure<T> {
     reparam_backward(dA + qmu1_, dA + qlv1_, dA + z1_, A + qlv1_, A + eps1_,
                      static_cast<size_t>(R) * Z1);
     Base::stack_heads_backward(m, q1_stack_, q1_mu_, q1_lv_, R);
-    take_columns(dA + z2_, dA + xz2_, static_cast<size_t>(cfg(m).input_dim), Z2, R, true);
+    take_columns(dA + z2_, dA + xz2_, f_width_, Z2, R, true);
+    features_backward(m, x, B, R);
     for (int k = 0; k < K; ++k)
       reparam_backward(dA + t.mu, dA + t.logvar, dA + z2_ + k * n2, A + t.logvar,
                        A + eps2_ + k * n2, n2);
   }
 
   int z1_width_ = 0, z2_width_ = 0;  // Z₁, Z₂
+  size_t f_width_ = 0, f_ = 0;        // F, and the acts offset of f (with an x-reading stack)
+  std::vector<Layer> q1x_stack_;
   size_t eps1_ = 0, eps2_ = 0, z2_ = 0, xz2_ = 0, z1_ = 0;  // acts offsets
   std::vector<Layer> q1_stack_, p1_stack_;
   Layer q1_mu_, q1_lv_, p1_mu_, p1_lv_;

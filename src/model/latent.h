@@ -54,9 +54,10 @@ class LatentStructure {
   virtual double kl_forward(Model& m, int B) = 0;
   virtual void kl_rows(const Model& m, int B, T* rows) const = 0;
   virtual double iw_kl_forward(Model& m, T* kl, int B, int K) = 0;
-  virtual double elbo_backward(Model& m, int B, T scale, double beta, double free_bits,
-                               KlEstimator kl) = 0;
-  virtual void iw_backward(Model& m, int B, int K, const double* weight, T scale) = 0;
+  virtual double elbo_backward(Model& m, const T* x, int B, T scale, double beta,
+                               double free_bits, KlEstimator kl) = 0;
+  virtual void iw_backward(Model& m, const T* x, int B, int K, const double* weight,
+                           T scale) = 0;
   virtual bool encoder_reused() const { return false; }
   virtual void prior_backward(Model&) {}
   virtual void log_prior(Model& m, const T* z, int n, T* logp) = 0;
@@ -90,6 +91,18 @@ class LatentStructure {
     m.place_heads(mu, logvar, features, rows, mu_head, lv_head);
   }
   static void gradient_final(Model& m, size_t lo, size_t hi) { m.gradient_final(lo, hi); }
+  /// A stack whose first layer reads x (B, D), forward and backward (no input gradient; each
+  /// parameter slice reported final); x_stack_place places it.
+  static size_t x_stack_place(Model& m, const std::vector<PlannedLayer>& planned,
+                              std::vector<Layer>& stack) {
+    return m.place_stack(planned, Model::kX, Rows::Batch, stack);
+  }
+  static void x_stack_forward(Model& m, const std::vector<Layer>& stack, const T* x, int B) {
+    for (const Layer& l : stack) m.layer_forward(l, x, B, &m.default_label_, 1);
+  }
+  static void x_stack_backward(Model& m, const std::vector<Layer>& stack, const T* x, int B) {
+    m.stack_backward(stack, x, B, true);
+  }
   /// [lo, hi) appended to out unless empty; a stack's layers from the last back; a stack with
   /// its heads in stack_heads_backward's order.
   static void add_range(std::vector<GradRange>& out, size_t lo, size_t hi);

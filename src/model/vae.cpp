@@ -483,7 +483,7 @@ double Vae<T>::iw_backward(const T* x, int B, T scale) {
   }
   gradient_final(lk_params_, num_params_);
   stack_backward(dec_, nullptr, K * B, true);  // → dz
-  latent_->iw_backward(*this, B, K, iw_weight_.data(), scale);
+  latent_->iw_backward(*this, x, B, K, iw_weight_.data(), scale);
   return iw_objective_ / B;
 }
 
@@ -497,7 +497,7 @@ double Vae<T>::elbo_backward(const T* x, int B, T scale, double beta, double fre
   recon_backward(dA + logits_, A + logits_, x, scale, B);
   gradient_final(lk_params_, num_params_);
   stack_backward(dec_, nullptr, B, true);  // → dz
-  const double kl_objective = latent_->elbo_backward(*this, B, scale, beta, free_bits, kl);
+  const double kl_objective = latent_->elbo_backward(*this, x, B, scale, beta, free_bits, kl);
   return last_recon_ / B + kl_objective;
 }
 

@@ -9,15 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "layer_specs.h"
 #include "vae/model.h"
 #include "vae/rng.h"
 
 namespace {
 
 vae::ModelConfig small(vae::Prior prior, int top_latent) {
-  vae::ModelConfig c;
-  c.input_dim = 6;
-  c.hidden = {5};
+  vae::ModelConfig c = vae_test::mlp_config({5});  // D = 6
   c.latent = 4;
   c.prior = prior;
   c.pseudo_inputs = 3;

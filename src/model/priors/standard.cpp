@@ -56,14 +56,14 @@ class StandardLatent final : public LatentStructure<T> {
     return kl_forward(m, B);
   }
 
-  double elbo_backward(Model& m, int B, T scale, double beta, double free_bits,
+  double elbo_backward(Model& m, const T*, int B, T scale, double beta, double free_bits,
                        KlEstimator kl) override {
     const double objective = kl_backward(m, B, scale, beta, free_bits, kl);
     Base::reparam_samples_backward(m, B, 1);
     return objective;
   }
 
-  void iw_backward(Model& m, int B, int K, const double* weight, T scale) override {
+  void iw_backward(Model& m, const T*, int B, int K, const double* weight, T scale) override {
     const int Z = cfg(m).latent;
     const T* A = acts(m);
     T* dA = dacts(m);

@@ -171,7 +171,7 @@ class VampLatent final : public LatentStructure<T> {
     return vamp_kl_forward(m, kl, B, K * B) / K;
   }
 
-  double elbo_backward(Model& m, int B, T scale, double beta, double free_bits,
+  double elbo_backward(Model& m, const T*, int B, T scale, double beta, double free_bits,
                        KlEstimator) override {
     VAE_ASSERT(free_bits == 0.0);
     std::fill(dlogp_.begin(), dlogp_.begin() + B, static_cast<T>(beta) * scale);
@@ -182,7 +182,7 @@ class VampLatent final : public LatentStructure<T> {
     return beta * sum / B;
   }
 
-  void iw_backward(Model& m, int B, int K, const double* weight, T scale) override {
+  void iw_backward(Model& m, const T*, int B, int K, const double* weight, T scale) override {
     std::vector<T>& w = dlogp_;  // (K·B) each row's weight, scale · w̃_r
     for (int r = 0; r < K * B; ++r) w[r] = static_cast<T>(scale * weight[r]);
     vamp_kl_backward(m, B, K * B, w.data());
