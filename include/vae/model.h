@@ -37,7 +37,9 @@
 //   hierarchy (top_latent = Z₂ > 0: two stochastic layers, the HVAE of Tomczak & Welling 2018)
 //             z = [z₁, z₂] (B,Z), z₁ its first Z₁ = Z − Z₂ values, z₂ the last Z₂; the encoder
 //             and heads above give q(z₂|x); two more stacks of the encoder's layers give
-//             q(z₁|x, z₂) from [x, z₂] and p(z₁|z₂) from z₂ ("encoder_z1.*", "prior_z1.*"); the
+//             q(z₁|x, z₂) from [x, z₂] and p(z₁|z₂) from z₂ ("encoder_z1.*", "prior_z1.*") —
+//             with a convolutional encoder (the ConvHVAE) q(z₁|x, z₂) runs its convolutions on
+//             x and its flat layers on [features, z₂], p(z₁|z₂) only the flat layers; the
 //             decoder reads z = [z₁, z₂]; p(z₂) = N(0, I). The objective and the IW weights are
 //             in src/model/hierarchy.h. encode gives q(z₁|x, z₂ = μ₂) beside q(z₂|x), as the
 //             rows [μ₁, μ₂], [log σ²₁, log σ²₂]; log_prior and sample_prior are p(z₁|z₂) p(z₂).

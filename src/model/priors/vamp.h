@@ -18,8 +18,7 @@
 //
 // In the model (its latent structure, model/latent.h, in vamp.cpp) the K pseudo-inputs u (K, D)
 // are parameters ("prior.pseudo_inputs"); each forward runs the encoder on them for (μ_k,
-// log σ²_k), and the KL term is
-// estimated at the drawn z,  KL̂ = log q(z|x) − log p(z), with
+// log σ²_k), and the KL term is estimated at the drawn z,  KL̂ = log q(z|x) − log p(z), with
 //   log q(z|x) = Σ_j −½ (log 2π + log σ²_j + ε²_j)     (z = μ + σ ⊙ ε)
 // so its gradient reaches z (the encoder on x), μ_k and log σ²_k (the encoder again, through the
 // pseudo-input pass) and u. Sampling: k ~ U{1..K}, z ~ N(μ_k, σ²_k).
