@@ -151,13 +151,13 @@ namespace {
 template <class T>
 class HierLatent final : public LatentStructure<T> {
   using Base = LatentStructure<T>;
-  using typename Base::Layer;
-  using typename Base::Model;
-  using typename Base::Rows;
   using Base::acts;
   using Base::at;
   using Base::cfg;
   using Base::dacts;
+  using typename Base::Layer;
+  using typename Base::Model;
+  using typename Base::Rows;
 
  public:
   std::unique_ptr<Base> clone() const override { return std::make_unique<HierLatent>(*this); }
@@ -226,8 +226,9 @@ class HierLatent final : public LatentStructure<T> {
     standard_log_prior_forward(logp, A + z2_, n, Z2);
     for (int r = 0; r < n; ++r) {
       const size_t r1 = static_cast<size_t>(r) * Z1;
-      logp[r] = static_cast<T>(logp[r] + gaussian_log_density(z + static_cast<size_t>(r) * (Z1 + Z2),
-                                                              A + pmu1_ + r1, A + plv1_ + r1, Z1));
+      logp[r] =
+          static_cast<T>(logp[r] + gaussian_log_density(z + static_cast<size_t>(r) * (Z1 + Z2),
+                                                        A + pmu1_ + r1, A + plv1_ + r1, Z1));
     }
   }
 
@@ -365,8 +366,8 @@ class HierLatent final : public LatentStructure<T> {
                    r1 = static_cast<size_t>(r) * Z1;
       gaussian_kl_sample_backward(dA + z2_ + r2, dA + logvar + b2, A + z2_ + r2, w, Z2);
       gaussian_ratio_sample_backward(dA + z1_ + r1, dA + qlv1_ + r1, dA + pmu1_ + r1,
-                                     dA + plv1_ + r1, A + z1_ + r1, A + pmu1_ + r1,
-                                     A + plv1_ + r1, w, Z1);
+                                     dA + plv1_ + r1, A + z1_ + r1, A + pmu1_ + r1, A + plv1_ + r1,
+                                     w, Z1);
     }
   }
 
@@ -398,7 +399,7 @@ class HierLatent final : public LatentStructure<T> {
   }
 
   int z1_width_ = 0, z2_width_ = 0;  // Z₁, Z₂
-  size_t f_width_ = 0, f_ = 0;        // F, and the acts offset of f (with an x-reading stack)
+  size_t f_width_ = 0, f_ = 0;       // F, and the acts offset of f (with an x-reading stack)
   std::vector<Layer> q1x_stack_;
   size_t eps1_ = 0, eps2_ = 0, z2_ = 0, xz2_ = 0, z1_ = 0;  // acts offsets
   std::vector<Layer> q1_stack_, p1_stack_;
@@ -417,15 +418,15 @@ std::unique_ptr<LatentStructure<T>> make(const ModelConfig&) {
 
 LatentRow hierarchy_latent() { return {"hierarchy", serves, make<float>, make<double>}; }
 
-#define VAE_HIERARCHY_INSTANCES(T)                                                              \
-  template double gaussian_pair_kl_forward<T>(T*, const T*, const T*, const T*, const T*, int,   \
-                                              int);                                             \
-  template void gaussian_pair_kl_backward<T>(T*, T*, T*, T*, const T*, const T*, const T*,      \
-                                             const T*, T, size_t);                              \
-  template double gaussian_ratio_sample_forward<T>(T*, const T*, const T*, const T*, const T*,  \
-                                                   const T*, int, int);                         \
-  template void gaussian_ratio_sample_backward<T>(T*, T*, T*, T*, const T*, const T*, const T*, \
-                                                  T, size_t);                                   \
+#define VAE_HIERARCHY_INSTANCES(T)                                                                 \
+  template double gaussian_pair_kl_forward<T>(T*, const T*, const T*, const T*, const T*, int,     \
+                                              int);                                                \
+  template void gaussian_pair_kl_backward<T>(T*, T*, T*, T*, const T*, const T*, const T*,         \
+                                             const T*, T, size_t);                                 \
+  template double gaussian_ratio_sample_forward<T>(T*, const T*, const T*, const T*, const T*,     \
+                                                   const T*, int, int);                            \
+  template void gaussian_ratio_sample_backward<T>(T*, T*, T*, T*, const T*, const T*, const T*, T, \
+                                                  size_t);                                         \
   template double gaussian_log_density<T>(const T*, const T*, const T*, int);
 
 VAE_HIERARCHY_INSTANCES(float)

@@ -87,8 +87,8 @@ void LatentStructure<T>::reparam_samples_backward(Model& m, int B, int K) {
   const T* A = acts(m);
   T* dA = dacts(m);
   for (int k = 0; k < K; ++k)
-    reparam_backward(dA + t.mu, dA + t.logvar, dA + t.z + k * nz, A + t.logvar,
-                     A + t.eps + k * nz, nz);
+    reparam_backward(dA + t.mu, dA + t.logvar, dA + t.z + k * nz, A + t.logvar, A + t.eps + k * nz,
+                     nz);
 }
 
 template class LatentStructure<float>;

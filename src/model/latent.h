@@ -54,10 +54,9 @@ class LatentStructure {
   virtual double kl_forward(Model& m, int B) = 0;
   virtual void kl_rows(const Model& m, int B, T* rows) const = 0;
   virtual double iw_kl_forward(Model& m, T* kl, int B, int K) = 0;
-  virtual double elbo_backward(Model& m, const T* x, int B, T scale, double beta,
-                               double free_bits, KlEstimator kl) = 0;
-  virtual void iw_backward(Model& m, const T* x, int B, int K, const double* weight,
-                           T scale) = 0;
+  virtual double elbo_backward(Model& m, const T* x, int B, T scale, double beta, double free_bits,
+                               KlEstimator kl) = 0;
+  virtual void iw_backward(Model& m, const T* x, int B, int K, const double* weight, T scale) = 0;
   virtual bool encoder_reused() const { return false; }
   virtual void prior_backward(Model&) {}
   virtual void log_prior(Model& m, const T* z, int n, T* logp) = 0;

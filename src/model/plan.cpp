@@ -70,8 +70,8 @@ std::vector<PlannedLayer> plan_stack(const std::vector<LayerSpec>& specs, const 
   int pending = cond;
   for (size_t i = 0; i < specs.size(); ++i) {
     const std::string index = std::to_string(first + i);
-    out.push_back(plan_layer(specs[i], where + "." + index, where + "[" + index + "]", in, pending,
-                             decoder));
+    out.push_back(
+        plan_layer(specs[i], where + "." + index, where + "[" + index + "]", in, pending, decoder));
   }
   return out;
 }

@@ -42,7 +42,8 @@ Vae<T>::Vae(const ModelConfig& cfg, int max_batch, int max_samples, VaeBuffers b
   logits_ = place_stack(plan.decoder, z_, Rows::Samples, dec_);
   const LikelihoodRow& lk = likelihood_row(cfg_.likelihood);  // its own parameters come last
   lk_params_ = lk.params.empty() ? params_.size() : param_offset(lk.params.front().name);
-  const auto prior_tensors = prior_params(cfg_);  // the prior's own come just before the likelihood's
+  // The prior's own parameters, if any, come just before the likelihood's.
+  const auto prior_tensors = prior_params(cfg_);
   prior_params_ = prior_tensors.empty() ? lk_params_ : param_offset(prior_tensors.front().first);
   latent_ = LatentPtr<T>(make_latent_structure<T>(cfg_));
   latent_->place(*this, plan);

@@ -158,13 +158,12 @@ TEST_P(HierarchyGradient, ImportanceWeightedBoundMatchesFiniteDifferencesForEver
   check_every_parameter(objective, run_backward_());
 }
 
-INSTANTIATE_TEST_SUITE_P(Stacks, HierarchyGradient,
-                         ::testing::Values(Case{"mlp", mlp_hvae()}, Case{"gated", gated_hvae()},
-                                           Case{"conv", conv_hvae({vae::conv_layer(2, 3, 2, 1),
-                                                                   vae::dense_layer(4)})},
-                                           Case{"conv_only",
-                                                conv_hvae({vae::conv_layer(2, 3, 2, 1)})}),
-                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(
+    Stacks, HierarchyGradient,
+    ::testing::Values(Case{"mlp", mlp_hvae()}, Case{"gated", gated_hvae()},
+                      Case{"conv", conv_hvae({vae::conv_layer(2, 3, 2, 1), vae::dense_layer(4)})},
+                      Case{"conv_only", conv_hvae({vae::conv_layer(2, 3, 2, 1)})}),
+    [](const auto& info) { return info.param.name; });
 
 // With K = 1 the bound's log w is the one-sample ELBO with both KL terms estimated at the
 // sample; their mean over many draws is that of the closed forms given the drawn z2 (paired
@@ -217,10 +216,10 @@ TEST(HierarchyConfig, RefusesWhatItCannotBuildNamingTheField) {
   EXPECT_EQ(message(c).rfind("top_latent: a two-layer model must be unconditional", 0), 0u);
   // The layers after the first convolution read z2's 18 values (as a 2×3×3 image), so they are
   // the ones repeated; but [f, z2] has 36, which the reshape cannot read.
-  c = vae_test::custom_config(6, 19, vae::Activation::Tanh,
-                              {vae::conv_layer(2, 3, 2, 1), vae::reshape_layer(2, 3, 3),
-                               vae::conv_layer(2, 3, 1, 1)},
-                              {vae::dense_layer(36)});
+  c = vae_test::custom_config(
+      6, 19, vae::Activation::Tanh,
+      {vae::conv_layer(2, 3, 2, 1), vae::reshape_layer(2, 3, 3), vae::conv_layer(2, 3, 1, 1)},
+      {vae::dense_layer(36)});
   c.top_latent = 18;
   EXPECT_EQ(message(c).rfind("top_latent: the encoder's flat layers are repeated", 0), 0u)
       << message(c);

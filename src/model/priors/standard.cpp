@@ -24,11 +24,11 @@ namespace {
 template <class T>
 class StandardLatent final : public LatentStructure<T> {
   using Base = LatentStructure<T>;
-  using typename Base::Model;
   using Base::acts;
   using Base::at;
   using Base::cfg;
   using Base::dacts;
+  using typename Base::Model;
 
  public:
   std::unique_ptr<Base> clone() const override { return std::make_unique<StandardLatent>(*this); }
@@ -51,8 +51,8 @@ class StandardLatent final : public LatentStructure<T> {
     const T* A = acts(m);
     const typename Base::Tensors t = at(m);
     for (int k = 0; k < K; ++k)
-      gaussian_kl_sample_forward(kl + k * B, A + t.z + k * nz, A + t.eps + k * nz, A + t.logvar,
-                                 B, Z);
+      gaussian_kl_sample_forward(kl + k * B, A + t.z + k * nz, A + t.eps + k * nz, A + t.logvar, B,
+                                 Z);
     return kl_forward(m, B);
   }
 
@@ -69,10 +69,9 @@ class StandardLatent final : public LatentStructure<T> {
     T* dA = dacts(m);
     const typename Base::Tensors t = at(m);
     for (int r = 0; r < K * B; ++r)
-      gaussian_kl_sample_backward(dA + t.z + static_cast<size_t>(r) * Z,
-                                  dA + t.logvar + static_cast<size_t>(r % B) * Z,
-                                  A + t.z + static_cast<size_t>(r) * Z,
-                                  static_cast<T>(scale * weight[r]), Z);
+      gaussian_kl_sample_backward(
+          dA + t.z + static_cast<size_t>(r) * Z, dA + t.logvar + static_cast<size_t>(r % B) * Z,
+          A + t.z + static_cast<size_t>(r) * Z, static_cast<T>(scale * weight[r]), Z);
     Base::reparam_samples_backward(m, B, K);
   }
 

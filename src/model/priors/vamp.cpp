@@ -136,13 +136,13 @@ namespace {
 template <class T>
 class VampLatent final : public LatentStructure<T> {
   using Base = LatentStructure<T>;
-  using typename Base::Layer;
-  using typename Base::Model;
-  using typename Base::Rows;
   using Base::acts;
   using Base::at;
   using Base::cfg;
   using Base::dacts;
+  using typename Base::Layer;
+  using typename Base::Model;
+  using typename Base::Rows;
 
  public:
   std::unique_ptr<Base> clone() const override { return std::make_unique<VampLatent>(*this); }
@@ -269,16 +269,16 @@ class VampLatent final : public LatentStructure<T> {
       for (int j = 0; j < Z; ++j) dlv[j] -= T(0.5) * w;
       dlogp[r] = -w;
     }
-    vamp_log_prior_backward(dA + t.z, dA + umu_, dA + ulv_, dlogp, resp_.data(), A + t.z,
-                            A + umu_, A + ulv_, rows, cfg(m).pseudo_inputs, Z);
+    vamp_log_prior_backward(dA + t.z, dA + umu_, dA + ulv_, dlogp, resp_.data(), A + t.z, A + umu_,
+                            A + ulv_, rows, cfg(m).pseudo_inputs, Z);
   }
 
   std::vector<Layer> uenc_;
   Layer umu_head_, ulv_head_;
   size_t u_ = 0, umu_ = 0, ulv_ = 0;  // acts offsets: u (K_u, D), μ_k, log σ²_k (K_u, Z)
-  std::vector<T> kl_;          // (B) the KL̂ rows of the last forward
-  std::vector<T> logp_, dlogp_;  // (max rows) log p(z_r), its weight
-  std::vector<T> resp_;        // (max rows, K_u) the mixture's responsibilities
+  std::vector<T> kl_;                 // (B) the KL̂ rows of the last forward
+  std::vector<T> logp_, dlogp_;       // (max rows) log p(z_r), its weight
+  std::vector<T> resp_;               // (max rows, K_u) the mixture's responsibilities
 };
 
 bool serves(const ModelConfig& cfg) { return cfg.prior == Prior::Vamp; }
