@@ -24,6 +24,10 @@
 //             the KL term is always the estimate at the drawn z, log q(z|x) − log p(z)
 //             (model/priors/vamp.h), and its gradient reaches u and, through both encoder
 //             passes, the encoder's weights.
+//   latent    each way of drawing z and scoring it under the prior — one stochastic layer under
+//             N(0, I), one under the VampPrior, or the two layers below — is one latent
+//             structure (src/model/latent.h), chosen once when the model is built; the model's
+//             call lists reach it at named steps, its math sits in its own file pair.
 //   IWAE      (forward_iw, K samples per example, Burda et al. 2016):
 //             log w_k = log p(x|z_k) + log p(z_k) − log q(z_k|x),
 //             L_K = −log (1/K) Σ_k w_k  (log-sum-exp in double);
@@ -33,7 +37,9 @@
 //   hierarchy (top_latent = Z₂ > 0: two stochastic layers, the HVAE of Tomczak & Welling 2018)
 //             z = [z₁, z₂] (B,Z), z₁ its first Z₁ = Z − Z₂ values, z₂ the last Z₂; the encoder
 //             and heads above give q(z₂|x); two more stacks of the encoder's layers give
-//             q(z₁|x, z₂) from [x, z₂] and p(z₁|z₂) from z₂ ("encoder_z1.*", "prior_z1.*"); the
+//             q(z₁|x, z₂) from [x, z₂] and p(z₁|z₂) from z₂ ("encoder_z1.*", "prior_z1.*") —
+//             with a convolutional encoder (the ConvHVAE) q(z₁|x, z₂) runs its convolutions on
+//             x and its flat layers on [features, z₂], p(z₁|z₂) only the flat layers; the
 //             decoder reads z = [z₁, z₂]; p(z₂) = N(0, I). The objective and the IW weights are
 //             in src/model/hierarchy.h. encode gives q(z₁|x, z₂ = μ₂) beside q(z₂|x), as the
 //             rows [μ₁, μ₂], [log σ²₁, log σ²₂]; log_prior and sample_prior are p(z₁|z₂) p(z₂).
@@ -58,6 +64,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -71,6 +78,24 @@ namespace vae {
 
 struct LayerKind;  // one row of the layer table: everything about one kind (src/nn/layers/)
 struct ModelPlan;  // the layer plan of a config (src/model/plan.h)
+template <class T>
+class LatentStructure;  // how z is drawn and what its prior is (src/model/latent.h)
+
+/// Owns a model's latent structure; a copy of the model copies it (src/model/latent.cpp).
+template <class T>
+class LatentPtr {
+ public:
+  LatentPtr();
+  explicit LatentPtr(std::unique_ptr<LatentStructure<T>> p);
+  LatentPtr(const LatentPtr& other);
+  LatentPtr(LatentPtr&& other) noexcept;
+  LatentPtr& operator=(LatentPtr other) noexcept;
+  ~LatentPtr();
+  LatentStructure<T>* operator->() const { return p_.get(); }
+
+ private:
+  std::unique_ptr<LatentStructure<T>> p_;
+};
 
 /// One layer of an encoder or decoder stack (ModelConfig::encoder / decoder). Its kind says which
 /// of the fields it reads; each kind's header under src/nn/layers/ (dense.h, gated_dense.h,
@@ -352,6 +377,8 @@ class Vae {
   const T* decode_logits(const T* z, int B, const int32_t* labels = nullptr);
 
  private:
+  friend class LatentStructure<T>;  // a latent structure builds on the parts below
+
   // One layer of a stack, or a head, and where its tensors lie. Its kind's row (plan.spec.kind)
   // gives its parameters and calls. A view (reshape) has no buffers: its output is its input,
   // read with the next layer's shape.
@@ -375,13 +402,12 @@ class Vae {
   size_t add_slot(size_t width, Rows rows);
   size_t param_offset(const std::string& name) const;
   size_t first_param(const PlannedLayer& pl) const;
+  size_t layer_param_count(const PlannedLayer& pl) const;
   Layer place_layer(const PlannedLayer& pl, size_t in, Rows rows);
   size_t place_stack(const std::vector<PlannedLayer>& planned, size_t in, Rows rows,
                      std::vector<Layer>& stack);
   void place_heads(const PlannedLayer& mu, const PlannedLayer& logvar, size_t features, Rows rows,
                    Layer& mu_head, Layer& lv_head);
-  void place_pseudo_pass(const std::vector<PlannedLayer>& encoder, const PlannedLayer& mu,
-                         const PlannedLayer& logvar);
   void allocate_buffers(bool training);
   void list_backward_ranges();
 
@@ -397,30 +423,12 @@ class Vae {
   void layer_final(const Layer& l) { gradient_final(l.p, l.p + l.np); }
   void encoder_forward(const T* x, int B, const int32_t* labels, int period);
   void decoder_forward(int rows, const int32_t* labels, int period);
-  void pseudo_forward();
-  double vamp_kl_forward(T* kl, int B, int rows);
-  void vamp_kl_backward(int B, int rows, const T* weight);
-  void pseudo_backward();
   void recon_backward(T* dout, const T* out, const T* x, T scale, int B);
   void clear_activation_grads(int B, int K);
   double iw_backward(const T* x, int B, T scale);
   double elbo_backward(const T* x, int B, T scale, double beta, double free_bits, KlEstimator kl);
-  double kl_backward(int B, T scale, double beta, double free_bits, KlEstimator kl);
-  void heads_backward(const T* x, int B);
+  void heads_backward(const T* x, int B, bool final);
   void latent_forward(const T* x, const T* eps, int B, int K);
-  // The hierarchy's parts (src/model/hierarchy.cpp; math in model/hierarchy.h).
-  void place_hierarchy(const ModelPlan& plan);
-  void gaussian_stack_forward(const std::vector<Layer>& stack, const Layer& mu, const Layer& lv, int rows);
-  void gaussian_stack_backward(const std::vector<Layer>& stack, const Layer& mu, const Layer& lv, int rows);
-  void hier_latent_forward(const T* x, int B, int K);
-  double hier_kl_forward(T* kl_rows, int B, int rows) const;
-  void hier_kl_sample_forward(T* kl_rows, int B, int rows) const;
-  double hier_kl_backward(int B, T scale, double beta);
-  void hier_kl_sample_backward(int B, int rows, const double* weight, T scale);
-  void hier_latent_backward(int B, int K);
-  void hier_log_prior(const T* z, int n, T* logp);
-  void hier_sample_prior(T* z, size_t n);
-  void hier_encode(const T* x, int B, T* mu, T* logvar);
 
   ModelConfig cfg_;
   int max_batch_, max_samples_;
@@ -437,33 +445,17 @@ class Vae {
   size_t lk_params_ = 0;  // params_ offset of the likelihood's own parameters (last; P if none)
   size_t prior_params_ = 0;  // params_ offset of the prior's own (before the likelihood's)
   size_t mu_ = 0, logvar_ = 0, eps_ = 0, z_ = 0, logits_ = 0;  // acts_ offsets
-  // The VampPrior's pseudo-input pass (pseudo_ only): u (K_u, D) copied from the parameters,
-  // the encoder's stack and heads on it, the components' μ_k and log σ²_k (K_u, Z) at umu_, ulv_.
-  bool pseudo_ = false;
-  std::vector<Layer> uenc_;
-  Layer umu_head_, ulv_head_;
-  size_t u_ = 0, umu_ = 0, ulv_ = 0;  // acts_ offsets
-  std::vector<T> prior_logp_, prior_dlogp_;  // (max_batch·max_samples) log p(z_r), its weight
-  std::vector<T> prior_resp_;  // (max_batch·max_samples, K_u) the mixture's responsibilities
-  // The hierarchy (hier_ only; src/model/hierarchy.cpp): acts_ offsets of the sample-row tensors
-  // ε₁ (·,Z₁), ε₂ (·,Z₂), z₂ (·,Z₂), [x, z₂] (·,D+Z₂), z₁ (·,Z₁); the stacks and heads of
-  // q(z₁|x, z₂) (μ, log σ² at qmu1_, qlv1_) and of p(z₁|z₂) (at pmu1_, plv1_).
-  bool hier_ = false;
-  int z1_width_ = 0, z2_width_ = 0;  // Z₁, Z₂
-  size_t eps1_ = 0, eps2_ = 0, z2_ = 0, xz2_ = 0, z1_ = 0;
-  std::vector<Layer> q1_stack_, p1_stack_;
-  Layer q1_mu_, q1_lv_, p1_mu_, p1_lv_;
-  size_t qmu1_ = 0, qlv1_ = 0, pmu1_ = 0, plv1_ = 0;
+  // The latent structure (standard prior, VampPrior, two stochastic layers), chosen once from
+  // the table of src/model/latent.h; it holds its own tensors' offsets and buffers.
+  LatentPtr<T> latent_;
   struct Slot {
     size_t offset, width;
     Rows rows;
   };
   std::vector<Slot> act_slots_;  // every activation tensor
-  std::vector<T> kl_weight_;   // (Z) per-dimension KL gradient factors (free bits)
   std::vector<T> layer_scratch_;    // the largest layer's scratch (its kind's scratch_size)
   std::vector<double> iw_weight_;   // (K·B) normalised importance weights w̃ of forward_iw
   std::vector<T> iw_recon_, iw_kl_;  // (K·B) −log p(x|z_k) and log q(z_k|x) − log p(z_k)
-                                     // (the VampPrior's forward keeps its B KL̂ rows in iw_kl_)
   double last_recon_ = 0;           // Σ −log p(x|z) of the last forward
   double iw_objective_ = 0;
   int last_batch_ = 0, last_samples_ = 0;  // B and K of the last forward (K = 0: plain forward)

@@ -264,6 +264,7 @@ std::vector<ParamInfo> param_table(const ModelConfig& cfg) {
   add_layer(plan.mu_head);
   add_layer(plan.logvar_head);
   for (const PlannedLayer& l : plan.decoder) add_layer(l);
+  for (const PlannedLayer& l : plan.q1_x) add_layer(l);
   for (const PlannedLayer& l : plan.q1) add_layer(l);
   if (cfg.top_latent > 0)
     for (const PlannedLayer* head : {&plan.q1_mu, &plan.q1_logvar}) add_layer(*head);

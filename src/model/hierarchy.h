@@ -1,19 +1,26 @@
 // The hierarchical VAE with two stochastic layers (the HVAE of Tomczak & Welling 2018, "VAE with
-// a VampPrior", section 3.2): its configuration checks and the math of its objective. The model's
-// call list for it is in src/model/hierarchy.cpp (Vae members), beside src/model/vae.cpp.
+// a VampPrior", section 3.2): its configuration checks, the math of its objective, and its row of
+// the latent table (model/latent.h), whose structure (in hierarchy.cpp) holds the model's calls
+// for the two layers.
 //
 // Legend: B examples, K samples each, R = K·B sample rows (row r belongs to example r mod B),
 // D data size, Z = Z₁ + Z₂ the model's latent size, Z₁ = latent − top_latent, Z₂ = top_latent.
 //
 //   q(z₂|x)      = N(μ₂, σ²₂)     the encoder's stack and heads on x             (B, Z₂)
-//   q(z₁|x, z₂)  = N(μ_q, σ²_q)   the encoder's layers again ("encoder_z1") on [x, z₂]  (R, Z₁)
-//   p(z₁|z₂)     = N(μ_p, σ²_p)   the encoder's layers again ("prior_z1") on z₂          (R, Z₁)
+//   f            = g(x)           the encoder's layers before the flat ones (a conv encoder's
+//                                 convolutions) again, own weights ("encoder_z1.0"…)  (B, F);
+//                                 f = x, F = D when there are none (an MLP)
+//   q(z₁|x, z₂)  = N(μ_q, σ²_q)   the encoder's flat layers again ("encoder_z1") on [f, z₂] (R, Z₁)
+//   p(z₁|z₂)     = N(μ_p, σ²_p)   the encoder's flat layers again ("prior_z1") on z₂     (R, Z₁)
 //   p(x|z₁, z₂)                   the decoder on z = [z₁, z₂]                            (R, Z)
 //   p(z₂)        = N(0, I)
 //   sampling     z₂ = μ₂ + σ₂ ⊙ ε₂,  z₁ = μ_q + σ_q ⊙ ε₁,  ε = [ε₁, ε₂] (R, Z) from the caller
 //
-// A first dense (or gated) layer on the concatenation [x, z₂] computes W_x x + W_z z₂ + b: the
-// same function class as the paper's two branches (one on x, one on z₂) joined by a sum.
+// A first dense (or gated) layer on the concatenation [f, z₂] computes W_f f + W_z z₂ + b: the
+// same function class as the paper's two branches (one on x, one on z₂) joined by a sum. With
+// convolutions (the ConvHVAE) the K sample rows of example b share f_b, so
+//   ∂L/∂f_b = Σ_k ∂L/∂[f, z₂]_{k·B+b} (its first F columns)
+// before the gradient goes back through g.
 //
 // Objective (one sample, per example; β scales both KL terms during warm-up):
 //   −ELBO = −log p(x|z₁, z₂) + KL(q(z₂|x) ‖ N(0, I)) + KL(q(z₁|x, z₂) ‖ p(z₁|z₂))
@@ -39,6 +46,7 @@
 #include <cstddef>
 #include <string>
 
+#include "model/latent.h"
 #include "vae/model.h"
 
 namespace vae {
@@ -46,6 +54,9 @@ namespace vae {
 /// ModelConfig::validate's part: top_latent in 0..latent − 1; with top_latent > 0 the standard
 /// prior (p(z₂) = N(0, I)) and an unconditional model. Throws FieldError("top_latent", …).
 void validate_hierarchy(const ModelConfig& cfg);
+
+/// Two stochastic layers (top_latent > 0): the latent table's row.
+LatentRow hierarchy_latent();
 
 /// describe()'s part: ", two layers z1 40 + z2 40", or "" for one stochastic layer.
 std::string hierarchy_description(const ModelConfig& cfg);

@@ -63,13 +63,16 @@ PlannedLayer plan_layer(const LayerSpec& s, const std::string& name, const std::
 
 // Walks one stack from `in`, with a one-hot of width cond (0: none) to place; throws
 // "<where>[i].<field>: ..." for the first problem.
+// Layer i is named "<where>.<first + i>" (a stack that repeats part of another keeps its indices).
 std::vector<PlannedLayer> plan_stack(const std::vector<LayerSpec>& specs, const std::string& where,
-                                     StackTensor in, int cond, bool decoder) {
+                                     StackTensor in, int cond, bool decoder, size_t first = 0) {
   std::vector<PlannedLayer> out;
   int pending = cond;
-  for (size_t i = 0; i < specs.size(); ++i)
-    out.push_back(plan_layer(specs[i], where + "." + std::to_string(i),
-                             where + "[" + std::to_string(i) + "]", in, pending, decoder));
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const std::string index = std::to_string(first + i);
+    out.push_back(
+        plan_layer(specs[i], where + "." + index, where + "[" + index + "]", in, pending, decoder));
+  }
   return out;
 }
 
@@ -104,19 +107,37 @@ void plan_heads(const ModelConfig& cfg, ModelPlan& plan) {
                  plan.logvar_head);
 }
 
-// The hierarchy's two stacks of the encoder's layers, on [x, z₂] and on z₂, and their heads of
-// Z₁ values. Their layers must read flat input: FieldError("top_latent", …) otherwise.
-void plan_hierarchy(const ModelConfig& cfg, const std::vector<LayerSpec>& enc, ModelPlan& plan) {
-  const int z1 = cfg.latent - cfg.top_latent, z2 = cfg.top_latent;
+// Whether the layers can be planned on `width` flat values.
+bool reads_flat(const std::vector<LayerSpec>& specs, int width) {
   try {
-    plan.q1 = plan_stack(enc, "encoder_z1", {cfg.input_dim + z2, 1, 1, false}, 0, false);
-    plan.p1 = plan_stack(enc, "prior_z1", {z2, 1, 1, false}, 0, false);
+    plan_stack(specs, "encoder", {width, 1, 1, false}, 0, false);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// The hierarchy's stacks (plan.h): the encoder's layers split at s, the first index from which
+// they read flat input whatever its width (tried on [f, z₂] and on z₂); 0..s−1 again on x,
+// s.. on [f, z₂] and on z₂, and the heads of Z₁ values.
+void plan_hierarchy(const ModelConfig& cfg, const std::vector<LayerSpec>& enc, StackTensor x,
+                    ModelPlan& plan) {
+  const int z1 = cfg.latent - cfg.top_latent, z2 = cfg.top_latent;
+  size_t s = 0;
+  while (s < enc.size() && !reads_flat({enc.begin() + s, enc.end()}, z2)) ++s;
+  const std::vector<LayerSpec> head(enc.begin(), enc.begin() + s), tail(enc.begin() + s, enc.end());
+  plan.q1_x = plan_stack(head, "encoder_z1", x, 0, false);
+  const int features = stack_width(plan.q1_x, cfg.input_dim);
+  try {
+    plan.q1 = plan_stack(tail, "encoder_z1", {features + z2, 1, 1, false}, 0, false, s);
+    plan.p1 = plan_stack(tail, "prior_z1", {z2, 1, 1, false}, 0, false, s);
   } catch (const Error& e) {
-    throw FieldError("top_latent", std::string("the encoder's layers are repeated on the flat "
-                                               "[x, z2] and z2, which they cannot read: ") +
+    throw FieldError("top_latent", std::string("the encoder's flat layers are repeated on the "
+                                               "flat [features, z2] and z2, which they cannot "
+                                               "read: ") +
                                        e.what());
   }
-  plan_head_pair("encoder_z1", stack_width(plan.q1, cfg.input_dim + z2), 0, z1, plan.q1_mu,
+  plan_head_pair("encoder_z1", stack_width(plan.q1, features + z2), 0, z1, plan.q1_mu,
                  plan.q1_logvar);
   plan_head_pair("prior_z1", stack_width(plan.p1, z2), 0, z1, plan.p1_mu, plan.p1_logvar);
 }
@@ -156,7 +177,7 @@ ModelPlan plan_model(const ModelConfig& cfg) {
   if (dec.empty()) throw FieldError("decoder", "needs at least its output layer");
   plan.decoder = plan_stack(dec, "decoder", {cfg.latent, 1, 1, false}, cfg.num_classes, true);
   plan_output_layer(cfg, plan.decoder.back());
-  if (cfg.top_latent > 0) plan_hierarchy(cfg, enc, plan);
+  if (cfg.top_latent > 0) plan_hierarchy(cfg, enc, x, plan);
   return plan;
 }
 

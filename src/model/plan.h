@@ -17,9 +17,13 @@ struct ModelPlan {
   /// encoder layer took it.
   PlannedLayer mu_head, logvar_head;
   /// A hierarchical model (top_latent > 0; src/model/hierarchy.h): the heads above give Z₂
-  /// values; these stacks repeat the encoder's layers — "encoder_z1" on [x, z₂] (D + Z₂ flat
-  /// values), "prior_z1" on z₂ — each with dense μ and log σ² heads of Z₁ values. Empty else.
-  std::vector<PlannedLayer> q1, p1;
+  /// values; these stacks repeat the encoder's layers, with parameters of their own, each with
+  /// dense μ and log σ² heads of Z₁ values. The encoder's layers split at s, the first index from
+  /// which they all read flat input (0 for an MLP): q1_x repeats layers 0..s−1 on x (the
+  /// convolutions of a conv encoder, "encoder_z1.0"…), giving features f (F values; f = x, F = D
+  /// when s = 0); q1 repeats layers s.. on [f, z₂] (F + Z₂ flat values), p1 on z₂
+  /// ("prior_z1.s"…). Empty else.
+  std::vector<PlannedLayer> q1_x, q1, p1;
   PlannedLayer q1_mu, q1_logvar, p1_mu, p1_logvar;
 };
 

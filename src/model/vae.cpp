@@ -6,12 +6,11 @@
 #include <cstring>
 #include <limits>
 
-#include "model/hierarchy.h"
+#include "model/latent.h"
 #include "model/likelihoods/likelihoods.h"
 #include "model/losses.h"
 #include "model/plan.h"
 #include "model/priors/priors.h"
-#include "model/priors/vamp.h"
 #include "nn/layers/layer.h"
 #include "vae/error.h"
 #include "vae/model.h"
@@ -43,10 +42,11 @@ Vae<T>::Vae(const ModelConfig& cfg, int max_batch, int max_samples, VaeBuffers b
   logits_ = place_stack(plan.decoder, z_, Rows::Samples, dec_);
   const LikelihoodRow& lk = likelihood_row(cfg_.likelihood);  // its own parameters come last
   lk_params_ = lk.params.empty() ? params_.size() : param_offset(lk.params.front().name);
-  prior_params_ = lk_params_;  // the prior's own, if any, come just before the likelihood's
-  if (prior_row(cfg_.prior).pseudo_inputs)
-    place_pseudo_pass(plan.encoder, plan.mu_head, plan.logvar_head);
-  if (cfg_.top_latent > 0) place_hierarchy(plan);
+  // The prior's own parameters, if any, come just before the likelihood's.
+  const auto prior_tensors = prior_params(cfg_);
+  prior_params_ = prior_tensors.empty() ? lk_params_ : param_offset(prior_tensors.front().first);
+  latent_ = LatentPtr<T>(make_latent_structure<T>(cfg_));
+  latent_->place(*this, plan);
   allocate_buffers(training);
   list_backward_ranges();
 }
@@ -92,20 +92,18 @@ size_t Vae<T>::first_param(const PlannedLayer& pl) const {
   return params.empty() ? 0 : param_offset(pl.name + "." + params.front().suffix);
 }
 
-namespace {
-
-// How many parameters the layer has (all its tensors, which lie one after the other).
-size_t layer_param_count(const PlannedLayer& pl) {
-  size_t n = 0;
-  for (const LayerParam& p : pl.spec.kind->params(pl)) {
-    size_t numel = 1;
-    for (int64_t d : p.shape) numel *= static_cast<size_t>(d);
-    n += numel;
-  }
-  return n;
+// How many parameters the layer has: its tensors lie one after the other, so from the table's
+// entry of its first to the end of its last.
+template <class T>
+size_t Vae<T>::layer_param_count(const PlannedLayer& pl) const {
+  const std::vector<LayerParam> params = pl.spec.kind->params(pl);
+  if (params.empty()) return 0;
+  const std::string last = pl.name + "." + params.back().suffix;
+  const auto p = std::find_if(table_.begin(), table_.end(),
+                              [&](const ParamInfo& info) { return info.name == last; });
+  VAE_ASSERT(p != table_.end());
+  return p->offset + p->numel - first_param(pl);
 }
-
-}  // namespace
 
 // The layer with its parameters found and its tensors laid out after the input at `in`: the
 // concatenated input [in, one-hot] when conditional, the pre-activation a, the output h = f(a),
@@ -156,36 +154,15 @@ void Vae<T>::place_heads(const PlannedLayer& mu, const PlannedLayer& logvar, siz
   lv_head.a = lv_head.h = add_slot(logvar.out_size(), rows);
 }
 
-// The VampPrior's pseudo-input pass: u (K_u, D), a copy of the parameters that the first layer
-// reads (so its input gradient has a place), then the encoder's stack and heads again, with the
-// same parameters and K_u rows of their own activations.
-template <class T>
-void Vae<T>::place_pseudo_pass(const std::vector<PlannedLayer>& encoder, const PlannedLayer& mu,
-                               const PlannedLayer& logvar) {
-  pseudo_ = true;
-  prior_params_ = param_offset(kPseudoInputsParam);
-  u_ = add_slot(cfg_.input_dim, Rows::Pseudo);
-  const size_t features = place_stack(encoder, u_, Rows::Pseudo, uenc_);
-  place_heads(mu, logvar, features, Rows::Pseudo, umu_head_, ulv_head_);
-  umu_ = umu_head_.a;
-  ulv_ = ulv_head_.a;
-}
-
 template <class T>
 void Vae<T>::allocate_buffers(bool training) {
   const size_t act_size = acts_end();
   acts_.assign(act_size, T(0));
   if (training) dacts_.assign(act_size, T(0));
-  kl_weight_.assign(cfg_.latent, T(0));
-  const size_t rows = static_cast<size_t>(max_batch_) * max_samples_;
+  const size_t rows = slot_rows(Rows::Samples);
   iw_weight_.assign(rows, 0.0);
   iw_recon_.assign(rows, T(0));
   iw_kl_.assign(rows, T(0));
-  if (pseudo_) {
-    prior_logp_.assign(rows, T(0));
-    prior_dlogp_.assign(rows, T(0));
-    prior_resp_.assign(rows * cfg_.pseudo_inputs, T(0));
-  }
 }
 
 // backward_ranges(): the order backward() reports them in (gradient_final's calls).
@@ -197,17 +174,9 @@ void Vae<T>::list_backward_ranges() {
   const auto add_stack = [&](const std::vector<Layer>& stack) {
     for (size_t l = stack.size(); l-- > 0;) add(stack[l].p, stack[l].p + stack[l].np);
   };
-  const auto add_heads_stack = [&](const Layer& mu, const Layer& lv, const std::vector<Layer>& stack) {
-    add(mu.p, mu.p + mu.np);
-    add(lv.p, lv.p + lv.np);
-    add_stack(stack);
-  };
   add(lk_params_, num_params_);
   add_stack(dec_);
-  if (hier_) {  // hier_latent_backward's order
-    add_heads_stack(p1_mu_, p1_lv_, p1_stack_);
-    add_heads_stack(q1_mu_, q1_lv_, q1_stack_);
-  }
+  latent_->ranges(*this, backward_ranges_);
   add(mu_head_.p, mu_head_.p + mu_head_.np);
   add(lv_head_.p, lv_head_.p + lv_head_.np);
   add_stack(enc_);
@@ -297,7 +266,6 @@ void Vae<T>::decoder_forward(int rows, const int32_t* labels, int period) {
 template <class T>
 LossParts Vae<T>::forward(const T* x, const T* eps, int B, const int32_t* labels) {
   VAE_ASSERT(B >= 1 && B <= max_batch_);
-  const int Z = cfg_.latent;
   const int period = labels ? B : 1;
   if (!labels) labels = &default_label_;
   T* A = acts_.data();
@@ -308,67 +276,23 @@ LossParts Vae<T>::forward(const T* x, const T* eps, int B, const int32_t* labels
   last_samples_ = 0;
   LossParts loss;
   loss.recon = last_recon_ = recon_nll(A + logits_, x, B, nullptr);
-  loss.kl = hier_     ? hier_kl_forward(nullptr, B, B)
-            : pseudo_ ? vamp_kl_forward(iw_kl_.data(), B, B)
-                      : gaussian_kl_forward<T>(nullptr, A + mu_, A + logvar_, B, Z);
+  loss.kl = latent_->kl_forward(*this, B);
   return loss;
 }
 
 // z (K·B, Z) from ε (K·B, Z), kept for backward, after the encoder's pass: z_k = μ + σ ⊙ ε_k,
-// rows k·B .. k·B+B−1 — or the hierarchy's two layers (model/hierarchy.h).
+// rows k·B .. k·B+B−1, or what the latent structure draws.
 template <class T>
 void Vae<T>::latent_forward(const T* x, const T* eps, int B, int K) {
   const size_t nz = static_cast<size_t>(B) * cfg_.latent;
-  T* A = acts_.data();
-  std::memcpy(A + eps_, eps, sizeof(T) * nz * K);
-  if (hier_) {
-    hier_latent_forward(x, B, K);
-    return;
-  }
-  for (int k = 0; k < K; ++k)
-    reparam_forward(A + z_ + k * nz, A + mu_, A + logvar_, A + eps_ + k * nz, nz);
-}
-
-// The pseudo-input pass: u (K_u, D) from the parameters through the encoder's stack and heads
-// to the components' μ_k, log σ²_k (K_u, Z) at umu_, ulv_.
-template <class T>
-void Vae<T>::pseudo_forward() {
-  const int K = cfg_.pseudo_inputs;
-  std::memcpy(acts_.data() + u_, pdata() + prior_params_,
-              sizeof(T) * static_cast<size_t>(K) * cfg_.input_dim);
-  for (const Layer& l : uenc_) layer_forward(l, nullptr, K, &default_label_, 1);
-  layer_forward(umu_head_, nullptr, K, &default_label_, 1);
-  kind_forward(ulv_head_, nullptr, K);
-}
-
-// KL̂_r = log q(z_r|x) − log p(z_r) for `rows` rows of z (sample-major over B examples: row r
-// belongs to example r mod B), with log q(z|x) = Σ_j −½ (log 2π + log σ²_j + ε²_j) and log p the
-// mixture's (model/priors/vamp.h), after the pseudo-input pass. Into kl (rows); returns the sum.
-template <class T>
-double Vae<T>::vamp_kl_forward(T* kl, int B, int rows) {
-  const int Z = cfg_.latent;
-  const T* A = acts_.data();
-  pseudo_forward();
-  vamp_log_prior_forward(prior_logp_.data(), prior_resp_.data(), A + z_, A + umu_, A + ulv_,
-                         rows, cfg_.pseudo_inputs, Z);
-  double total = 0;
-  for (int r = 0; r < rows; ++r) {
-    const T* lv = A + logvar_ + static_cast<size_t>(r % B) * Z;  // (Z) log σ² of its example
-    const T* e = A + eps_ + static_cast<size_t>(r) * Z;          // (Z) ε_r
-    double s = 0;
-    for (int j = 0; j < Z; ++j) s += 2 * kHalfLog2Pi + lv[j] + static_cast<double>(e[j]) * e[j];
-    const double k = -0.5 * s - static_cast<double>(prior_logp_[r]);
-    kl[r] = static_cast<T>(k);
-    total += k;
-  }
-  return total;
+  std::memcpy(acts_.data() + eps_, eps, sizeof(T) * nz * K);
+  latent_->sample_forward(*this, x, B, K);
 }
 
 template <class T>
 LossParts Vae<T>::forward_iw(const T* x, const T* eps, int B, int K, const int32_t* labels) {
   VAE_ASSERT(B >= 1 && B <= max_batch_ && K >= 1 && K <= max_samples_);
-  const int Z = cfg_.latent, D = cfg_.input_dim;
-  const size_t nz = static_cast<size_t>(B) * Z;
+  const int D = cfg_.input_dim;
   const int period = labels ? B : 1;
   if (!labels) labels = &default_label_;
   T* A = acts_.data();
@@ -376,17 +300,10 @@ LossParts Vae<T>::forward_iw(const T* x, const T* eps, int B, int K, const int32
   latent_forward(x, eps, B, K);
   decoder_forward(K * B, labels, period);
   LossParts loss;
-  for (int k = 0; k < K; ++k) {
+  for (int k = 0; k < K; ++k)
     loss.recon += recon_nll(A + logits_ + static_cast<size_t>(k) * B * D, x, B, &iw_recon_[k * B]);
-    if (!pseudo_ && !hier_)
-      gaussian_kl_sample_forward(&iw_kl_[k * B], A + z_ + k * nz, A + eps_ + k * nz, A + logvar_,
-                                 B, Z);
-  }
   loss.recon /= K;
-  if (hier_) hier_kl_sample_forward(iw_kl_.data(), B, K * B);
-  loss.kl = hier_     ? hier_kl_forward(nullptr, B, K * B) / K
-            : pseudo_ ? vamp_kl_forward(iw_kl_.data(), B, K * B) / K
-                      : gaussian_kl_forward<T>(nullptr, A + mu_, A + logvar_, B, Z);
+  loss.kl = latent_->iw_kl_forward(*this, iw_kl_.data(), B, K);
 
   // log w_k = −recon_k − KL̂_k;  L_K = −(m + log Σ_k e^{log w_k − m} − log K), m = max_k log w_k;
   // w̃_k = e^{log w_k − m} / Σ_j e^{log w_j − m}. All in double.
@@ -431,12 +348,7 @@ void Vae<T>::loss_rows(const T* x, int B, T* recon_rows, T* kl_rows) const {
   VAE_ASSERT(B == last_batch_ && last_samples_ == 0);
   const T* A = acts_.data();
   recon_nll(A + logits_, x, B, recon_rows);
-  if (hier_)
-    hier_kl_forward(kl_rows, B, B);
-  else if (pseudo_)
-    std::copy(iw_kl_.begin(), iw_kl_.begin() + B, kl_rows);  // forward's KL̂ rows
-  else
-    gaussian_kl_forward<T>(kl_rows, A + mu_, A + logvar_, B, cfg_.latent);
+  latent_->kl_rows(*this, B, kl_rows);
 }
 
 // ---- Backward: forward's calls in reverse ---------------------------------------------------
@@ -536,9 +448,10 @@ double Vae<T>::backward(const T* x, int B, double beta, double free_bits, KlEsti
   } else {
     objective = elbo_backward(x, B, scale, beta, free_bits, kl);
   }
-  heads_backward(x, B);
-  stack_backward(enc_, x, B, !pseudo_);  // the VampPrior's pass adds to them below
-  if (pseudo_) pseudo_backward();
+  const bool final = !latent_->encoder_reused();  // else the prior's pass adds to them below
+  heads_backward(x, B, final);
+  stack_backward(enc_, x, B, final);
+  latent_->prior_backward(*this);
   VAE_ASSERT(next_range_ == backward_ranges_.size());
   return objective;
 }
@@ -561,8 +474,7 @@ void Vae<T>::clear_activation_grads(int B, int K) {
 // dlog σ²; returns L_K per example.
 template <class T>
 double Vae<T>::iw_backward(const T* x, int B, T scale) {
-  const int Z = cfg_.latent, D = cfg_.input_dim, K = last_samples_;
-  const size_t nz = static_cast<size_t>(B) * Z;
+  const int D = cfg_.input_dim, K = last_samples_;
   const T* A = acts_.data();
   T* dA = dacts_.data();
   for (int r = 0; r < K * B; ++r) {
@@ -571,25 +483,8 @@ double Vae<T>::iw_backward(const T* x, int B, T scale) {
                    static_cast<T>(scale * iw_weight_[r]), 1);
   }
   gradient_final(lk_params_, num_params_);
-  stack_backward(dec_, nullptr, K * B, true);
-  if (hier_) {
-    hier_kl_sample_backward(B, K * B, iw_weight_.data(), scale);
-    hier_latent_backward(B, K);
-    return iw_objective_ / B;
-  }
-  if (pseudo_) {
-    std::vector<T>& weight = prior_dlogp_;  // (K·B) each row's weight, scale · w̃_r
-    for (int r = 0; r < K * B; ++r) weight[r] = static_cast<T>(scale * iw_weight_[r]);
-    vamp_kl_backward(B, K * B, weight.data());
-  } else {
-    for (int r = 0; r < K * B; ++r)
-      gaussian_kl_sample_backward(dA + z_ + static_cast<size_t>(r) * Z,
-                                  dA + logvar_ + static_cast<size_t>(r % B) * Z,
-                                  A + z_ + static_cast<size_t>(r) * Z,
-                                  static_cast<T>(scale * iw_weight_[r]), Z);
-  }
-  for (int k = 0; k < K; ++k)
-    reparam_backward(dA + mu_, dA + logvar_, dA + z_ + k * nz, A + logvar_, A + eps_ + k * nz, nz);
+  stack_backward(dec_, nullptr, K * B, true);  // → dz
+  latent_->iw_backward(*this, x, B, K, iw_weight_.data(), scale);
   return iw_objective_ / B;
 }
 
@@ -598,104 +493,25 @@ double Vae<T>::iw_backward(const T* x, int B, T scale) {
 template <class T>
 double Vae<T>::elbo_backward(const T* x, int B, T scale, double beta, double free_bits,
                              KlEstimator kl) {
-  const size_t nz = static_cast<size_t>(B) * cfg_.latent;
   const T* A = acts_.data();
   T* dA = dacts_.data();
   recon_backward(dA + logits_, A + logits_, x, scale, B);
   gradient_final(lk_params_, num_params_);
   stack_backward(dec_, nullptr, B, true);  // → dz
-  if (hier_) {  // the closed-form KL terms, then the two layers back to dμ₂, dlog σ²₂
-    VAE_ASSERT(free_bits == 0.0 && kl == KlEstimator::Analytic);
-    const double kl_objective = hier_kl_backward(B, scale, beta);
-    hier_latent_backward(B, 1);
-    return last_recon_ / B + kl_objective;
-  }
-  const double kl_objective = kl_backward(B, scale, beta, free_bits, kl);
-  // z = μ + σ ⊙ ε: dz flows into dμ and dlog σ²
-  reparam_backward(dA + mu_, dA + logvar_, dA + z_, A + logvar_, A + eps_, nz);
+  const double kl_objective = latent_->elbo_backward(*this, x, B, scale, beta, free_bits, kl);
   return last_recon_ / B + kl_objective;
-}
-
-// The KL term adds into dz (sampled estimate) or straight into dμ and dlog σ²; returns β times
-// its batch mean.
-template <class T>
-double Vae<T>::kl_backward(int B, T scale, double beta, double free_bits, KlEstimator kl) {
-  const int Z = cfg_.latent;
-  const size_t nz = static_cast<size_t>(B) * Z;
-  const T* A = acts_.data();
-  T* dA = dacts_.data();
-  if (pseudo_) {  // the VampPrior: always the estimate at z, kept by forward in iw_kl_
-    VAE_ASSERT(free_bits == 0.0);
-    std::fill(prior_dlogp_.begin(), prior_dlogp_.begin() + B, static_cast<T>(beta) * scale);
-    vamp_kl_backward(B, B, prior_dlogp_.data());
-    double sum = 0;
-    for (int b = 0; b < B; ++b) sum += iw_kl_[b];
-    return beta * sum / B;
-  }
-  if (kl == KlEstimator::Sample) {
-    VAE_ASSERT(free_bits == 0.0);
-    gaussian_kl_sample_backward(dA + z_, dA + logvar_, A + z_, static_cast<T>(beta) * scale, nz);
-    return beta * gaussian_kl_sample_forward<T>(nullptr, A + z_, A + eps_, A + logvar_, B, Z) / B;
-  }
-  if (free_bits > 0) {
-    const double objective =
-        beta * free_bits_weights(kl_weight_.data(), A + mu_, A + logvar_, B, Z, beta, free_bits);
-    gaussian_kl_backward_weighted(dA + mu_, dA + logvar_, A + mu_, A + logvar_, kl_weight_.data(),
-                                  scale, B, Z);
-    return objective;
-  }
-  gaussian_kl_backward(dA + mu_, dA + logvar_, A + mu_, A + logvar_, static_cast<T>(beta) * scale,
-                       nz);
-  return beta * gaussian_kl_forward<T>(nullptr, A + mu_, A + logvar_, B, Z) / B;
-}
-
-// weight_r · KL̂_r for `rows` rows of z (vamp_kl_forward's): through log q, ε fixed,
-// ∂KL̂_r/∂log σ²_{r mod B, j} = −½; through −log p, into dz_r, dμ_k and dlog σ²_k of the
-// pseudo-input pass (vamp_log_prior_backward with dlogp_r = −weight_r). weight (rows) is
-// overwritten with −weight.
-template <class T>
-void Vae<T>::vamp_kl_backward(int B, int rows, const T* weight) {
-  const int Z = cfg_.latent;
-  const T* A = acts_.data();
-  T* dA = dacts_.data();
-  T* dlogp = prior_dlogp_.data();
-  for (int r = 0; r < rows; ++r) {
-    T* dlv = dA + logvar_ + static_cast<size_t>(r % B) * Z;
-    const T w = weight[r];
-    for (int j = 0; j < Z; ++j) dlv[j] -= T(0.5) * w;
-    dlogp[r] = -w;
-  }
-  vamp_log_prior_backward(dA + z_, dA + umu_, dA + ulv_, dlogp, prior_resp_.data(), A + z_,
-                          A + umu_, A + ulv_, rows, cfg_.pseudo_inputs, Z);
-}
-
-// The pseudo-input pass in reverse: from dμ_k, dlog σ²_k through the heads and the encoder's
-// stack (into the encoder's parameter gradients, added to those of the pass on x) to du, which
-// is added to the pseudo-inputs' parameter gradient.
-template <class T>
-void Vae<T>::pseudo_backward() {
-  const int K = cfg_.pseudo_inputs;
-  kind_backward(umu_head_, nullptr, K);
-  layer_final(mu_head_);  // the pass on x added its part before
-  kind_backward(ulv_head_, nullptr, K);
-  layer_final(lv_head_);
-  stack_backward(uenc_, nullptr, K, true);  // uenc_'s parameters are enc_'s
-  const T* du = dacts_.data() + u_;  // (K_u, D)
-  T* g = grads_.data() + prior_params_;
-  const size_t n = static_cast<size_t>(K) * cfg_.input_dim;
-  for (size_t i = 0; i < n; ++i) g[i] += du[i];
-  gradient_final(prior_params_, lk_params_);
 }
 
 // The heads: both add into the gradient of the encoder's features (x itself when there are no
 // hidden layers: then no input gradient is needed), through the shared [h, one-hot] when
-// conditional — so the concatenated gradient is passed on once, after both heads.
+// conditional — so the concatenated gradient is passed on once, after both heads. With `final`
+// each head's parameter gradient is reported final.
 template <class T>
-void Vae<T>::heads_backward(const T* x, int B) {
+void Vae<T>::heads_backward(const T* x, int B, bool final) {
   kind_backward(mu_head_, x, B);
-  if (!pseudo_) layer_final(mu_head_);
+  if (final) layer_final(mu_head_);
   kind_backward(lv_head_, x, B);
-  if (!pseudo_) layer_final(lv_head_);
+  if (final) layer_final(lv_head_);
   one_hot_backward(mu_head_, B);
 }
 
@@ -704,38 +520,14 @@ void Vae<T>::heads_backward(const T* x, int B) {
 template <class T>
 void Vae<T>::log_prior(const T* z, int n, T* logp) {
   VAE_ASSERT(n >= 1 && n <= max_batch_ * max_samples_);
-  const int Z = cfg_.latent;
-  if (hier_) {
-    hier_log_prior(z, n, logp);
-    last_batch_ = 0;
-    return;
-  }
-  if (!pseudo_) {
-    standard_log_prior_forward(logp, z, n, Z);
-    return;
-  }
-  pseudo_forward();
-  const T* A = acts_.data();
-  vamp_log_prior_forward(logp, prior_resp_.data(), z, A + umu_, A + ulv_, n, cfg_.pseudo_inputs, Z);
+  latent_->log_prior(*this, z, n, logp);
   last_batch_ = 0;
 }
 
 template <class T>
 void Vae<T>::sample_prior(T* z, size_t n, Rng& rng) {
-  const int Z = cfg_.latent;
-  rng.normal_fill(z, n * Z);  // ε (n, Z)
-  if (hier_) {
-    hier_sample_prior(z, n);
-    last_batch_ = 0;
-    return;
-  }
-  if (!pseudo_) return;
-  pseudo_forward();
-  const T* A = acts_.data();
-  for (size_t i = 0; i < n; ++i) {  // z_i = μ_k + σ_k ⊙ ε_i, k ~ U{0..K_u−1}
-    const size_t k = static_cast<size_t>(rng.below(static_cast<uint64_t>(cfg_.pseudo_inputs)));
-    reparam_forward(z + i * Z, A + umu_ + k * Z, A + ulv_ + k * Z, z + i * Z, Z);
-  }
+  rng.normal_fill(z, n * cfg_.latent);  // ε (n, Z)
+  latent_->sample_prior(*this, z, n, rng);
   last_batch_ = 0;
 }
 
@@ -748,12 +540,7 @@ void Vae<T>::encode(const T* x, size_t n, T* mu, T* logvar, const int32_t* label
       encoder_forward(x + start * D, B, labels + start, B);
     else
       encoder_forward(x + start * D, B, &default_label_, 1);
-    if (hier_) {
-      hier_encode(x + start * D, B, mu + start * Z, logvar + start * Z);
-      continue;
-    }
-    std::memcpy(mu + start * Z, acts_.data() + mu_, sizeof(T) * B * Z);
-    std::memcpy(logvar + start * Z, acts_.data() + logvar_, sizeof(T) * B * Z);
+    latent_->encode(*this, x + start * D, B, mu + start * Z, logvar + start * Z);
   }
   last_batch_ = 0;
 }

@@ -61,7 +61,9 @@ TEST(HierarchyMath, RatioAtTheSampleIsTheDifferenceOfTheLogDensities) {
 // ---- The model's gradient -------------------------------------------------------------------
 
 // Z = 3: z1 has 2 values, z2 1. The shared small MLP, or gated layers (no activation after a
-// gate), with a Gaussian likelihood for the second so every term of the objective is smooth.
+// gate), with a Gaussian likelihood for the second so every term of the objective is smooth; or
+// a convolutional encoder (the ConvHVAE), whose convolutions q(z1|x, z2) repeats on x before its
+// dense layer reads [f, z2] — with a dense layer after them, or none (the heads read [f, z2]).
 vae::ModelConfig mlp_hvae() {
   vae::ModelConfig c = vae_test::mlp_config({4});
   c.top_latent = 1;
@@ -73,6 +75,15 @@ vae::ModelConfig gated_hvae() {
                                                {vae::gated_dense_layer(4)},
                                                {vae::gated_dense_layer(4), vae::dense_layer(9)});
   c.top_latent = 2;
+  c.likelihood = vae::Likelihood::Gaussian;
+  c.sigma = 0.8;
+  return c;
+}
+
+vae::ModelConfig conv_hvae(std::vector<vae::LayerSpec> encoder) {
+  vae::ModelConfig c = vae_test::custom_config(6, 3, vae::Activation::Tanh, std::move(encoder),
+                                               {vae::dense_layer(36)});
+  c.top_latent = 1;
   c.likelihood = vae::Likelihood::Gaussian;
   c.sigma = 0.8;
   return c;
@@ -147,9 +158,12 @@ TEST_P(HierarchyGradient, ImportanceWeightedBoundMatchesFiniteDifferencesForEver
   check_every_parameter(objective, run_backward_());
 }
 
-INSTANTIATE_TEST_SUITE_P(Stacks, HierarchyGradient,
-                         ::testing::Values(Case{"mlp", mlp_hvae()}, Case{"gated", gated_hvae()}),
-                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(
+    Stacks, HierarchyGradient,
+    ::testing::Values(Case{"mlp", mlp_hvae()}, Case{"gated", gated_hvae()},
+                      Case{"conv", conv_hvae({vae::conv_layer(2, 3, 2, 1), vae::dense_layer(4)})},
+                      Case{"conv_only", conv_hvae({vae::conv_layer(2, 3, 2, 1)})}),
+    [](const auto& info) { return info.param.name; });
 
 // With K = 1 the bound's log w is the one-sample ELBO with both KL terms estimated at the
 // sample; their mean over many draws is that of the closed forms given the drawn z2 (paired
@@ -200,13 +214,17 @@ TEST(HierarchyConfig, RefusesWhatItCannotBuildNamingTheField) {
   c = mlp_hvae();
   c.num_classes = 2;
   EXPECT_EQ(message(c).rfind("top_latent: a two-layer model must be unconditional", 0), 0u);
-  c = vae_test::custom_config(6, 3, vae::Activation::Tanh,
-                              {vae::conv_layer(2, 3, 2, 1), vae::dense_layer(4)},
-                              {vae::dense_layer(36)});
-  c.top_latent = 1;
-  EXPECT_EQ(message(c).rfind("top_latent: the encoder's layers are repeated", 0), 0u)
+  // The layers after the first convolution read z2's 18 values (as a 2×3×3 image), so they are
+  // the ones repeated; but [f, z2] has 36, which the reshape cannot read.
+  c = vae_test::custom_config(
+      6, 19, vae::Activation::Tanh,
+      {vae::conv_layer(2, 3, 2, 1), vae::reshape_layer(2, 3, 3), vae::conv_layer(2, 3, 1, 1)},
+      {vae::dense_layer(36)});
+  c.top_latent = 18;
+  EXPECT_EQ(message(c).rfind("top_latent: the encoder's flat layers are repeated", 0), 0u)
       << message(c);
   EXPECT_EQ(message(mlp_hvae()), "accepted");
+  EXPECT_EQ(message(conv_hvae({vae::conv_layer(2, 3, 2, 1), vae::dense_layer(4)})), "accepted");
 }
 
 TEST(HierarchyConfig, JsonFormsKeepItAndTheLayoutNamesTheStacks) {
@@ -233,6 +251,29 @@ TEST(HierarchyConfig, JsonFormsKeepItAndTheLayoutNamesTheStacks) {
   EXPECT_EQ(shape_of("prior_z1.0.weight"), (std::vector<int64_t>{4, 1}));
   EXPECT_EQ(shape_of("prior_z1.mu.weight"), (std::vector<int64_t>{2, 4}));
   EXPECT_EQ(shape_of("decoder.0.weight"), (std::vector<int64_t>{4, 3}));
+}
+
+// The ConvHVAE's layout: q(z1|x, z2) repeats the convolution on x ("encoder_z1.0", 2×3×3 = 18
+// features f) and its dense layer, which keeps the encoder's index, reads [f, z2] (19);
+// p(z1|z2) repeats only the dense layer, on z2.
+TEST(HierarchyConfig, AConvEncodersConvolutionsAreRepeatedOnXAndItsDenseLayersOnFeatures) {
+  std::vector<std::string> names;
+  std::vector<std::vector<int64_t>> shapes;
+  for (const vae::ParamInfo& p :
+       vae::param_table(conv_hvae({vae::conv_layer(2, 3, 2, 1), vae::dense_layer(4)}))) {
+    names.push_back(p.name);
+    shapes.push_back(p.shape);
+  }
+  auto shape_of = [&](const std::string& name) {
+    const auto at = std::find(names.begin(), names.end(), name);
+    return at == names.end() ? std::vector<int64_t>{} : shapes[at - names.begin()];
+  };
+  EXPECT_EQ(shape_of("encoder_z1.0.weight"), (std::vector<int64_t>{2, 1, 3, 3}));
+  EXPECT_EQ(shape_of("encoder_z1.1.weight"), (std::vector<int64_t>{4, 19}));
+  EXPECT_EQ(shape_of("encoder_z1.mu.weight"), (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(shape_of("prior_z1.0.weight"), (std::vector<int64_t>{}));
+  EXPECT_EQ(shape_of("prior_z1.1.weight"), (std::vector<int64_t>{4, 1}));
+  EXPECT_EQ(shape_of("prior_z1.mu.weight"), (std::vector<int64_t>{2, 4}));
 }
 
 }  // namespace

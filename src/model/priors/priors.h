@@ -10,9 +10,15 @@
 // log σ²_k (K, Z) and evaluates log p(z) with vamp_log_prior_forward. A prior without them is
 // N(0, I), whose KL term has the closed form of src/model/losses.h.
 //
-// Adding a prior: a new Prior value (include/vae/prior.h), a file pair here whose function
-// returns its row, that function in the table (priors.cpp), its math in the model where the row
-// says so (src/model/vae.cpp: prior_forward, prior_kl_*), and its test (tests/model/priors/).
+// The model reaches a prior's math through its latent structure (src/model/latent.h): each file
+// pair here also returns the row of the latent table whose structure holds the model's calls for
+// that prior (its KL term, the IW rows' log q − log p, log p(z), sampling, its own pass).
+//
+// Adding a prior: a new Prior value (include/vae/prior.h); a file pair here whose functions
+// return its prior row and its latent row (a LatentStructure subclass with its math beside it);
+// the first in the prior table (priors.cpp), the second in the latent table (latent.cpp); its
+// parameters, if any, in prior_params and prior_init_params; and its tests (tests/model/priors/:
+// a double-precision gradient check of its KL term and an exact log p(x) where one exists).
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>

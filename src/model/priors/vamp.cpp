@@ -4,6 +4,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstring>
+#include <vector>
+
+#include "model/losses.h"
+#include "model/plan.h"
+#include "vae/error.h"
 
 namespace vae {
 
@@ -118,5 +124,172 @@ template void vamp_log_prior_backward<float>(float*, float*, float*, const float
 template void vamp_log_prior_backward<double>(double*, double*, double*, const double*,
                                               const double*, const double*, const double*,
                                               const double*, int, int, int);
+
+// ---- The latent structure -------------------------------------------------------------------
+
+namespace {
+
+// One stochastic layer under the mixture: the pseudo-input pass (u (K_u, D) from the parameters,
+// copied so that the first layer's input gradient has a place, then the encoder's stack and heads
+// again, same parameters, K_u rows of their own activations) gives the components' μ_k, log σ²_k
+// (K_u, Z) at umu_, ulv_; the KL term is always the estimate at the drawn z.
+template <class T>
+class VampLatent final : public LatentStructure<T> {
+  using Base = LatentStructure<T>;
+  using Base::acts;
+  using Base::at;
+  using Base::cfg;
+  using Base::dacts;
+  using typename Base::Layer;
+  using typename Base::Model;
+  using typename Base::Rows;
+
+ public:
+  std::unique_ptr<Base> clone() const override { return std::make_unique<VampLatent>(*this); }
+
+  void place(Model& m, const ModelPlan& plan) override {
+    u_ = Base::add_slot(m, cfg(m).input_dim, Rows::Pseudo);
+    const size_t features = Base::place_stack(m, plan.encoder, u_, Rows::Pseudo, uenc_);
+    Base::place_heads(m, plan.mu_head, plan.logvar_head, features, Rows::Pseudo, umu_head_,
+                      ulv_head_);
+    umu_ = umu_head_.a;
+    ulv_ = ulv_head_.a;
+    const size_t rows = Base::sample_rows(m);
+    kl_.assign(rows, T(0));
+    logp_.assign(rows, T(0));
+    dlogp_.assign(rows, T(0));
+    resp_.assign(rows * cfg(m).pseudo_inputs, T(0));
+  }
+
+  double kl_forward(Model& m, int B) override { return vamp_kl_forward(m, kl_.data(), B, B); }
+
+  void kl_rows(const Model&, int B, T* rows) const override {
+    std::copy(kl_.begin(), kl_.begin() + B, rows);  // kl_forward's KL̂ rows
+  }
+
+  double iw_kl_forward(Model& m, T* kl, int B, int K) override {
+    return vamp_kl_forward(m, kl, B, K * B) / K;
+  }
+
+  double elbo_backward(Model& m, const T*, int B, T scale, double beta, double free_bits,
+                       KlEstimator) override {
+    VAE_ASSERT(free_bits == 0.0);
+    std::fill(dlogp_.begin(), dlogp_.begin() + B, static_cast<T>(beta) * scale);
+    vamp_kl_backward(m, B, B, dlogp_.data());
+    Base::reparam_samples_backward(m, B, 1);
+    double sum = 0;
+    for (int b = 0; b < B; ++b) sum += kl_[b];
+    return beta * sum / B;
+  }
+
+  void iw_backward(Model& m, const T*, int B, int K, const double* weight, T scale) override {
+    std::vector<T>& w = dlogp_;  // (K·B) each row's weight, scale · w̃_r
+    for (int r = 0; r < K * B; ++r) w[r] = static_cast<T>(scale * weight[r]);
+    vamp_kl_backward(m, B, K * B, w.data());
+    Base::reparam_samples_backward(m, B, K);
+  }
+
+  bool encoder_reused() const override { return true; }
+
+  // The pseudo-input pass in reverse: from dμ_k, dlog σ²_k through the heads and the encoder's
+  // stack (into the encoder's parameter gradients, added to those of the pass on x, which are
+  // then final) to du, which is added to the pseudo-inputs' parameter gradient.
+  void prior_backward(Model& m) override {
+    const int K = cfg(m).pseudo_inputs;
+    Base::stack_heads_backward(m, uenc_, umu_head_, ulv_head_, K);
+    const T* du = dacts(m) + u_;  // (K_u, D)
+    T* g = Base::grads(m) + Base::prior_params(m);
+    const size_t n = static_cast<size_t>(K) * cfg(m).input_dim;
+    for (size_t i = 0; i < n; ++i) g[i] += du[i];
+    Base::gradient_final(m, Base::prior_params(m), Base::lk_params(m));
+  }
+
+  void log_prior(Model& m, const T* z, int n, T* logp) override {
+    pseudo_forward(m);
+    vamp_log_prior_forward(logp, resp_.data(), z, acts(m) + umu_, acts(m) + ulv_, n,
+                           cfg(m).pseudo_inputs, cfg(m).latent);
+  }
+
+  // z_i = μ_k + σ_k ⊙ ε_i, k ~ U{0..K_u−1}, after the pseudo-input pass.
+  void sample_prior(Model& m, T* z, size_t n, Rng& rng) override {
+    const int Z = cfg(m).latent;
+    pseudo_forward(m);
+    const T* A = acts(m);
+    for (size_t i = 0; i < n; ++i) {
+      const size_t k = static_cast<size_t>(rng.below(static_cast<uint64_t>(cfg(m).pseudo_inputs)));
+      reparam_forward(z + i * Z, A + umu_ + k * Z, A + ulv_ + k * Z, z + i * Z, Z);
+    }
+  }
+
+ private:
+  // u (K_u, D) from the parameters through the encoder's stack and heads to μ_k, log σ²_k.
+  void pseudo_forward(Model& m) {
+    const int K = cfg(m).pseudo_inputs;
+    std::memcpy(acts(m) + u_, Base::params(m) + Base::prior_params(m),
+                sizeof(T) * static_cast<size_t>(K) * cfg(m).input_dim);
+    Base::stack_heads_forward(m, uenc_, umu_head_, ulv_head_, K);
+  }
+
+  // KL̂_r = log q(z_r|x) − log p(z_r) for `rows` rows of z (row r belongs to example r mod B),
+  // with log q(z|x) = Σ_j −½ (log 2π + log σ²_j + ε²_j) and log p the mixture's, after the
+  // pseudo-input pass. Into kl (rows); returns the sum.
+  double vamp_kl_forward(Model& m, T* kl, int B, int rows) {
+    const int Z = cfg(m).latent;
+    const T* A = acts(m);
+    const typename Base::Tensors t = at(m);
+    pseudo_forward(m);
+    vamp_log_prior_forward(logp_.data(), resp_.data(), A + t.z, A + umu_, A + ulv_, rows,
+                           cfg(m).pseudo_inputs, Z);
+    double total = 0;
+    for (int r = 0; r < rows; ++r) {
+      const T* lv = A + t.logvar + static_cast<size_t>(r % B) * Z;  // (Z) log σ² of its example
+      const T* e = A + t.eps + static_cast<size_t>(r) * Z;          // (Z) ε_r
+      double s = 0;
+      for (int j = 0; j < Z; ++j) s += 2 * kHalfLog2Pi + lv[j] + static_cast<double>(e[j]) * e[j];
+      const double k = -0.5 * s - static_cast<double>(logp_[r]);
+      kl[r] = static_cast<T>(k);
+      total += k;
+    }
+    return total;
+  }
+
+  // weight_r · KL̂_r for `rows` rows of z (vamp_kl_forward's): through log q, ε fixed,
+  // ∂KL̂_r/∂log σ²_{r mod B, j} = −½; through −log p, into dz_r, dμ_k and dlog σ²_k of the
+  // pseudo-input pass (vamp_log_prior_backward with dlogp_r = −weight_r). weight (rows) may be
+  // dlogp_ itself: each entry is read before it is overwritten with −weight.
+  void vamp_kl_backward(Model& m, int B, int rows, const T* weight) {
+    const int Z = cfg(m).latent;
+    const T* A = acts(m);
+    T* dA = dacts(m);
+    const typename Base::Tensors t = at(m);
+    T* dlogp = dlogp_.data();
+    for (int r = 0; r < rows; ++r) {
+      T* dlv = dA + t.logvar + static_cast<size_t>(r % B) * Z;
+      const T w = weight[r];
+      for (int j = 0; j < Z; ++j) dlv[j] -= T(0.5) * w;
+      dlogp[r] = -w;
+    }
+    vamp_log_prior_backward(dA + t.z, dA + umu_, dA + ulv_, dlogp, resp_.data(), A + t.z, A + umu_,
+                            A + ulv_, rows, cfg(m).pseudo_inputs, Z);
+  }
+
+  std::vector<Layer> uenc_;
+  Layer umu_head_, ulv_head_;
+  size_t u_ = 0, umu_ = 0, ulv_ = 0;  // acts offsets: u (K_u, D), μ_k, log σ²_k (K_u, Z)
+  std::vector<T> kl_;                 // (B) the KL̂ rows of the last forward
+  std::vector<T> logp_, dlogp_;       // (max rows) log p(z_r), its weight
+  std::vector<T> resp_;               // (max rows, K_u) the mixture's responsibilities
+};
+
+bool serves(const ModelConfig& cfg) { return cfg.prior == Prior::Vamp; }
+
+template <class T>
+std::unique_ptr<LatentStructure<T>> make(const ModelConfig&) {
+  return std::make_unique<VampLatent<T>>();
+}
+
+}  // namespace
+
+LatentRow vamp_latent() { return {"vamp", serves, make<float>, make<double>}; }
 
 }  // namespace vae

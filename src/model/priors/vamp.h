@@ -16,20 +16,23 @@
 // Exact cases the tests hold it to: when every component is the same N(μ, σ²), p(z) is that
 // Gaussian (whatever K), and with μ = 0, σ = 1 it is the standard prior.
 //
-// In the model (src/model/vae.cpp) the K pseudo-inputs u (K, D) are parameters ("prior.
-// pseudo_inputs"); each forward runs the encoder on them for (μ_k, log σ²_k), and the KL term is
-// estimated at the drawn z,  KL̂ = log q(z|x) − log p(z), with
+// In the model (its latent structure, model/latent.h, in vamp.cpp) the K pseudo-inputs u (K, D)
+// are parameters ("prior.pseudo_inputs"); each forward runs the encoder on them for (μ_k,
+// log σ²_k), and the KL term is estimated at the drawn z,  KL̂ = log q(z|x) − log p(z), with
 //   log q(z|x) = Σ_j −½ (log 2π + log σ²_j + ε²_j)     (z = μ + σ ⊙ ε)
 // so its gradient reaches z (the encoder on x), μ_k and log σ²_k (the encoder again, through the
 // pseudo-input pass) and u. Sampling: k ~ U{1..K}, z ~ N(μ_k, σ²_k).
 #pragma once
 
+#include "model/latent.h"
 #include "model/priors/priors.h"
 
 namespace vae {
 
 /// The VampPrior's row of the prior table.
 PriorRow vamp_prior();
+/// One stochastic layer under the VampPrior: the latent table's row (the model's calls above).
+LatentRow vamp_latent();
 
 /// log N(z; 0, I) = Σ_j −½ (log 2π + z_j²) for each of B rows of z (B, Z) into logp (B);
 /// returns the sum over the rows.
