@@ -10,8 +10,9 @@
 # (the file holds the model and the recipe: batch 100, Adam lr 5e-4, KL warm-up over 100 epochs,
 # early stopping on the validation loss with patience 50, at most 2000 epochs, the last 10,000
 # training images as validation set). The script is resumable: a run folder whose final.json
-# exists is finished and only evaluated; one with a last.safetensors continues with
-# `vae train --resume` (stop the script at any time and start it again). FLAGS after `--` go to
+# exists and does not say "interrupted" is finished and only evaluated; one with a
+# last.safetensors continues with `vae train --resume` (stop the script, or the training with
+# Ctrl-C, at any time and start the script again). FLAGS after `--` go to
 # every new run (`-- --epochs 5 --threads 2`; `--epochs` also reaches a resumed run).
 # Then `vae eval BEST --iw K` (default 5000) on the 10,000 test images, saved as
 # DIR/NAME/eval-iwK.json (again whenever best.safetensors is newer), and one table: model | paper NLL | this NLL (IW K) | best epoch /
@@ -53,7 +54,7 @@ for cfg in "$root"/examples/paper/*.json; do
   [[ -z "$only" || "$only" == "$name" ]] || continue
   names+=("$name")
   out="$runs/$name"
-  if [[ -f "$out/final.json" ]]; then
+  if [[ -f "$out/final.json" ]] && ! grep -q '"interrupted": *true' "$out/final.json"; then
     echo "== $name: finished ($out/final.json)"
   elif [[ -f "$out/last.safetensors" ]]; then
     echo "== $name: resuming $out"
@@ -97,6 +98,6 @@ for key, label, figure in paper:
         epochs = str(len(rows))
     if os.path.exists(os.path.join(run, "final.json")):
         f = json.load(open(os.path.join(run, "final.json")))
-        epochs = f"{f['best_epoch']} / {f['epochs_run']}"
+        epochs = f"{f['best_epoch']} / {f['epochs_run']}" + (" (interrupted)" if f.get("interrupted") else "")
     print(f"| {label} | {figure} | {nll} | {epochs} | {seconds:.0f} |")
 PY

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -284,6 +285,40 @@ TEST(PaperConfigs, EachParsesAndTrainsAFewSteps) {
     }
   }
   EXPECT_GE(configs, 1);
+}
+
+// scripts/paper.sh resumes a run stopped with Ctrl-C (its final.json says "interrupted") and
+// only evaluates a finished one. The `vae` it runs is a stand-in that logs its arguments and
+// writes eval's JSON.
+TEST(PaperScript, AnInterruptedRunResumesAndAFinishedOneIsOnlyEvaluated) {
+  const std::filesystem::path root = std::filesystem::path(VAE_FIXTURE_DIR) / "../..";
+  TempDir tmp;
+  const std::string log = tmp.file("calls"), stub = tmp.file("vae");
+  vae_test::write_bytes(stub, "#!/bin/bash\necho \"$*\" >> " + log +
+                                  "\nif [[ $1 == eval ]]; then echo '{\"iw\": {\"nll\": 1.5}}' > "
+                                  "\"${@: -1}\"; fi\n");
+  std::filesystem::permissions(stub, std::filesystem::perms::owner_all);
+  const std::string run = tmp.file("runs/vae-gated");
+  std::filesystem::create_directories(run);
+  for (const char* f : {"last.safetensors", "best.safetensors"}) vae_test::write_bytes(run + "/" + f, "");
+  const auto paper = [&] {
+    std::filesystem::remove(log);
+    const std::vector<std::string> args = {(root / "scripts/paper.sh").string(), "--vae", stub,
+                                           "--runs", tmp.file("runs"), "--only", "vae-gated"};
+    const RunResult r = run_binary("/bin/bash", args);
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    return read_bytes(log);
+  };
+  const std::string stopped = R"({"best_epoch": 3, "epochs_run": 4, "interrupted": true})";
+  vae_test::write_bytes(run + "/final.json", stopped);
+  EXPECT_NE(paper().find("train --resume " + run + "/last.safetensors"), std::string::npos);
+  vae_test::write_bytes(run + "/final.json", R"({"best_epoch": 3, "epochs_run": 53, "interrupted": false})");
+  // A best.safetensors newer than the evaluation is evaluated again.
+  std::filesystem::last_write_time(run + "/eval-iw5000.json",
+                                   std::filesystem::file_time_type::clock::now() - std::chrono::hours(1));
+  const std::string calls = paper();
+  EXPECT_EQ(calls.find("train"), std::string::npos) << calls;
+  EXPECT_NE(calls.find("eval " + run + "/best.safetensors --iw 5000"), std::string::npos) << calls;
 }
 
 }  // namespace
