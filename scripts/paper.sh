@@ -15,8 +15,9 @@
 # Ctrl-C, at any time and start the script again). FLAGS after `--` go to
 # every new run (`-- --epochs 5 --threads 2`; `--epochs` also reaches a resumed run).
 # Then `vae eval BEST --iw K` (default 5000) on the 10,000 test images, saved as
-# DIR/NAME/eval-iwK.json (again whenever best.safetensors is newer), and one table: model | paper NLL | this NLL (IW K) | best epoch /
-# epochs run | training seconds.
+# DIR/NAME/eval-iwK.json (again whenever best.safetensors is newer), and one table: model | paper
+# NLL | this NLL (IW K) | best epoch / epochs run | training seconds. --only NAME trains and
+# evaluates that configuration alone; the table still shows every run folder as it stands.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -32,7 +33,7 @@ while [[ $# -gt 0 ]]; do
     --iw) iw="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
     --) shift; flags=("$@"); break ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "paper.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -48,11 +49,11 @@ for ((i = 0; i < ${#flags[@]}; ++i)); do
   esac
 done
 
-names=()
+names=()  # every configuration: the table shows each one's run as it stands
 for cfg in "$root"/examples/paper/*.json; do
   name="$(basename "$cfg" .json)"
-  [[ -z "$only" || "$only" == "$name" ]] || continue
   names+=("$name")
+  [[ -z "$only" || "$only" == "$name" ]] || continue
   out="$runs/$name"
   if [[ -f "$out/final.json" ]] && ! grep -q '"interrupted": *true' "$out/final.json"; then
     echo "== $name: finished ($out/final.json)"
@@ -88,6 +89,9 @@ for key, label, figure in paper:
     run = os.path.join(runs, key)
     if key not in names:
         print(f"| {label} | {figure} | (no configuration) | | |")
+        continue
+    if not os.path.isdir(run):
+        print(f"| {label} | {figure} | (not run) | | |")
         continue
     ev = os.path.join(run, f"eval-iw{iw}.json")
     nll = f"{json.load(open(ev))['iw']['nll']:.2f}" if os.path.exists(ev) else "(not evaluated)"

@@ -363,6 +363,9 @@ class Vae {
   /// Σ_j −½ (log 2π + z_j²), or the VampPrior's mixture (after its pseudo-input pass), or with a
   /// hierarchy log N(z₂; 0, I) + log p(z₁|z₂).
   void log_prior(const T* z, int n, T* logp);
+  /// Whether q(z|x) is one Gaussian N(μ, σ²) per example, encode's rows: true for one stochastic
+  /// layer (any prior), false with a hierarchy (q(z₁|x, z₂) depends on the drawn z₂).
+  bool gaussian_posterior() const;
 
   /// Posterior parameters for n rows of x (any n; processed in chunks of max_batch).
   /// mu, logvar: (n, Z). labels (n) for conditional models, or nullptr (the default label).

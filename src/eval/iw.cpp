@@ -8,9 +8,10 @@
 // (BLAS single-threaded inside each worker, ScopedSerialBlas). Example i's ε come from its own
 // stream, Rng(stream_seed(seed, i)), so the estimate does not depend on the number of workers or
 // on `rows`.
-// A hierarchical model (top_latent > 0) has no single Gaussian q(z|x) per example: its worker
-// runs the whole model (Vae::forward_iw, one sample per pair) on `rows` pairs at a time and takes
-// each pair's log w from it (model/hierarchy.h).
+// A model whose q(z|x) is not one Gaussian per example (Vae::gaussian_posterior false: two
+// stochastic layers) has no posteriors to encode once: its worker runs the whole model
+// (Vae::forward_iw, one sample per pair) on `rows` pairs at a time and takes each pair's log w
+// from it (model/hierarchy.h).
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -100,8 +101,8 @@ void iw_range(const Vae<float>& source, const Dataset& data, const Posteriors& q
   // passes of `rows` latent rows (tensors from z on hold max_batch·max_samples rows) and no
   // encoder pass (max_batch 1: the encoder's tensors hold one row; the posteriors were computed
   // before). No gradients of parameters or activations, no copy of the weights.
-  // A hierarchical model's encoder runs on every pair: `rows` rows of one sample.
-  const bool hier = cfg.top_latent > 0;
+  // Without Gaussian posteriors the encoder runs on every pair: `rows` rows of one sample.
+  const bool hier = !source.gaussian_posterior();
   Vae<float> model(cfg, hier ? rows : 1, hier ? 1 : rows, VaeBuffers::ForwardOnly);
   model.share_params_read_only(source);
 
@@ -110,8 +111,7 @@ void iw_range(const Vae<float>& source, const Dataset& data, const Posteriors& q
   std::vector<float> nll(rows);                                                           // (R)
   std::vector<float> x_rows(hier ? static_cast<size_t>(rows) * D : 0);  // (R, D) each pair's x
   std::vector<double> log_w(hier ? rows : 0);                           // (R)
-  const bool standard = cfg.prior == Prior::Standard;
-  std::vector<float> logp(standard ? 0 : rows);  // (R) log p(z) of any other prior
+  std::vector<float> logp(hier ? 0 : rows);  // (R) log p(z) of each row under the model's prior
   const double half_z_log_2pi = 0.5 * static_cast<double>(Z) * std::log(2 * M_PI);
   const bool conditional = cfg.num_classes > 0 && !data.labels.empty();
   std::vector<int32_t> row_labels(conditional ? rows : 0);  // (R) the label of each latent row
@@ -139,21 +139,15 @@ void iw_range(const Vae<float>& source, const Dataset& data, const Posteriors& q
     } else {
       const float* out =
           model.decode_logits(z.data(), R, conditional ? row_labels.data() : nullptr);  // (R, D)
-      if (!standard) model.log_prior(z.data(), R, logp.data());
+      model.log_prior(z.data(), R, logp.data());
       for (int r = 0; r < R; ++r) {
         const size_t p = base + r, i = i0 + p / k;
         model.recon_nll(out + static_cast<size_t>(r) * D, data.row(i), 1, &nll[r]);
-        double zz = 0, ee = 0;
-        for (size_t j = 0; j < Z; ++j) {
-          zz += static_cast<double>(z[r * Z + j]) * z[r * Z + j];
-          ee += static_cast<double>(eps[r * Z + j]) * eps[r * Z + j];
-        }
-        // log w = log p(x|z) + log p(z) − log q(z|x), log q = Σ_j −½ (log 2π + log σ²_j + ε²_j);
-        // for N(0, I) the log 2π terms cancel: log p(z) − log q = −½ (Σ z² − Σ ε² − Σ log σ²).
+        double ee = 0;
+        for (size_t j = 0; j < Z; ++j) ee += static_cast<double>(eps[r * Z + j]) * eps[r * Z + j];
+        // log w = log p(x|z) + log p(z) − log q(z|x), log q = Σ_j −½ (log 2π + log σ²_j + ε²_j).
         const double lv = q.logvar_sum[i - q.lo];
-        lme.add(p / k, standard ? -static_cast<double>(nll[r]) - 0.5 * zz + 0.5 * ee + 0.5 * lv
-                                : -static_cast<double>(nll[r]) + logp[r] + half_z_log_2pi + 0.5 * ee +
-                                      0.5 * lv);
+        lme.add(p / k, -static_cast<double>(nll[r]) + logp[r] + half_z_log_2pi + 0.5 * ee + 0.5 * lv);
       }
     }
     const size_t now_done = std::min(n, (base + R) / k);
@@ -182,8 +176,9 @@ IwResult evaluate_iw(const Vae<float>& source, const Dataset& data, int k, uint6
   // This rank's examples [lo, hi): all of them in one process.
   const ItemRange mine = own_items(N, kEncodeRows, over_ranks);
   const size_t lo = mine.lo, M = mine.hi - mine.lo;
-  // Their posteriors (a hierarchical model's worker encodes each pair itself).
-  const Posteriors q = cfg.top_latent == 0 ? posteriors(source, data, lo, mine.hi) : Posteriors{};
+  // Their posteriors (without Gaussian ones each worker encodes every pair itself).
+  const Posteriors q =
+      source.gaussian_posterior() ? posteriors(source, data, lo, mine.hi) : Posteriors{};
   // One worker per thread, each on a contiguous range of examples.
   const int workers = static_cast<int>(std::min<size_t>(std::max(1, num_threads()), std::max<size_t>(M, 1)));
   std::atomic<size_t> finished{0};

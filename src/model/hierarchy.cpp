@@ -253,6 +253,8 @@ class HierLatent final : public LatentStructure<T> {
 
   // After the encoder's pass on x (B, D): q(z₁|x, z₂ = μ₂) beside q(z₂|x), as the rows
   // mu = [μ_q, μ₂], logvar = [log σ²_q, log σ²₂] (B, Z).
+  bool gaussian_posterior() const override { return false; }  // q(z₁|x, z₂) depends on z₂
+
   void encode(Model& m, const T* x, int B, T* mu, T* logvar) override {
     const int Z1 = z1_width_, Z2 = z2_width_;
     T* A = acts(m);

@@ -25,6 +25,9 @@
 //   log_prior      log p(z) of n rows (n, Z)
 //   sample_prior   z (n, Z) holding ε ~ N(0, I) becomes n draws of p(z)
 //   encode         after the encoder's pass on x: the posterior's μ, log σ² rows (B, Z)
+//   gaussian_posterior whether q(z|x) is one Gaussian N(μ, σ²) per example (encode's rows), so an
+//                  IW estimate may draw its samples from posteriors encoded once and decode only
+//                  (src/eval/iw.cpp); otherwise it runs forward_iw on every (example, sample) pair
 //
 // Adding a latent structure: a file pair holding a LatentStructure subclass (its math beside its
 // code) and a function returning its row, that function in latent_table() (latent.cpp), the
@@ -62,6 +65,7 @@ class LatentStructure {
   virtual void log_prior(Model& m, const T* z, int n, T* logp) = 0;
   virtual void sample_prior(Model&, T*, size_t, Rng&) {}
   virtual void encode(Model& m, const T* x, int B, T* mu, T* logvar);
+  virtual bool gaussian_posterior() const { return true; }
 
  protected:
   // The model's parts a kind builds on (it is the model's friend; these are its only doors).

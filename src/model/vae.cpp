@@ -525,6 +525,11 @@ void Vae<T>::log_prior(const T* z, int n, T* logp) {
 }
 
 template <class T>
+bool Vae<T>::gaussian_posterior() const {
+  return latent_->gaussian_posterior();
+}
+
+template <class T>
 void Vae<T>::sample_prior(T* z, size_t n, Rng& rng) {
   rng.normal_fill(z, n * cfg_.latent);  // ε (n, Z)
   latent_->sample_prior(*this, z, n, rng);

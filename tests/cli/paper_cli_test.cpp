@@ -321,5 +321,42 @@ TEST(PaperScript, AnInterruptedRunResumesAndAFinishedOneIsOnlyEvaluated) {
   EXPECT_NE(calls.find("eval " + run + "/best.safetensors --iw 5000"), std::string::npos) << calls;
 }
 
+// With --only NAME the script trains and evaluates that row alone, and its table still shows every
+// configured row as its run folder stands: another finished run's figure, "(not run)" where no
+// folder exists.
+TEST(PaperScript, OnlyTrainsOneRowAndTheTableShowsEveryRun) {
+  const std::filesystem::path root = std::filesystem::path(VAE_FIXTURE_DIR) / "../..";
+  TempDir tmp;
+  const std::string log = tmp.file("calls"), stub = tmp.file("vae");
+  vae_test::write_bytes(stub, "#!/bin/bash\necho \"$*\" >> " + log +
+                                  "\nif [[ $1 == eval ]]; then echo '{\"iw\": {\"nll\": 1.5}}' > "
+                                  "\"${@: -1}\"; fi\n");
+  std::filesystem::permissions(stub, std::filesystem::perms::owner_all);
+  const std::string vae_run_dir = tmp.file("runs/vae-gated"), hvae = tmp.file("runs/hvae-gated");
+  for (const std::string& run : {vae_run_dir, hvae}) {
+    std::filesystem::create_directories(run);
+    vae_test::write_bytes(run + "/best.safetensors", "");
+    vae_test::write_bytes(run + "/final.json",
+                          R"({"best_epoch": 7, "epochs_run": 9, "interrupted": false})");
+  }
+  vae_test::write_bytes(hvae + "/eval-iw5000.json", R"({"iw": {"nll": 226.97}})");
+  const std::vector<std::string> args = {(root / "scripts/paper.sh").string(), "--vae", stub,
+                                         "--runs", tmp.file("runs"), "--only", "vae-gated"};
+  const RunResult r = run_binary("/bin/bash", args);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const std::string calls = read_bytes(log);
+  EXPECT_EQ(calls.find("hvae-gated"), std::string::npos) << calls;  // the other row is left alone
+  EXPECT_NE(calls.find("eval " + vae_run_dir + "/best.safetensors"), std::string::npos) << calls;
+  EXPECT_NE(r.out.find("| 226.97 | 7 / 9 |"), std::string::npos) << r.out;  // hvae-gated's row
+  EXPECT_NE(r.out.find("| 1.50 | 7 / 9 |"), std::string::npos) << r.out;    // vae-gated's row
+  const auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = r.out.find(what); at != std::string::npos; at = r.out.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("(not run)"), 2u) << r.out;           // vae-vamp and convhvae: no folder
+  EXPECT_EQ(count("(no configuration)"), 1u) << r.out;  // the Exemplar VAE has no file
+}
+
 }  // namespace
 }  // namespace vae_cli_test
