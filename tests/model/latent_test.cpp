@@ -33,6 +33,14 @@ TEST(LatentTable, EachConfigurationIsServedByTheRowThatNamesIt) {
   EXPECT_EQ(std::string(vae::latent_row(small(vae::Prior::Standard, 2)).name), "hierarchy");
 }
 
+// One Gaussian q(z|x) per example with one stochastic layer, whatever the prior; not with two,
+// where q(z₁|x, z₂) depends on the drawn z₂ (eval --iw then runs the whole model on each pair).
+TEST(LatentTable, OnlyOneStochasticLayerHasAGaussianPosteriorPerExample) {
+  EXPECT_TRUE(vae::Vae<float>(small(vae::Prior::Standard, 0), 2).gaussian_posterior());
+  EXPECT_TRUE(vae::Vae<float>(small(vae::Prior::Vamp, 0), 2).gaussian_posterior());
+  EXPECT_FALSE(vae::Vae<float>(small(vae::Prior::Standard, 2), 2).gaussian_posterior());
+}
+
 // forward on a copy (same weights) and then on the original: the same loss, bit for bit, and the
 // copy's pass did not disturb the original's per-example KL rows (the VampPrior keeps them in its
 // structure).
