@@ -92,14 +92,16 @@ std::unique_ptr<WorkerPool> g_split_pool;
 // µs) would cost more than it saves.
 constexpr double kMinSplitMacs = 1 << 20;
 
-// C (M,N) over T threads: the longer of M and N cut into T contiguous blocks, each its own
-// product of op(A)'s rows i0..i1 (or op(B)'s columns j0..j1) into the matching part of C.
+// Whether a product is split over the pool: more than one thread, no ScopedSerialBlas alive, and
+// enough work.
 bool split_worth(int M, int N, int K) {
   const int T = num_threads();
   return T >= 2 && g_serial.load(std::memory_order_relaxed) == 0 &&
          static_cast<double>(M) * N * K >= kMinSplitMacs && std::max(M, N) >= 2 * T;
 }
 
+// C (M,N) over T threads: the longer of M and N cut into T contiguous blocks, each its own
+// product of op(A)'s rows i0..i1 (or op(B)'s columns j0..j1) into the matching part of C.
 bool sgemm_split(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
                  const float* B, int ldb, float beta, float* C, int ldc) {
   if (!split_worth(M, N, K)) return false;
