@@ -3,13 +3,19 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #ifdef VAE_GEMM_ONEDNN
 #include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <omp.h>
 #endif
 
@@ -86,14 +92,20 @@ std::unique_ptr<WorkerPool> g_split_pool;
 // µs) would cost more than it saves.
 constexpr double kMinSplitMacs = 1 << 20;
 
+// Whether a product is split over the pool: more than one thread, no ScopedSerialBlas alive, and
+// enough work.
+bool split_worth(int M, int N, int K) {
+  const int T = num_threads();
+  return T >= 2 && g_serial.load(std::memory_order_relaxed) == 0 &&
+         static_cast<double>(M) * N * K >= kMinSplitMacs && std::max(M, N) >= 2 * T;
+}
+
 // C (M,N) over T threads: the longer of M and N cut into T contiguous blocks, each its own
 // product of op(A)'s rows i0..i1 (or op(B)'s columns j0..j1) into the matching part of C.
 bool sgemm_split(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
                  const float* B, int ldb, float beta, float* C, int ldc) {
+  if (!split_worth(M, N, K)) return false;
   const int T = num_threads();
-  if (T < 2 || g_serial.load(std::memory_order_relaxed) > 0 ||
-      static_cast<double>(M) * N * K < kMinSplitMacs || std::max(M, N) < 2 * T)
-    return false;
   std::unique_lock<std::mutex> lock(g_split_mu, std::try_to_lock);
   if (!lock.owns_lock()) return false;
   if (!g_split_pool || g_split_pool->size() != T) g_split_pool = std::make_unique<WorkerPool>(T);
@@ -111,9 +123,99 @@ bool sgemm_split(bool ta, bool tb, int M, int N, int K, float alpha, const float
   });
   return true;
 }
+
+// oneDNN's matmul primitive for gemm_bias: C (M,N) = A (M,K) · Wᵀ (K,N) + bias (1,N) broadcast.
+// Wᵀ is W (N,K) row-major read through the "ba" layout, so nothing is copied. Creating a
+// primitive JIT-compiles its kernels (milliseconds), so each thread keeps one per shape, with
+// memory objects whose data pointers are set at each call; the engine lives as long as the
+// process.
+const dnnl::engine& cpu_engine() {
+  static const dnnl::engine* engine = new dnnl::engine(dnnl::engine::kind::cpu, 0);
+  return *engine;
+}
+
+// Below this many rows the primitive is slower than dnnl_sgemm's matrix-vector path (one row
+// through the default model's forward maps: 106 against 42 µs; equal at 8 and 16 rows, faster
+// at 20 and 128: docs/performance.md), so fewer rows take the Sgemm path.
+constexpr int kMinPrimitiveRows = 16;
+// Primitives kept per thread; past that the cache starts again.
+constexpr size_t kMaxCachedMatmuls = 64;
+
+struct BiasMatmul {
+  dnnl::matmul prim;
+  dnnl::memory src, wei, bias, dst;
+};
+
+BiasMatmul make_bias_matmul(int M, int N, int K) {
+  using dt = dnnl::memory::data_type;
+  using tag = dnnl::memory::format_tag;
+  const dnnl::engine& eng = cpu_engine();
+  const dnnl::memory::desc src({M, K}, dt::f32, tag::ab);   // A (M,K)
+  const dnnl::memory::desc wei({K, N}, dt::f32, tag::ba);   // Wᵀ (K,N), stored as W (N,K)
+  const dnnl::memory::desc bias({1, N}, dt::f32, tag::ab);  // bias (1,N)
+  const dnnl::memory::desc dst({M, N}, dt::f32, tag::ab);   // C (M,N)
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, bias, dst), eng);
+  return {dnnl::matmul(pd), dnnl::memory(src, eng, DNNL_MEMORY_NONE),
+          dnnl::memory(wei, eng, DNNL_MEMORY_NONE), dnnl::memory(bias, eng, DNNL_MEMORY_NONE),
+          dnnl::memory(dst, eng, DNNL_MEMORY_NONE)};
+}
+
+void matmul_bias_serial(int M, int N, int K, const float* A, const float* W, const float* bias,
+                        float* C) {
+  onednn_serial_here();
+  thread_local std::map<std::array<int, 3>, BiasMatmul> cache;
+  thread_local dnnl::stream stream(cpu_engine());
+  auto it = cache.find({M, N, K});
+  if (it == cache.end()) {
+    if (cache.size() >= kMaxCachedMatmuls) cache.clear();  // many row counts (a server): bounded
+    it = cache.emplace(std::array<int, 3>{M, N, K}, make_bias_matmul(M, N, K)).first;
+  }
+  BiasMatmul& mm = it->second;
+  mm.src.set_data_handle(const_cast<float*>(A));
+  mm.wei.set_data_handle(const_cast<float*>(W));
+  mm.bias.set_data_handle(const_cast<float*>(bias));
+  mm.dst.set_data_handle(C);
+  mm.prim.execute(stream, {{DNNL_ARG_SRC, mm.src},
+                           {DNNL_ARG_WEIGHTS, mm.wei},
+                           {DNNL_ARG_BIAS, mm.bias},
+                           {DNNL_ARG_DST, mm.dst}});
+  stream.wait();
+}
 #endif
 
+FloatMatmul matmul_from_env() {
+  const char* v = std::getenv("VAE_MATMUL");
+  return v && std::string(v) == "sgemm" ? FloatMatmul::Sgemm : FloatMatmul::Primitive;
+}
+
+std::atomic<FloatMatmul>& float_matmul_setting() {
+  static std::atomic<FloatMatmul> setting{matmul_from_env()};
+  return setting;
+}
+
+// C (M,N) = bias rows, then C += A · Wᵀ through gemm<T> (β = 1).
+template <class T>
+void gemm_bias_rows(int M, int N, int K, const T* A, const T* W, const T* bias, T* C) {
+  for (int r = 0; r < M; ++r) std::memcpy(C + static_cast<size_t>(r) * N, bias, sizeof(T) * N);
+  gemm<T>(false, true, M, N, K, T(1), A, K, W, K, T(1), C, N);
+}
+
 }  // namespace
+
+void set_float_matmul(FloatMatmul m) {
+#ifndef VAE_GEMM_ONEDNN
+  m = FloatMatmul::Sgemm;
+#endif
+  float_matmul_setting().store(m, std::memory_order_relaxed);
+}
+
+FloatMatmul float_matmul() {
+#ifdef VAE_GEMM_ONEDNN
+  return float_matmul_setting().load(std::memory_order_relaxed);
+#else
+  return FloatMatmul::Sgemm;
+#endif
+}
 
 const char* gemm_float_backend() {
 #ifdef VAE_GEMM_ONEDNN
@@ -147,6 +249,25 @@ void gemm<double>(bool ta, bool tb, int M, int N, int K, double alpha, const dou
     return;
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
               K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+template <>
+void gemm_bias<float>(int M, int N, int K, const float* A, const float* W, const float* bias,
+                      float* C) {
+#ifdef VAE_GEMM_ONEDNN
+  // A product the split pool would share runs as bias rows + a split gemm (the primitive runs on
+  // the calling thread alone), and so does one of few rows (kMinPrimitiveRows).
+  if (M >= kMinPrimitiveRows && N > 0 && K > 0 && float_matmul() == FloatMatmul::Primitive &&
+      !split_worth(M, N, K))
+    return matmul_bias_serial(M, N, K, A, W, bias, C);
+#endif
+  gemm_bias_rows(M, N, K, A, W, bias, C);
+}
+
+template <>
+void gemm_bias<double>(int M, int N, int K, const double* A, const double* W, const double* bias,
+                       double* C) {
+  gemm_bias_rows(M, N, K, A, W, bias, C);
 }
 
 template <class T>

@@ -19,6 +19,21 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int M, int N, int K, T alpha, const T* A, int lda,
           const T* B, int ldb, T beta, T* C, int ldc);
 
+/// The dense layer's product: C (M,N) = A (M,K) · W (N,K)ᵀ + 1 biasᵀ, bias (N) added to every row;
+/// all rows contiguous (lda = K, ldb = K, ldc = N). Overwrites C. The Sgemm path writes the bias
+/// rows into C and runs gemm<T> with β = 1 (always for double); the Primitive path (oneDNN builds,
+/// float, M ≥ 16 rows, a product that runs on the calling thread alone) runs oneDNN's matmul
+/// primitive with the bias fused, one primitive cached per (M, N, K) on each calling thread.
+template <class T>
+void gemm_bias(int M, int N, int K, const T* A, const T* W, const T* bias, T* C);
+
+/// How gemm_bias<float> runs. The default is Primitive; the environment variable VAE_MATMUL=sgemm
+/// makes it Sgemm ("primitive" or unset: Primitive). An OpenBLAS build has only Sgemm:
+/// set_float_matmul(Primitive) leaves it there, and float_matmul() says what runs.
+enum class FloatMatmul { Sgemm, Primitive };
+void set_float_matmul(FloatMatmul m);
+FloatMatmul float_matmul();
+
 template <class T>
 void gemm_reference(bool trans_a, bool trans_b, int M, int N, int K, T alpha, const T* A, int lda,
                     const T* B, int ldb, T beta, T* C, int ldc);

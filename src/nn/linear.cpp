@@ -1,6 +1,4 @@
 // Linear layer. Legend: B batch, I inputs, O outputs.
-#include <cstring>
-
 #include "core/blas.h"
 #include "vae/nn.h"
 
@@ -8,9 +6,8 @@ namespace vae {
 
 template <class T>
 void linear_forward(T* y, const T* x, const T* w, const T* b, int B, int I, int O) {
-  // y (B,O) ← b broadcast over rows, then y += x (B,I) · Wᵀ (I,O): one GEMM with beta = 1.
-  for (int r = 0; r < B; ++r) std::memcpy(y + static_cast<size_t>(r) * O, b, sizeof(T) * O);
-  gemm<T>(false, true, B, O, I, T(1), x, I, w, I, T(1), y, O);
+  // y (B,O) = x (B,I) · Wᵀ (I,O) + b broadcast over rows (core/blas.h: gemm_bias).
+  gemm_bias<T>(B, O, I, x, w, b, y);
 }
 
 template <class T>

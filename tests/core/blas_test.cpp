@@ -92,6 +92,50 @@ TEST(Gemm, FloatBackendIsNamed) {
   EXPECT_TRUE(backend == "onednn" || backend == "openblas") << backend;
 }
 
+// gemm_bias (C = A Wᵀ + bias rows) against gemm_reference plus the bias, C prefilled with NaN so
+// an unwritten entry shows.
+template <class T>
+void compare_bias(int M, int N, int K, T tol) {
+  vae::Rng rng(11);
+  std::vector<T> A(static_cast<size_t>(M) * K), W(static_cast<size_t>(N) * K), bias(N),
+      C(static_cast<size_t>(M) * N, std::numeric_limits<T>::quiet_NaN()), R(C.size());
+  for (auto& v : A) v = static_cast<T>(rng.uniform() - 0.5);
+  for (auto& v : W) v = static_cast<T>(rng.uniform() - 0.5);
+  for (auto& v : bias) v = static_cast<T>(rng.uniform() - 0.5);
+  for (int r = 0; r < M; ++r)
+    for (int j = 0; j < N; ++j) R[static_cast<size_t>(r) * N + j] = bias[j];
+  vae::gemm_bias<T>(M, N, K, A.data(), W.data(), bias.data(), C.data());
+  vae::gemm_reference<T>(false, true, M, N, K, T(1), A.data(), K, W.data(), K, T(1), R.data(), N);
+  for (size_t i = 0; i < C.size(); ++i)
+    ASSERT_NEAR(C[i], R[i], tol) << "M=" << M << " N=" << N << " K=" << K << " at " << i;
+}
+
+// Both float paths (the primitive only where the build has oneDNN) at the model's shapes, one
+// row, and a second call on the same shape (the cached primitive with new pointers), on one
+// thread, two, and inside data-parallel workers (a cache per thread).
+TEST(GemmBias, EveryFloatPathMatchesTheReference) {
+  const int saved = vae::num_threads();
+  const vae::FloatMatmul saved_matmul = vae::float_matmul();
+  const int shapes[][3] = {{128, 400, 784}, {128, 20, 400}, {128, 784, 400}, {1, 400, 784},
+                           {7, 3, 5}, {16, 3, 5}, {128, 400, 784}};
+  for (vae::FloatMatmul m : {vae::FloatMatmul::Sgemm, vae::FloatMatmul::Primitive}) {
+    vae::set_float_matmul(m);
+    if (m == vae::FloatMatmul::Primitive && std::string(vae::gemm_float_backend()) == "onednn")
+      EXPECT_EQ(vae::float_matmul(), vae::FloatMatmul::Primitive);
+    for (int threads : {1, 2}) {
+      vae::set_num_threads(threads);
+      for (const auto& s : shapes) compare_bias<float>(s[0], s[1], s[2], 2e-3f);
+    }
+    vae::set_num_threads(2);
+    vae::ScopedSerialBlas serial;
+    vae::WorkerPool pool(2);
+    pool.run([&](int t) { compare_bias<float>(64 + t, 400, 300, 2e-3f); });
+  }
+  compare_bias<double>(37, 29, 53, 1e-12);
+  vae::set_float_matmul(saved_matmul);
+  vae::set_num_threads(saved);
+}
+
 TEST(Gemm, ReferenceIsRightOnAHandExample) {
   // [1 2; 3 4] · [5 6; 7 8] = [19 22; 43 50]
   const double A[] = {1, 2, 3, 4}, B[] = {5, 6, 7, 8};
