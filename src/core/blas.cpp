@@ -138,7 +138,8 @@ const dnnl::engine& cpu_engine() {
 // through the default model's forward maps: 106 against 42 µs; equal at 8 and 16 rows, faster
 // at 20 and 128: docs/performance.md), so fewer rows take the Sgemm path.
 constexpr int kMinPrimitiveRows = 16;
-// Primitives kept per thread; past that the cache starts again.
+// Primitives made per thread. A shape met after that many (a server's varying request sizes)
+// takes the Sgemm path: no JIT compilation on a hot path after the first few, memory bounded.
 constexpr size_t kMaxCachedMatmuls = 64;
 
 struct BiasMatmul {
@@ -160,14 +161,15 @@ BiasMatmul make_bias_matmul(int M, int N, int K) {
           dnnl::memory(dst, eng, DNNL_MEMORY_NONE)};
 }
 
-void matmul_bias_serial(int M, int N, int K, const float* A, const float* W, const float* bias,
+// false (nothing done) when the thread already holds kMaxCachedMatmuls other shapes.
+bool matmul_bias_serial(int M, int N, int K, const float* A, const float* W, const float* bias,
                         float* C) {
   onednn_serial_here();
   thread_local std::map<std::array<int, 3>, BiasMatmul> cache;
   thread_local dnnl::stream stream(cpu_engine());
   auto it = cache.find({M, N, K});
   if (it == cache.end()) {
-    if (cache.size() >= kMaxCachedMatmuls) cache.clear();  // many row counts (a server): bounded
+    if (cache.size() >= kMaxCachedMatmuls) return false;
     it = cache.emplace(std::array<int, 3>{M, N, K}, make_bias_matmul(M, N, K)).first;
   }
   BiasMatmul& mm = it->second;
@@ -180,6 +182,7 @@ void matmul_bias_serial(int M, int N, int K, const float* A, const float* W, con
                            {DNNL_ARG_BIAS, mm.bias},
                            {DNNL_ARG_DST, mm.dst}});
   stream.wait();
+  return true;
 }
 #endif
 
@@ -256,10 +259,11 @@ void gemm_bias<float>(int M, int N, int K, const float* A, const float* W, const
                       float* C) {
 #ifdef VAE_GEMM_ONEDNN
   // A product the split pool would share runs as bias rows + a split gemm (the primitive runs on
-  // the calling thread alone), and so does one of few rows (kMinPrimitiveRows).
+  // the calling thread alone), and so does one of few rows (kMinPrimitiveRows) or of a shape
+  // past the thread's kMaxCachedMatmuls.
   if (M >= kMinPrimitiveRows && N > 0 && K > 0 && float_matmul() == FloatMatmul::Primitive &&
-      !split_worth(M, N, K))
-    return matmul_bias_serial(M, N, K, A, W, bias, C);
+      !split_worth(M, N, K) && matmul_bias_serial(M, N, K, A, W, bias, C))
+    return;
 #endif
   gemm_bias_rows(M, N, K, A, W, bias, C);
 }

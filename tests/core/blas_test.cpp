@@ -3,6 +3,7 @@
 
 #include <limits>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -134,6 +135,18 @@ TEST(GemmBias, EveryFloatPathMatchesTheReference) {
   compare_bias<double>(37, 29, 53, 1e-12);
   vae::set_float_matmul(saved_matmul);
   vae::set_num_threads(saved);
+}
+
+// A thread that meets more shapes than it keeps primitives for (a server's varying request sizes)
+// still gets right products: 80 row counts on one new thread, each twice.
+TEST(GemmBias, MoreShapesThanTheCacheHoldsStayRight) {
+  const vae::FloatMatmul saved_matmul = vae::float_matmul();
+  vae::set_float_matmul(vae::FloatMatmul::Primitive);
+  std::thread([] {
+    for (int pass = 0; pass < 2; ++pass)
+      for (int M = 16; M < 96; ++M) compare_bias<float>(M, 9, 11, 1e-4f);
+  }).join();
+  vae::set_float_matmul(saved_matmul);
 }
 
 TEST(Gemm, ReferenceIsRightOnAHandExample) {
