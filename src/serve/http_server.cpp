@@ -32,6 +32,7 @@ namespace {
 constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
 constexpr size_t kDrainLimitBytes = 1u << 20;  // read and dropped after an error answer
 constexpr size_t kKeptBufferBytes = 16u << 10;  // most read buffer a connection keeps between requests
+constexpr size_t kBodyStepBytes = 16u << 10;    // least a body's string grows by while it is read
 
 // http::string_body whose reader appends a body's bytes: string_body's resizes the string first,
 // which writes zeros over every byte it then copies over.
@@ -139,20 +140,36 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // A body of declared length (within the limit: checked above) goes straight into the request's
   // string: what the header's read already took is moved over from buffer_, the rest is received
-  // in place, in as few reads as the socket allows — one copy by the kernel, none through buffer_
-  // and the parser. An NPY body's values are then used where they lie (codec.h).
+  // in place — one copy by the kernel, none through buffer_ and the parser. An NPY body's values
+  // are then used where they lie (codec.h). The string grows as the body arrives (by what the
+  // socket holds, kBodyStepBytes at the least), never to the declared length at once: a client
+  // that declares a large body and sends little of it costs the server little memory.
   void read_body(size_t length) {
-    body_.resize(length);
-    const size_t have = std::min(buffer_.size(), length);
-    net::buffer_copy(net::buffer(&body_[0], have), buffer_.data());
-    buffer_.consume(have);
-    if (have == length) return on_declared_body({});
-    net::async_read(stream_, net::buffer(&body_[have], length - have),
-                    [self = shared_from_this()](beast::error_code e, size_t) { self->on_declared_body(e); });
+    length_ = length;
+    body_.reserve(length);  // address space only: the pages are touched as the string grows
+    received_ = std::min(buffer_.size(), length);
+    body_.resize(received_);
+    net::buffer_copy(net::buffer(&body_[0], received_), buffer_.data());
+    buffer_.consume(received_);
+    read_body_some();
   }
 
-  void on_declared_body(beast::error_code ec) {
-    if (ec) return read_failed(ec);
+  void read_body_some() {
+    if (received_ == length_) return on_declared_body();
+    if (received_ == body_.size()) {
+      beast::error_code ignored;  // on an error, 0 bytes ready: one step
+      const size_t ready = stream_.socket().available(ignored);
+      body_.resize(received_ + std::min(length_ - received_, std::max(ready, kBodyStepBytes)));
+    }
+    stream_.async_read_some(net::buffer(&body_[received_], body_.size() - received_),
+                            [self = shared_from_this()](beast::error_code e, size_t n) {
+                              self->received_ += n;
+                              if (e) return self->read_failed(e);
+                              self->read_body_some();
+                            });
+  }
+
+  void on_declared_body() {
     http::request<AppendStringBody> msg = parser_->release();
     msg.body() = std::move(body_);
     body_ = std::string();
@@ -283,7 +300,8 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpServer::Impl& srv_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<AppendStringBody>> parser_;
-  std::string body_;  // a body of declared length while it is read
+  std::string body_;         // a body of declared length while it is read: (received_ ≤ size ≤ length_)
+  size_t received_ = 0, length_ = 0;
   std::string remote_, request_line_, route_;
   Clock::time_point started_;
   int status_ = 0;
