@@ -104,6 +104,21 @@ TEST(ServeCodec, NpyNonFiniteValueIsNamed) {
     }
 }
 
+// The finite check looks at values in blocks of 16 and then the rest: a bad value in either part
+// of a (3, 7) body (21 values) is found and named.
+TEST(ServeCodec, NpyNonFiniteValueInTheTailIsNamed) {
+  for (const size_t at : {0u, 3u, 15u, 16u, 20u}) {
+    std::vector<float> w(21, 0.5f);
+    w[at] = NAN;
+    try {
+      decode_body(BodyFormat::Npy, vae::npy_bytes(w.data(), {3, 7}), "x", 7, 8, {}, {});
+      ADD_FAILURE() << "accepted NaN at " << at;
+    } catch (const Unprocessable& e) {
+      EXPECT_EQ(std::string(e.what()), "body: value " + std::to_string(at) + " is not finite");
+    }
+  }
+}
+
 // A '<f4' body is read in place (no copy of its values); one whose values do not lie 4-byte
 // aligned, or of another dtype, is converted into the tensor's own values, to the same numbers.
 TEST(ServeCodec, NpyF4IsReadInPlaceOthersAreConverted) {
