@@ -21,9 +21,9 @@ void fast_equals_full(const std::string& body, const std::string& key, size_t co
   const vae::serve::RequestBody full = vae::serve::decode_json_full(body, key, cols, ints);  // must not throw
   FUZZ_CHECK(fast->input.has_value() == full.input.has_value());
   if (fast->input) {
-    FUZZ_CHECK(fast->input->rows == full.input->rows && fast->input->values.size() == full.input->values.size());
-    FUZZ_CHECK(std::memcmp(fast->input->values.data(), full.input->values.data(),
-                           full.input->values.size() * sizeof(float)) == 0);
+    FUZZ_CHECK(fast->input->rows == full.input->rows && fast->input->size() == full.input->size());
+    FUZZ_CHECK(std::memcmp(fast->input->data(), full.input->data(),
+                           full.input->size() * sizeof(float)) == 0);
   }
   FUZZ_CHECK(fast->labels == full.labels);
   FUZZ_CHECK(fast->ints == full.ints);
@@ -46,8 +46,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(b.input.has_value());
     FUZZ_CHECK(b.input->cols == cols);
     FUZZ_CHECK(b.input->rows >= 1 && b.input->rows <= max_rows);
-    FUZZ_CHECK(b.input->values.size() == b.input->rows * cols);
-    for (float v : b.input->values) FUZZ_CHECK(std::isfinite(v));
+    const float* v = b.input->data();  // owned, or inside the body (a '<f4' NPY)
+    if (b.input->in_body)
+      FUZZ_CHECK(b.input->values.empty() && reinterpret_cast<const char*>(v) >= body.data() &&
+                 reinterpret_cast<const char*>(v + b.input->size()) <= body.data() + body.size());
+    else
+      FUZZ_CHECK(b.input->values.size() == b.input->rows * cols);
+    for (size_t i = 0; i < b.input->size(); ++i) FUZZ_CHECK(std::isfinite(v[i]));
     FUZZ_CHECK(b.labels.empty() || b.labels.size() == b.input->rows);
     for (int32_t y : b.labels) FUZZ_CHECK(y >= 0);
   } catch (const vae::serve::BadRequest&) {

@@ -24,6 +24,16 @@ void write_npy(const std::string& path, const float* data, const std::vector<int
 NpyArray read_npy(const std::string& path);
 /// The same reader over `size` bytes in memory (an upload); errors name `origin`.
 NpyArray parse_npy(const void* bytes, size_t size, const std::string& origin);
+/// Where the values of an .npy image in memory lie, for a reader that uses them in place.
+struct NpyLayout {
+  std::vector<int64_t> shape;  ///< outermost first
+  size_t numel = 0;            ///< product(shape)
+  size_t data_offset = 0;      ///< bytes before the first value (a multiple of 64 as NumPy and write_npy write it)
+  bool native_f32 = false;     ///< '<f4' on a little-endian machine: the values are floats as they lie
+};
+/// The header of `size` bytes checked as parse_npy checks it (the same vae::Error for the same
+/// faults, payload size included), the values located but not read.
+NpyLayout npy_layout(const void* bytes, size_t size, const std::string& origin);
 /// The bytes write_npy would write for this array ('<f4', C order).
 std::string npy_bytes(const float* data, const std::vector<int64_t>& shape);
 

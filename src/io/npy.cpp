@@ -269,7 +269,8 @@ void convert_values(const unsigned char* p, const Descr& descr, size_t numel, fl
   }
 }
 
-NpyArray parse_npy_bytes(const unsigned char* bytes, size_t size, const std::string& origin) {
+// The header of an .npy image checked and its values located (numel of `descr` at data_offset).
+NpyLayout layout_of(const unsigned char* bytes, size_t size, const std::string& origin, Descr* descr_out) {
   if (size < kMagicSize + 2 || std::memcmp(bytes, kMagic, kMagicSize) != 0)
     fail(origin, "not a .npy file (bad magic)");
   const int major = bytes[6], minor = bytes[7];
@@ -309,10 +310,24 @@ NpyArray parse_npy_bytes(const unsigned char* bytes, size_t size, const std::str
                      " of " + h.descr + " needs " + std::to_string(need) +
                      (have < need ? " (file truncated?)" : ""));
 
-  NpyArray out;
+  NpyLayout out;
   out.shape = h.shape;
-  out.data.resize(numel);
-  convert_values(bytes + prefix + header_len, descr, numel, out.data.data());
+  out.numel = numel;
+  out.data_offset = prefix + header_len;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  out.native_f32 = descr.kind == Kind::F32;
+#endif
+  *descr_out = descr;
+  return out;
+}
+
+NpyArray parse_npy_bytes(const unsigned char* bytes, size_t size, const std::string& origin) {
+  Descr descr;
+  NpyLayout layout = layout_of(bytes, size, origin, &descr);
+  NpyArray out;
+  out.shape = std::move(layout.shape);
+  out.data.resize(layout.numel);
+  convert_values(bytes + layout.data_offset, descr, layout.numel, out.data.data());
   return out;
 }
 
@@ -394,6 +409,11 @@ std::string npy_bytes(const float* data, const std::vector<int64_t>& shape) {
 
 NpyArray parse_npy(const void* bytes, size_t size, const std::string& origin) {
   return parse_npy_bytes(static_cast<const unsigned char*>(bytes), size, origin);
+}
+
+NpyLayout npy_layout(const void* bytes, size_t size, const std::string& origin) {
+  Descr descr;
+  return layout_of(static_cast<const unsigned char*>(bytes), size, origin, &descr);
 }
 
 NpyArray read_npy(const std::string& path) {

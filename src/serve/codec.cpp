@@ -395,22 +395,34 @@ int64_t query_int(const std::string& key, const std::string& text) {
   return text[0] == '-' ? -v : v;
 }
 
-// The index of the first value that is not finite, or v.size(). A first pass without an early
-// exit (exponent bits all set: ±inf or NaN) compiles to vector code; the search runs only
-// when it finds one.
-size_t first_non_finite(const std::vector<float>& v) {
+// The index of the first of n values that is not finite, or n. A first pass without an early
+// exit (exponent bits all set: ±inf or NaN) compiles to vector code, sixteen lanes of flags so
+// that the loop's overhead is paid once per 16 values (half the time of one flag on a (64, 784)
+// body); the search runs only when it finds one.
+size_t first_non_finite(const float* v, size_t n) {
+  uint32_t lanes[16] = {};  // lane k: any of v[k], v[k + 16], ... is not finite
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (size_t k = 0; k < 16; ++k) {
+      uint32_t bits;
+      std::memcpy(&bits, &v[i + k], 4);
+      lanes[k] |= (bits & 0x7f800000u) == 0x7f800000u;
+    }
   uint32_t any = 0;
-  for (float f : v) {
+  for (uint32_t lane : lanes) any |= lane;
+  for (; i < n; ++i) {
     uint32_t bits;
-    std::memcpy(&bits, &f, 4);
+    std::memcpy(&bits, &v[i], 4);
     any |= (bits & 0x7f800000u) == 0x7f800000u;
   }
-  if (!any) return v.size();
-  size_t i = 0;
-  while (std::isfinite(v[i])) ++i;
-  return i;
+  if (!any) return n;
+  size_t j = 0;
+  while (std::isfinite(v[j])) ++j;
+  return j;
 }
 
+// An NPY body: '<f4' values 4-byte aligned in `body` (as write_npy and NumPy align them, the
+// string's storage being malloc's) are used in place; any other dtype is converted.
 RequestBody decode_npy(const std::string& body, const std::string& input_key, size_t cols,
                        const std::vector<std::string>& int_keys,
                        const std::map<std::string, std::string>& query) {
@@ -418,25 +430,35 @@ RequestBody decode_npy(const std::string& body, const std::string& input_key, si
   for (const std::string& k : int_keys)
     if (auto it = query.find(k); it != query.end()) out.ints[k] = query_int(k, it->second);
   if (input_key.empty()) return out;
-  NpyArray a;
+  NpyLayout layout;
   try {
-    a = parse_npy(body.data(), body.size(), "body");
+    layout = npy_layout(body.data(), body.size(), "body");
   } catch (const vae::Error& e) {
     throw BadRequest(e.what());
   }
-  if (a.shape.size() != 1 && a.shape.size() != 2)
-    throw Unprocessable("body: a " + std::to_string(a.shape.size()) + "-d array; expected (B, " +
+  const std::vector<int64_t>& shape = layout.shape;
+  if (shape.size() != 1 && shape.size() != 2)
+    throw Unprocessable("body: a " + std::to_string(shape.size()) + "-d array; expected (B, " +
                         std::to_string(cols) + ") or (" + std::to_string(cols) + ")");
-  const size_t got = static_cast<size_t>(a.shape.back());
+  const size_t got = static_cast<size_t>(shape.back());
   if (got != cols)
     throw Unprocessable("body: rows of " + std::to_string(got) + " values, the model takes " +
                         std::to_string(cols));
-  if (const size_t i = first_non_finite(a.data); i < a.data.size())
-    throw Unprocessable("body: value " + std::to_string(i) + " is not finite");
   Tensor t;
   t.cols = cols;
-  t.rows = a.shape.size() == 2 ? static_cast<size_t>(a.shape[0]) : 1;
-  t.values = std::move(a.data);
+  t.rows = shape.size() == 2 ? static_cast<size_t>(shape[0]) : 1;
+  const char* at = body.data() + layout.data_offset;
+  if (layout.native_f32 && reinterpret_cast<uintptr_t>(at) % alignof(float) == 0) {
+    t.in_body = reinterpret_cast<const float*>(at);
+  } else {
+    try {
+      t.values = parse_npy(body.data(), body.size(), "body").data;
+    } catch (const vae::Error& e) {
+      throw BadRequest(e.what());
+    }
+  }
+  if (const size_t i = first_non_finite(t.data(), layout.numel); i < layout.numel)
+    throw Unprocessable("body: value " + std::to_string(i) + " is not finite");
   out.input = std::move(t);
   return out;
 }

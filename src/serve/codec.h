@@ -35,10 +35,14 @@ class Unprocessable : public std::runtime_error {
 
 enum class BodyFormat { Json, Npy };
 
-/// A (rows, cols) row-major matrix of a request or an answer.
+/// A (rows, cols) row-major matrix of a request: its own values (decoded from JSON, converted
+/// from another dtype), or, for a '<f4' NPY body, the body's bytes used in place (no copy).
 struct Tensor {
-  std::vector<float> values;  // (rows, cols)
+  std::vector<float> values;        // (rows, cols) when owned; empty when in_body
+  const float* in_body = nullptr;  // (rows, cols) inside the request body, which must outlive it
   size_t rows = 0, cols = 0;
+  const float* data() const { return in_body ? in_body : values.data(); }
+  size_t size() const { return rows * cols; }
 };
 
 /// A decoded request body: the input matrix (when the route has one), labels and options.
@@ -55,7 +59,8 @@ std::optional<BodyFormat> body_format(const std::string& content_type);
 /// Parses `body` of `format` for a route whose input is called `input_key` ("x", "z", or ""
 /// for none), with `int_keys` the integer options it takes and `query` the URL's parameters.
 /// The input must have `cols` values per row and between 1 and `max_rows` rows. Throws
-/// BadRequest or Unprocessable naming the field.
+/// BadRequest or Unprocessable naming the field. A '<f4' NPY input whose values lie 4-byte
+/// aligned in `body` is a view into it (Tensor::in_body): keep `body` alive while it is used.
 RequestBody decode_body(BodyFormat format, const std::string& body, const std::string& input_key,
                         size_t cols, size_t max_rows, const std::vector<std::string>& int_keys,
                         const std::map<std::string, std::string>& query);

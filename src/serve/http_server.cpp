@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <chrono>
 #include <optional>
+#include <string>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -30,8 +31,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
 constexpr size_t kDrainLimitBytes = 1u << 20;  // read and dropped after an error answer
-constexpr size_t kBodyReadBytes = 256u << 10;   // most free room a body is read into at once
 constexpr size_t kKeptBufferBytes = 16u << 10;  // most read buffer a connection keeps between requests
+constexpr size_t kBodyStepBytes = 16u << 10;    // least a body's string grows by while it is read
 
 // http::string_body whose reader appends a body's bytes: string_body's resizes the string first,
 // which writes zeros over every byte it then copies over.
@@ -131,11 +132,48 @@ class Session : public std::enable_shared_from_this<Session> {
     if (length && *length > limits().max_body_bytes)
       return refuse(413, "request body: " + std::to_string(*length) + " bytes, more than the limit of " +
                              std::to_string(limits().max_body_bytes));
-    // The body is read in pieces of the buffer's free room (512 bytes at the least): room for
-    // the body, up to kBodyReadBytes, turns a 200 KB body's ~400 reads into one or a few.
-    if (length) buffer_.reserve(static_cast<size_t>(std::min<uint64_t>(buffer_.size() + *length, kBodyReadBytes)));
-    http::async_read(stream_, buffer_, *parser_,
+    if (parser_->is_done()) return dispatch(parser_->release());  // no body
+    if (length) return read_body(static_cast<size_t>(*length));
+    http::async_read(stream_, buffer_, *parser_,  // chunked: Beast's parser takes the chunks apart
                      [self = shared_from_this()](beast::error_code e, size_t) { self->on_body(e); });
+  }
+
+  // A body of declared length (within the limit: checked above) goes straight into the request's
+  // string: what the header's read already took is moved over from buffer_, the rest is received
+  // in place — one copy by the kernel, none through buffer_ and the parser. An NPY body's values
+  // are then used where they lie (codec.h). The string grows as the body arrives (by what the
+  // socket holds, kBodyStepBytes at the least), never to the declared length at once: a client
+  // that declares a large body and sends little of it costs the server little memory.
+  void read_body(size_t length) {
+    length_ = length;
+    body_.reserve(length);  // address space only: the pages are touched as the string grows
+    received_ = std::min(buffer_.size(), length);
+    body_.resize(received_);
+    net::buffer_copy(net::buffer(&body_[0], received_), buffer_.data());
+    buffer_.consume(received_);
+    read_body_some();
+  }
+
+  void read_body_some() {
+    if (received_ == length_) return on_declared_body();
+    if (received_ == body_.size()) {
+      beast::error_code ignored;  // on an error, 0 bytes ready: one step
+      const size_t ready = stream_.socket().available(ignored);
+      body_.resize(received_ + std::min(length_ - received_, std::max(ready, kBodyStepBytes)));
+    }
+    stream_.async_read_some(net::buffer(&body_[received_], body_.size() - received_),
+                            [self = shared_from_this()](beast::error_code e, size_t n) {
+                              self->received_ += n;
+                              if (e) return self->read_failed(e);
+                              self->read_body_some();
+                            });
+  }
+
+  void on_declared_body() {
+    http::request<AppendStringBody> msg = parser_->release();
+    msg.body() = std::move(body_);
+    body_ = std::string();
+    dispatch(std::move(msg));
   }
 
   void on_body(beast::error_code ec) {
@@ -262,6 +300,8 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpServer::Impl& srv_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<AppendStringBody>> parser_;
+  std::string body_;         // a body of declared length while it is read: (received_ ≤ size ≤ length_)
+  size_t received_ = 0, length_ = 0;
   std::string remote_, request_line_, route_;
   Clock::time_point started_;
   int status_ = 0;

@@ -150,7 +150,7 @@ HttpResponse run_encode(const Model& m, const RequestBody& b, const HttpRequest&
     throw Unprocessable("samples: " + std::to_string(S) + " per row for " + std::to_string(B) +
                         " rows is more than the limit allows");
   std::vector<float> mu(B * Z), logvar(B * Z);  // (B, Z) each
-  m.encode({x.values.data(), B, x.cols}, {mu.data(), B, Z}, {logvar.data(), B, Z}, label_view(b.labels));
+  m.encode({x.data(), B, x.cols}, {mu.data(), B, Z}, {logvar.data(), B, Z}, label_view(b.labels));
   if (accepts(req, "application/x-npy")) {
     std::vector<float> both(mu);
     both.insert(both.end(), logvar.begin(), logvar.end());
@@ -176,15 +176,15 @@ HttpResponse run_decode(const Model& m, const RequestBody& b, const HttpRequest&
   const Tensor& z = *b.input;  // (B, Z)
   check_labels(m, b.labels, z.rows);
   std::vector<float> x(z.rows * m.input_dim());  // (B, D)
-  m.decode({z.values.data(), z.rows, z.cols}, {x.data(), z.rows, m.input_dim()}, label_view(b.labels));
+  m.decode({z.data(), z.rows, z.cols}, {x.data(), z.rows, m.input_dim()}, label_view(b.labels));
   return rows_answer(req, "x", x, z.rows, m.input_dim());
 }
 
 HttpResponse run_reconstruct(const Model& m, const RequestBody& b, const HttpRequest& req) {
   const Tensor& x = *b.input;  // (B, D)
   check_labels(m, b.labels, x.rows);
-  std::vector<float> x_hat(x.values.size());  // (B, D)
-  m.reconstruct({x.values.data(), x.rows, x.cols}, {x_hat.data(), x.rows, x.cols}, label_view(b.labels));
+  std::vector<float> x_hat(x.size());  // (B, D)
+  m.reconstruct({x.data(), x.rows, x.cols}, {x_hat.data(), x.rows, x.cols}, label_view(b.labels));
   return rows_answer(req, "x_hat", x_hat, x.rows, x.cols);
 }
 
@@ -249,7 +249,7 @@ HttpResponse run_score(const Model& m, const Scaler& scaler, const RequestBody& 
   const size_t B = x.rows, Z = m.latent();
   const int k = static_cast<int>(int_option(b, "k", 0, 0, lim.max_k));
   const uint64_t seed = static_cast<uint64_t>(int_option(b, "seed", static_cast<int64_t>(kEvalSeed), 0, INT64_MAX));
-  const ConstView xv{x.values.data(), B, x.cols};
+  const ConstView xv{x.data(), B, x.cols};
   std::vector<float> elbo(B), iw(B), mu(B * Z), logvar(B * Z);  // (B), (B), (B, Z), (B, Z)
   m.score(xv, {elbo.data(), B, 1}, {0, seed}, label_view(b.labels));
   if (k > 0) m.score(xv, {iw.data(), B, 1}, {k, seed}, label_view(b.labels));
@@ -261,7 +261,7 @@ HttpResponse run_score(const Model& m, const Scaler& scaler, const RequestBody& 
     recon[i] = neg_elbo[i] - kl[i];
     score[i] = k > 0 ? iw[i] : elbo[i];
   }
-  const std::vector<uint32_t> counts = scaler.out_of_range(x.values.data(), B, x.cols);
+  const std::vector<uint32_t> counts = scaler.out_of_range(x.data(), B, x.cols);
   for (size_t i = 0; i < counts.size(); ++i) outside[i] = counts[i];
   if (accepts(req, "application/x-npy"))
     return npy_answer(std::vector<float>(score.begin(), score.end()), {static_cast<int64_t>(B)});

@@ -239,6 +239,29 @@ TEST(Npy, EveryTruncationAndAnExtraByteAreErrors) {
   EXPECT_NE(read_message(bytes + "x").find("data is 21 bytes"), std::string::npos);
 }
 
+// npy_layout locates the values without reading them and refuses what parse_npy refuses, with
+// the same message.
+TEST(Npy, LayoutLocatesTheValuesAndChecksLikeTheReader) {
+  const float v[6] = {1.f, -2.f, 3.5f, 4.f, 5.f, 6.f};
+  const std::string f4 = vae::npy_bytes(v, {2, 3});
+  const vae::NpyLayout a = vae::npy_layout(f4.data(), f4.size(), "mem");
+  EXPECT_EQ(a.shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(a.numel, 6u);
+  EXPECT_EQ(a.data_offset % 64, 0u);
+  EXPECT_EQ(a.data_offset + sizeof v, f4.size());
+  EXPECT_TRUE(a.native_f32);
+  EXPECT_EQ(std::memcmp(f4.data() + a.data_offset, v, sizeof v), 0);
+  const std::string u1 = npy_file(1, dict_for("|u1", "(3,)"), std::string("\x00\x07\xff", 3));
+  EXPECT_FALSE(vae::npy_layout(u1.data(), u1.size(), "mem").native_f32);
+  for (const std::string& bad : {f4.substr(0, f4.size() - 1), f4 + "x", f4.substr(0, 9), std::string("nope")}) {
+    std::string from_layout, from_reader;
+    try { vae::npy_layout(bad.data(), bad.size(), "mem"); } catch (const vae::Error& e) { from_layout = e.what(); }
+    try { vae::parse_npy(bad.data(), bad.size(), "mem"); } catch (const vae::Error& e) { from_reader = e.what(); }
+    EXPECT_FALSE(from_layout.empty());
+    EXPECT_EQ(from_layout, from_reader);
+  }
+}
+
 TEST(Npy, MissingFileIsAnError) {
   vae_test::TempDir dir;
   try {

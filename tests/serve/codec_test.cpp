@@ -19,6 +19,9 @@ using vae::serve::BodyFormat;
 using vae::serve::decode_body;
 using vae::serve::Unprocessable;
 
+// A decoded input's values, owned or read in place from the body.
+std::vector<float> values_of(const vae::serve::Tensor& t) { return {t.data(), t.data() + t.size()}; }
+
 vae::serve::RequestBody json_body(const std::string& body, size_t cols = 3, size_t max_rows = 4) {
   return decode_body(BodyFormat::Json, body, "x", cols, max_rows, {"k", "seed"}, {});
 }
@@ -64,7 +67,7 @@ TEST(ServeCodec, NpyBodyWithQueryOptions) {
   const std::string body = vae::npy_bytes(v.data(), {2, 3});
   const auto b = decode_body(BodyFormat::Npy, body, "x", 3, 4, {"k"}, {{"k", "5"}, {"label", "2"}});
   EXPECT_EQ(b.input->rows, 2u);
-  EXPECT_EQ(b.input->values, v);
+  EXPECT_EQ(values_of(*b.input), v);
   EXPECT_EQ(b.ints.at("k"), 5);
   EXPECT_EQ(b.labels, (std::vector<int32_t>{2, 2}));
   const std::string one = vae::npy_bytes(v.data(), {3});
@@ -86,7 +89,7 @@ TEST(ServeCodec, NpyNonFiniteValueIsNamed) {
   std::vector<float> v(64, 1.0f);  // (8, 8)
   v[5] = 3.4028235e38f;
   v[6] = -1e-45f;  // the smallest denormal
-  EXPECT_EQ(decode_body(BodyFormat::Npy, vae::npy_bytes(v.data(), {8, 8}), "x", 8, 8, {}, {}).input->values, v);
+  EXPECT_EQ(values_of(*decode_body(BodyFormat::Npy, vae::npy_bytes(v.data(), {8, 8}), "x", 8, 8, {}, {}).input), v);
   for (const float bad : {INFINITY, -INFINITY, NAN})
     for (const size_t at : {0u, 9u, 63u}) {
       std::vector<float> w = v;
@@ -99,6 +102,47 @@ TEST(ServeCodec, NpyNonFiniteValueIsNamed) {
         EXPECT_EQ(std::string(e.what()), "body: value " + std::to_string(at) + " is not finite");
       }
     }
+}
+
+// The finite check looks at values in blocks of 16 and then the rest: a bad value in either part
+// of a (3, 7) body (21 values) is found and named.
+TEST(ServeCodec, NpyNonFiniteValueInTheTailIsNamed) {
+  for (const size_t at : {0u, 3u, 15u, 16u, 20u}) {
+    std::vector<float> w(21, 0.5f);
+    w[at] = NAN;
+    try {
+      decode_body(BodyFormat::Npy, vae::npy_bytes(w.data(), {3, 7}), "x", 7, 8, {}, {});
+      ADD_FAILURE() << "accepted NaN at " << at;
+    } catch (const Unprocessable& e) {
+      EXPECT_EQ(std::string(e.what()), "body: value " + std::to_string(at) + " is not finite");
+    }
+  }
+}
+
+// A '<f4' body is read in place (no copy of its values); one whose values do not lie 4-byte
+// aligned, or of another dtype, is converted into the tensor's own values, to the same numbers.
+TEST(ServeCodec, NpyF4IsReadInPlaceOthersAreConverted) {
+  const std::vector<float> v = {1, -2, 3.5f, 4, 5, 6};
+  const std::string f4 = vae::npy_bytes(v.data(), {2, 3});
+  const auto in_place = decode_body(BodyFormat::Npy, f4, "x", 3, 4, {}, {});
+  EXPECT_EQ(static_cast<const void*>(in_place.input->in_body),
+            static_cast<const void*>(f4.data() + vae::npy_layout(f4.data(), f4.size(), "m").data_offset));
+  EXPECT_TRUE(in_place.input->values.empty());
+  EXPECT_EQ(values_of(*in_place.input), v);
+  // The same array with one padding byte less before its values: header length 117, values at 127.
+  std::string odd = f4;
+  odd.erase(126, 1);
+  odd[8] = static_cast<char>(odd[8] - 1);
+  const auto converted = decode_body(BodyFormat::Npy, odd, "x", 3, 4, {}, {});
+  EXPECT_EQ(converted.input->in_body, nullptr);
+  EXPECT_EQ(converted.input->values, v);
+  const std::vector<double> d(v.begin(), v.end());
+  std::string f8 = f4.substr(0, 128);
+  f8.replace(f8.find("<f4"), 3, "<f8");
+  f8.append(reinterpret_cast<const char*>(d.data()), d.size() * sizeof(double));
+  const auto widened = decode_body(BodyFormat::Npy, f8, "x", 3, 4, {}, {});
+  EXPECT_EQ(widened.input->in_body, nullptr);
+  EXPECT_EQ(widened.input->values, v);
 }
 
 TEST(ServeCodec, NpyBytesRoundTripThroughTheReader) {
