@@ -128,9 +128,15 @@ bool sgemm_split(bool ta, bool tb, int M, int N, int K, float alpha, const float
 // Wᵀ is W (N,K) row-major read through the "ba" layout, so nothing is copied. Creating a
 // primitive JIT-compiles its kernels (milliseconds), so each thread keeps one per shape, with
 // memory objects whose data pointers are set at each call; the engine lives as long as the
-// process.
+// process. oneDNN's own process-wide primitive cache is switched off when the engine is made:
+// the per-thread caches below already keep every primitive, and threads that make primitives
+// at once then share no state through it (ThreadSanitizer reports oneDNN's cache lookups racing
+// with another thread's insertion).
 const dnnl::engine& cpu_engine() {
-  static const dnnl::engine* engine = new dnnl::engine(dnnl::engine::kind::cpu, 0);
+  static const dnnl::engine* engine = [] {
+    dnnl::set_primitive_cache_capacity(0);
+    return new dnnl::engine(dnnl::engine::kind::cpu, 0);
+  }();
   return *engine;
 }
 
