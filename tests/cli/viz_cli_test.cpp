@@ -439,9 +439,9 @@ bool on_path(const std::string& name) {
 TEST_F(VizCli, ReportLoadsInHeadlessChromium) {
   if (!on_path("chromium") && !on_path("chromium-browser") && !on_path("google-chrome"))
     GTEST_SKIP() << "no chromium on PATH (Debian: apt-get install chromium)";
+  // The source tree from the fixtures' absolute path (__FILE__ may be relative, e.g. under ccache).
   const std::string script =
-      (fs::path(__FILE__).parent_path().parent_path().parent_path() / "scripts/check-report.sh")
-          .string();
+      (fs::path(VAE_FIXTURE_DIR).parent_path().parent_path() / "scripts/check-report.sh").string();
   ASSERT_TRUE(exists(script)) << script;
   const std::string shot = tmp_.file("shot.png");
   const RunResult r = run_binary("/bin/bash", {script, run2_ + "/report.html", shot});
