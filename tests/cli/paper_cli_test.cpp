@@ -287,17 +287,24 @@ TEST(PaperConfigs, EachParsesAndTrainsAFewSteps) {
   EXPECT_GE(configs, 1);
 }
 
+// A stand-in for `vae` in tmp: logs each call's arguments to `log`, and for eval writes a JSON
+// with NLL 1.5 to its last argument (the --out file). Returns its path.
+std::string stand_in_vae(TempDir& tmp, const std::string& log) {
+  const std::string stub = tmp.file("vae");
+  vae_test::write_bytes(stub, "#!/bin/bash\necho \"$*\" >> " + log +
+                                  "\nif [[ $1 == eval ]]; then echo '{\"iw\": {\"nll\": 1.5}}' > "
+                                  "\"${@: -1}\"; fi\n");
+  std::filesystem::permissions(stub, std::filesystem::perms::owner_all);
+  return stub;
+}
+
 // scripts/paper.sh resumes a run stopped with Ctrl-C (its final.json says "interrupted") and
 // only evaluates a finished one. The `vae` it runs is a stand-in that logs its arguments and
 // writes eval's JSON.
 TEST(PaperScript, AnInterruptedRunResumesAndAFinishedOneIsOnlyEvaluated) {
   const std::filesystem::path root = std::filesystem::path(VAE_FIXTURE_DIR) / "../..";
   TempDir tmp;
-  const std::string log = tmp.file("calls"), stub = tmp.file("vae");
-  vae_test::write_bytes(stub, "#!/bin/bash\necho \"$*\" >> " + log +
-                                  "\nif [[ $1 == eval ]]; then echo '{\"iw\": {\"nll\": 1.5}}' > "
-                                  "\"${@: -1}\"; fi\n");
-  std::filesystem::permissions(stub, std::filesystem::perms::owner_all);
+  const std::string log = tmp.file("calls"), stub = stand_in_vae(tmp, log);
   const std::string run = tmp.file("runs/vae-gated");
   std::filesystem::create_directories(run);
   for (const char* f : {"last.safetensors", "best.safetensors"}) vae_test::write_bytes(run + "/" + f, "");
@@ -327,11 +334,7 @@ TEST(PaperScript, AnInterruptedRunResumesAndAFinishedOneIsOnlyEvaluated) {
 TEST(PaperScript, OnlyTrainsOneRowAndTheTableShowsEveryRun) {
   const std::filesystem::path root = std::filesystem::path(VAE_FIXTURE_DIR) / "../..";
   TempDir tmp;
-  const std::string log = tmp.file("calls"), stub = tmp.file("vae");
-  vae_test::write_bytes(stub, "#!/bin/bash\necho \"$*\" >> " + log +
-                                  "\nif [[ $1 == eval ]]; then echo '{\"iw\": {\"nll\": 1.5}}' > "
-                                  "\"${@: -1}\"; fi\n");
-  std::filesystem::permissions(stub, std::filesystem::perms::owner_all);
+  const std::string log = tmp.file("calls"), stub = stand_in_vae(tmp, log);
   const std::string vae_run_dir = tmp.file("runs/vae-gated"), hvae = tmp.file("runs/hvae-gated");
   for (const std::string& run : {vae_run_dir, hvae}) {
     std::filesystem::create_directories(run);
