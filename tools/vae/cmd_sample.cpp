@@ -62,7 +62,10 @@ int run_sample(const SampleArgs& a) {
 
 Command add_sample(CLI::App& root) {
   auto args = std::make_shared<SampleArgs>();
-  CLI::App* app = root.add_subcommand("sample", "Decode z ~ N(0, I) to a PNG grid of decoder means");
+  CLI::App* app = root.add_subcommand(
+      "sample",
+      "Decode z drawn from the model's prior (N(0, I), the VampPrior's mixture, or p(z2) "
+      "p(z1|z2)) to a PNG grid of decoder means");
   add_checkpoint_argument(app, &args->checkpoint);
   app->add_option("-n", args->n, "number of samples");
   app->add_option("--cols", args->cols, "images per grid row");
