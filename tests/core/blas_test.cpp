@@ -121,8 +121,9 @@ TEST(GemmBias, EveryFloatPathMatchesTheReference) {
                            {7, 3, 5}, {16, 3, 5}, {128, 400, 784}};
   for (vae::FloatMatmul m : {vae::FloatMatmul::Sgemm, vae::FloatMatmul::Primitive}) {
     vae::set_float_matmul(m);
-    if (m == vae::FloatMatmul::Primitive && std::string(vae::gemm_float_backend()) == "onednn")
+    if (m == vae::FloatMatmul::Primitive && std::string(vae::gemm_float_backend()) == "onednn") {
       EXPECT_EQ(vae::float_matmul(), vae::FloatMatmul::Primitive);
+    }
     for (int threads : {1, 2}) {
       vae::set_num_threads(threads);
       for (const auto& s : shapes) compare_bias<float>(s[0], s[1], s[2], 2e-3f);
