@@ -19,17 +19,28 @@ constexpr double kLog2Pi = 1.8378770664093454835606594728112;  // log 2π
 
 // ℓ_k = log N(z; μ_k, σ²_k) for one row z (Z) and every component, into ell (K).
 template <class T>
-void component_log_densities(T* ell, const T* z, const T* mu, const T* logvar, int K, int Z) {
+void component_log_densities(T* ell, const T* z, const T* mu, const T* logvar,
+                             const double* inv_var, int K, int Z) {
   for (int k = 0; k < K; ++k) {
     const T* m = mu + static_cast<size_t>(k) * Z;
     const T* lv = logvar + static_cast<size_t>(k) * Z;
+    const double* iv = inv_var + static_cast<size_t>(k) * Z;
     double s = 0;
     for (int j = 0; j < Z; ++j) {
       const double d = static_cast<double>(z[j]) - m[j];
-      s += kLog2Pi + lv[j] + d * d * std::exp(-static_cast<double>(lv[j]));
+      s += kLog2Pi + lv[j] + d * d * iv[j];
     }
     ell[k] = static_cast<T>(-0.5 * s);
   }
+}
+
+// 1/σ²_kj = exp(−log σ²_kj) of every component (K, Z), in U: computed once per call rather than
+// once per row.
+template <class U, class T>
+std::vector<U> inverse_variances(const T* logvar, int K, int Z) {
+  std::vector<U> inv(static_cast<size_t>(K) * Z);
+  for (size_t i = 0; i < inv.size(); ++i) inv[i] = std::exp(-static_cast<U>(logvar[i]));
+  return inv;
 }
 
 }  // namespace
@@ -74,10 +85,11 @@ template <class T>
 double vamp_log_prior_forward(T* logp, T* resp, const T* z, const T* mu, const T* logvar, int B,
                               int K, int Z) {
   const double log_k = std::log(static_cast<double>(K));
+  const std::vector<double> inv_var = inverse_variances<double>(logvar, K, Z);  // (K, Z)
   double total = 0;
   for (int b = 0; b < B; ++b) {
     T* ell = resp + static_cast<size_t>(b) * K;  // (K) ℓ_bk, then r_bk
-    component_log_densities(ell, z + static_cast<size_t>(b) * Z, mu, logvar, K, Z);
+    component_log_densities(ell, z + static_cast<size_t>(b) * Z, mu, logvar, inv_var.data(), K, Z);
     const double top = *std::max_element(ell, ell + K);
     double sum = 0;
     for (int k = 0; k < K; ++k) sum += std::exp(ell[k] - top);
@@ -92,6 +104,7 @@ double vamp_log_prior_forward(T* logp, T* resp, const T* z, const T* mu, const T
 template <class T>
 void vamp_log_prior_backward(T* dz, T* dmu, T* dlogvar, const T* dlogp, const T* resp,
                              const T* z, const T* mu, const T* logvar, int B, int K, int Z) {
+  const std::vector<T> inv_var_all = inverse_variances<T>(logvar, K, Z);  // (K, Z)
   for (int b = 0; b < B; ++b) {
     const T* zb = z + static_cast<size_t>(b) * Z;
     for (int k = 0; k < K; ++k) {
@@ -99,7 +112,7 @@ void vamp_log_prior_backward(T* dz, T* dmu, T* dlogvar, const T* dlogp, const T*
       if (g == T(0)) continue;
       for (int j = 0; j < Z; ++j) {
         const size_t kj = static_cast<size_t>(k) * Z + j;
-        const T inv_var = std::exp(-logvar[kj]);
+        const T inv_var = inv_var_all[kj];
         const T d = zb[j] - mu[kj];  // z_bj − μ_kj
         if (dz) dz[static_cast<size_t>(b) * Z + j] -= g * d * inv_var;
         if (dmu) dmu[kj] += g * d * inv_var;
