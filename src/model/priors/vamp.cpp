@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/blas.h"
 #include "model/losses.h"
 #include "model/plan.h"
 #include "vae/error.h"
@@ -17,22 +18,38 @@ namespace {
 
 constexpr double kLog2Pi = 1.8378770664093454835606594728112;  // log 2π
 
-// ℓ_k = log N(z; μ_k, σ²_k) for one row z (Z) and every component, into ell (K).
+// The components' log-densities as one product over the rows. Expanding the square,
+//   ℓ_bk = log N(z_b; μ_k, σ²_k) = −½ Σ_j [ (z_bj − μ_kj)² / σ²_kj + log σ²_kj + log 2π ]
+//        = −½ ( Σ_j z²_bj · (1/σ²_kj) + Σ_j z_bj · (−2 μ_kj/σ²_kj) + c_k ),
+//   c_k  = Σ_j [ μ²_kj/σ²_kj + log σ²_kj + log 2π ],
+// so ℓ (rows, K) = −½ ( [z², z] (rows, 2Z) · coefᵀ + c ) with coef (K, 2Z) = [1/σ², −2μ/σ²].
+// In double: the expanded terms cancel where z_b is close to μ_k and σ_k is small (terms of
+// 10⁴–10⁶ whose difference is ~1 keep 10 digits in double, 2 in float).
+struct ComponentTerms {
+  std::vector<double> coef;  // (K, 2Z): 1/σ²_kj, then −2 μ_kj/σ²_kj
+  std::vector<double> c;     // (K)
+};
+
 template <class T>
-void component_log_densities(T* ell, const T* z, const T* mu, const T* logvar,
-                             const double* inv_var, int K, int Z) {
+ComponentTerms component_terms(const T* mu, const T* logvar, int K, int Z) {
+  ComponentTerms t{std::vector<double>(static_cast<size_t>(K) * 2 * Z), std::vector<double>(K)};
   for (int k = 0; k < K; ++k) {
-    const T* m = mu + static_cast<size_t>(k) * Z;
-    const T* lv = logvar + static_cast<size_t>(k) * Z;
-    const double* iv = inv_var + static_cast<size_t>(k) * Z;
-    double s = 0;
+    double* row = t.coef.data() + static_cast<size_t>(k) * 2 * Z;  // (2Z)
+    double ck = 0;
     for (int j = 0; j < Z; ++j) {
-      const double d = static_cast<double>(z[j]) - m[j];
-      s += kLog2Pi + lv[j] + d * d * iv[j];
+      const size_t kj = static_cast<size_t>(k) * Z + j;
+      const double inv_var = std::exp(-static_cast<double>(logvar[kj])), m = mu[kj];
+      row[j] = inv_var;
+      row[Z + j] = -2 * m * inv_var;
+      ck += m * m * inv_var + logvar[kj] + kLog2Pi;
     }
-    ell[k] = static_cast<T>(-0.5 * s);
+    t.c[k] = ck;
   }
+  return t;
 }
+
+// Rows per product: the block's ℓ (kBlockRows, K) in double stays within a few hundred kB.
+constexpr int kBlockRows = 64;
 
 // 1/σ²_kj = exp(−log σ²_kj) of every component (K, Z), in U: computed once per call rather than
 // once per row.
@@ -79,24 +96,40 @@ void standard_log_prior_backward(T* dz, const T* dlogp, const T* z, int B, int Z
     }
 }
 
-// Per row: the K log-densities (written where the responsibilities go), their log-sum-exp
-// around the largest, then the responsibilities over them. Nothing allocates.
+// Per block of rows: the K log-densities of every row as one product (ComponentTerms), then
+// per row their log-sum-exp around the largest and, when wanted, the responsibilities.
 template <class T>
 double vamp_log_prior_forward(T* logp, T* resp, const T* z, const T* mu, const T* logvar, int B,
                               int K, int Z) {
   const double log_k = std::log(static_cast<double>(K));
-  const std::vector<double> inv_var = inverse_variances<double>(logvar, K, Z);  // (K, Z)
+  const ComponentTerms terms = component_terms(mu, logvar, K, Z);
+  std::vector<double> feat(static_cast<size_t>(kBlockRows) * 2 * Z);  // (rows, 2Z): [z², z]
+  std::vector<double> ell(static_cast<size_t>(kBlockRows) * K);       // (rows, K) ℓ_bk
   double total = 0;
-  for (int b = 0; b < B; ++b) {
-    T* ell = resp + static_cast<size_t>(b) * K;  // (K) ℓ_bk, then r_bk
-    component_log_densities(ell, z + static_cast<size_t>(b) * Z, mu, logvar, inv_var.data(), K, Z);
-    const double top = *std::max_element(ell, ell + K);
-    double sum = 0;
-    for (int k = 0; k < K; ++k) sum += std::exp(ell[k] - top);
-    const double lse = top + std::log(sum);
-    for (int k = 0; k < K; ++k) ell[k] = static_cast<T>(std::exp(ell[k] - lse));
-    logp[b] = static_cast<T>(lse - log_k);
-    total += lse - log_k;
+  for (int b0 = 0; b0 < B; b0 += kBlockRows) {
+    const int rows = std::min(kBlockRows, B - b0);
+    for (int i = 0; i < rows; ++i)
+      for (int j = 0; j < Z; ++j) {
+        const double v = z[static_cast<size_t>(b0 + i) * Z + j];
+        feat[static_cast<size_t>(i) * 2 * Z + j] = v * v;
+        feat[static_cast<size_t>(i) * 2 * Z + Z + j] = v;
+      }
+    gemm<double>(false, true, rows, K, 2 * Z, 1.0, feat.data(), 2 * Z, terms.coef.data(), 2 * Z,
+                 0.0, ell.data(), K);
+    for (int i = 0; i < rows; ++i) {
+      double* l = ell.data() + static_cast<size_t>(i) * K;  // (K)
+      for (int k = 0; k < K; ++k) l[k] = -0.5 * (l[k] + terms.c[k]);
+      const double top = *std::max_element(l, l + K);
+      double sum = 0;
+      for (int k = 0; k < K; ++k) sum += std::exp(l[k] - top);
+      const double lse = top + std::log(sum);
+      if (resp) {
+        T* r = resp + static_cast<size_t>(b0 + i) * K;  // (K) r_bk
+        for (int k = 0; k < K; ++k) r[k] = static_cast<T>(std::exp(l[k] - lse));
+      }
+      logp[b0 + i] = static_cast<T>(lse - log_k);
+      total += lse - log_k;
+    }
   }
   return total;
 }
@@ -219,7 +252,7 @@ class VampLatent final : public LatentStructure<T> {
 
   void log_prior(Model& m, const T* z, int n, T* logp) override {
     pseudo_forward(m);
-    vamp_log_prior_forward(logp, resp_.data(), z, acts(m) + umu_, acts(m) + ulv_, n,
+    vamp_log_prior_forward(logp, static_cast<T*>(nullptr), z, acts(m) + umu_, acts(m) + ulv_, n,
                            cfg(m).pseudo_inputs, cfg(m).latent);
   }
 

@@ -43,8 +43,8 @@ template <class T>
 void standard_log_prior_backward(T* dz, const T* dlogp, const T* z, int B, int Z);
 
 /// log p(z_b) of the mixture for each of B rows of z (B, Z) into logp (B), from the components'
-/// mu, logvar (K, Z); keeps the responsibilities r (B, K) for backward. Returns the sum over
-/// the rows (in double).
+/// mu, logvar (K, Z); keeps the responsibilities r (B, K) for backward unless resp is nullptr.
+/// Returns the sum over the rows (in double).
 template <class T>
 double vamp_log_prior_forward(T* logp, T* resp, const T* z, const T* mu, const T* logvar, int B,
                               int K, int Z);

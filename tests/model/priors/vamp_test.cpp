@@ -1,7 +1,8 @@
 // The VampPrior's log-density and gradient (src/model/priors/vamp.cpp): finite differences in
 // double for z, the components' μ and log σ² (the pseudo-inputs' encodings), the accumulate
 // rule, exact values where the mixture collapses to one Gaussian, a two-component value written
-// out by hand, far-away z without overflow, and float against double.
+// out by hand, far-away z without overflow, many rows and narrow components against the
+// definition, and float against double.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -124,6 +125,42 @@ TEST(VampPrior, FarAwayZStaysFiniteAndMatchesTheNearestComponent) {
   const double nearest = -0.5 * (kLog2Pi + 140.0 * 140.0);
   // log(½ (e^a + e^b)) with a − b = −1450: the nearest component b alone, less log 2.
   EXPECT_NEAR(log_prior_sum(m), nearest - std::log(2.0), 1e-9);
+}
+
+// The log-densities come from one product per block of rows (the square expanded). Held to the
+// definition summed term by term, over more rows than a block (the last block short), with
+// narrow components (σ down to e^−4.5) whose centres lie near some z, where the expanded terms
+// are ~10³ times the result; the responsibilities sum to 1, and without them logp is the same.
+TEST(VampPrior, ManyRowsMatchTheDirectSumIncludingNarrowComponents) {
+  const int B = 150, K = 9, Z = 4;
+  Mixture m = random_mixture(B, K, Z, 51);
+  for (int k = 0; k < K; k += 2)
+    for (int j = 0; j < Z; ++j) {
+      m.logvar[k * Z + j] = -9.0 + 0.5 * j;
+      m.mu[k * Z + j] = m.z[(7 * k) * Z + j] + 1e-3 * (j + 1);  // beside row 7k's z
+    }
+  std::vector<double> rows(B), resp(B * K), rows_alone(B);
+  vae::vamp_log_prior_forward(rows.data(), resp.data(), m.z.data(), m.mu.data(), m.logvar.data(),
+                              B, K, Z);
+  vae::vamp_log_prior_forward(rows_alone.data(), static_cast<double*>(nullptr), m.z.data(),
+                              m.mu.data(), m.logvar.data(), B, K, Z);
+  for (int b = 0; b < B; ++b) {
+    std::vector<double> ell(K);
+    for (int k = 0; k < K; ++k)
+      for (int j = 0; j < Z; ++j) {
+        const double d = m.z[b * Z + j] - m.mu[k * Z + j], lv = m.logvar[k * Z + j];
+        ell[k] += -0.5 * (kLog2Pi + lv + d * d * std::exp(-lv));
+      }
+    const double top = *std::max_element(ell.begin(), ell.end());
+    double sum = 0;
+    for (double l : ell) sum += std::exp(l - top);
+    const double expected = top + std::log(sum) - std::log(double(K));
+    EXPECT_NEAR(rows[b], expected, 1e-9 * (1 + std::fabs(expected))) << "row " << b;
+    EXPECT_EQ(rows_alone[b], rows[b]) << "row " << b;
+    double total = 0;
+    for (int k = 0; k < K; ++k) total += resp[b * K + k];
+    EXPECT_NEAR(total, 1.0, 1e-12) << "row " << b;
+  }
 }
 
 TEST(VampPrior, FloatAgreesWithDouble) {
