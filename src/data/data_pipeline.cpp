@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "core/enum_names.h"
+#include "io/number_text.h"
 #include "model/likelihoods/likelihoods.h"
 #include "vae/error.h"
 #include "vae/readers.h"
@@ -282,9 +283,9 @@ ScalerKind parse_scaler_kind(const std::string& text) {
 void DataOptions::validate() const {
   if (data.empty()) throw FieldError("data", "needs a data set");
   if (test_split >= 1 || (test_split < 0 && test_split != -1))
-    throw FieldError("test_split", "must be in [0, 1), got " + std::to_string(test_split));
+    throw FieldError("test_split", "must be in [0, 1), got " + shortest(test_split));
   if (!(val_split == -1 || (val_split >= 0 && val_split < 1)))
-    throw FieldError("val_split", "must be in [0, 1) (or -1 = default), got " + std::to_string(val_split));
+    throw FieldError("val_split", "must be in [0, 1) (or -1 = default), got " + shortest(val_split));
   if (!test_data.empty() && test_split > 0)
     throw FieldError("test_split", "cannot be combined with a separate test source ({test_data})");
   if (limit < 0) throw FieldError("limit", "must be >= 0 (0 = every example), got " + std::to_string(limit));

@@ -91,6 +91,36 @@ TEST_F(PaperCli, ConfigTrainObjectMistakesNameTheFile) {
   }
 }
 
+// A model field the file sets and validation refuses is the file's fault (exit code 1, named
+// by the file and the field); the same field given as a flag beside the file is the command
+// line's (exit code 2, named by the flag, whatever the file says).
+TEST_F(PaperCli, ConfigModelMistakesNameTheFileAndFlagsNameThemselves) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"latent": 0})", "latent: must be in 1..16384, got 0"},
+      {R"({"hidden": [0]})", "hidden: each width must be in 1..65536, got 0"},
+      {R"({"likelihood": "gaussian", "sigma": -1})", "sigma: must be a positive number"},
+      {R"({"prior": "vamp", "pseudo_inputs": 0})", "pseudo_inputs: must be in 1..10000, got 0"},
+      {R"({"latent": 4, "top_latent": 9})", "top_latent: must be in 0..3"},
+      {R"({"encoder": [{"type": "dense", "units": 4}], "decoder": [], "latent": 0})",
+       "latent: must be in 1..16384, got 0"},
+  };
+  int i = 0;
+  for (const auto& [text, message] : cases) {
+    const std::string cfg = tmp_.file("model" + std::to_string(i++) + ".json");
+    write_bytes(cfg, text);
+    const std::string out = tmp_.file("bad-run");
+    expect_clean_failure(train_args(cfg, out), 1, cfg + ": " + message, {out}, tmp_.path());
+  }
+  for (const char* text : {R"({"latent": 3})", R"({"latent": 0})",
+                           R"({"encoder": [{"type": "dense", "units": 4}], "decoder": [], "latent": 3})"}) {
+    const std::string cfg = tmp_.file("model-flag.json");
+    write_bytes(cfg, text);
+    const std::string out = tmp_.file("bad-run");
+    expect_clean_failure(train_args(cfg, out, {"--latent", "0"}), 2,
+                         "vae: --latent: must be in 1..16384, got 0", {out}, tmp_.path());
+  }
+}
+
 // The VampPrior from the command line: trained, it is in the checkpoint (model JSON and the
 // pseudo-inputs' tensor, which load back as they were saved), info names it, sample draws from
 // the mixture (the same pictures as the inference API's sample), and score --iw gives the

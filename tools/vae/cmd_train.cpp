@@ -109,6 +109,12 @@ std::string default_out_dir() {
 struct TrainRun {
   TrainSetup setup;
   std::optional<vae::Checkpoint> resumed;  ///< the checkpoint a resumed run continues
+  std::vector<std::string> flag_fields;    ///< the fields the command line set ("latent")
+
+  /// Whether the command line set `field`: its flag then overrides a --config file's value.
+  bool flag_sets(const std::string& field) const {
+    return std::find(flag_fields.begin(), flag_fields.end(), field) != flag_fields.end();
+  }
 
   const vae::Checkpoint* resume_from() const { return resumed ? &*resumed : nullptr; }
   fs::path last_checkpoint() const { return fs::path(setup.out) / vae::kLastCheckpoint; }
@@ -196,21 +202,32 @@ TrainRun base_run(const GivenFlags& given) {
   return run;
 }
 
-// A model that flags describe, checked before any data are read: whatever ModelConfig::validate
-// finds is a usage error. A FieldError keeps its field, for main.cpp to name the flag; the
-// problems validate reports as a plain vae::Error are usage errors as they stand.
-void check_flag_model(const vae::ModelConfig& cfg) {
+// A model that ModelConfig::validate refuses, with the blame where it belongs. A field the
+// command line set is named by its flag (main.cpp spells it; a usage error). Otherwise, with a
+// --config file, the file is at fault: "model.json: latent: must be in 1..16384, got 0", exit
+// code 1. Otherwise the flags' model is: a usage error before the data are read (`usage`), the
+// error as it stands after (the data's geometry did not fit).
+[[noreturn]] void throw_model_error(const vae::Error& e, const TrainRun& run, bool usage) {
+  const auto* field = dynamic_cast<const vae::FieldError*>(&e);
+  if (field && (run.setup.config.empty() || run.flag_sets(field->field()))) throw *field;
+  if (!run.setup.config.empty()) throw vae::Error(run.setup.config + ": " + e.what());
+  if (usage) throw UsageError(e.what());
+  throw vae::Error(e.what());
+}
+
+// A new run's model, checked before any data are read when it is an MLP (a stack of layers is
+// checked against the data's geometry once they are read).
+void check_model_early(const TrainRun& run) {
   try {
-    cfg.validate();
-  } catch (const vae::FieldError&) {
-    throw;
+    run.setup.model.validate();
   } catch (const vae::Error& e) {
-    throw UsageError(e.what());
+    throw_model_error(e, run, /*usage=*/true);
   }
 }
 
 TrainRun resolve_options(const GivenFlags& given) {
   TrainRun run = base_run(given);
+  for (const auto& item : given.items) run.flag_fields.push_back(item.first->field);
   TrainSetup& s = run.setup;
   apply_flags(s, given);
   apply_threads(s.threads);
@@ -225,8 +242,7 @@ TrainRun resolve_options(const GivenFlags& given) {
   if (!run.resumed && s.train.epochs == 0)
     throw UsageError("--epochs: a new run needs at least 1 epoch (0 would leave an empty run "
                      "folder)");
-  // Layer stacks are checked against the data's geometry once the data are read.
-  if (!run.resumed && s.model.arch == vae::Arch::Mlp) check_flag_model(s.model);
+  if (!run.resumed && s.model.arch == vae::Arch::Mlp) check_model_early(run);
   if (s.out.empty() && run.resumed) s.out = fs::path(s.resume).parent_path().string();
   if (s.out.empty()) s.out = run.resumed ? "." : default_out_dir();
   return run;
@@ -335,8 +351,7 @@ void fit_model_to_data(TrainRun& run, const vae::DataSplits& data) {
   try {
     cfg.validate();
   } catch (const vae::Error& e) {
-    if (run.setup.config.empty()) throw;
-    throw vae::Error(run.setup.config + ": " + e.what());  // the --config file is at fault
+    throw_model_error(e, run, /*usage=*/false);
   }
 }
 
