@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/blas.h"
+#include "core/fastmath.h"
 #include "model/losses.h"
 #include "model/plan.h"
 #include "vae/error.h"
@@ -20,45 +21,32 @@ constexpr double kLog2Pi = 1.8378770664093454835606594728112;  // log 2π
 
 // The components' log-densities as one product over the rows. Expanding the square,
 //   ℓ_bk = log N(z_b; μ_k, σ²_k) = −½ Σ_j [ (z_bj − μ_kj)² / σ²_kj + log σ²_kj + log 2π ]
-//        = −½ ( Σ_j z²_bj · (1/σ²_kj) + Σ_j z_bj · (−2 μ_kj/σ²_kj) + c_k ),
+//        = Σ_j z²_bj · (−½/σ²_kj) + Σ_j z_bj · (μ_kj/σ²_kj) + 1 · (−½ c_k),
 //   c_k  = Σ_j [ μ²_kj/σ²_kj + log σ²_kj + log 2π ],
-// so ℓ (rows, K) = −½ ( [z², z] (rows, 2Z) · coefᵀ + c ) with coef (K, 2Z) = [1/σ², −2μ/σ²].
+// so ℓ (rows, K) = [z², z, 1] (rows, 2Z + 1) · coefᵀ with coef (K, 2Z + 1) = [−½/σ², μ/σ², −½c].
 // In double: the expanded terms cancel where z_b is close to μ_k and σ_k is small (terms of
 // 10⁴–10⁶ whose difference is ~1 keep 10 digits in double, 2 in float).
-struct ComponentTerms {
-  std::vector<double> coef;  // (K, 2Z): 1/σ²_kj, then −2 μ_kj/σ²_kj
-  std::vector<double> c;     // (K)
-};
-
 template <class T>
-ComponentTerms component_terms(const T* mu, const T* logvar, int K, int Z) {
-  ComponentTerms t{std::vector<double>(static_cast<size_t>(K) * 2 * Z), std::vector<double>(K)};
+std::vector<double> component_coefficients(const T* mu, const T* logvar, int K, int Z) {
+  const int F = 2 * Z + 1;
+  std::vector<double> coef(static_cast<size_t>(K) * F);  // (K, 2Z + 1)
   for (int k = 0; k < K; ++k) {
-    double* row = t.coef.data() + static_cast<size_t>(k) * 2 * Z;  // (2Z)
+    double* row = coef.data() + static_cast<size_t>(k) * F;  // (2Z + 1)
     double ck = 0;
     for (int j = 0; j < Z; ++j) {
       const size_t kj = static_cast<size_t>(k) * Z + j;
       const double inv_var = std::exp(-static_cast<double>(logvar[kj])), m = mu[kj];
-      row[j] = inv_var;
-      row[Z + j] = -2 * m * inv_var;
+      row[j] = -0.5 * inv_var;
+      row[Z + j] = m * inv_var;
       ck += m * m * inv_var + logvar[kj] + kLog2Pi;
     }
-    t.c[k] = ck;
+    row[2 * Z] = -0.5 * ck;
   }
-  return t;
+  return coef;
 }
 
 // Rows per product: the block's ℓ (kBlockRows, K) in double stays within a few hundred kB.
 constexpr int kBlockRows = 64;
-
-// 1/σ²_kj = exp(−log σ²_kj) of every component (K, Z), in U: computed once per call rather than
-// once per row.
-template <class U, class T>
-std::vector<U> inverse_variances(const T* logvar, int K, int Z) {
-  std::vector<U> inv(static_cast<size_t>(K) * Z);
-  for (size_t i = 0; i < inv.size(); ++i) inv[i] = std::exp(-static_cast<U>(logvar[i]));
-  return inv;
-}
 
 }  // namespace
 
@@ -96,36 +84,41 @@ void standard_log_prior_backward(T* dz, const T* dlogp, const T* z, int B, int Z
     }
 }
 
-// Per block of rows: the K log-densities of every row as one product (ComponentTerms), then
-// per row their log-sum-exp around the largest and, when wanted, the responsibilities.
+// Per block of rows: the K log-densities of every row as one product (component_coefficients),
+// then per row their log-sum-exp around the largest and, when wanted, the responsibilities. The
+// exponentials of ℓ − max ≤ 0 run in T (float's is core/fastmath.h's, a few ulp; the sums stay
+// in double).
 template <class T>
 double vamp_log_prior_forward(T* logp, T* resp, const T* z, const T* mu, const T* logvar, int B,
                               int K, int Z) {
+  const int F = 2 * Z + 1;
   const double log_k = std::log(static_cast<double>(K));
-  const ComponentTerms terms = component_terms(mu, logvar, K, Z);
-  std::vector<double> feat(static_cast<size_t>(kBlockRows) * 2 * Z);  // (rows, 2Z): [z², z]
-  std::vector<double> ell(static_cast<size_t>(kBlockRows) * K);       // (rows, K) ℓ_bk
+  const std::vector<double> coef = component_coefficients(mu, logvar, K, Z);  // (K, 2Z + 1)
+  std::vector<double> feat(static_cast<size_t>(kBlockRows) * F);  // (rows, 2Z + 1): [z², z, 1]
+  std::vector<double> ell(static_cast<size_t>(kBlockRows) * K);   // (rows, K) ℓ_bk
   double total = 0;
   for (int b0 = 0; b0 < B; b0 += kBlockRows) {
     const int rows = std::min(kBlockRows, B - b0);
-    for (int i = 0; i < rows; ++i)
+    for (int i = 0; i < rows; ++i) {
+      double* f = feat.data() + static_cast<size_t>(i) * F;  // (2Z + 1)
       for (int j = 0; j < Z; ++j) {
         const double v = z[static_cast<size_t>(b0 + i) * Z + j];
-        feat[static_cast<size_t>(i) * 2 * Z + j] = v * v;
-        feat[static_cast<size_t>(i) * 2 * Z + Z + j] = v;
+        f[j] = v * v;
+        f[Z + j] = v;
       }
-    gemm<double>(false, true, rows, K, 2 * Z, 1.0, feat.data(), 2 * Z, terms.coef.data(), 2 * Z,
-                 0.0, ell.data(), K);
+      f[2 * Z] = 1;
+    }
+    gemm<double>(false, true, rows, K, F, 1.0, feat.data(), F, coef.data(), F, 0.0, ell.data(), K);
     for (int i = 0; i < rows; ++i) {
-      double* l = ell.data() + static_cast<size_t>(i) * K;  // (K)
-      for (int k = 0; k < K; ++k) l[k] = -0.5 * (l[k] + terms.c[k]);
+      const double* l = ell.data() + static_cast<size_t>(i) * K;  // (K) ℓ_bk
       const double top = *std::max_element(l, l + K);
       double sum = 0;
-      for (int k = 0; k < K; ++k) sum += std::exp(l[k] - top);
+      for (int k = 0; k < K; ++k) sum += fastmath::exp_nonpositive(static_cast<T>(l[k] - top));
       const double lse = top + std::log(sum);
       if (resp) {
         T* r = resp + static_cast<size_t>(b0 + i) * K;  // (K) r_bk
-        for (int k = 0; k < K; ++k) r[k] = static_cast<T>(std::exp(l[k] - lse));
+        for (int k = 0; k < K; ++k)
+          r[k] = fastmath::exp_nonpositive(static_cast<T>(std::min(l[k] - lse, 0.0)));
       }
       logp[b0 + i] = static_cast<T>(lse - log_k);
       total += lse - log_k;
@@ -134,25 +127,57 @@ double vamp_log_prior_forward(T* logp, T* resp, const T* z, const T* mu, const T
   return total;
 }
 
+// With g_bk = dlogp_b · r_bk (G, B × K) and w_kj = 1/σ²_kj, the derivatives of log p(z_b),
+//   ∂/∂z_bj       = −Σ_k r_bk (z_bj − μ_kj) w_kj
+//   ∂/∂μ_kj       =  r_bk (z_bj − μ_kj) w_kj
+//   ∂/∂log σ²_kj  =  ½ r_bk ((z_bj − μ_kj)² w_kj − 1),
+// summed over the rows with the weights dlogp_b, are products with G (in double, as forward's):
+//   dz       −= z ∘ (G·w) − G·(μ∘w)                                       (B, Z)
+//   dμ       += w ∘ (Gᵀz) − μ∘w ∘ γ                                       (K, Z), γ_k = Σ_b g_bk
+//   dlog σ²  += ½ [ w ∘ (Gᵀz² − 2 μ ∘ Gᵀz + μ² ∘ γ) − γ ]                 (K, Z)
 template <class T>
 void vamp_log_prior_backward(T* dz, T* dmu, T* dlogvar, const T* dlogp, const T* resp,
                              const T* z, const T* mu, const T* logvar, int B, int K, int Z) {
-  const std::vector<T> inv_var_all = inverse_variances<T>(logvar, K, Z);  // (K, Z)
-  for (int b = 0; b < B; ++b) {
-    const T* zb = z + static_cast<size_t>(b) * Z;
+  const size_t BK = static_cast<size_t>(B) * K, BZ = static_cast<size_t>(B) * Z,
+               KZ = static_cast<size_t>(K) * Z;
+  // 1. G (B, K), z and z² (B, Z), w and μ∘w (K, Z), γ (K), in double.
+  std::vector<double> G(BK), zd(BZ), z2(BZ), w(KZ), muw(KZ), gamma(K, 0.0);
+  for (int b = 0; b < B; ++b)
     for (int k = 0; k < K; ++k) {
-      const T g = dlogp[b] * resp[static_cast<size_t>(b) * K + k];  // dlogp_b · r_bk
-      if (g == T(0)) continue;
-      for (int j = 0; j < Z; ++j) {
-        const size_t kj = static_cast<size_t>(k) * Z + j;
-        const T inv_var = inv_var_all[kj];
-        const T d = zb[j] - mu[kj];  // z_bj − μ_kj
-        if (dz) dz[static_cast<size_t>(b) * Z + j] -= g * d * inv_var;
-        if (dmu) dmu[kj] += g * d * inv_var;
-        if (dlogvar) dlogvar[kj] += g * T(0.5) * (d * d * inv_var - T(1));
-      }
+      const size_t bk = static_cast<size_t>(b) * K + k;
+      G[bk] = static_cast<double>(dlogp[b]) * resp[bk];
+      gamma[k] += G[bk];
     }
+  for (size_t i = 0; i < BZ; ++i) {
+    zd[i] = z[i];
+    z2[i] = zd[i] * zd[i];
   }
+  for (size_t i = 0; i < KZ; ++i) {
+    w[i] = std::exp(-static_cast<double>(logvar[i]));
+    muw[i] = mu[i] * w[i];
+  }
+  // 2. dz (B, Z) −= z ∘ (G·w) − G·(μ∘w).
+  if (dz) {
+    std::vector<double> Gw(BZ), Gmuw(BZ);
+    gemm<double>(false, false, B, Z, K, 1.0, G.data(), K, w.data(), Z, 0.0, Gw.data(), Z);
+    gemm<double>(false, false, B, Z, K, 1.0, G.data(), K, muw.data(), Z, 0.0, Gmuw.data(), Z);
+    for (size_t i = 0; i < BZ; ++i) dz[i] -= static_cast<T>(zd[i] * Gw[i] - Gmuw[i]);
+  }
+  if (!dmu && !dlogvar) return;
+  // 3. Gᵀz and Gᵀz² (K, Z), then dμ and dlog σ².
+  std::vector<double> Gz(KZ), Gz2(KZ);
+  gemm<double>(true, false, K, Z, B, 1.0, G.data(), K, zd.data(), Z, 0.0, Gz.data(), Z);
+  if (dlogvar)
+    gemm<double>(true, false, K, Z, B, 1.0, G.data(), K, z2.data(), Z, 0.0, Gz2.data(), Z);
+  for (int k = 0; k < K; ++k)
+    for (int j = 0; j < Z; ++j) {
+      const size_t kj = static_cast<size_t>(k) * Z + j;
+      const double m = mu[kj];
+      if (dmu) dmu[kj] += static_cast<T>(w[kj] * Gz[kj] - muw[kj] * gamma[k]);
+      if (dlogvar)
+        dlogvar[kj] += static_cast<T>(
+            0.5 * (w[kj] * (Gz2[kj] - 2 * m * Gz[kj] + m * m * gamma[k]) - gamma[k]));
+    }
 }
 
 template double standard_log_prior_forward<float>(float*, const float*, int, int);

@@ -127,7 +127,7 @@ TEST(VampPrior, FarAwayZStaysFiniteAndMatchesTheNearestComponent) {
   EXPECT_NEAR(log_prior_sum(m), nearest - std::log(2.0), 1e-9);
 }
 
-// The log-densities come from one product per block of rows (the square expanded). Held to the
+// The log-densities and the gradient come from products (the square expanded). Held to the
 // definition summed term by term, over more rows than a block (the last block short), with
 // narrow components (σ down to e^−4.5) whose centres lie near some z, where the expanded terms
 // are ~10³ times the result; the responsibilities sum to 1, and without them logp is the same.
@@ -161,6 +161,29 @@ TEST(VampPrior, ManyRowsMatchTheDirectSumIncludingNarrowComponents) {
     for (int k = 0; k < K; ++k) total += resp[b * K + k];
     EXPECT_NEAR(total, 1.0, 1e-12) << "row " << b;
   }
+  // The gradient, also from products, against its definition summed term by term.
+  std::vector<double> w(B), dz(B * Z, 0.5), dmu(K * Z, -0.25), dlv(K * Z, 0.125);
+  for (int b = 0; b < B; ++b) w[b] = 0.5 + 0.01 * b;
+  std::vector<double> dz_ref = dz, dmu_ref = dmu, dlv_ref = dlv;
+  vae::vamp_log_prior_backward<double>(dz.data(), dmu.data(), dlv.data(), w.data(), resp.data(),
+                                       m.z.data(), m.mu.data(), m.logvar.data(), B, K, Z);
+  for (int b = 0; b < B; ++b)
+    for (int k = 0; k < K; ++k)
+      for (int j = 0; j < Z; ++j) {
+        const double g = w[b] * resp[b * K + k], d = m.z[b * Z + j] - m.mu[k * Z + j],
+                     iv = std::exp(-m.logvar[k * Z + j]);
+        dz_ref[b * Z + j] -= g * d * iv;
+        dmu_ref[k * Z + j] += g * d * iv;
+        dlv_ref[k * Z + j] += g * 0.5 * (d * d * iv - 1);
+      }
+  auto expect_close = [](const std::vector<double>& got, const std::vector<double>& want,
+                         const char* name) {
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_NEAR(got[i], want[i], 1e-9 * (1 + std::fabs(want[i]))) << name << "[" << i << "]";
+  };
+  expect_close(dz, dz_ref, "dz");
+  expect_close(dmu, dmu_ref, "dmu");
+  expect_close(dlv, dlv_ref, "dlogvar");
 }
 
 TEST(VampPrior, FloatAgreesWithDouble) {
