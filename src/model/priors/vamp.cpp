@@ -48,6 +48,34 @@ std::vector<double> component_coefficients(const T* mu, const T* logvar, int K, 
 // Rows per product: the block's ℓ (kBlockRows, K) in double stays within a few hundred kB.
 constexpr int kBlockRows = 64;
 
+// max and Σ of n values in 8 independent lanes, folded in a fixed order: loops the compiler
+// vectorises (one running max or sum is a chain it may not reorder).
+constexpr int kLanes = 8;
+
+inline double lane_max(const double* x, int n) {
+  double m[kLanes];
+  for (int j = 0; j < kLanes; ++j) m[j] = -HUGE_VAL;
+  int k = 0;
+  for (; k + kLanes <= n; k += kLanes)
+    for (int j = 0; j < kLanes; ++j) m[j] = x[k + j] > m[j] ? x[k + j] : m[j];
+  for (; k < n; ++k) m[0] = x[k] > m[0] ? x[k] : m[0];
+  double top = m[0];
+  for (int j = 1; j < kLanes; ++j) top = m[j] > top ? m[j] : top;
+  return top;
+}
+
+template <class T>
+double lane_sum(const T* x, int n) {
+  double s[kLanes] = {};
+  int k = 0;
+  for (; k + kLanes <= n; k += kLanes)
+    for (int j = 0; j < kLanes; ++j) s[j] += x[k + j];
+  for (; k < n; ++k) s[0] += x[k];
+  double total = 0;
+  for (int j = 0; j < kLanes; ++j) total += s[j];
+  return total;
+}
+
 }  // namespace
 
 PriorRow vamp_prior() {
@@ -86,8 +114,8 @@ void standard_log_prior_backward(T* dz, const T* dlogp, const T* z, int B, int Z
 
 // Per block of rows: the K log-densities of every row as one product (component_coefficients),
 // then per row their log-sum-exp around the largest and, when wanted, the responsibilities. The
-// exponentials of ℓ − max ≤ 0 run in T (float's is core/fastmath.h's, a few ulp; the sums stay
-// in double).
+// exponentials of ℓ − max ≤ 0 run in T (float's is core/fastmath.h's, a few ulp; the sum is in
+// double).
 template <class T>
 double vamp_log_prior_forward(T* logp, T* resp, const T* z, const T* mu, const T* logvar, int B,
                               int K, int Z) {
@@ -96,6 +124,7 @@ double vamp_log_prior_forward(T* logp, T* resp, const T* z, const T* mu, const T
   const std::vector<double> coef = component_coefficients(mu, logvar, K, Z);  // (K, 2Z + 1)
   std::vector<double> feat(static_cast<size_t>(kBlockRows) * F);  // (rows, 2Z + 1): [z², z, 1]
   std::vector<double> ell(static_cast<size_t>(kBlockRows) * K);   // (rows, K) ℓ_bk
+  std::vector<T> e(K);                                             // (K) e^(ℓ_bk − max)
   double total = 0;
   for (int b0 = 0; b0 < B; b0 += kBlockRows) {
     const int rows = std::min(kBlockRows, B - b0);
@@ -111,10 +140,9 @@ double vamp_log_prior_forward(T* logp, T* resp, const T* z, const T* mu, const T
     gemm<double>(false, true, rows, K, F, 1.0, feat.data(), F, coef.data(), F, 0.0, ell.data(), K);
     for (int i = 0; i < rows; ++i) {
       const double* l = ell.data() + static_cast<size_t>(i) * K;  // (K) ℓ_bk
-      const double top = *std::max_element(l, l + K);
-      double sum = 0;
-      for (int k = 0; k < K; ++k) sum += fastmath::exp_nonpositive(static_cast<T>(l[k] - top));
-      const double lse = top + std::log(sum);
+      const double top = lane_max(l, K);
+      for (int k = 0; k < K; ++k) e[k] = fastmath::exp_nonpositive(static_cast<T>(l[k] - top));
+      const double lse = top + std::log(lane_sum(e.data(), K));
       if (resp) {
         T* r = resp + static_cast<size_t>(b0 + i) * K;  // (K) r_bk
         for (int k = 0; k < K; ++k)
