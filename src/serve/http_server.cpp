@@ -107,6 +107,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_request() {
     parser_.emplace();
     head_ = false;
+    length_ = 0;
     parser_->header_limit(kHeaderLimitBytes);
     parser_->body_limit(limits().max_body_bytes);
     stream_.expires_after(std::chrono::seconds(limits().read_timeout_s));
@@ -255,9 +256,13 @@ class Session : public std::enable_shared_from_this<Session> {
     finish(bytes);
     if (ec) return close();
     if (!keep) return drain_and_close();
-    // An idle connection keeps no body-sized buffer; one of a small request's size it keeps, so
-    // that the next request is read whole by one read instead of 512 bytes first.
+    // An idle connection keeps no body-sized buffer. One whose request had a body of declared
+    // length under 16 KiB gets a read buffer of 16 KiB (the body itself went into its own string,
+    // not through buffer_, which would otherwise stay at Beast's first 512 bytes), so that the
+    // next such request, header and body, is taken by the header's one read: one recv, where a
+    // buffer of 512 bytes took a recv for those, an ioctl (FIONREAD) and a recv for the rest.
     if (buffer_.capacity() > kKeptBufferBytes) buffer_.shrink_to_fit();
+    else if (length_ > 0 && length_ < kKeptBufferBytes) buffer_.reserve(kKeptBufferBytes);
     read_request();
   }
 
