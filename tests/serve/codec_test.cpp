@@ -305,6 +305,43 @@ TEST(ServeCodec, JsonFastPathShortDecimalsEqualTheFullParser) {
   }
 }
 
+// Runs of digits of every length before and after the point, each number ending at every
+// distance from the end of the body (the last bytes are read a digit at a time, the others 8
+// at a time) and followed by each byte that can end it: read as the full parser reads them.
+TEST(ServeCodec, JsonFastPathDigitRunsOfEveryLengthEqualTheFullParser) {
+  std::mt19937_64 g(5);
+  const auto run = [&](int n, bool leading) {
+    std::string d;
+    for (int i = 0; i < n; ++i) d += static_cast<char>('0' + g() % 10);
+    if (leading && n > 1 && d[0] == '0') d[0] = '7';  // "07" is not JSON
+    return d;
+  };
+  const std::vector<std::string> enders = {"", " ", "\n", "\t", "\r", "  ", "         "};
+  int read = 0;
+  for (int whole = 1; whole <= 10; ++whole)
+    for (int fraction = 0; fraction <= 18; ++fraction)
+      for (const std::string& after : enders)
+        for (int place = 0; place < 3; ++place) {  // the first, middle or last of a row of 3
+          const std::string number =
+              (g() % 2 ? "-" : "") + run(whole, true) + (fraction ? "." + run(fraction, false) : "");
+          std::string row[3] = {"1.5", "-0.25", "3"};
+          row[place] = number + after;
+          const std::string body = "{\"x\": [" + row[0] + "," + row[1] + "," + row[2] + "]}";
+          const std::optional<vae::serve::RequestBody> fast = vae::serve::decode_json_fast(body, "x", 3, {});
+          ASSERT_TRUE(fast.has_value()) << body;
+          expect_same(*fast, vae::serve::decode_json_full(body, "x", 3, {}), body);
+          ++read;
+        }
+  EXPECT_EQ(read, 10 * 19 * 7 * 3);
+  // A digit run ended by a byte that no number takes (just below '0', just above '9', not
+  // ASCII), near the body's end or not: declined.
+  for (const char* bad : {"0.12345\x80", "0.1234567/", "12345678:", "0.5:", "0.5\xff", "1234567890123\x01"})
+    for (const char* tail : {"]}", "]            }"}) {
+      const std::string body = std::string("{\"x\": [1, 2, ") + bad + tail;
+      EXPECT_FALSE(vae::serve::decode_json_fast(body, "x", 3, {}).has_value()) << body;
+    }
+}
+
 // What the fast path declines goes to the full parser, which decides: the same answer or the
 // same error as the full parser alone.
 TEST(ServeCodec, JsonFastPathDeclinesTheRest) {
