@@ -229,8 +229,10 @@ class FastJson {
   }
 
   // As nlohmann::json reads it, then as a double: integers through int64 or uint64 (beyond
-  // both, as a floating-point number), others as the nearest double.
-  bool number(double* d) {
+  // both, as a floating-point number), others as the nearest double. Inlined (with
+  // short_decimal) into the loop over a row: as a call, its prologue, epilogue and the flag it
+  // kept on the stack were a quarter of the time of a 784-value row (6.6 µs against 5.0 µs).
+  [[gnu::always_inline]] bool number(double* d) {
     if (short_decimal(d)) return true;
     const char* b = nullptr;
     bool integral = false;
@@ -250,7 +252,7 @@ class FastJson {
   // exact doubles, so the one IEEE division rounds the exact quotient to the nearest double —
   // the value from_chars gives (Clinger's fast path). False, with nothing consumed, for any
   // other token (an integer, more digits, an exponent), which number() then reads in general.
-  bool short_decimal(double* d) {
+  [[gnu::always_inline]] bool short_decimal(double* d) {
     static constexpr double kPow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                         1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
     const char* q = p_;
