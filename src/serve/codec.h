@@ -80,8 +80,8 @@ RequestBody decode_json_full(const std::string& body, const std::string& input_k
 /// "a=1&b=x" → {a: "1", b: "x"} (percent-decoding the values); BadRequest for a bad escape.
 std::map<std::string, std::string> parse_query(const std::string& query);
 
-/// A matrix as a JSON array of rows, each value with 9 significant digits as printf's %.9g
-/// writes them (floats round-trip).
+/// A matrix as a JSON array of rows, each value the shortest decimal that reads back as the
+/// same float (std::to_chars: "0.1", "-0", "1e-45"; a non-finite value is not JSON).
 std::string json_matrix(const float* values, size_t rows, size_t cols);
 /// A JSON string literal for `s` (quotes, backslashes and control characters escaped).
 std::string json_string(const std::string& s);

@@ -107,6 +107,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_request() {
     parser_.emplace();
     head_ = false;
+    length_ = 0;
     parser_->header_limit(kHeaderLimitBytes);
     parser_->body_limit(limits().max_body_bytes);
     stream_.expires_after(std::chrono::seconds(limits().read_timeout_s));
@@ -234,30 +235,44 @@ class Session : public std::enable_shared_from_this<Session> {
     write(HttpResponse{status, "application/json", json_error(message), ""});
   }
 
+  // The answer's head, written here, and its body, as the service gave it, go out in one
+  // gathered write (one sendmsg): the head is what Beast's serializer wrote for an
+  // http::response — status line, Server, Content-Type, Allow (a 405), Retry-After (a 503),
+  // Connection: close when the connection ends, Content-Length — without its per-field
+  // allocations and serializer; the head's string is the session's, reused from one answer to
+  // the next.
   void write(HttpResponse r) {
     status_ = r.status;
-    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
-    res->set(http::field::server, "vae");
-    res->set(http::field::content_type, r.content_type);
-    if (!r.allow.empty()) res->set(http::field::allow, r.allow);
-    if (r.status == 503) res->set(http::field::retry_after, "1");
-    res->keep_alive(keep_alive_ && !srv_.stopping.load() && r.status < 500);
-    res->body() = std::move(r.body);
-    res->prepare_payload();
-    if (head_) res->body().clear();  // an answer to HEAD: the header (Content-Length kept), no body
+    const bool keep = keep_alive_ && !srv_.stopping.load() && r.status < 500;
+    const beast::string_view reason = http::obsolete_reason(static_cast<http::status>(r.status));
+    head_out_.assign("HTTP/1.1 ").append(std::to_string(r.status)).append(" ");
+    head_out_.append(reason.data(), reason.size());
+    head_out_.append("\r\nServer: vae\r\nContent-Type: ").append(r.content_type).append("\r\n");
+    if (!r.allow.empty()) head_out_.append("Allow: ").append(r.allow).append("\r\n");
+    if (r.status == 503) head_out_.append("Retry-After: 1\r\n");
+    if (!keep) head_out_.append("Connection: close\r\n");
+    head_out_.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n\r\n");
+    body_out_ = std::move(r.body);
+    if (head_) body_out_.clear();  // an answer to HEAD: the header (Content-Length kept), no body
     stream_.expires_after(std::chrono::seconds(limits().write_timeout_s));
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t bytes) {
-      self->on_write(ec, bytes, res->keep_alive());
+    const std::array<net::const_buffer, 2> out{net::buffer(head_out_), net::buffer(body_out_)};
+    net::async_write(stream_, out, [self = shared_from_this(), keep](beast::error_code ec, size_t bytes) {
+      self->on_write(ec, bytes, keep);
     });
   }
 
   void on_write(beast::error_code ec, size_t bytes, bool keep) {
     finish(bytes);
+    body_out_ = std::string();  // an idle connection keeps no answer's body
     if (ec) return close();
     if (!keep) return drain_and_close();
-    // An idle connection keeps no body-sized buffer; one of a small request's size it keeps, so
-    // that the next request is read whole by one read instead of 512 bytes first.
+    // An idle connection keeps no body-sized buffer. One whose request had a body of declared
+    // length under 16 KiB gets a read buffer of 16 KiB (the body itself went into its own string,
+    // not through buffer_, which would otherwise stay at Beast's first 512 bytes), so that the
+    // next such request, header and body, is taken by the header's one read: one recv, where a
+    // buffer of 512 bytes took a recv for those, an ioctl (FIONREAD) and a recv for the rest.
     if (buffer_.capacity() > kKeptBufferBytes) buffer_.shrink_to_fit();
+    else if (length_ > 0 && length_ < kKeptBufferBytes) buffer_.reserve(kKeptBufferBytes);
     read_request();
   }
 
@@ -301,6 +316,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<AppendStringBody>> parser_;
   std::string body_;         // a body of declared length while it is read: (received_ ≤ size ≤ length_)
+  std::string head_out_, body_out_;  // the answer being written: its head, its body
   size_t received_ = 0, length_ = 0;
   std::string remote_, request_line_, route_;
   Clock::time_point started_;
