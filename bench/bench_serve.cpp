@@ -303,10 +303,57 @@ CaseResult run_case(int port, int clients, Kind kind, double seconds, bool loop)
 
 }  // namespace
 
+namespace {
+
+// The arguments of the usage line above; --help prints it, anything else wrong exits 2.
+struct Args {
+  double seconds = 3.0;
+  std::string only;      // "" = every case
+  int only_clients = 0;  // 0 = 1, 8 and 32
+};
+
+Args parse_args(int argc, char** argv) {
+  const char* usage =
+      "usage: bench_serve [SECONDS_PER_CASE [single|b64|b64json [CLIENTS]]]  (default 3, all)\n";
+  Args a;
+  auto fail = [&](const std::string& what) {
+    std::fprintf(stderr, "bench_serve: %s\n%s", what.c_str(), usage);
+    std::exit(2);
+  };
+  if (argc > 1 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::fputs(usage, stdout);
+    std::exit(0);
+  }
+  if (argc > 4) fail("too many arguments");
+  if (argc > 1) {
+    char* end = nullptr;
+    a.seconds = std::strtod(argv[1], &end);
+    if (*end != '\0' || !(a.seconds > 0 && a.seconds <= 3600))
+      fail(std::string("SECONDS_PER_CASE: expected a number of seconds in (0, 3600], got '") +
+           argv[1] + "'");
+  }
+  if (argc > 2) {
+    a.only = argv[2];
+    if (a.only != "single" && a.only != "b64" && a.only != "b64json")
+      fail("the case must be single, b64 or b64json, got '" + a.only + "'");
+  }
+  if (argc > 3) {
+    char* end = nullptr;
+    const long c = std::strtol(argv[3], &end, 10);
+    if (*end != '\0' || c < 1 || c > 1024)
+      fail(std::string("CLIENTS: expected a whole number in 1..1024, got '") + argv[3] + "'");
+    a.only_clients = static_cast<int>(c);
+  }
+  return a;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  const double seconds = argc > 1 ? std::atof(argv[1]) : 3.0;
-  const std::string only = argc > 2 ? argv[2] : "";
-  const int only_clients = argc > 3 ? std::atoi(argv[3]) : 0;
+  const Args args = parse_args(argc, argv);
+  const double seconds = args.seconds;
+  const std::string only = args.only;
+  const int only_clients = args.only_clients;
   const char* mode = std::getenv("VAE_BENCH_SERVE_CLIENTS");
   const bool event_loop = !(mode && std::string(mode) == "threads");
   vae_test::TempDir tmp;
