@@ -26,19 +26,36 @@ constexpr double kLog2Pi = 1.8378770664093454835606594728112;  // log 2π
 // so ℓ (rows, K) = [z², z, 1] (rows, 2Z + 1) · coefᵀ with coef (K, 2Z + 1) = [−½/σ², μ/σ², −½c].
 // In double: the expanded terms cancel where z_b is close to μ_k and σ_k is small (terms of
 // 10⁴–10⁶ whose difference is ~1 keep 10 digits in double, 2 in float).
+// w = 1/σ²_kj and μ_kj·w of every component (K, Z), in double: the factors that the log-density's
+// product (forward) and its gradient's products (backward) are both written in.
+struct ComponentScales {
+  std::vector<double> w, muw;  // (K, Z) each
+};
+
+template <class T>
+ComponentScales component_scales(const T* mu, const T* logvar, size_t KZ) {
+  ComponentScales s{std::vector<double>(KZ), std::vector<double>(KZ)};
+  for (size_t i = 0; i < KZ; ++i) {
+    s.w[i] = std::exp(-static_cast<double>(logvar[i]));
+    s.muw[i] = mu[i] * s.w[i];
+  }
+  return s;
+}
+
 template <class T>
 std::vector<double> component_coefficients(const T* mu, const T* logvar, int K, int Z) {
   const int F = 2 * Z + 1;
+  const ComponentScales sc = component_scales(mu, logvar, static_cast<size_t>(K) * Z);
   std::vector<double> coef(static_cast<size_t>(K) * F);  // (K, 2Z + 1)
   for (int k = 0; k < K; ++k) {
     double* row = coef.data() + static_cast<size_t>(k) * F;  // (2Z + 1)
     double ck = 0;
     for (int j = 0; j < Z; ++j) {
       const size_t kj = static_cast<size_t>(k) * Z + j;
-      const double inv_var = std::exp(-static_cast<double>(logvar[kj])), m = mu[kj];
-      row[j] = -0.5 * inv_var;
-      row[Z + j] = m * inv_var;
-      ck += m * m * inv_var + logvar[kj] + kLog2Pi;
+      const double m = mu[kj];
+      row[j] = -0.5 * sc.w[kj];
+      row[Z + j] = sc.muw[kj];
+      ck += m * m * sc.w[kj] + logvar[kj] + kLog2Pi;
     }
     row[2 * Z] = -0.5 * ck;
   }
@@ -169,7 +186,10 @@ void vamp_log_prior_backward(T* dz, T* dmu, T* dlogvar, const T* dlogp, const T*
   const size_t BK = static_cast<size_t>(B) * K, BZ = static_cast<size_t>(B) * Z,
                KZ = static_cast<size_t>(K) * Z;
   // 1. G (B, K), z and z² (B, Z), w and μ∘w (K, Z), γ (K), in double.
-  std::vector<double> G(BK), zd(BZ), z2(BZ), w(KZ), muw(KZ), gamma(K, 0.0);
+  std::vector<double> G(BK), zd(BZ), z2(BZ), gamma(K, 0.0);
+  const ComponentScales sc = component_scales(mu, logvar, KZ);
+  const std::vector<double>& w = sc.w;
+  const std::vector<double>& muw = sc.muw;
   for (int b = 0; b < B; ++b)
     for (int k = 0; k < K; ++k) {
       const size_t bk = static_cast<size_t>(b) * K + k;
@@ -179,10 +199,6 @@ void vamp_log_prior_backward(T* dz, T* dmu, T* dlogvar, const T* dlogp, const T*
   for (size_t i = 0; i < BZ; ++i) {
     zd[i] = z[i];
     z2[i] = zd[i] * zd[i];
-  }
-  for (size_t i = 0; i < KZ; ++i) {
-    w[i] = std::exp(-static_cast<double>(logvar[i]));
-    muw[i] = mu[i] * w[i];
   }
   // 2. dz (B, Z) −= z ∘ (G·w) − G·(μ∘w).
   if (dz) {
